@@ -1,0 +1,137 @@
+"""Run settings: one documented default for every choice the audit makes.
+
+A district overrides any of them in a YAML file passed as ``--config``::
+
+    district_name: Riverside Unified
+    min_n: 15
+    invalid_rows: exclude
+
+Unknown keys and values of the wrong type are errors, so a typo never silently
+falls back to a default. The values used are printed in the report.
+
+Examples
+--------
+>>> from equity_audit.config import Config
+>>> Config().min_n
+10
+>>> Config.from_mapping({"min_n": 20}).min_n
+20
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from .exceptions import ConfigError
+
+__all__ = ["Config", "load_config", "SETTING_DOCS"]
+
+#: Plain-language meaning of each setting, shown by ``equity-audit run --help``
+#: and in the report's settings table.
+SETTING_DOCS = {
+    "district_name": "Name printed on the report cover.",
+    "min_n": "Smallest group whose results are shown as numbers; smaller groups are suppressed.",
+    "invalid_rows": "'error' stops on any bad row; 'exclude' leaves bad rows out and counts "
+    "them in the data-quality ledger.",
+    "score_min": "Lowest score on the evidence rubric.",
+    "score_max": "Highest score on the evidence rubric.",
+    "proficient_score": "Rubric score that means proficient.",
+    "year_days": "Days in a year when pace is computed ('365.25' calendar basis).",
+    "pace_threshold": "Pace (levels per year) below which a student is flagged as not on pace.",
+    "levels_behind_threshold": "Levels behind grade at which a student is flagged.",
+    "risk_ratio_threshold": "Risk ratio strictly above which disproportionality is flagged.",
+    "fdr": "False discovery rate allowed when many schools or teachers are scanned.",
+    "confidence": "Confidence level of every interval.",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one audit run (see :data:`SETTING_DOCS` for their meaning)."""
+
+    district_name: str = "Synthetic district"
+    min_n: int = 10
+    invalid_rows: str = "error"
+    score_min: float = 1.0
+    score_max: float = 4.0
+    proficient_score: float = 3.0
+    year_days: float = 365.25
+    pace_threshold: float = 1.0
+    levels_behind_threshold: float = 2.0
+    risk_ratio_threshold: float = 3.0
+    fdr: float = 0.05
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.invalid_rows not in ("error", "exclude"):
+            raise ConfigError(
+                f"Setting 'invalid_rows' is {self.invalid_rows!r}; expected 'error' or 'exclude'."
+            )
+        if self.min_n < 1:
+            raise ConfigError(f"Setting 'min_n' is {self.min_n}; expected a whole number of 1 or more.")
+        if not self.score_min < self.proficient_score <= self.score_max:
+            raise ConfigError(
+                "Settings 'score_min', 'proficient_score' and 'score_max' must satisfy "
+                f"score_min < proficient_score <= score_max; got {self.score_min}, "
+                f"{self.proficient_score}, {self.score_max}."
+            )
+        for name in ("fdr", "confidence"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"Setting '{name}' is {getattr(self, name)}; expected a number between 0 and 1.")
+
+    @classmethod
+    def from_mapping(cls, values: dict | None, source: str = "the configuration") -> "Config":
+        """Build settings from a mapping, checking names and types."""
+        values = dict(values or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{source} has unknown setting(s) {', '.join(map(repr, unknown))}; "
+                f"known settings are: {', '.join(known)}."
+            )
+        typed = {name: _coerce(name, value, known[name].type, source) for name, value in values.items()}
+        return cls(**typed)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def score_scale(self) -> tuple[float, float]:
+        return (self.score_min, self.score_max)
+
+
+def _coerce(name, value, annotation, source):
+    kind = {"str": str, "int": int, "float": float}[str(annotation)]
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    expected = {str: "text", int: "a whole number", float: "a number"}[kind]
+    raise ConfigError(f"In {source}, setting '{name}' is {value!r}; expected {expected}.")
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a YAML settings file; ``None`` or ``""`` gives the defaults.
+
+    Examples
+    --------
+    >>> load_config(None).district_name
+    'Synthetic district'
+    """
+    if not path:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Configuration file {path} does not exist.")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Configuration file {path} is not valid YAML: {err}") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"Configuration file {path} must hold 'setting: value' lines.")
+    return Config.from_mapping(values, source=f"configuration file {path.name}")

@@ -1,0 +1,49 @@
+import pytest
+
+from equity_audit.config import Config, load_config
+from equity_audit.exceptions import ConfigError
+
+
+def test_defaults_match_documented_values():
+    config = Config()
+    assert (config.min_n, config.invalid_rows, config.year_days) == (10, "error", 365.25)
+    assert config.score_scale == (1.0, 4.0)
+
+
+def test_yaml_file_overrides_defaults(tmp_path):
+    path = tmp_path / "district.yaml"
+    path.write_text("district_name: Riverside\nmin_n: 15\nyear_days: 180\n")
+    config = load_config(path)
+    assert (config.district_name, config.min_n, config.year_days) == ("Riverside", 15, 180.0)
+
+
+def test_unknown_setting_is_named(tmp_path):
+    path = tmp_path / "district.yaml"
+    path.write_text("min_size: 15\n")
+    with pytest.raises(ConfigError, match="unknown setting.*'min_size'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"min_n": "ten"}, "'min_n' is 'ten'; expected a whole number"),
+    ({"min_n": 0}, "'min_n' is 0"),
+    ({"invalid_rows": "skip"}, "expected 'error' or 'exclude'"),
+    ({"proficient_score": 5.0}, "score_min < proficient_score <= score_max"),
+    ({"fdr": 1.5}, "'fdr' is 1.5"),
+])
+def test_invalid_values_are_explained(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_mapping(values)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("min_n: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="setting: value"):
+        load_config(listing)
