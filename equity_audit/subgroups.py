@@ -1,0 +1,49 @@
+"""Student subgroups as display-ready categories.
+
+Flags such as ``english_learner`` become the categories Yes / No / Unknown, and
+a blank is kept as ``Unknown`` rather than dropped, so every student is counted
+in every breakdown.
+
+Examples
+--------
+>>> import pandas as pd
+>>> students = pd.DataFrame({"student_id": ["a", "b", "c"],
+...                          "english_learner": pd.array([True, False, None], dtype="boolean")})
+>>> subgroup_labels(students)["english_learner"].tolist()
+['Yes', 'No', 'Unknown']
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
+
+__all__ = ["subgroup_columns", "subgroup_labels", "FLAG_LABELS"]
+
+FLAG_LABELS = ("Yes", "No", UNKNOWN)
+_BASE = ("race_ethnicity", "gender")
+
+
+def subgroup_columns(students: pd.DataFrame) -> list[str]:
+    """Subgroup columns present in ``students``: contract ones first, then ``group_*``."""
+    contract = [c for c in (*_BASE, *SUBGROUP_FLAGS) if c in students.columns]
+    district = sorted(c for c in students.columns if c.startswith(GROUP_PREFIX))
+    return contract + district
+
+
+def subgroup_labels(students: pd.DataFrame) -> pd.DataFrame:
+    """``students`` with every subgroup column as a categorical with an Unknown level."""
+    out = students.copy()
+    for column in subgroup_columns(students):
+        if column in SUBGROUP_FLAGS:
+            out[column] = _flag_labels(students[column])
+        elif not isinstance(students[column].dtype, pd.CategoricalDtype):
+            values = students[column].astype("string").fillna(UNKNOWN)
+            levels = sorted(set(values.unique()) - {UNKNOWN}) + [UNKNOWN]
+            out[column] = pd.Categorical(values, categories=levels)
+    return out
+
+
+def _flag_labels(flag: pd.Series) -> pd.Categorical:
+    labels = flag.astype("boolean").map({True: "Yes", False: "No"}).astype("object")
+    return pd.Categorical(labels.where(labels.notna(), UNKNOWN), categories=FLAG_LABELS)

@@ -1,0 +1,71 @@
+import pandas as pd
+
+from equity_audit import overview
+from equity_audit.enrollment import student_years
+from equity_audit.privacy import publish_counts, small_cells
+from equity_audit.subgroups import subgroup_columns, subgroup_labels
+
+
+def make_students():
+    return pd.DataFrame({
+        "student_id": ["a", "b", "c", "d"],
+        "race_ethnicity": pd.Categorical(["Asian", "White", "Unknown", "White"],
+                                         categories=["Asian", "Black/African American", "White", "Unknown"]),
+        "english_learner": pd.array([True, False, None, False], dtype="boolean"),
+        "group_newcomer": ["Y", None, "N", "N"],
+    })
+
+
+def test_student_years_keeps_last_school_and_counts_moves():
+    enrollments = pd.DataFrame({
+        "student_id": ["a", "a", "b", "b"], "school_year": [2025, 2025, 2025, 2026],
+        "school_id": ["s1", "s2", "s1", "s1"], "grade_level": [3, 3, 4, 5],
+        "entry_date": pd.to_datetime(["2025-01-06", "2024-08-20", "2024-08-20", "2025-08-20"]),
+    })
+    years = student_years(enrollments)
+    assert years[["student_id", "school_year", "school_id", "n_schools"]].values.tolist() == [
+        ["a", 2025, "s1", 2], ["b", 2025, "s1", 1], ["b", 2026, "s1", 1]]
+
+
+def test_composition_keeps_empty_groups_and_unknown():
+    students = make_students()
+    years = pd.DataFrame({"student_id": list("abcd"), "school_year": 2025, "school_id": "s1",
+                          "grade_level": 3})
+    table = overview.composition(years, students, 2025).set_index(["subgroup", "group"])
+    assert table.loc[("race_ethnicity", "Black/African American"), "n"] == 0
+    assert table.loc[("race_ethnicity", "White"), "n"] == 2
+    assert table.loc[("english_learner", "Unknown"), "n"] == 1
+    assert table.loc[("group_newcomer", "Unknown"), "n"] == 1
+    assert table.loc[("english_learner", "No"), "share"] == 0.5
+
+
+def test_subgroup_columns_order_and_labels():
+    students = make_students()
+    assert subgroup_columns(students) == ["race_ethnicity", "english_learner", "group_newcomer"]
+    labels = subgroup_labels(students)
+    assert list(labels["english_learner"].cat.categories) == ["Yes", "No", "Unknown"]
+    assert labels["group_newcomer"].tolist() == ["Y", "Unknown", "N", "N"]
+
+
+def test_small_counts_are_withheld_but_zero_is_shown():
+    counts = pd.DataFrame({"x": [0, 1, 9, 10]})
+    assert small_cells(counts, min_n=10)["x"].tolist() == [False, True, True, False]
+    assert publish_counts(counts, min_n=10)["x"].tolist() == ["0", "<10", "<10", "10"]
+
+
+def test_composition_table_withholds_share_of_small_groups():
+    students = make_students()
+    years = pd.DataFrame({"student_id": list("abcd"), "school_year": 2025, "school_id": "s1",
+                          "grade_level": 3})
+    table = overview.composition_table(years, students, min_n=2)
+    white = table[table["group"] == "White"].iloc[0]
+    asian = table[table["group"] == "Asian"].iloc[0]
+    assert (white["n"], white["share"]) == ("2", "50.0%")
+    assert (asian["n"], asian["share"]) == ("<2", "suppressed")
+
+
+def test_labels_people_read():
+    assert [overview.grade_label(g) for g in (-1, 0, 7)] == ["PK", "K", "7"]
+    assert overview.year_label(2025) == "2024-25"
+    years = pd.DataFrame({"school_year": [2024, 2026]})
+    assert overview.data_period(years) == "2023-24 to 2025-26"
