@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .contract import UNKNOWN
+from .contract import SUBGROUP_FLAGS, UNKNOWN
 from .privacy import publish_counts, small_cells
 from .subgroups import subgroup_columns, subgroup_labels
 
@@ -23,7 +23,7 @@ __all__ = [
     "students_by", "composition", "grade_label", "year_label", "school_names", "data_period",
     "headline",
     "by_school_table", "by_grade_counts", "by_grade_alt", "composition_table", "composition_alt",
-    "composition_shares", "notes_markdown",
+    "composition_shares", "notes_markdown", "ledger_table",
 ]
 
 _GRADE_NAMES = {-1: "PK", 0: "K"}
@@ -156,12 +156,18 @@ def composition_alt(table: pd.DataFrame) -> str:
 
 
 def composition_shares(student_years: pd.DataFrame, students: pd.DataFrame, min_n: int) -> pd.DataFrame:
-    """Shares for the composition chart, with withheld groups drawn as 0."""
+    """Shares for the composition chart: every group of the many-valued subgroups, and
+    one bar per yes/no subgroup (the share marked Yes). Withheld groups are drawn as 0.
+    """
     latest = student_years["school_year"].max()
     table = composition(student_years, students, latest)
-    hidden = (table["n"] > 0) & (table["n"] < min_n)
-    return table.assign(share=table["share"].mask(hidden, 0.0),
-                        subgroup=table["subgroup"].str.replace("_", " "))
+    table["share"] = table["share"].mask((table["n"] > 0) & (table["n"] < min_n), 0.0)
+    flags = table["subgroup"].isin(SUBGROUP_FLAGS)
+    yes = table[flags & (table["group"] == "Yes")].assign(
+        group=lambda t: t["subgroup"].str.replace("_", " ").str.capitalize(),
+        subgroup="programs and statuses (share marked Yes)")
+    many = table[~flags].assign(subgroup=lambda t: t["subgroup"].str.replace("_", " "))
+    return pd.concat([many, yes], ignore_index=True)
 
 
 def notes_markdown(district) -> str:
@@ -169,3 +175,10 @@ def notes_markdown(district) -> str:
     if not district.notes:
         return "No values were filled in or ignored while loading."
     return "Notes from loading the data:\n\n" + "\n".join(f"- {note}" for note in district.notes)
+
+
+def ledger_table(district) -> pd.DataFrame:
+    """The row ledger as shown in the report: Yes/No for provided, blanks for absent files."""
+    ledger = district.ledger.copy()
+    ledger["provided"] = ledger["provided"].map({True: "Yes", False: "No"})
+    return ledger.fillna({"file": "—"})

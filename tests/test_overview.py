@@ -69,3 +69,13 @@ def test_labels_people_read():
     assert overview.year_label(2025) == "2024-25"
     years = pd.DataFrame({"school_year": [2024, 2026]})
     assert overview.data_period(years) == "2023-24 to 2025-26"
+
+
+def test_composition_chart_has_one_bar_per_yes_no_subgroup():
+    students = make_students()
+    years = pd.DataFrame({"student_id": list("abcd"), "school_year": 2025, "school_id": "s1",
+                          "grade_level": 3})
+    shares = overview.composition_shares(years, students, min_n=1)
+    flags = shares[shares["subgroup"].str.startswith("programs")]
+    assert flags[["group", "share"]].values.tolist() == [["English learner", 0.25]]
+    assert len(shares[shares["subgroup"] == "race ethnicity"]) == 4

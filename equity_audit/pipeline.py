@@ -1,0 +1,97 @@
+"""Run the whole audit: validate once, execute the notebooks in order, render.
+
+A small recipe over papermill, in the spirit of ``papermill.execute_notebook``:
+every notebook gets the same three parameters (``data_dir``, ``run_dir``,
+``config_path``) and passes results to the next through the run directory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import papermill as pm
+
+from . import __version__
+from .config import load_config
+from .enrollment import student_years
+from .exceptions import StepFailedError
+from .overview import data_period
+from .paths import notebook_dir
+from .render import REPORT_NAME, render_report
+from .rundir import confidential_dir, open_district
+
+__all__ = ["Step", "steps", "run_step", "run_audit"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of the audit."""
+
+    name: str
+    path: Path
+
+
+def steps(folder: Path | None = None) -> list[Step]:
+    """The audit notebooks in run order (their names start with a number)."""
+    folder = folder or notebook_dir()
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    return [Step(p.stem, p) for p in found]
+
+
+def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = "",
+             progress: bool = False, timeout: int = 1800) -> Path:
+    """Execute one notebook with papermill into ``run_dir/confidential/notebooks``.
+
+    Raises :class:`StepFailedError` naming the notebook and cell on failure.
+    """
+    out = confidential_dir(run_dir) / "notebooks" / step.path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parameters = {"data_dir": str(data_dir), "run_dir": str(run_dir), "config_path": config_path}
+    try:
+        pm.execute_notebook(
+            str(step.path), str(out), parameters=parameters, kernel_name="python3",
+            language="python", cwd=str(run_dir), progress_bar=progress,
+            execution_timeout=timeout, log_output=False,
+        )
+    except pm.PapermillExecutionError as err:
+        first_line = next(iter(err.source.strip().splitlines()), "")
+        raise StepFailedError(step.name, err.exec_count, f"{err.ename}: {err.evalue}", out,
+                              first_line) from None
+    return out
+
+
+def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path | None = None, *,
+              log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
+    """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
+
+    Returns the path of ``report.html``. Data problems raise
+    :class:`~equity_audit.exceptions.DataValidationError` before any notebook runs.
+    """
+    data_dir, run_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
+    config_path = str(Path(config_path).resolve()) if config_path else ""
+    config = load_config(config_path)
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(run_dir / "confidential", ignore_errors=True)
+    log(f"Validating {data_dir} ...")
+    district = open_district(data_dir, run_dir, config)
+    log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
+    executed = []
+    for number, step in enumerate(all_steps := steps(), start=1):
+        started = time.perf_counter()
+        log(f"[{number}/{len(all_steps)}] {step.name} ...")
+        executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
+                                 config_path=config_path, progress=progress))
+        log(f"[{number}/{len(all_steps)}] {step.name} done in {time.perf_counter() - started:.1f} s")
+    cover = {"district_name": config.district_name, "version": __version__,
+             "period": data_period(student_years(district["enrollments"])),
+             "settings": config.as_dict()}
+    report = render_report(executed, run_dir / REPORT_NAME, cover=cover)
+    log(f"Report written to {report}")
+    return report

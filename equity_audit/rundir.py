@@ -1,0 +1,84 @@
+"""The run directory: where each audit step leaves what the next one reads.
+
+Layout of a run directory ``OUT``::
+
+    OUT/tables/<name>.csv          published aggregate tables (already suppressed)
+    OUT/figures/<name>.png         published figures
+    OUT/confidential/              student-level data; never published
+    OUT/confidential/district.pkl  the validated district, loaded once per run
+    OUT/report.html                the rendered report
+
+Examples
+--------
+>>> import tempfile, pandas as pd
+>>> out = tempfile.mkdtemp()
+>>> path = write_table(out, "demo", pd.DataFrame({"n": [12]}))
+>>> read_table(out, "demo")["n"].tolist()
+[12]
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .load import District, load_district
+
+__all__ = ["open_district", "write_table", "read_table", "confidential_dir", "CONFIDENTIAL_README"]
+
+CONFIDENTIAL_README = """CONFIDENTIAL: student-level data
+
+This folder holds student-level records (the validated district data, executed
+notebooks and any list of individual students). Under FERPA it may be seen only
+by district staff with a legitimate educational interest in these students and
+by the contracted auditor. Do not e-mail, publish or attach it to the report.
+Delete it when the audit is complete, following the district's retention policy.
+"""
+
+_CACHE = "district.pkl"
+
+
+def confidential_dir(run_dir: str | Path) -> Path:
+    """The run's confidential folder, created with its README on first use."""
+    folder = Path(run_dir) / "confidential"
+    folder.mkdir(parents=True, exist_ok=True)
+    readme = folder / "README.txt"
+    if not readme.exists():
+        readme.write_text(CONFIDENTIAL_README, encoding="utf-8")
+    return folder
+
+
+def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | None = None) -> District:
+    """The validated district of this run, loading and caching it on first use.
+
+    The pipeline validates once before any notebook runs; every notebook then
+    reads the cached copy, and a notebook opened by hand loads the data itself.
+    """
+    config = config or Config()
+    cache = confidential_dir(run_dir) / _CACHE
+    key = (str(Path(data_dir).resolve()), config.invalid_rows, config.score_scale)
+    if cache.exists():
+        with cache.open("rb") as handle:
+            cached_key, district = pickle.load(handle)
+        if cached_key == key:
+            return district
+    district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+    with cache.open("wb") as handle:
+        pickle.dump((key, district), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return district
+
+
+def write_table(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
+    """Write a published (aggregate, suppressed) table as ``tables/<name>.csv``."""
+    folder = Path(run_dir) / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def read_table(run_dir: str | Path, name: str) -> pd.DataFrame:
+    """Read a table an earlier step wrote with :func:`write_table`."""
+    return pd.read_csv(Path(run_dir) / "tables" / f"{name}.csv")

@@ -1,0 +1,64 @@
+"""Notebooks stay thin, committed without outputs, and run through the pipeline."""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from equity_audit.pipeline import steps
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+PARAMETERS = {"data_dir", "run_dir", "config_path"}
+FORBIDDEN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While,
+             ast.Try, ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_is_an_overview_notebook():
+    assert [s.name for s in steps()][0] == "00_data_overview"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for cell in code_cells(path):
+        assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_logic_in_notebooks(path):
+    for cell in code_cells(path):
+        tree = ast.parse("".join(cell["source"]))
+        bad = [type(node).__name__ for node in ast.walk(tree) if isinstance(node, FORBIDDEN)]
+        assert not bad, f"{path.name}: move {bad} into the package"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_holds_literals_only(path):
+    cells = [c for c in code_cells(path) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1
+    tree = ast.parse("".join(cells[0]["source"]))
+    names = set()
+    for node in tree.body:
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        names |= {target.id for target in node.targets}
+    assert names == PARAMETERS
+
+
+def test_every_notebook_ran_in_the_pipeline(demo_run):
+    executed = sorted((demo_run / "confidential" / "notebooks").glob("*.ipynb"))
+    assert [p.name for p in executed] == [p.name for p in NOTEBOOKS]
+    for path in executed:
+        meta = json.loads(path.read_text())["metadata"]["papermill"]
+        assert meta["exception"] is None
+        assert meta["parameters"]["run_dir"] == str(demo_run)
+
+
+def test_overview_artifacts_are_written(demo_run):
+    tables = {p.stem for p in (demo_run / "tables").glob("*.csv")}
+    assert {"students_by_school_year", "students_by_grade_year", "composition", "ledger",
+            "exclusions"} <= tables
+    assert (demo_run / "figures" / "students_by_grade.png").stat().st_size > 1000
+    assert (demo_run / "confidential" / "README.txt").read_text().startswith("CONFIDENTIAL")

@@ -1,0 +1,38 @@
+"""Pipeline behaviour that the demo run does not exercise: a failing step."""
+import nbformat
+import pytest
+
+from equity_audit.exceptions import StepFailedError
+from equity_audit.pipeline import Step, run_step, steps
+
+
+def write_notebook(path, *sources):
+    cells = [nbformat.v4.new_code_cell('data_dir = ""\nrun_dir = ""\nconfig_path = ""',
+                                       metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "other", "display_name": "Other"}}), path)
+
+
+def test_failing_cell_is_named(tmp_path):
+    path = tmp_path / "01_broken.ipynb"
+    write_notebook(path, "x = 1", "raise ValueError('no such column: pace')")
+    with pytest.raises(StepFailedError) as caught:
+        run_step(Step("01_broken", path), data_dir=tmp_path, run_dir=tmp_path)
+    message = str(caught.value)
+    assert "'01_broken'" in message and "In [4]" in message
+    assert "(raise ValueError('no such column: pace'))" in message
+    assert "ValueError: no such column: pace" in message
+    assert (tmp_path / "confidential" / "notebooks" / "01_broken.ipynb").exists()
+
+
+def test_parameters_are_injected_and_kernel_is_python3(tmp_path):
+    path = tmp_path / "02_echo.ipynb"
+    write_notebook(path, "open('seen.txt', 'w').write(run_dir + '|' + config_path)")
+    run_step(Step("02_echo", path), data_dir=tmp_path, run_dir=tmp_path, config_path="cfg.yaml")
+    assert (tmp_path / "seen.txt").read_text() == f"{tmp_path}|cfg.yaml"
+
+
+def test_steps_are_numbered_notebooks_in_order(tmp_path):
+    for name in ("02_b.ipynb", "00_a.ipynb", "workshop.ipynb", "01_c.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [s.name for s in steps(tmp_path)] == ["00_a", "01_c", "02_b"]
