@@ -1,0 +1,127 @@
+"""``equity-audit``: a small command line over the package.
+
+Commands: ``validate`` a district folder, ``synth`` a synthetic district,
+``run`` the whole audit, ``templates`` to write blank data templates.
+Problems with the data or settings print a plain message and exit with code 2;
+a failing notebook exits with code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import SETTING_DOCS
+from .exceptions import EquityAuditError
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG = """\
+Examples:
+  equity-audit validate --data data/synthetic
+  equity-audit run --data data/synthetic --out runs/demo
+  equity-audit synth --students 100000 --seed 7 --out /tmp/big --format parquet
+
+Exit codes: 0 success; 1 an audit notebook failed; 2 a problem with the data,
+the settings or the command line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="equity-audit", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Audit equity in a district moving to personalized, competency-based learning.",
+    )
+    parser.add_argument("--version", action="version", version=f"equity-audit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a district folder against the data contract",
+                                   description="Check every file of a district folder against the data "
+                                   "contract and print the row ledger (rows read, used, excluded).")
+    validate.add_argument("--data", required=True, type=Path, metavar="DIR", help="district folder")
+    validate.add_argument("--config", type=Path, metavar="FILE", help="YAML settings (invalid_rows, score scale)")
+    validate.set_defaults(handler=_validate)
+
+    synth = commands.add_parser("synth", help="write a synthetic district with planted inequities",
+                                description="Write a complete synthetic district, with the planted "
+                                "inequities recorded in manifest.json. Same seed, same bytes.")
+    synth.add_argument("--students", type=int, default=2000, metavar="N", help="number of students (default 2000)")
+    synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    synth.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write")
+    synth.add_argument("--null", action="store_true", help="plant nothing: no group differs in anything")
+    synth.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    synth.set_defaults(handler=_synth)
+
+    settings = "\n".join(f"  {name}: {doc}" for name, doc in SETTING_DOCS.items())
+    run = commands.add_parser("run", help="run the whole audit and write report.html",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Validate the data, execute the audit notebooks in order with "
+                              "papermill and write OUT/report.html.",
+                              epilog=f"Settings a --config YAML file may hold:\n{settings}")
+    run.add_argument("--data", required=True, type=Path, metavar="DIR", help="district folder")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory to write")
+    run.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
+    run.set_defaults(handler=_run)
+
+    templates = commands.add_parser("templates", help="write blank CSV templates and the data dictionary",
+                                    description="Write one header-only CSV per contract table and the "
+                                    "data dictionary README.md.")
+    templates.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write")
+    templates.set_defaults(handler=_templates)
+    return parser
+
+
+def _validate(args) -> int:
+    from .config import load_config
+    from .load import load_district
+
+    config = load_config(args.config)
+    district = load_district(args.data, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+    print(f"{args.data}: the data meets the contract.\n")
+    print(district.ledger.to_string(index=False))
+    if len(district.exclusions):
+        print("\nExcluded rows:\n" + district.exclusions.to_string(index=False))
+    for note in district.notes:
+        print(f"Note: {note}")
+    return 0
+
+
+def _synth(args) -> int:
+    from .synthetic import write_district
+
+    manifest = write_district(args.out, students=args.students, seed=args.seed,
+                              null=args.null, fmt=args.format)
+    print(f"Synthetic district written to {args.out} (ground truth: {manifest}).")
+    return 0
+
+
+def _run(args) -> int:
+    from .pipeline import run_audit
+
+    run_audit(args.data, args.out, args.config)
+    return 0
+
+
+def _templates(args) -> int:
+    from .dictionary import write_templates
+
+    written = write_templates(args.out)
+    print(f"Wrote {len(written)} files to {args.out}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``equity-audit`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except EquityAuditError as err:
+        print(f"equity-audit: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("equity-audit: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
