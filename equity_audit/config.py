@@ -19,6 +19,7 @@ Examples
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -38,7 +39,17 @@ SETTING_DOCS = {
     "score_min": "Lowest score on the evidence rubric.",
     "score_max": "Highest score on the evidence rubric.",
     "proficient_score": "Rubric score that means proficient.",
-    "year_days": "Days in a year when pace is computed ('365.25' calendar basis).",
+    "year_days": "Days in a year when pace is computed on the calendar basis.",
+    "year_basis": "'calendar' counts every day (year_days a year); 'school' counts only days "
+    "between school_year_start and school_year_end, one school year a year.",
+    "school_year_start": "First day of the school year, as MM-DD.",
+    "school_year_end": "Last day of the school year, as MM-DD.",
+    "pace_method": "'endpoint' (last minus first level over the time between) or 'regression' "
+    "(least-squares slope of level on time).",
+    "min_span_days": "Fewest days between a student's first and last level for a pace to be "
+    "computed; below it the status is 'insufficient evidence'.",
+    "graduation_level": "Level reached on finishing grade 12 (level L holds grade L's standards).",
+    "graduation_age": "Age by which the district aims for students to graduate.",
     "pace_threshold": "Pace (levels per year) below which a student is flagged as not on pace.",
     "levels_behind_threshold": "Levels behind grade at which a student is flagged.",
     "risk_ratio_threshold": "Risk ratio strictly above which disproportionality is flagged.",
@@ -58,6 +69,13 @@ class Config:
     score_max: float = 4.0
     proficient_score: float = 3.0
     year_days: float = 365.25
+    year_basis: str = "calendar"
+    school_year_start: str = "08-15"
+    school_year_end: str = "06-15"
+    pace_method: str = "endpoint"
+    min_span_days: int = 90
+    graduation_level: float = 13.0
+    graduation_age: float = 18.0
     pace_threshold: float = 1.0
     levels_behind_threshold: float = 2.0
     risk_ratio_threshold: float = 3.0
@@ -65,10 +83,12 @@ class Config:
     confidence: float = 0.95
 
     def __post_init__(self) -> None:
-        if self.invalid_rows not in ("error", "exclude"):
-            raise ConfigError(
-                f"Setting 'invalid_rows' is {self.invalid_rows!r}; expected 'error' or 'exclude'."
-            )
+        _choice("invalid_rows", self.invalid_rows, ("error", "exclude"))
+        _choice("year_basis", self.year_basis, ("calendar", "school"))
+        _choice("pace_method", self.pace_method, ("endpoint", "regression"))
+        for name in ("school_year_start", "school_year_end"):
+            if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", getattr(self, name)):
+                raise ConfigError(f"Setting '{name}' is {getattr(self, name)!r}; expected MM-DD like 08-15.")
         if self.min_n < 1:
             raise ConfigError(f"Setting 'min_n' is {self.min_n}; expected a whole number of 1 or more.")
         if not self.score_min < self.proficient_score <= self.score_max:
@@ -101,6 +121,11 @@ class Config:
     @property
     def score_scale(self) -> tuple[float, float]:
         return (self.score_min, self.score_max)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"Setting '{name}' is {value!r}; expected {' or '.join(map(repr, allowed))}.")
 
 
 def _coerce(name, value, annotation, source):

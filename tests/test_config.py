@@ -30,6 +30,9 @@ def test_unknown_setting_is_named(tmp_path):
     ({"invalid_rows": "skip"}, "expected 'error' or 'exclude'"),
     ({"proficient_score": 5.0}, "score_min < proficient_score <= score_max"),
     ({"fdr": 1.5}, "'fdr' is 1.5"),
+    ({"school_year_start": "8-15"}, "expected MM-DD like 08-15"),
+    ({"year_basis": "fiscal"}, "expected 'calendar' or 'school'"),
+    ({"pace_method": "slope"}, "expected 'endpoint' or 'regression'"),
 ])
 def test_invalid_values_are_explained(values, message):
     with pytest.raises(ConfigError, match=message):
