@@ -1,0 +1,330 @@
+"""The disaggregation engine: a student-level metric by group and intersection.
+
+Shaped like fairlearn's ``MetricFrame`` (one metric, broken down by sensitive
+features) but built as one grouped aggregation, so a million students take
+about as long as a bare pandas ``groupby``. Every cell carries its n, the
+estimate and its interval, and a comparison with a comparator group:
+
+- rates (a 0/1 metric): Wilson interval; the difference by Newcombe's hybrid
+  score interval and the ratio by Katz's log interval; p-value by
+  :func:`equity_audit.stats.two_proportion_pvalue`;
+- means: t interval; difference and p-value by Welch's t;
+- medians: a distribution-free interval from order statistics; the difference
+  is shown without an interval.
+
+P-values are adjusted across the cells of one table (Benjamini-Hochberg), a
+cell is ``flagged`` only when its adjusted p-value is below ``fdr`` and it meets
+the minimum n. Cells under ``min_n`` are ``suppressed``: every number but n is
+withheld (n itself is withheld when the table is published, see
+:func:`publishable`). With two or more grouping columns each cell is also
+shrunk (empirical Bayes) toward what the main effects alone predict, so an
+intersection whose gap the single-group views hide shows up as ``interaction``.
+
+Examples
+--------
+>>> import pandas as pd
+>>> data = pd.DataFrame({"el": ["Yes"] * 40 + ["No"] * 60,
+...                      "below_pace": [1] * 20 + [0] * 20 + [1] * 12 + [0] * 48})
+>>> table = disaggregate(data, "below_pace", by=["el"])
+>>> table[["el", "n", "estimate", "comparator_estimate"]].round(2).values.tolist()
+[['No', 60, 0.2, 0.5], ['Yes', 40, 0.5, 0.2]]
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from . import stats
+from .contract import UNKNOWN
+
+__all__ = ["disaggregate", "publishable", "COMPARATORS"]
+
+COMPARATORS = ("rest", "all")
+_STATISTICS = ("auto", "rate", "mean", "median")
+
+
+def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
+                 comparator: str | dict = "rest", min_n: int = 10, confidence: float = 0.95,
+                 fdr: float = 0.05) -> pd.DataFrame:
+    """Break ``metric`` down by the crossed cells of the ``by`` columns.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per student (or per student and domain, for one domain).
+    metric : str
+        A 0/1 (or boolean) column for rates, or a numeric column. Rows where it
+        is missing are left out of that cell's n and counted in ``n_missing``.
+    by : list of str
+        Grouping columns; two or three give intersections. Flags become
+        Yes / No / Unknown, blanks become ``Unknown``, and empty categories are
+        kept as cells with n = 0.
+    statistic : {"auto", "rate", "mean", "median"}
+        "auto" is "rate" for 0/1 metrics and "mean" otherwise.
+    comparator : "rest", "all" or dict
+        "rest" compares each cell with all other students, "all" with everyone,
+        and a dict such as ``{"race_ethnicity": "White"}`` with that one cell.
+    min_n : int
+        Smallest cell shown as numbers.
+    confidence, fdr : float
+        Interval level, and false discovery rate across the table's cells.
+
+    Returns
+    -------
+    DataFrame
+        One row per cell: the ``by`` columns, ``n``, ``n_missing``, ``estimate``,
+        ``low``, ``high``, ``comparator_n``, ``comparator_estimate``,
+        ``difference`` (with ``difference_low``/``_high``), ``ratio`` (with
+        ``ratio_low``/``_high`` for rates), ``pvalue``, ``qvalue``,
+        ``suppressed``, ``flagged``, and for intersections ``predicted``,
+        ``shrunk_estimate`` and ``interaction``.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    values = _metric_values(data[metric])
+    statistic = _resolve_statistic(values, statistic)
+    groups = _grouping_frame(data, by)
+    cells = _aggregate(groups, values, by, statistic)
+    comparison = _comparator_sums(cells, by, comparator, statistic, values)
+    table = _compare(cells, comparison, by, statistic, confidence)
+    table = _adjust_and_flag(table, min_n, fdr)
+    if len(by) >= 2 and statistic != "median":
+        table = _shrink_toward_main_effects(table, cells, by, statistic)
+    return _withhold_small(table, min_n)
+
+
+def _resolve_statistic(values: pd.Series, statistic: str) -> str:
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {_STATISTICS}, not {statistic!r}")
+    if statistic != "auto":
+        return statistic
+    raw = values.to_numpy()
+    return "rate" if bool(np.all((raw == 0) | (raw == 1) | np.isnan(raw))) else "mean"
+
+
+def _metric_values(values: pd.Series) -> pd.Series:
+    """The metric as float64 with NaN for missing (booleans become 0/1)."""
+    if values.dtype == "boolean":
+        values = values.astype("Float64")
+    if not pd.api.types.is_numeric_dtype(values):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.astype("float64")
+
+
+def _grouping_frame(data: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: _as_category(data[column]) for column in by}, index=data.index)
+
+
+def _as_category(column: pd.Series) -> pd.Series:
+    """Categorical with every level kept and blanks as Unknown."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if column.isna().any():
+            if UNKNOWN not in column.cat.categories:
+                column = column.cat.add_categories(UNKNOWN)
+            column = column.fillna(UNKNOWN)
+        return column
+    if column.dtype == "boolean" or column.dtype == bool:
+        labels = column.astype("boolean").map({True: "Yes", False: "No"}).astype("object")
+        return pd.Series(pd.Categorical(labels.where(labels.notna(), UNKNOWN),
+                                        categories=["Yes", "No", UNKNOWN]), index=column.index)
+    text = column.astype("object").where(column.notna(), UNKNOWN).astype(str)
+    levels = sorted(set(text.unique()) - {UNKNOWN}) + ([UNKNOWN] if (text == UNKNOWN).any() else [])
+    return pd.Series(pd.Categorical(text, categories=levels), index=column.index)
+
+
+def _aggregate(groups: pd.DataFrame, values: pd.Series, by: list[str], statistic: str) -> pd.DataFrame:
+    """n, rows, sum and sum of squares of every crossed cell, empty cells included.
+
+    One ``np.bincount`` per sum over the raveled category codes: the same cells
+    as ``groupby(by, observed=False)`` at a fraction of its cost.
+    """
+    categories = [groups[c].cat.categories for c in by]
+    shape = tuple(len(levels) for levels in categories)
+    cell = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
+    raw = values.to_numpy()
+    seen = ~np.isnan(raw)
+    clean = np.where(seen, raw, 0.0)
+    size = int(np.prod(shape))
+    total = np.bincount(cell, weights=clean, minlength=size)
+    sums = {
+        "n": np.bincount(cell, weights=seen, minlength=size).astype(np.int64),
+        "n_missing": np.bincount(cell, weights=~seen, minlength=size).astype(np.int64),
+        "total": total,
+        # for 0/1 values the sum of squares is the sum
+        "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
+    }
+    index = pd.MultiIndex.from_product(
+        [pd.CategoricalIndex(levels, categories=levels) for levels in categories], names=by)
+    cells = pd.DataFrame(sums, index=index)
+    if statistic == "median":
+        frame = groups.assign(_v=raw)
+        cells["median"] = frame.groupby(by, observed=False)["_v"].median().to_numpy()
+        cells[["median_low", "median_high"]] = _median_bounds(frame, by)
+    return cells.reset_index()
+
+
+def _median_bounds(frame: pd.DataFrame, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Order-statistic interval for each cell's median (binomial ranks)."""
+    ranked = frame.dropna(subset=["_v"]).sort_values([*by, "_v"])
+    ranked["_rank"] = ranked.groupby(by, observed=True).cumcount() + 1
+    n = ranked.groupby(by, observed=True)["_v"].transform("size")
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    low_rank = np.floor(n / 2 - z * np.sqrt(n) / 2).clip(lower=1)
+    high_rank = np.ceil(n / 2 + 1 + z * np.sqrt(n) / 2).clip(upper=n)
+    low = ranked[ranked["_rank"] == low_rank].groupby(by, observed=False)["_v"].first()
+    high = ranked[ranked["_rank"] == high_rank].groupby(by, observed=False)["_v"].first()
+    return pd.concat([low.rename("median_low"), high.rename("median_high")], axis=1).to_numpy()
+
+
+def _comparator_sums(cells: pd.DataFrame, by: list[str], comparator, statistic: str,
+                     values: pd.Series) -> pd.DataFrame:
+    """n, sum and sum of squares of each cell's comparator group."""
+    sums = cells[["n", "total", "total_sq"]]
+    whole = sums.sum()
+    if comparator == "rest":
+        result = whole - sums
+    elif comparator == "all":
+        result = pd.DataFrame([whole.to_numpy()] * len(cells), columns=sums.columns, index=cells.index)
+    elif isinstance(comparator, dict):
+        result = pd.DataFrame([_reference_cell(cells, by, comparator)] * len(cells),
+                              columns=sums.columns, index=cells.index)
+    else:
+        raise ValueError(f"comparator must be 'rest', 'all' or a dict of column: value, not {comparator!r}")
+    if statistic == "median":
+        result["median"] = _comparator_medians(cells, comparator, values)
+    return result
+
+
+def _reference_cell(cells: pd.DataFrame, by: list[str], comparator: dict) -> np.ndarray:
+    unknown = set(comparator) - set(by)
+    if unknown:
+        raise ValueError(f"comparator names {sorted(unknown)}, which are not among by={by}")
+    mask = np.logical_and.reduce([cells[c].astype(str) == str(v) for c, v in comparator.items()])
+    if not mask.any():
+        raise ValueError(f"comparator group {comparator} has no cell in this table")
+    return cells.loc[mask, ["n", "total", "total_sq"]].sum().to_numpy()
+
+
+def _comparator_medians(cells: pd.DataFrame, comparator, values: pd.Series) -> np.ndarray:
+    if comparator == "all":
+        return np.full(len(cells), values.median())
+    if isinstance(comparator, dict):
+        mask = np.logical_and.reduce([cells[c].astype(str) == str(v) for c, v in comparator.items()])
+        return np.full(len(cells), cells.loc[mask, "median"].iloc[0])
+    return np.full(len(cells), np.nan)  # median of "everyone else" needs a pass per cell; not shown
+
+
+def _compare(cells: pd.DataFrame, comparison: pd.DataFrame, by: list[str], statistic: str,
+             confidence: float) -> pd.DataFrame:
+    compare = {"rate": _compare_rates, "mean": _compare_means, "median": _compare_medians}[statistic]
+    columns = compare(cells, comparison, confidence)
+    table = cells[[*by, "n", "n_missing"]].copy()
+    table.insert(len(by), "statistic", statistic)
+    for name, values in columns.items():
+        table[name] = values
+    return table
+
+
+def _compare_rates(cells, comparison, confidence):
+    x, n = cells["total"].to_numpy(), cells["n"].to_numpy()
+    cx, cn = comparison["total"].to_numpy(), comparison["n"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate, comparator_rate = x / n, cx / cn
+    low, high = stats.wilson_interval(x, n, confidence)
+    diff_low, diff_high = stats.newcombe_difference_interval(x, n, cx, cn, confidence)
+    ratio_low, ratio_high = stats.ratio_interval(x, n, cx, cn, confidence)
+    return dict(estimate=rate, low=low, high=high, comparator_n=cn,
+                     comparator_estimate=comparator_rate, difference=rate - comparator_rate,
+                     difference_low=diff_low, difference_high=diff_high,
+                     ratio=_ratio(rate, comparator_rate), ratio_low=ratio_low, ratio_high=ratio_high,
+                     successes=x, pvalue=stats.two_proportion_pvalue(x, n, cx, cn))
+
+
+def _compare_means(cells, comparison, confidence):
+    mean, sd, n = _moments(cells)
+    c_mean, c_sd, c_n = _moments(comparison)
+    low, high = stats.mean_interval(mean, sd, n, confidence)
+    welch = stats.welch_difference(mean, sd, n, c_mean, c_sd, c_n, confidence)
+    difference, diff_low, diff_high, pvalue = (np.asarray(v, dtype=float) for v in _welch_parts(welch))
+    return dict(estimate=mean, low=low, high=high, comparator_n=c_n,
+                     comparator_estimate=c_mean, difference=difference, difference_low=diff_low,
+                     difference_high=diff_high, ratio=_ratio(mean, c_mean), ratio_low=np.nan,
+                     ratio_high=np.nan, sd=sd, pvalue=pvalue)
+
+
+def _compare_medians(cells, comparison, confidence):
+    median, c_median = cells["median"].to_numpy(), comparison["median"].to_numpy()
+    return dict(estimate=median, low=cells["median_low"].to_numpy(), high=cells["median_high"].to_numpy(),
+                     comparator_n=comparison["n"].to_numpy(), comparator_estimate=c_median,
+                     difference=median - c_median, difference_low=np.nan, difference_high=np.nan,
+                     ratio=_ratio(median, c_median), ratio_low=np.nan, ratio_high=np.nan,
+                     pvalue=np.nan)
+
+
+def _welch_parts(welch):
+    if isinstance(welch, dict):
+        return welch["difference"], welch["low"], welch["high"], welch["pvalue"]
+    return welch
+
+
+def _moments(sums: pd.DataFrame):
+    n = sums["n"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sums["total"].to_numpy() / n
+        variance = (sums["total_sq"].to_numpy() - n * mean**2) / (n - 1)
+    return mean, np.sqrt(np.clip(variance, 0, None)), n
+
+
+def _ratio(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(b) != 0, np.asarray(a) / np.asarray(b), np.nan)
+
+
+def _adjust_and_flag(table: pd.DataFrame, min_n: int, fdr: float) -> pd.DataFrame:
+    table["suppressed"] = table["n"] < min_n
+    eligible = ~table["suppressed"] & (table["comparator_n"] >= min_n)
+    pvalues = table["pvalue"].where(eligible)
+    table["qvalue"] = stats.bh_adjust(pvalues.to_numpy(dtype=float))
+    table["flagged"] = (table["qvalue"] < fdr).fillna(False).astype(bool)
+    return table
+
+
+def _shrink_toward_main_effects(table, cells, by, statistic):
+    """Shrink each cell toward overall + the sum of its main effects.
+
+    The main effects come from the cell sums, so no second pass over students.
+    """
+    overall = cells["total"].sum() / cells["n"].sum()
+    predicted = np.full(len(table), overall)
+    for column in by:
+        sums = cells.groupby(column, observed=False)[["total", "n"]].sum()
+        marginal = sums["total"] / sums["n"].where(sums["n"] > 0)
+        effect = table[column].map(marginal - overall).astype(float).fillna(0).to_numpy()
+        predicted = predicted + effect
+    n = table["n"].to_numpy(dtype=float)
+    if statistic == "rate":
+        predicted = np.clip(predicted, 1e-6, 1 - 1e-6)
+        shrunk = stats.shrink_rates(table["successes"].to_numpy(), n, prior_mean=predicted)
+    else:
+        shrunk = stats.shrink_means(table["estimate"].to_numpy(), table["sd"].to_numpy() ** 2, n,
+                                    prior_mean=predicted)
+    table["predicted"] = predicted
+    table["shrunk_estimate"] = np.where(n > 0, shrunk, np.nan)
+    table["interaction"] = table["shrunk_estimate"] - predicted
+    return table
+
+
+def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:
+    numbers = [c for c in ("estimate", "low", "high", "difference", "difference_low", "difference_high",
+                           "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
+                           "shrunk_estimate", "interaction") if c in table.columns]
+    table.loc[table["suppressed"], numbers] = np.nan
+    return table.reset_index(drop=True)
+
+
+def publishable(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
+    """The table as it may be published: small n shown as ``<min_n``, p-values dropped."""
+    shown = table.drop(columns=[c for c in ("successes", "sd", "total", "total_sq") if c in table])
+    n = shown["n"].astype("Int64").astype("string")
+    shown["n"] = n.mask((shown["n"] > 0) & (shown["n"] < min_n), f"<{min_n}")
+    return shown

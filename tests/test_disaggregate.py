@@ -1,0 +1,130 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from equity_audit import stats
+from equity_audit.disaggregate import disaggregate, publishable
+
+
+@pytest.fixture
+def el_data():
+    return pd.DataFrame({"el": ["Yes"] * 40 + ["No"] * 60,
+                         "below_pace": [1] * 20 + [0] * 20 + [1] * 12 + [0] * 48,
+                         "score": np.arange(100.0)})
+
+
+def test_rate_cells_carry_n_estimate_interval_and_comparison(el_data):
+    table = disaggregate(el_data, "below_pace", by=["el"]).set_index("el")
+    yes = table.loc["Yes"]
+    assert (yes["n"], yes["estimate"], yes["comparator_n"], yes["comparator_estimate"]) == (40, 0.5, 60, 0.2)
+    low, high = stats.wilson_interval(20, 40)
+    assert (yes["low"], yes["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert yes["difference"] == pytest.approx(0.3) and yes["ratio"] == pytest.approx(2.5)
+    d_low, d_high = stats.newcombe_difference_interval(20, 40, 12, 60)
+    assert yes["difference_low"] == pytest.approx(d_low) and yes["difference_high"] == pytest.approx(d_high)
+    assert yes["pvalue"] == pytest.approx(stats.two_proportion_pvalue(20, 40, 12, 60))
+    assert bool(yes["flagged"]) and yes["statistic"] == "rate"
+
+
+def test_mean_cells_use_t_and_welch(el_data):
+    table = disaggregate(el_data, "score", by="el").set_index("el")
+    yes = table.loc["Yes"]
+    assert yes["statistic"] == "mean" and yes["estimate"] == 19.5
+    values = el_data.loc[el_data["el"] == "Yes", "score"]
+    low, high = stats.mean_interval(values.mean(), values.std(), 40)
+    assert yes["low"] == pytest.approx(low) and yes["high"] == pytest.approx(high)
+    assert yes["difference"] == pytest.approx(-50.0)
+
+
+def test_median_has_order_statistic_interval(el_data):
+    table = disaggregate(el_data, "score", by="el", statistic="median", comparator="all").set_index("el")
+    assert table.loc["Yes", "estimate"] == 19.5
+    assert table.loc["Yes", "low"] <= 19.5 <= table.loc["Yes", "high"]
+    assert table.loc["Yes", "difference"] == pytest.approx(19.5 - 49.5)
+
+
+def test_comparators_all_and_named_group(el_data):
+    everyone = disaggregate(el_data, "below_pace", by="el", comparator="all").set_index("el")
+    assert everyone.loc["Yes", "comparator_estimate"] == pytest.approx(0.32)
+    assert everyone.loc["Yes", "comparator_n"] == 100
+    named = disaggregate(el_data, "below_pace", by="el", comparator={"el": "No"}).set_index("el")
+    assert named.loc["Yes", "comparator_estimate"] == pytest.approx(0.2)
+    assert named.loc["No", "difference"] == 0
+    with pytest.raises(ValueError, match="no cell"):
+        disaggregate(el_data, "below_pace", by="el", comparator={"el": "Maybe"})
+
+
+def test_empty_categories_and_unknown_stay_visible():
+    data = pd.DataFrame({
+        "race": pd.Categorical(["Asian"] * 12 + ["White"] * 12, categories=["Asian", "Black", "White"]),
+        "el": pd.array([True] * 6 + [False] * 17 + [None], dtype="boolean"),
+        "flag": [1, 0] * 12,
+    })
+    by_race = disaggregate(data, "flag", by="race").set_index("race")
+    assert by_race.loc["Black", "n"] == 0 and bool(by_race.loc["Black", "suppressed"])
+    by_el = disaggregate(data, "flag", by="el", min_n=1).set_index("el")
+    assert by_el.index.tolist() == ["Yes", "No", "Unknown"]
+    assert by_el.loc["Unknown", "n"] == 1
+    crossed = disaggregate(data, "flag", by=["race", "el"])
+    assert len(crossed) == 3 * 3
+
+
+def test_small_cells_withhold_every_number_and_are_never_flagged():
+    data = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 50, "y": [1] * 5 + [0] * 50})
+    table = disaggregate(data, "y", by="g", min_n=10).set_index("g")
+    assert bool(table.loc["a", "suppressed"]) and not bool(table.loc["a", "flagged"])
+    assert table.loc["a", ["estimate", "low", "high", "difference", "pvalue"]].isna().all()
+    shown = publishable(table.reset_index(), min_n=10).set_index("g")
+    assert shown.loc["a", "n"] == "<10" and shown.loc["b", "n"] == "50"
+    assert "successes" not in shown.columns
+
+
+def test_missing_metric_values_are_counted_not_dropped():
+    data = pd.DataFrame({"g": ["a"] * 20, "pace": [1.0] * 15 + [np.nan] * 5})
+    row = disaggregate(data, "pace", by="g").iloc[0]
+    assert (row["n"], row["n_missing"]) == (15, 5)
+
+
+def test_hidden_intersection_found_beyond_main_effects():
+    rng = np.random.default_rng(7)
+    n = 8000
+    low_income = rng.random(n) < 0.4
+    disability = rng.random(n) < 0.3
+    both = low_income & disability
+    # offsets solved so each marginal gap is zero while the crossed cell is 0.4 lower:
+    # low income only +0.4, disability only +0.16/0.3
+    shift = np.where(both, -0.4, np.where(low_income, 0.4, np.where(disability, 0.16 / 0.3, 0)))
+    data = pd.DataFrame({"low_income": low_income, "disability": disability,
+                         "pace": 1.0 + shift + rng.normal(0, 0.3, n)})
+    single = disaggregate(data, "pace", by="low_income")
+    assert single["difference"].abs().max() < 0.05
+    crossed = disaggregate(data, "pace", by=["low_income", "disability"])
+    cell = crossed[(crossed["low_income"] == "Yes") & (crossed["disability"] == "Yes")].iloc[0]
+    assert bool(cell["flagged"]) and cell["difference"] < -0.35
+    assert cell["interaction"] < -0.3
+    others = crossed[(crossed["n"] > 0) & ~((crossed["low_income"] == "Yes") & (crossed["disability"] == "Yes"))]
+    assert others["interaction"].min() > cell["interaction"] + 0.3
+
+
+def test_null_data_flags_at_most_five_percent_of_cells():
+    rng = np.random.default_rng(11)
+    n = 40000
+    data = pd.DataFrame({"race": rng.choice(list("ABCDEFG"), n), "el": rng.random(n) < .2,
+                         "swd": rng.random(n) < .15, "frl": rng.random(n) < .4,
+                         "below": (rng.random(n) < .3).astype(int), "pace": rng.normal(1, .3, n)})
+    flagged = total = 0
+    for by in (["race"], ["race", "el"], ["race", "el", "swd"], ["el", "swd", "frl"]):
+        for metric in ("below", "pace"):
+            table = disaggregate(data, metric, by=by)
+            flagged += int(table["flagged"].sum())
+            total += int((~table["suppressed"]).sum())
+    assert total > 100 and flagged / total <= 0.05
+
+
+def test_rates_agree_with_a_plain_groupby():
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"a": rng.choice(list("xyz"), 5000), "b": rng.choice(list("pq"), 5000),
+                         "y": rng.integers(0, 2, 5000)})
+    table = disaggregate(data, "y", by=["a", "b"]).set_index(["a", "b"])
+    expected = data.groupby(["a", "b"])["y"].agg(["mean", "size"])
+    assert np.allclose(table["estimate"], expected["mean"]) and (table["n"] == expected["size"]).all()
