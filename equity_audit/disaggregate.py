@@ -38,7 +38,7 @@ from scipy import stats as sps
 from . import stats
 from .contract import UNKNOWN
 
-__all__ = ["disaggregate", "publishable", "COMPARATORS"]
+__all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "publishable", "COMPARATORS"]
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median")
@@ -328,3 +328,41 @@ def publishable(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
     n = shown["n"].astype("Int64").astype("string")
     shown["n"] = n.mask((shown["n"] > 0) & (shown["n"] < min_n), f"<{min_n}")
     return shown
+
+
+def disaggregate_each(data: pd.DataFrame, metric: str, columns: list[str], **options) -> pd.DataFrame:
+    """:func:`disaggregate` by each column in turn, stacked with ``subgroup`` and ``group``.
+
+    Benjamini-Hochberg control is applied across all the stacked cells, so the
+    flags of the combined table keep the false discovery rate ``fdr``.
+    """
+    parts = [disaggregate(data, metric, by=[column], **options)
+             .rename(columns={column: "group"}).assign(subgroup=column) for column in columns]
+    table = pd.concat(parts, ignore_index=True)
+    table["group"] = table["group"].astype(str)
+    eligible = ~table["suppressed"] & (table["comparator_n"] >= options.get("min_n", 10))
+    table["qvalue"] = stats.bh_adjust(table["pvalue"].where(eligible).to_numpy(dtype=float))
+    table["flagged"] = (table["qvalue"] < options.get("fdr", 0.05)).fillna(False).astype(bool)
+    return table[["subgroup", "group", *[c for c in table.columns if c not in ("subgroup", "group")]]]
+
+
+def quantiles_each(data: pd.DataFrame, metric: str, columns: list[str], *, min_n: int = 10) -> pd.DataFrame:
+    """The 5th, 25th, 50th, 75th and 95th percentiles of ``metric`` per group of each column.
+
+    Groups under ``min_n`` keep their n but no percentiles, so a chart cannot
+    show a small group's values.
+    """
+    points = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
+    parts = []
+    for column in columns:
+        groups = _as_category(data[column])
+        values = _metric_values(data[metric])
+        grouped = values.groupby(groups, observed=False)
+        part = grouped.quantile(list(points.values())).unstack()
+        part.columns = list(points)
+        part["n"] = grouped.count()
+        parts.append(part.rename_axis("group").reset_index().assign(subgroup=column))
+    table = pd.concat(parts, ignore_index=True)
+    table["group"] = table["group"].astype(str)
+    table.loc[table["n"] < min_n, list(points)] = np.nan
+    return table[["subgroup", "group", "n", *points]]

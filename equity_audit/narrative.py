@@ -1,0 +1,134 @@
+"""Numbers written into plain sentences: headlines, alt text and findings.
+
+Every sentence names its n and, for a comparison, its interval, and speaks of
+students with asset-based words ("needs more support", "not yet on pace").
+A flag is written as a question for the team, never as a verdict.
+
+Examples
+--------
+>>> fmt_value(0.4567, percent=True), fmt_value(1.234, percent=False)
+('46%', '1.23')
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .contract import UNKNOWN
+
+__all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
+           "heatmap_alt", "FINDING_COLUMNS"]
+
+FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
+                   "comparator_estimate", "difference", "qvalue", "students_affected", "statement"]
+
+
+def fmt_value(value: float, *, percent: bool) -> str:
+    """A rate as a whole percent, anything else to two decimals."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:.0%}" if percent else f"{value:.2f}"
+
+
+def label(name: str) -> str:
+    """A column name as words: ``english_learner`` becomes ``English learner``."""
+    words = str(name).removeprefix("group_").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def shown_groups(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop ``Unknown`` rows that hold no students: a blank row says nothing."""
+    empty_unknown = (table["group"].astype(str) == UNKNOWN) & (table["n"] == 0)
+    return table[~empty_unknown].reset_index(drop=True)
+
+
+#: Person-first names of the yes/no subgroups, for "Yes" and for "No".
+GROUP_WORDS = {
+    "english_learner": ("English learners", "students not identified as English learners"),
+    "disability": ("students with disabilities", "students without an identified disability"),
+    "low_income": ("students from low-income families", "students not identified as low-income"),
+    "section_504": ("students with a 504 plan", "students without a 504 plan"),
+    "homeless": ("students experiencing homelessness", "students not identified as homeless"),
+    "foster_care": ("students in foster care", "students not in foster care"),
+    "migrant": ("students from migratory families", "students not identified as migratory"),
+}
+
+
+def _group_name(row) -> str:
+    """How a sentence names a group: person-first for yes/no subgroups."""
+    subgroup, group = str(row["subgroup"]), str(row["group"])
+    if group in ("Yes", "No") and subgroup in GROUP_WORDS:
+        return GROUP_WORDS[subgroup][group == "No"]
+    if group in ("Yes", "No", "Y", "N"):
+        return f"{label(subgroup)}: {group}"
+    return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
+
+
+def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: float | None = None) -> str:
+    """Alt text for a by-subgroup dot chart: the extremes, the reference, the flags."""
+    shown = table[~table["suppressed"] & table["estimate"].notna()]
+    if shown.empty:
+        return f"Chart of {measure} by subgroup; every group is too small to show."
+    high, low = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
+    parts = [f"Dot chart of {measure} by subgroup with 95% intervals.",
+             f"Highest: {_group_name(high)} at {fmt_value(high['estimate'], percent=percent)} (n={int(high['n'])});",
+             f"lowest: {_group_name(low)} at {fmt_value(low['estimate'], percent=percent)} (n={int(low['n'])})."]
+    if reference is not None:
+        parts.append(f"The district figure is {fmt_value(reference, percent=percent)}.")
+    flagged = shown[shown["flagged"]]
+    if len(flagged):
+        names = ", ".join(_group_name(row) for _, row in flagged.head(4).iterrows())
+        parts.append(f"{len(flagged)} group(s) differ from all other students beyond chance: {names}.")
+    else:
+        parts.append("No group differs from all other students beyond what chance would explain.")
+    return " ".join(parts)
+
+
+def heatmap_alt(table: pd.DataFrame, rows: str, columns: str, measure: str, *, percent: bool) -> str:
+    """Alt text for an intersection heat map: the most and least favourable cells."""
+    shown = table[~table["suppressed"] & table["estimate"].notna()]
+    if shown.empty:
+        return f"Heat map of {measure} by {label(rows)} and {label(columns)}; every cell is too small to show."
+    top, bottom = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
+    cell = lambda row: f"{label(rows)} {row[rows]} with {label(columns)} {row[columns]}"  # noqa: E731
+    withheld = int((table["suppressed"] & (table["n"] > 0)).sum())
+    return (f"Heat map of {measure} by {label(rows)} and {label(columns)}. Highest: {cell(top)}, "
+            f"{fmt_value(top['estimate'], percent=percent)} (n={int(top['n'])}); lowest: {cell(bottom)}, "
+            f"{fmt_value(bottom['estimate'], percent=percent)} (n={int(bottom['n'])}). "
+            f"{withheld} cell(s) are withheld because fewer students than the minimum are in them.")
+
+
+def findings(table: pd.DataFrame, *, section: str, measure: str, percent: bool) -> pd.DataFrame:
+    """The flagged cells of a by-subgroup table as findings for the strategies step."""
+    # with a yes/no subgroup the "No" row only mirrors the "Yes" row
+    flagged = table[table["flagged"] & ~table["group"].isin(["No", "N"])].copy()
+    if flagged.empty:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    flagged["section"], flagged["measure"] = section, measure
+    rate = table["statistic"].iloc[0] == "rate"
+    flagged["students_affected"] = np.round(flagged["estimate"] * flagged["n"]) if rate else flagged["n"]
+    flagged["statement"] = [_statement(row, measure, percent) for _, row in flagged.iterrows()]
+    return flagged.reindex(columns=FINDING_COLUMNS).reset_index(drop=True)
+
+
+def _statement(row, measure: str, percent: bool) -> str:
+    value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
+    name = _group_name(row)
+    return (f"{name[:1].upper() + name[1:]}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
+            f"{value(row['low'])} to {value(row['high'])}) against {value(row['comparator_estimate'])} "
+            f"for all other students. Worth asking why.")
+
+
+def pace_headline(summary: pd.DataFrame) -> str:
+    """The section's opening sentence about pace and levels behind."""
+    with_pace = summary["pace"].notna()
+    n = int(with_pace.sum())
+    on_pace = float((summary.loc[with_pace, "pace"] >= 1.0).mean()) if n else float("nan")
+    behind = summary["two_plus_behind"].astype("Float64")
+    insufficient = int((~with_pace).sum())
+    return (f"Of **{len(summary):,} students** with levels in the latest school year, **{n:,}** have "
+            f"enough evidence for a pace. **{fmt_value(on_pace, percent=True)}** of them are gaining "
+            f"at least one level a year (averaged over their domains), and "
+            f"**{fmt_value(float(behind.mean()), percent=True)}** of all students are two or more "
+            f"levels behind in at least one domain. {insufficient:,} student(s) do not yet have "
+            f"enough evidence for a pace; they are counted, not dropped.")

@@ -1,0 +1,213 @@
+"""Unmet need and unidentified talent: the facts behind notebook ``01_unmet_need``.
+
+*In Pursuit of Equality* asks which students are not on a pace that ensures
+success and whether they get support, and whether students ready to move on
+get the chance. Two student-level facts answer it:
+
+- **unmet need**: a student below pace (under one level a year) or two or more
+  levels behind in some domain, who received no support in that school year;
+- **unidentified talent**: a student at or above grade level in some domain who
+  had no acceleration or Level-4 work that school year.
+
+Both are computed for the latest school year of each student's levels, one row
+per student (:func:`student_summary`), with every subgroup column attached.
+
+Examples
+--------
+>>> import pandas as pd
+>>> facts = pd.DataFrame({"student_id": ["a", "b"], "domain": "math", "school_year": 2025})
+>>> supports = pd.DataFrame({"student_id": ["a"], "support_type": ["tutoring"],
+...                          "start_date": pd.to_datetime(["2024-10-01"]),
+...                          "end_date": pd.to_datetime([None]), "domain": [None]})
+>>> support_received(facts, supports).tolist()
+[True, False]
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .pace import levels_from_evidence, options_from_config, student_levels
+from .subgroups import subgroup_columns, subgroup_labels
+
+__all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
+           "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "BEHIND_BANDS", "PACE_BANDS"]
+
+#: Opportunities that count as a chance to move on or go deeper.
+ACCESS_TYPES = ("acceleration", "level4_work")
+
+
+def _windows(school_year: pd.Series, start: str, end: str) -> tuple[pd.Series, pd.Series]:
+    year = school_year.astype("int64")
+    begin = pd.to_datetime((year - 1).astype(str) + "-" + start)
+    finish = pd.to_datetime(year.astype(str) + "-" + end)
+    return begin, finish
+
+
+def support_received(facts: pd.DataFrame, supports: pd.DataFrame, *, school_year_start: str = "08-15",
+                     school_year_end: str = "06-15") -> pd.Series:
+    """Whether each fact row's student had a support overlapping that school year.
+
+    A support with a domain counts only for that domain; one without a domain
+    (a general support such as an advisory or extended day) counts for all.
+    """
+    rows = facts[["student_id", "domain", "school_year"]].reset_index(names="_row")
+    given = supports[["student_id", "start_date", "end_date"]].assign(
+        support_domain=supports["domain"] if "domain" in supports else pd.NA)
+    pairs = rows.merge(given, on="student_id")
+    begin, finish = _windows(pairs["school_year"], school_year_start, school_year_end)
+    overlaps = (pairs["start_date"] <= finish) & (pairs["end_date"].isna() | (pairs["end_date"] >= begin))
+    domain_fits = pairs["support_domain"].isna() | (pairs["support_domain"] == pairs["domain"])
+    hit = pairs.loc[(overlaps & domain_fits).to_numpy(), "_row"].unique()
+    return pd.Series(np.isin(np.arange(len(facts)), hit), index=facts.index)
+
+
+def access_received(facts: pd.DataFrame, opportunities: pd.DataFrame, *,
+                    types: tuple[str, ...] = ACCESS_TYPES) -> pd.Series:
+    """Whether each fact row's student had one of ``types`` in that school year."""
+    chances = opportunities.loc[opportunities["opportunity_type"].isin(types), ["student_id", "school_year"]]
+    keys = pd.MultiIndex.from_frame(chances.astype({"school_year": "int64"}).drop_duplicates())
+    wanted = pd.MultiIndex.from_arrays([facts["student_id"], facts["school_year"].astype("int64")])
+    return pd.Series(wanted.isin(keys), index=facts.index)
+
+
+def domain_facts(district, config: Config | None = None) -> pd.DataFrame:
+    """One row per student and domain: pace, levels behind, projections, support, access.
+
+    Uses ``levels`` when the district provided it, else levels derived from
+    ``evidence`` and ``standards`` (see :func:`equity_audit.pace.levels_from_evidence`).
+    """
+    config = config or Config()
+    facts = student_levels(_levels(district, config), district["enrollments"], district["students"],
+                           **options_from_config(config))
+    window = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
+    flagged = facts["below_pace"] | facts["two_plus_behind"]
+    facts["flagged"] = flagged
+    facts["at_or_above_grade"] = pd.array(facts["levels_behind"] <= 0, dtype="boolean")
+    if "supports" in district:
+        facts["supported"] = support_received(facts, district["supports"], **window)
+    if "opportunities" in district:
+        facts["accelerated"] = access_received(facts, district["opportunities"])
+    return facts
+
+
+def _levels(district, config: Config) -> pd.DataFrame:
+    if "levels" in district:
+        return district["levels"]
+    if "evidence" in district and "standards" in district:
+        return levels_from_evidence(district["evidence"], district["standards"],
+                                    proficient_score=config.proficient_score)
+    raise KeyError("levels")
+
+
+def missing_for_unmet_need(district) -> list[str]:
+    """Tables this section needs that the district did not provide."""
+    missing = []
+    if "levels" not in district and not ("evidence" in district and "standards" in district):
+        missing.append("levels (or evidence with standards)")
+    missing += [name for name in ("supports", "opportunities") if name not in district]
+    return missing
+
+
+def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict | None = None) -> pd.DataFrame:
+    """One row per student in the latest school year, with every subgroup column.
+
+    ``pace`` is the mean of the student's domain paces with enough evidence;
+    the flags say "in any domain". ``unmet_need`` is defined for flagged
+    students only (NA otherwise) and ``talent_without_access`` for students at
+    or above grade in some domain.
+    """
+    latest = facts[facts["school_year"] == facts["school_year"].max()].copy()
+    if "supported" in latest:
+        latest["unmet_need"] = latest["flagged"] & ~latest["supported"].astype("boolean")
+    if "accelerated" in latest:
+        latest["talent_without_access"] = latest["at_or_above_grade"] & ~latest["accelerated"].astype("boolean")
+    grouped = latest.groupby("student_id", sort=True)
+    summary = pd.DataFrame({
+        "school_id": grouped["school_id"].last(),
+        "grade_level": grouped["grade_level"].last(),
+        "pace": grouped["pace"].mean(),
+        "levels_behind": grouped["levels_behind"].max(),
+        "below_pace": _any(grouped, "below_pace"),
+        "two_plus_behind": _any(grouped, "two_plus_behind"),
+        "flagged": _any(grouped, "flagged"),
+        "at_or_above_grade": _any(grouped, "at_or_above_grade"),
+        "on_track_to_graduate": _all(grouped, "on_track_to_graduate"),
+    })
+    if "unmet_need" in latest:
+        summary["unmet_need"] = _only_where(summary["flagged"], _any(grouped, "unmet_need"))
+    if "talent_without_access" in latest:
+        summary["talent_without_access"] = _only_where(summary["at_or_above_grade"],
+                                                       _any(grouped, "talent_without_access"))
+    ids = summary["school_id"].astype(str)
+    summary["school"] = ids.map(lambda school: (schools or {}).get(school, school))
+    labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
+    return summary.reset_index().merge(labelled, on="student_id", how="left")
+
+
+def _any(grouped, column: str) -> pd.Series:
+    """True if any domain is True, False if all known are False, NA if none known."""
+    values = grouped[column]
+    known = values.count()
+    return pd.Series(pd.array(np.where(known > 0, values.sum() > 0, pd.NA), dtype="boolean"),
+                     index=known.index)
+
+
+def _all(grouped, column: str) -> pd.Series:
+    values = grouped[column]
+    known = values.count()
+    return pd.Series(pd.array(np.where(known > 0, values.sum() == known, pd.NA), dtype="boolean"),
+                     index=known.index)
+
+
+def _only_where(condition: pd.Series, values: pd.Series) -> pd.Series:
+    return values.where(condition.fillna(False).to_numpy(), pd.NA)
+
+
+#: Bands for the levels-behind by pace chart (left-closed intervals).
+BEHIND_BANDS = {"2+ levels behind": (2, np.inf), "1 to 2 behind": (1, 2), "within a level": (-1, 1),
+                "1+ levels ahead": (-np.inf, -1)}
+PACE_BANDS = {"under 0.5": (-np.inf, 0.5), "0.5 to 1.0": (0.5, 1.0), "1.0 to 1.5": (1.0, 1.5),
+              "1.5 and over": (1.5, np.inf)}
+
+
+def quadrant_counts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Students by levels-behind band (rows) and pace band (columns).
+
+    Students without enough evidence for a pace are not in the grid; their
+    count is in the section's headline.
+    """
+    known = summary.dropna(subset=["pace", "levels_behind"])
+    rows = _band(known["levels_behind"], BEHIND_BANDS)
+    columns = _band(known["pace"], PACE_BANDS)
+    return pd.crosstab(rows, columns, dropna=False).rename_axis(index="Levels behind", columns="Pace")
+
+
+def _band(values: pd.Series, bands: dict) -> pd.Categorical:
+    labels = np.select([(values >= low) & (values < high) for low, high in bands.values()], list(bands),
+                       default=None)
+    return pd.Categorical(labels, categories=list(bands))
+
+
+def graduation_scenarios(facts: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
+    """For students not yet at graduation level: the share who would reach it by 18 at each pace.
+
+    One row per domain and scenario (the student's own pace, then the paper's
+    1.0, 1.25, 1.5 and 2.0 levels a year), from the latest school year.
+    """
+    latest = facts[facts["school_year"] == facts["school_year"].max()]
+    scenario_columns = [c for c in latest.columns if c.startswith("reaches_by_18_")]
+    rows = []
+    for domain, part in latest.groupby("domain"):
+        rows.append(_scenario_row(domain, "their own current pace", part["on_track_to_graduate"], min_n))
+        for column in scenario_columns:
+            rate = column.removeprefix("reaches_by_18_").replace("_", ".")
+            rows.append(_scenario_row(domain, f"{rate} levels a year", part[column], min_n))
+    return pd.DataFrame(rows)
+
+
+def _scenario_row(domain: str, scenario: str, reaches: pd.Series, min_n: int) -> dict:
+    known = reaches.dropna()
+    share = float(known.mean()) if len(known) >= min_n else float("nan")
+    return {"domain": domain, "pace": scenario, "students": len(known), "share_reaching_by_18": share}
