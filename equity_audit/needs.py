@@ -141,7 +141,7 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
         summary["talent_without_access"] = _only_where(summary["at_or_above_grade"],
                                                        _any(grouped, "talent_without_access"))
     ids = summary["school_id"].astype(str)
-    summary["school"] = ids.map(lambda school: (schools or {}).get(school, school))
+    summary["school"] = ids.map(schools or {}).astype(str).where(ids.isin(list(schools or {})), ids)
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
     return summary.reset_index().merge(labelled, on="student_id", how="left")
 
