@@ -135,11 +135,13 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
         "at_or_above_grade": _any(grouped, "at_or_above_grade"),
         "on_track_to_graduate": _all(grouped, "on_track_to_graduate"),
     })
-    if "unmet_need" in latest:
-        summary["unmet_need"] = _only_where(summary["flagged"], _any(grouped, "unmet_need"))
-    if "talent_without_access" in latest:
-        summary["talent_without_access"] = _only_where(summary["at_or_above_grade"],
-                                                       _any(grouped, "talent_without_access"))
+    # without the supports or opportunities table the measure is unknown (NA), not zero
+    unknown = pd.Series(pd.NA, index=summary.index, dtype="boolean")
+    summary["unmet_need"] = _only_where(
+        summary["flagged"], _any(grouped, "unmet_need") if "unmet_need" in latest else unknown)
+    summary["talent_without_access"] = _only_where(
+        summary["at_or_above_grade"],
+        _any(grouped, "talent_without_access") if "talent_without_access" in latest else unknown)
     ids = summary["school_id"].astype(str)
     summary["school"] = ids.map(schools or {}).astype(str).where(ids.isin(list(schools or {})), ids)
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import nbformat
 import papermill as pm
 
 from . import __version__
@@ -25,7 +26,7 @@ from .paths import notebook_dir
 from .render import REPORT_NAME, render_report
 from .rundir import confidential_dir, open_district
 
-__all__ = ["Step", "steps", "run_step", "run_audit"]
+__all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,23 @@ class Step:
 
     name: str
     path: Path
+
+    @property
+    def requires(self) -> list[list[str]]:
+        """Tables the notebook needs: each inner list is one way to have them.
+
+        Read from the notebook metadata ``equity_audit.requires``, e.g.
+        ``[["levels"], ["evidence", "standards"]]`` (levels, or evidence with standards).
+        """
+        metadata = nbformat.read(self.path, as_version=4).metadata
+        return metadata.get("equity_audit", {}).get("requires", [])
+
+    def missing(self, district) -> list[str]:
+        """The tables to provide before this step can run; empty when it can."""
+        options = self.requires
+        if not options or any(all(name in district for name in option) for option in options):
+            return []
+        return [" and ".join(option) for option in options]
 
 
 def steps(folder: Path | None = None) -> list[Step]:
@@ -65,6 +83,19 @@ def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = ""
     return out
 
 
+def skipped_notebook(step: Step, missing: list[str], run_dir: Path) -> Path:
+    """A one-cell notebook saying why a section could not run, for the report."""
+    title = nbformat.read(step.path, as_version=4).cells[0].source.splitlines()[0]
+    text = (f"{title}\n\nThis section could not be run: it needs the "
+            f"{' or the '.join(missing)} table(s), which the district did not provide. "
+            "The data dictionary (templates/data/README.md) says what each holds and where it "
+            "comes from in the student information system.")
+    out = confidential_dir(run_dir) / "notebooks" / step.path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), out)
+    return out
+
+
 def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path | None = None, *,
               log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
     """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
@@ -84,11 +115,15 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
     executed = []
     for number, step in enumerate(all_steps := steps(), start=1):
-        started = time.perf_counter()
-        log(f"[{number}/{len(all_steps)}] {step.name} ...")
+        started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
+        if missing := step.missing(district):
+            log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
+            executed.append(skipped_notebook(step, missing, run_dir))
+            continue
+        log(f"{counter} {step.name} ...")
         executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
                                  config_path=config_path, progress=progress))
-        log(f"[{number}/{len(all_steps)}] {step.name} done in {time.perf_counter() - started:.1f} s")
+        log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
     cover = {"district_name": config.district_name, "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict()}

@@ -3,7 +3,7 @@ import nbformat
 import pytest
 
 from equity_audit.exceptions import StepFailedError
-from equity_audit.pipeline import Step, run_step, steps
+from equity_audit.pipeline import Step, run_step, skipped_notebook, steps
 
 
 def write_notebook(path, *sources):
@@ -36,3 +36,24 @@ def test_steps_are_numbered_notebooks_in_order(tmp_path):
     for name in ("02_b.ipynb", "00_a.ipynb", "workshop.ipynb", "01_c.ipynb"):
         (tmp_path / name).write_text("{}")
     assert [s.name for s in steps(tmp_path)] == ["00_a", "01_c", "02_b"]
+
+
+def test_step_requirements_come_from_notebook_metadata(tmp_path):
+    path = tmp_path / "01_needs.ipynb"
+    write_notebook(path, "x = 1")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata["equity_audit"] = {"requires": [["levels"], ["evidence", "standards"]]}
+    nbformat.write(notebook, path)
+    step = Step("01_needs", path)
+    assert step.missing({"levels": 1}) == []
+    assert step.missing({"evidence": 1, "standards": 1}) == []
+    assert step.missing({"evidence": 1}) == ["levels", "evidence and standards"]
+
+
+def test_skipped_section_explains_what_is_missing(tmp_path):
+    path = tmp_path / "01_needs.ipynb"
+    cells = [nbformat.v4.new_markdown_cell("# Unmet need\n\nIntro.")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    out = skipped_notebook(Step("01_needs", path), ["levels"], tmp_path)
+    text = nbformat.read(out, as_version=4).cells[0].source
+    assert text.startswith("# Unmet need") and "needs the levels table(s)" in text
