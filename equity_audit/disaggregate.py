@@ -38,7 +38,8 @@ from scipy import stats as sps
 from . import stats
 from .contract import UNKNOWN
 
-__all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "publishable", "COMPARATORS"]
+__all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersections", "publishable",
+           "COMPARATORS"]
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median")
@@ -294,16 +295,18 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
 
     The main effects come from the cell sums, so no second pass over students.
     """
-    overall = cells["total"].sum() / cells["n"].sum()
+    # rates add on the log-odds scale, so a prediction never leaves (0, 1) near a ceiling
+    scale, unscale = (_logit, _expit) if statistic == "rate" else (_same, _same)
+    overall = scale(cells["total"].sum() / cells["n"].sum())
     predicted = np.full(len(table), overall)
     for column in by:
         sums = cells.groupby(column, observed=False)[["total", "n"]].sum()
-        marginal = sums["total"] / sums["n"].where(sums["n"] > 0)
+        marginal = pd.Series(scale(sums["total"] / sums["n"].where(sums["n"] > 0)), index=sums.index)
         effect = table[column].map(marginal - overall).astype(float).fillna(0).to_numpy()
         predicted = predicted + effect
+    predicted = unscale(predicted)
     n = table["n"].to_numpy(dtype=float)
     if statistic == "rate":
-        predicted = np.clip(predicted, 1e-6, 1 - 1e-6)
         shrunk = stats.shrink_rates(table["successes"].to_numpy(), n, prior_mean=predicted)
     else:
         shrunk = stats.shrink_means(table["estimate"].to_numpy(), table["sd"].to_numpy() ** 2, n,
@@ -311,13 +314,39 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     table["predicted"] = predicted
     table["shrunk_estimate"] = np.where(n > 0, shrunk, np.nan)
     table["interaction"] = table["shrunk_estimate"] - predicted
+    table["interaction_pvalue"] = _interaction_pvalue(table, predicted, statistic)
     return table
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _expit(x):
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
+
+
+def _same(x):
+    return np.asarray(x, dtype=float)
+
+
+def _interaction_pvalue(table: pd.DataFrame, predicted: np.ndarray, statistic: str) -> np.ndarray:
+    """Two-sided p-value of the cell against what its main effects predict (z test)."""
+    n = table["n"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if statistic == "rate":
+            se = np.sqrt(predicted * (1 - predicted) / n)
+        else:
+            se = table["sd"].to_numpy() / np.sqrt(n)
+        z = (table["estimate"].to_numpy() - predicted) / se
+    return np.where(n >= 2, 2 * sps.norm.sf(np.abs(z)), np.nan)
 
 
 def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:
     numbers = [c for c in ("estimate", "low", "high", "difference", "difference_low", "difference_high",
                            "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
-                           "shrunk_estimate", "interaction") if c in table.columns]
+                           "shrunk_estimate", "interaction", "interaction_pvalue") if c in table.columns]
     table.loc[table["suppressed"], numbers] = np.nan
     return table.reset_index(drop=True)
 
@@ -366,3 +395,34 @@ def quantiles_each(data: pd.DataFrame, metric: str, columns: list[str], *, min_n
     table["group"] = table["group"].astype(str)
     table.loc[table["n"] < min_n, list(points)] = np.nan
     return table[["subgroup", "group", "n", *points]]
+
+
+def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, depth: int = 2,
+                       **options) -> pd.DataFrame:
+    """Every ``depth``-way intersection of ``columns``, stacked, with BH control across all cells.
+
+    Each row names its cell in ``intersection`` ("low income: Yes × disability: Yes")
+    and keeps ``interaction``: how far the (shrunk) cell sits from what the main
+    effects predict. ``beyond_main_effects`` flags cells whose difference from
+    that prediction survives false-discovery control across every cell scanned:
+    the intersections the single-group views would hide. Sorted with those
+    first, largest interaction first.
+    """
+    from itertools import combinations
+
+    parts = []
+    for combo in combinations(columns, depth):
+        table = disaggregate(data, metric, by=list(combo), **options)
+        names = [table[c].astype(str).radd(f"{c.replace('_', ' ')}: ") for c in combo]
+        table["intersection"] = names[0].str.cat(names[1:], sep=" × ")
+        table["columns"] = " × ".join(combo)
+        parts.append(table.drop(columns=list(combo)))
+    stacked = pd.concat(parts, ignore_index=True)
+    eligible = ~stacked["suppressed"] & (stacked["comparator_n"] >= options.get("min_n", 10))
+    stacked["qvalue"] = stats.bh_adjust(stacked["pvalue"].where(eligible).to_numpy(dtype=float))
+    stacked["flagged"] = (stacked["qvalue"] < options.get("fdr", 0.05)).fillna(False).astype(bool)
+    interaction_q = stats.bh_adjust(stacked["interaction_pvalue"].where(eligible).to_numpy(dtype=float))
+    stacked["beyond_main_effects"] = np.nan_to_num(interaction_q, nan=1.0) < options.get("fdr", 0.05)
+    order = stacked.assign(_size=stacked["interaction"].abs()).sort_values(
+        ["beyond_main_effects", "_size"], ascending=False)
+    return order.drop(columns="_size").reset_index(drop=True)

@@ -17,7 +17,8 @@ import pandas as pd
 from .contract import UNKNOWN
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
-           "heatmap_alt", "FINDING_COLUMNS"]
+           "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
+           "scenario_text", "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
                    "comparator_estimate", "difference", "qvalue", "students_affected", "statement"]
@@ -32,6 +33,8 @@ def fmt_value(value: float, *, percent: bool) -> str:
 
 def label(name: str) -> str:
     """A column name as words: ``english_learner`` becomes ``English learner``."""
+    if name == "race_ethnicity":
+        return "Race/ethnicity"
     words = str(name).removeprefix("group_").replace("_", " ")
     return words[:1].upper() + words[1:]
 
@@ -132,3 +135,71 @@ def pace_headline(summary: pd.DataFrame) -> str:
             f"**{fmt_value(float(behind.mean()), percent=True)}** of all students are two or more "
             f"levels behind in at least one domain. {insufficient:,} student(s) do not yet have "
             f"enough evidence for a pace; they are counted, not dropped.")
+
+
+def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.DataFrame:
+    """A by-subgroup table as people read it: value with interval, n, the comparison, a flag."""
+    value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
+    hidden = table["suppressed"]
+    shown = pd.DataFrame({
+        "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
+        "Group": table["group"].astype(str),
+        "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}"),
+        "Value (95% interval)": [f"{value(e)} ({value(lo)} to {value(hi)})"
+                                 for e, lo, hi in zip(table["estimate"], table["low"], table["high"])],
+        "All other students": table["comparator_estimate"].map(value),
+        "Difference": table["difference"].map(lambda d: "—" if pd.isna(d) else
+                                              (f"{d * 100:+.0f} points" if percent else f"{d:+.2f}")),
+        "A closer look?": np.where(table["flagged"], "yes", ""),
+    })
+    shown.loc[hidden.to_numpy(), ["Value (95% interval)", "All other students", "Difference"]] = "withheld"
+    return shown
+
+
+def boxes_alt(quantiles: pd.DataFrame, measure: str) -> str:
+    """Alt text for the distribution chart: the groups with the lowest and highest median."""
+    shown = quantiles.dropna(subset=["q50"])
+    if shown.empty:
+        return f"Box plots of {measure} by subgroup; every group is too small to show."
+    low, high = shown.loc[shown["q50"].idxmin()], shown.loc[shown["q50"].idxmax()]
+    return (f"Box plots of {measure} by subgroup (middle half of students in the box, 5th to 95th "
+            f"percentile in the whiskers). The lowest median is {_group_name(low)} at {low['q50']:.2f} "
+            f"(n={int(low['n'])}); the highest is {_group_name(high)} at {high['q50']:.2f} "
+            f"(n={int(high['n'])}). A reference line marks one level a year.")
+
+
+def quadrant_alt(counts: pd.DataFrame, min_n: int = 10) -> str:
+    """Alt text for the levels-behind by pace grid: how many need the most urgent support."""
+    urgent = counts.loc["2+ levels behind", ["under 0.5", "0.5 to 1.0"]].sum()
+    total = counts.values.sum()
+    shown = f"{int(urgent)}" if urgent == 0 or urgent >= min_n else f"fewer than {min_n}"
+    return (f"Grid of students by how far behind grade they are and how fast they are gaining levels. "
+            f"{shown} of {int(total)} students are two or more levels behind and gaining under one level "
+            f"a year: at that pace the distance to grade level keeps growing.")
+
+
+def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> pd.DataFrame:
+    """The flagged intersections (at most ``top``) in words, with the main-effects prediction."""
+    flagged = scan[scan["beyond_main_effects"]].head(top)
+    value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
+    return pd.DataFrame({
+        "Intersection": flagged["intersection"],
+        "Students": flagged["n"].astype(int),
+        "Value (95% interval)": [f"{value(e)} ({value(lo)} to {value(hi)})"
+                                 for e, lo, hi in zip(flagged["estimate"], flagged["low"], flagged["high"])],
+        "Expected from the single groups": flagged["predicted"].map(value),
+        "All other students": flagged["comparator_estimate"].map(value),
+    })
+
+
+def scenario_text(scenarios: pd.DataFrame) -> str:
+    """One sentence per domain on graduating by 18 at the current pace and at 1.25."""
+    sentences = []
+    for domain, part in scenarios.groupby("domain"):
+        own = part.loc[part["pace"] == "their own current pace", "share_reaching_by_18"].iloc[0]
+        faster = part.loc[part["pace"] == "1.25 levels a year", "share_reaching_by_18"]
+        sentences.append(
+            f"In {domain}, {fmt_value(own, percent=True)} of students are on track to reach graduation "
+            f"level by the end of the school year in which they turn 18 at their current pace"
+            + (f"; at 1.25 levels a year, {fmt_value(faster.iloc[0], percent=True)} would." if len(faster) else "."))
+    return " ".join(sentences)

@@ -7,7 +7,7 @@ import pytest
 
 import equity_audit as ea
 from equity_audit import needs, overview
-from equity_audit.disaggregate import disaggregate, disaggregate_each
+from equity_audit.disaggregate import disaggregate, disaggregate_each, scan_intersections
 from equity_audit.subgroups import subgroup_columns
 from equity_audit.synthetic import write_district
 
@@ -89,12 +89,15 @@ def test_planted_slow_pace_subgroup_is_found(bundled):
 
 
 def test_planted_hidden_intersection_is_found_only_crossed(bundled):
-    _, _, summary = bundled
+    district, _, summary = bundled
     single = disaggregate_each(summary, "pace", ["low_income", "disability"])
     assert single.loc[single["group"] == "Yes", "difference"].abs().max() < 0.1
     crossed = disaggregate(summary, "pace", by=["low_income", "disability"])
     cell = crossed[(crossed["low_income"] == "Yes") & (crossed["disability"] == "Yes")].iloc[0]
     assert bool(cell["flagged"]) and cell["interaction"] < -0.3
+    scan = scan_intersections(summary, "pace", subgroup_columns(district["students"]))
+    top = scan.iloc[0]
+    assert top["intersection"] == "disability: Yes × low income: Yes" and bool(top["beyond_main_effects"])
 
 
 def test_planted_school_without_supports_is_found(bundled):
@@ -121,3 +124,6 @@ def test_null_district_flags_at_most_five_percent(tmp_path):
             compared += int(eligible.sum())
     assert compared > 150
     assert flagged / compared <= 0.05
+    scans = [scan_intersections(summary, metric, columns) for metric in ("pace", "below_pace", "unmet_need")]
+    beyond = sum(int(scan["beyond_main_effects"].sum()) for scan in scans)
+    assert beyond / sum(int((~scan["suppressed"]).sum()) for scan in scans) <= 0.05
