@@ -32,7 +32,8 @@ from .pace import levels_from_evidence, options_from_config, student_levels
 from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
-           "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "BEHIND_BANDS", "PACE_BANDS"]
+           "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "support_list", "BEHIND_BANDS",
+           "PACE_BANDS"]
 
 #: Opportunities that count as a chance to move on or go deeper.
 ACCESS_TYPES = ("acceleration", "level4_work")
@@ -213,3 +214,17 @@ def _scenario_row(domain: str, scenario: str, reaches: pd.Series, min_n: int) ->
     known = reaches.dropna()
     share = float(known.mean()) if len(known) >= min_n else float("nan")
     return {"domain": domain, "pace": scenario, "students": len(known), "share_reaching_by_18": share}
+
+
+def support_list(facts: pd.DataFrame) -> pd.DataFrame:
+    """Confidential: each student and domain flagged in the latest year without a support.
+
+    For the team that plans supports; it goes only to the run's confidential folder.
+    """
+    latest = facts[facts["school_year"] == facts["school_year"].max()]
+    unsupported = latest["flagged"].fillna(False).to_numpy(bool)
+    if "supported" in latest:
+        unsupported &= ~latest["supported"].to_numpy(bool)
+    columns = ["student_id", "school_id", "grade_level", "domain", "current_level", "levels_behind",
+               "pace", "status"]
+    return latest.loc[unsupported, columns].sort_values(["school_id", "grade_level", "student_id"])

@@ -26,7 +26,8 @@ import pandas as pd
 from .config import Config
 from .load import District, load_district
 
-__all__ = ["open_district", "write_table", "read_table", "confidential_dir", "CONFIDENTIAL_README"]
+__all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
+           "CONFIDENTIAL_README"]
 
 CONFIDENTIAL_README = """CONFIDENTIAL: student-level data
 
@@ -82,3 +83,10 @@ def write_table(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
 def read_table(run_dir: str | Path, name: str) -> pd.DataFrame:
     """Read a table an earlier step wrote with :func:`write_table`."""
     return pd.read_csv(Path(run_dir) / "tables" / f"{name}.csv")
+
+
+def write_confidential(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
+    """Write a student-level table into the confidential folder (never published)."""
+    path = confidential_dir(run_dir) / f"{name}.csv"
+    table.to_csv(path, index=False)
+    return path
