@@ -1,7 +1,18 @@
 """Charts with accessible defaults: a colour-blind-safe palette, direct labels.
 
-Every function returns a matplotlib Figure and draws only values that were
-already suppressed; it never reads student-level data.
+Every function takes a table that is already aggregated (one row per group or
+cell, never one per student) and returns a matplotlib Figure without showing
+or closing it. Cells under the minimum n are drawn as withheld, a hatched grey
+band or cell with the words "n<10", and their numbers are never drawn, even
+when the table still carries them. Colour is never the only cue: flagged
+groups get their own marker and a legend entry, withheld cells a hatch, and
+values are written on the chart.
+
+- :func:`grouped_bars`, :func:`share_bars`: counts and shares;
+- :func:`forest`: an estimate and its interval per group, with a reference line;
+- :func:`quantile_boxes`: box plots drawn from precomputed quantiles;
+- :func:`count_heatmap`: a two-way table of counts;
+- :func:`rate_heatmap`: an intersection table from :func:`~equity_audit.disaggregate.disaggregate`.
 
 Examples
 --------
@@ -13,13 +24,30 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.transforms import blended_transform_factory
 
-__all__ = ["theme", "grouped_bars", "share_bars", "PALETTE"]
+__all__ = ["theme", "grouped_bars", "share_bars", "forest", "quantile_boxes", "count_heatmap",
+           "rate_heatmap", "PALETTE", "FLAGGED_LABEL"]
 
 PALETTE = "colorblind"
+#: Legend entry for cells whose difference from the comparator survives the FDR control.
+FLAGGED_LABEL = "differs from comparator (after false-discovery control)"
+
+_WIDTH = 9.0          # inches: report width
+_ROW = 0.36           # inches per row in forest and box charts
+_WITHHELD_FACE = "0.90"
+_WITHHELD_EDGE = "0.55"
+_HATCH = "///"
 
 
 def theme() -> None:
@@ -57,4 +85,663 @@ def share_bars(table: pd.DataFrame, *, group: str = "group", share: str = "share
         ax.xaxis.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Percent(PercentFormatter):
+    """Percent of 1 with no trailing zeros: 20%, 22.5%."""
+
+    def __init__(self):
+        super().__init__(xmax=1.0, decimals=1)
+
+    def format_pct(self, x, display_range):
+        text = f"{self.convert_to_pct(x):.1f}".rstrip("0").rstrip(".")
+        return f"{'0' if text == '-0' else text}{self.symbol}"
+
+
+def _plain(value) -> str:
+    """A label in plain words: underscores become spaces."""
+    return str(value).replace("_", " ")
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise KeyError(f"table has no column(s) {missing}; it has {list(table.columns)}")
+
+
+def _numeric_n(table: pd.DataFrame) -> pd.Series:
+    """n as numbers; a published ``"<10"`` (or anything else unreadable) becomes NaN."""
+    return pd.to_numeric(table["n"], errors="coerce").astype(float)
+
+
+def _withheld(table: pd.DataFrame, min_n: int) -> pd.Series:
+    """True where a row's numbers must not be drawn: n unknown or under ``min_n``, or suppressed."""
+    n = _numeric_n(table)
+    mask = n.isna() | (n < min_n)
+    if "suppressed" in table:
+        mask |= table["suppressed"].astype("boolean").fillna(True).astype(bool)
+    return mask.astype(bool)
+
+
+def _flagged(table: pd.DataFrame) -> pd.Series:
+    if "flagged" not in table:
+        return pd.Series(False, index=table.index)
+    return table["flagged"].astype("boolean").fillna(False).astype(bool)
+
+
+def _n_label(n: float, min_n: int) -> str:
+    """``n=123``; under ``min_n`` (or unknown) only ``n<10``; never the small number."""
+    if n == 0:
+        return "n=0"
+    if not np.isfinite(n) or n < min_n:
+        return f"n<{min_n}"
+    return f"n={int(n):,}"
+
+
+def _withheld_n_label(n: float, min_n: int) -> str:
+    """The n of a withheld row: "n<10", or nothing when a larger threshold suppressed it."""
+    if n == 0 or not np.isfinite(n) or n < min_n:
+        return _n_label(n, min_n)
+    return ""
+
+
+def _withheld_text(n: float, min_n: int) -> str:
+    if n == 0:
+        return "no students"
+    if not np.isfinite(n) or n < min_n:
+        return f"withheld (n<{min_n})"
+    return "withheld"
+
+
+def _format(value: float, percent: bool, signed: bool = False) -> str:
+    """34% for a rate, +12 pts for a difference of rates, 2.35 or 1,234 otherwise."""
+    if percent and signed:
+        points = round(value * 100)
+        return "0 pts" if points == 0 else f"{points:+d} pts"
+    if percent:
+        return f"{value:.0%}"
+    if signed:
+        text = f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+        return "0" if float(text.replace(",", "")) == 0 else text
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _labels(table: pd.DataFrame, group: str | Sequence[str]) -> list[str]:
+    columns = [group] if isinstance(group, str) else list(group)
+    return [", ".join(_plain(v) for v in row) for row in table[columns].itertuples(index=False)]
+
+
+def _panels(table: pd.DataFrame, facet: str | None) -> list[tuple[str, np.ndarray]]:
+    """(title, positions) per facet value in order of first appearance; one untitled panel without."""
+    if facet is None:
+        return [("", np.arange(len(table)))]
+    keys = table[facet].astype(str).to_numpy()
+    return [(_plain(name), np.flatnonzero(keys == name)) for name in dict.fromkeys(keys)]
+
+
+def _stacked_axes(panels, title: str, legend_rows: int = 1):
+    heights = [max(1, len(rows)) for _, rows in panels]
+    height = (_ROW * sum(heights) + 0.45 * len(panels) + 0.9 + 0.3 * legend_rows
+              + (0.4 if title else 0.0))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(_WIDTH, max(2.6, height)), sharex=True,
+                             squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": heights})
+    return fig, list(axes[:, 0])
+
+
+def _style_rows(ax, labels: list[str], name: str) -> None:
+    ax.set_yticks(range(len(labels)), labels=labels)
+    ax.set_ylim(max(len(labels), 1) - 0.5, -0.5)
+    ax.set_facecolor("white")
+    ax.grid(axis="x", color="0.88", linewidth=0.8)
+    ax.grid(axis="y", visible=False)
+    ax.set_axisbelow(True)
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color("0.6")
+    if name:
+        ax.set_title(name, loc="left", fontweight="bold", fontsize="medium")
+
+
+def _withheld_row(ax, y: float, text: str) -> None:
+    """A hatched grey band across the row with the words instead of any mark."""
+    ax.axhspan(y - 0.38, y + 0.38, facecolor=_WITHHELD_FACE, edgecolor=_WITHHELD_EDGE, hatch=_HATCH,
+               linewidth=0, zorder=0.5, gid="withheld")
+    ax.text(0.01, y, text, transform=blended_transform_factory(ax.transAxes, ax.transData),
+            ha="left", va="center", fontsize="small", fontstyle="italic", color="0.15", zorder=3,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"})
+
+
+def _n_column(ax, y: float, text: str) -> None:
+    ax.text(1.01, y, text, transform=blended_transform_factory(ax.transAxes, ax.transData),
+            ha="left", va="center", fontsize="small", color="0.25")
+
+
+def _reference(axes, reference, label: str, percent: bool) -> Line2D | None:
+    if reference is None:
+        return None
+    for ax in axes:
+        ax.axvline(reference, color="0.25", linestyle="--", linewidth=1.2, zorder=1, gid="reference")
+    text = f"{label}: {_format(reference, percent)}" if label else _format(reference, percent)
+    return Line2D([], [], color="0.25", linestyle="--", linewidth=1.2, label=text)
+
+
+def _x_limits(axes, values: list, percent: bool) -> None:
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        lo, hi = (0.0, 1.0)
+    else:
+        lo, hi = values.min(), values.max()
+        pad = 0.05 * (hi - lo) if hi > lo else max(0.05 * abs(hi), 0.05)
+        lo, hi = (max(0.0, lo - pad) if (percent and lo >= 0) else lo - pad), hi + pad
+    axes[-1].set_xlim(lo, hi)
+    if percent:
+        axes[-1].xaxis.set_major_formatter(_Percent())
+
+
+def _finish(fig, axes, xlabel: str, title: str, handles: list) -> None:
+    for ax in axes[:-1]:
+        ax.tick_params(axis="x", labelbottom=False, length=0)
+    axes[-1].set_xlabel(xlabel)
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(2, len(handles)),
+                   frameon=False, fontsize="small")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+
+
+def _withheld_patch(min_n: int) -> Patch:
+    return Patch(facecolor=_WITHHELD_FACE, edgecolor=_WITHHELD_EDGE, hatch=_HATCH,
+                 label=f"fewer than {min_n} students: withheld")
+
+
+def _text_colour(rgba) -> str:
+    r, g, b = rgba[:3]
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+def _levels(series: pd.Series) -> list:
+    return list(dict.fromkeys(series.tolist()))
+
+
+def _grid_ticks(ax, row_labels, column_labels) -> None:
+    ax.set_xticks(np.arange(len(column_labels)) + 0.5, labels=[_plain(c) for c in column_labels])
+    ax.set_yticks(np.arange(len(row_labels)) + 0.5, labels=[_plain(r) for r in row_labels])
+    ax.set_xlim(0, len(column_labels))
+    ax.set_ylim(len(row_labels), 0)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    ax.set_facecolor("white")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if max((len(_plain(c)) for c in column_labels), default=0) * len(column_labels) > 70:
+        ax.tick_params(axis="x", labelrotation=30)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+
+
+def _withheld_cell(ax, row: int, column: int, text: str) -> None:
+    ax.add_patch(Rectangle((column, row), 1, 1, facecolor=_WITHHELD_FACE, edgecolor=_WITHHELD_EDGE,
+                           hatch=_HATCH, linewidth=0, zorder=1, gid="withheld"))
+    ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize="small", color="black",
+            zorder=3, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"})
+
+
+def _grid_height(n_rows: int, title: str) -> float:
+    return max(2.8, 0.55 * n_rows + 2.0 + (0.4 if title else 0.0))
+
+
+# --------------------------------------------------------------------------- forest
+
+
+def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None = None,
+           reference: float | None = None, xlabel: str, percent: bool = False, min_n: int = 10,
+           title: str = "", reference_label: str = "district") -> plt.Figure:
+    """An estimate and its interval for each group, one row per group.
+
+    Each row shows a point at ``estimate`` and a horizontal line from ``low`` to
+    ``high``, with its n at the right edge. Flagged rows (``flagged`` true: the
+    gap with the comparator survives the false-discovery control) get a filled
+    diamond instead of an open circle. Withheld rows (``suppressed`` true, or n
+    under ``min_n``) show a hatched band and the words "withheld (n<10)" and no
+    number at all.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Already aggregated, one row per group, e.g. from
+        :func:`~equity_audit.disaggregate.disaggregate`: ``group`` (and
+        ``facet``) columns, ``n``, ``estimate``, ``low``, ``high``, and optionally
+        ``suppressed`` and ``flagged``. A published n of ``"<10"`` counts as withheld.
+    group : str or list of str
+        Column(s) naming the rows; several are joined with commas.
+    facet : str, optional
+        Column splitting the rows into stacked panels that share the x axis,
+        e.g. ``subgroup`` with "race_ethnicity", "english_learner".
+    reference : float, optional
+        x of a dashed vertical line, e.g. the district rate, labelled in the legend.
+    xlabel : str
+        Axis label in plain words.
+    percent : bool
+        Format the x axis (and the reference) as percents of 1.
+    min_n : int
+        Rows with fewer students are withheld.
+    title : str
+        Figure title.
+    reference_label : str
+        What the reference line is, e.g. "district rate".
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"group": ["Asian", "Black", "Pacific Islander"], "n": [120, 95, 4],
+    ...                       "estimate": [0.21, 0.34, None], "low": [0.14, 0.25, None],
+    ...                       "high": [0.29, 0.44, None], "suppressed": [False, False, True],
+    ...                       "flagged": [False, True, False]})
+    >>> fig = forest(table, group="group", xlabel="Below pace", percent=True, reference=0.25)
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['n=120', 'n=95', 'withheld (n<10)', 'n<10']
+    >>> plt.close(fig)
+    """
+    columns = [group] if isinstance(group, str) else list(group)
+    _require(table, [*columns, "n", "estimate", "low", "high"] + ([facet] if facet else []))
+    data = table.reset_index(drop=True)
+    withheld = _withheld(data, min_n)
+    flagged = _flagged(data) & ~withheld
+    estimate, low, high = (pd.to_numeric(data[c], errors="coerce").astype(float).where(~withheld)
+                           for c in ("estimate", "low", "high"))
+    withheld |= estimate.isna()
+    n = _numeric_n(data)
+    labels = _labels(data, columns)
+    colours = sns.color_palette(PALETTE)
+    plain_style = {"marker": "o", "color": colours[0], "markerfacecolor": "white",
+                   "markeredgewidth": 1.6, "markersize": 7}
+    flag_style = {"marker": "D", "color": colours[3], "markerfacecolor": colours[3],
+                  "markeredgewidth": 1.0, "markersize": 7}
+
+    panels = _panels(data, facet)
+    fig, axes = _stacked_axes(panels, title)
+    for ax, (name, rows) in zip(axes, panels):
+        _style_rows(ax, [labels[i] for i in rows], name)
+        for y, i in enumerate(rows):
+            if withheld[i]:
+                _withheld_row(ax, y, _withheld_text(n[i], min_n))
+                _n_column(ax, y, _withheld_n_label(n[i], min_n))
+                continue
+            xerr = None
+            if np.isfinite(low[i]) and np.isfinite(high[i]):
+                xerr = [[max(0.0, estimate[i] - low[i])], [max(0.0, high[i] - estimate[i])]]
+            style = flag_style if flagged[i] else plain_style
+            ax.errorbar([estimate[i]], [y], xerr=xerr, fmt=style["marker"], color=style["color"],
+                        markerfacecolor=style["markerfacecolor"],
+                        markeredgewidth=style["markeredgewidth"], markersize=style["markersize"],
+                        elinewidth=1.8, capsize=3, zorder=3)
+            _n_column(ax, y, _n_label(n[i], min_n))
+
+    handles = [Line2D([], [], linestyle="-", label="estimate with its interval", **plain_style)]
+    if "flagged" in data:
+        handles.append(Line2D([], [], linestyle="-", label=FLAGGED_LABEL, **flag_style))
+    line = _reference(axes, reference, reference_label, percent)
+    if line is not None:
+        handles.append(line)
+    if withheld.any():
+        handles.append(_withheld_patch(min_n))
+    _x_limits(axes, [*estimate, *low, *high, reference], percent)
+    _finish(fig, axes, xlabel, title, handles)
+    return fig
+
+
+# --------------------------------------------------------------------------- quantile boxes
+
+_QUANTILES = ("q05", "q25", "q50", "q75", "q95")
+
+
+def quantile_boxes(quantiles: pd.DataFrame, *, group: str | Sequence[str], facet: str | None = None,
+                   xlabel: str, reference: float | None = None, min_n: int = 10, title: str = "",
+                   percent: bool = False, reference_label: str = "district") -> plt.Figure:
+    """Horizontal box plots drawn from precomputed quantiles, one per group.
+
+    The box spans the 25th to 75th percentile with a line at the median and
+    whiskers reach the 5th and 95th percentiles. No individual students are
+    drawn: there are no outlier points. Groups with n under ``min_n`` (or
+    ``suppressed``) show a hatched band and "withheld (n<10)".
+
+    Parameters
+    ----------
+    quantiles : DataFrame
+        One row per group: ``group`` (and ``facet``) columns, ``q05``, ``q25``,
+        ``q50``, ``q75``, ``q95`` and ``n``; optionally ``suppressed``.
+    group : str or list of str
+        Column(s) naming the rows.
+    facet : str, optional
+        Column splitting the rows into stacked panels sharing the x axis.
+    xlabel : str
+        Axis label in plain words.
+    reference : float, optional
+        x of a dashed vertical line, e.g. the district median.
+    min_n : int
+        Groups with fewer students are withheld.
+    title : str
+        Figure title.
+    percent : bool
+        Format the x axis as percents of 1.
+    reference_label : str
+        What the reference line is.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> q = pd.DataFrame({"group": ["Yes", "No", "Unknown"], "n": [80, 300, 6],
+    ...                   "q05": [0.0, 0.0, None], "q25": [0.5, 0.0, None], "q50": [1.0, 0.5, None],
+    ...                   "q75": [2.0, 1.0, None], "q95": [3.0, 2.0, None]})
+    >>> fig = quantile_boxes(q, group="group", xlabel="Levels behind")
+    >>> len(fig.axes[0].patches) - 1  # two boxes and one withheld band
+    2
+    >>> plt.close(fig)
+    """
+    columns = [group] if isinstance(group, str) else list(group)
+    _require(quantiles, [*columns, "n", *_QUANTILES] + ([facet] if facet else []))
+    data = quantiles.reset_index(drop=True)
+    withheld = _withheld(data, min_n)
+    values = data[list(_QUANTILES)].apply(pd.to_numeric, errors="coerce").astype(float)
+    values = values.where(~withheld, np.nan)
+    withheld |= values.isna().any(axis=1)
+    n = _numeric_n(data)
+    labels = _labels(data, columns)
+    colours = sns.color_palette(PALETTE)
+    face = sns.light_palette(colours[0], 4)[1]
+
+    panels = _panels(data, facet)
+    fig, axes = _stacked_axes(panels, title, legend_rows=2)
+    for ax, (name, rows) in zip(axes, panels):
+        _style_rows(ax, [labels[i] for i in rows], name)
+        stats, positions = [], []
+        for y, i in enumerate(rows):
+            if withheld[i]:
+                _withheld_row(ax, y, _withheld_text(n[i], min_n))
+                _n_column(ax, y, _withheld_n_label(n[i], min_n))
+                continue
+            _n_column(ax, y, _n_label(n[i], min_n))
+            q05, q25, q50, q75, q95 = values.loc[i, list(_QUANTILES)]
+            stats.append({"whislo": q05, "q1": q25, "med": q50, "q3": q75, "whishi": q95,
+                          "fliers": np.array([]), "label": labels[i]})
+            positions.append(y)
+        if stats:
+            ax.bxp(stats, positions=positions, orientation="horizontal", widths=0.55,
+                   patch_artist=True, showfliers=False, manage_ticks=False,
+                   boxprops={"facecolor": face, "edgecolor": colours[0], "linewidth": 1.4},
+                   medianprops={"color": "black", "linewidth": 2.2},
+                   whiskerprops={"color": colours[0], "linewidth": 1.4},
+                   capprops={"color": colours[0], "linewidth": 1.4})
+
+    handles = [Patch(facecolor=face, edgecolor=colours[0],
+                     label="middle half (25th to 75th percentile)"),
+               Line2D([], [], color="black", linewidth=2.2, label="median"),
+               Line2D([], [], color=colours[0], linewidth=1.4, marker="|", markersize=8,
+                      label="whiskers: 5th to 95th percentile")]
+    line = _reference(axes, reference, reference_label, percent)
+    if line is not None:
+        handles.append(line)
+    if withheld.any():
+        handles.append(_withheld_patch(min_n))
+    _x_limits(axes, [*values.to_numpy().ravel(), reference], percent)
+    _finish(fig, axes, xlabel, title, handles)
+    return fig
+
+
+# --------------------------------------------------------------------------- heat maps
+
+
+def _cell_set(frame: pd.DataFrame, cells, what: str) -> list[tuple[int, int]]:
+    rows, columns = list(frame.index), list(frame.columns)
+    found = []
+    for row, column in cells:
+        if row not in rows or column not in columns:
+            raise KeyError(f"{what} cell ({row!r}, {column!r}) is not in the table; rows are {rows} "
+                           f"and columns {columns}")
+        found.append((rows.index(row), columns.index(column)))
+    return found
+
+
+def _outline(ax, cells: list[tuple[int, int]], colour) -> None:
+    """One rectangle around a rectangular block of cells, else one per cell."""
+    if not cells:
+        return
+    rows = [r for r, _ in cells]
+    columns = [c for _, c in cells]
+    block = {(r, c) for r in range(min(rows), max(rows) + 1)
+             for c in range(min(columns), max(columns) + 1)}
+    boxes = ([(min(rows), min(columns), max(rows) - min(rows) + 1, max(columns) - min(columns) + 1)]
+             if block == set(cells) else [(r, c, 1, 1) for r, c in cells])
+    for r, c, height, width in boxes:
+        ax.add_patch(Rectangle((c + 0.04, r + 0.04), width - 0.08, height - 0.08, fill=False,
+                               edgecolor=colour, linewidth=4, zorder=6, gid="highlight",
+                               clip_on=False))
+
+
+def count_heatmap(counts: pd.DataFrame, *, min_n: int = 10, xlabel: str, ylabel: str,
+                  title: str = "", highlight: Sequence[tuple] | None = None,
+                  highlight_label: str | None = None) -> plt.Figure:
+    """A two-way table of counts as an annotated heat map (cividis).
+
+    Every cell is written out. Cells with 0 < n < ``min_n`` are hatched grey
+    and read "<10"; their count is neither written nor coloured. Row and
+    column totals are left off so the small cells cannot be worked back out.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Counts of students, rows by columns (e.g. levels-behind band by pace
+        band); index and column labels become the tick labels.
+    min_n : int
+        Smallest count shown.
+    xlabel, ylabel : str
+        Axis labels in plain words.
+    title : str
+        Figure title.
+    highlight : list of (row label, column label), optional
+        Cells outlined with a thick border, e.g. the "2+ behind and below pace"
+        quadrant; a rectangular block gets one outline.
+    highlight_label : str, optional
+        Legend entry for the outline.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> counts = pd.DataFrame({"on pace": [120, 40], "below pace": [35, 4]},
+    ...                       index=["0-1 behind", "2+ behind"])
+    >>> fig = count_heatmap(counts, xlabel="Pace", ylabel="Levels behind",
+    ...                     highlight=[("2+ behind", "below pace")])
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['120', '35', '40', '<10']
+    >>> plt.close(fig)
+    """
+    values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    small = (values > 0) & (values < min_n)
+    shown = np.where(small, np.nan, values)
+    top = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
+    norm = Normalize(0, max(top, 1.0))
+    cmap = plt.get_cmap("cividis")
+    n_rows, n_columns = values.shape
+    fig, ax = plt.subplots(figsize=(_WIDTH, _grid_height(n_rows, title)), layout="constrained")
+    mesh = ax.pcolormesh(np.ma.masked_invalid(shown), cmap=cmap, norm=norm, edgecolors="white",
+                         linewidth=2)
+    for r in range(n_rows):
+        for c in range(n_columns):
+            if small[r, c]:
+                _withheld_cell(ax, r, c, f"<{min_n}")
+            elif np.isfinite(values[r, c]):
+                ax.text(c + 0.5, r + 0.5, f"{values[r, c]:,.0f}", ha="center", va="center",
+                        color=_text_colour(cmap(norm(values[r, c]))), fontsize="medium", zorder=3)
+            else:
+                ax.text(c + 0.5, r + 0.5, "no data", ha="center", va="center", color="0.3",
+                        fontsize="small", zorder=3)
+    _grid_ticks(ax, list(counts.index), list(counts.columns))
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    bar = fig.colorbar(mesh, ax=ax, shrink=0.85, pad=0.02)
+    bar.set_label("students")
+    bar.outline.set_visible(False)
+    handles = []
+    if highlight:
+        colour = sns.color_palette(PALETTE)[3]
+        _outline(ax, _cell_set(counts, highlight, "highlight"), colour)
+        if highlight_label:
+            handles.append(Patch(fill=False, edgecolor=colour, linewidth=3, label=highlight_label))
+    if small.any():
+        handles.append(_withheld_patch(min_n))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+                   fontsize="small")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "estimate",
+                 min_n: int = 10, percent: bool = True, title: str = "", flagged_marker: bool = True,
+                 center: float | None = None, label: str | None = None) -> plt.Figure:
+    """An intersection heat map: ``rows`` by ``columns`` cells coloured by ``value``.
+
+    Each cell is written out as the value over its n ("34%" then "n=120").
+    Withheld cells (``suppressed``, or n under ``min_n``) are hatched grey and
+    read "n<10"; their value is neither written nor coloured. With
+    ``flagged_marker``, flagged cells carry a "▲" after the value and the
+    legend under the chart explains it.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A two-way table from :func:`~equity_audit.disaggregate.disaggregate`
+        (one row per cell: ``rows`` and ``columns`` columns, ``n``, ``value``,
+        and optionally ``suppressed`` and ``flagged``).
+    rows, columns : str
+        The two grouping columns.
+    value : str
+        Column to colour and write, e.g. "estimate", "difference", "shrunk_estimate".
+    min_n : int
+        Cells with fewer students are withheld.
+    percent : bool
+        Write values (and the colour bar) as percents of 1.
+    title : str
+        Figure title.
+    flagged_marker : bool
+        Mark flagged cells with "▲".
+    center : float, optional
+        Colour around this midpoint with a diverging colour-blind-safe map
+        (PuOr), e.g. 0 for a difference; sequential cividis otherwise. With
+        ``percent``, values are then written as signed percentage points ("+12 pts").
+    label : str, optional
+        Colour bar label; defaults to ``value`` in plain words.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"race": ["A", "A", "B", "B"], "el": ["No", "Yes", "No", "Yes"],
+    ...                       "n": [140, 60, 90, 7], "estimate": [0.2, 0.45, 0.25, None],
+    ...                       "suppressed": [False, False, False, True],
+    ...                       "flagged": [False, True, False, False]})
+    >>> fig = rate_heatmap(table, rows="race", columns="el")
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['20%\\nn=140', '45% ▲\\nn=60', '25%\\nn=90', 'n<10']
+    >>> plt.close(fig)
+    """
+    _require(table, [rows, columns, "n", value])
+    data = table.reset_index(drop=True)
+    if data.duplicated([rows, columns]).any():
+        raise ValueError(f"more than one row per ({rows}, {columns}) cell: filter the table to two "
+                         "grouping columns first")
+    withheld = _withheld(data, min_n)
+    flagged = _flagged(data) & ~withheld
+    numbers = pd.to_numeric(data[value], errors="coerce").astype(float).where(~withheld)
+    n = _numeric_n(data)
+    row_levels, column_levels = _levels(data[rows]), _levels(data[columns])
+    where = {(r, c): i for i, (r, c) in enumerate(zip(data[rows], data[columns]))}
+    grid = np.full((len(row_levels), len(column_levels)), np.nan)
+    for (r, c), i in where.items():
+        grid[row_levels.index(r), column_levels.index(c)] = numbers[i]
+
+    finite = grid[np.isfinite(grid)]
+    if center is not None:
+        spread = max(np.abs(finite - center).max(), 1e-9) if finite.size else 1.0
+        norm = TwoSlopeNorm(center, center - spread, center + spread)
+        cmap = plt.get_cmap("PuOr")
+    else:
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        norm = Normalize(lo, hi if hi > lo else lo + 1e-9)
+        cmap = plt.get_cmap("cividis")
+    fig, ax = plt.subplots(figsize=(_WIDTH, _grid_height(len(row_levels), title)),
+                           layout="constrained")
+    mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, edgecolors="white",
+                         linewidth=2)
+    for r, row in enumerate(row_levels):
+        for c, column in enumerate(column_levels):
+            i = where.get((row, column))
+            if i is None:
+                ax.text(c + 0.5, r + 0.5, "no data", ha="center", va="center", color="0.3",
+                        fontsize="small")
+            elif withheld[i]:
+                if n[i] == 0:
+                    ax.add_patch(Rectangle((c, r), 1, 1, facecolor="0.96", linewidth=0, zorder=1))
+                    ax.text(c + 0.5, r + 0.5, "no students", ha="center", va="center",
+                            fontsize="small", color="0.3", zorder=3)
+                else:
+                    _withheld_cell(ax, r, c, _withheld_n_label(n[i], min_n) or "withheld")
+            elif not np.isfinite(numbers[i]):
+                ax.text(c + 0.5, r + 0.5, f"no value\n{_n_label(n[i], min_n)}", ha="center",
+                        va="center", color="0.3", fontsize="small")
+            else:
+                mark = " ▲" if flagged_marker and flagged[i] else ""
+                written = _format(numbers[i], percent, signed=center is not None)
+                ax.text(c + 0.5, r + 0.5, f"{written}{mark}\n{_n_label(n[i], min_n)}",
+                        ha="center", va="center", fontsize="medium", linespacing=1.3,
+                        color=_text_colour(cmap(norm(numbers[i]))), zorder=3,
+                        fontweight="bold" if mark else "normal")
+    _grid_ticks(ax, row_levels, column_levels)
+    ax.set(xlabel=_plain(columns), ylabel=_plain(rows))
+    bar = fig.colorbar(mesh, ax=ax, shrink=0.85, pad=0.02)
+    bar.set_label(label or _plain(value))
+    bar.outline.set_visible(False)
+    if percent and center is not None:
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: _format(x, True, signed=True)))
+    elif percent:
+        bar.ax.yaxis.set_major_formatter(_Percent())
+    handles = []
+    if flagged_marker and "flagged" in data:
+        handles.append(Line2D([], [], linestyle="none", marker="^", color="black", markersize=8,
+                              label=FLAGGED_LABEL))
+    if withheld.any():
+        handles.append(_withheld_patch(min_n))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=1, frameon=False,
+                   fontsize="small")
+    if title:
+        fig.suptitle(title, fontweight="bold")
     return fig
