@@ -18,7 +18,8 @@ from .contract import UNKNOWN
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
-           "scenario_text", "FINDING_COLUMNS"]
+           "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
+           "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
                    "comparator_estimate", "difference", "qvalue", "students_affected", "statement"]
@@ -145,15 +146,29 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
         "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
         "Group": table["group"].astype(str),
         "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}"),
-        "Value (95% interval)": [f"{value(e)} ({value(lo)} to {value(hi)})"
-                                 for e, lo, hi in zip(table["estimate"], table["low"], table["high"])],
-        "All other students": table["comparator_estimate"].map(value),
+        "Value": table["estimate"].map(value),
+        "95% interval": [f"{value(lo)} to {value(hi)}" for lo, hi in zip(table["low"], table["high"])],
+        "Others": table["comparator_estimate"].map(value),
         "Difference": table["difference"].map(lambda d: "—" if pd.isna(d) else
-                                              (f"{d * 100:+.0f} points" if percent else f"{d:+.2f}")),
-        "A closer look?": np.where(table["flagged"], "yes", ""),
+                                              (f"{d * 100:+.0f} pts" if percent else f"{d:+.2f}")),
+        "Closer look": np.where(table["flagged"], "yes", ""),
     })
-    shown.loc[hidden.to_numpy(), ["Value (95% interval)", "All other students", "Difference"]] = "withheld"
+    shown.loc[hidden.to_numpy(), ["Value", "95% interval", "Others", "Difference"]] = "withheld"
     return shown
+
+
+def drop_empty_unknown(table: pd.DataFrame, rows: str, columns: str) -> pd.DataFrame:
+    """A crossed table without the Unknown row or column when no student is in it."""
+    keep = pd.Series(True, index=table.index)
+    for column in (rows, columns):
+        unknown = table[column].astype(str) == UNKNOWN
+        if table.loc[unknown, "n"].sum() == 0:
+            keep &= ~unknown
+    trimmed = table[keep].copy()
+    for column in (rows, columns):
+        if isinstance(trimmed[column].dtype, pd.CategoricalDtype):
+            trimmed[column] = trimmed[column].cat.remove_unused_categories()
+    return trimmed.reset_index(drop=True)
 
 
 def boxes_alt(quantiles: pd.DataFrame, measure: str) -> str:
@@ -185,9 +200,9 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     return pd.DataFrame({
         "Intersection": flagged["intersection"],
         "Students": flagged["n"].astype(int),
-        "Value (95% interval)": [f"{value(e)} ({value(lo)} to {value(hi)})"
-                                 for e, lo, hi in zip(flagged["estimate"], flagged["low"], flagged["high"])],
-        "Expected from the single groups": flagged["predicted"].map(value),
+        "Value": flagged["estimate"].map(value),
+        "95% interval": [f"{value(lo)} to {value(hi)}" for lo, hi in zip(flagged["low"], flagged["high"])],
+        "Expected from its groups": flagged["predicted"].map(value),
         "All other students": flagged["comparator_estimate"].map(value),
     })
 
@@ -203,3 +218,28 @@ def scenario_text(scenarios: pd.DataFrame) -> str:
             f"level by the end of the school year in which they turn 18 at their current pace"
             + (f"; at 1.25 levels a year, {fmt_value(faster.iloc[0], percent=True)} would." if len(faster) else "."))
     return " ".join(sentences)
+
+
+def chart_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A by-subgroup table ready for a chart: empty Unknown rows dropped, subgroups in words."""
+    shown = shown_groups(table)
+    return shown.assign(subgroup=shown["subgroup"].map(label)) if "subgroup" in shown else shown
+
+
+def findings_table(tables: list[tuple[pd.DataFrame, str, bool]], *, section: str) -> pd.DataFrame:
+    """The findings of several by-group tables: ``(table, measure, percent)`` each, stacked."""
+    parts = [findings(table, section=section, measure=measure, percent=percent)
+             for table, measure, percent in tables]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def findings_markdown(findings_: pd.DataFrame) -> str:
+    """The findings as a bulleted list, or a sentence saying there are none."""
+    if findings_.empty:
+        return ("Nothing in this section differs between groups beyond what chance would explain. "
+                "That is not proof of equity: small groups, missing data and what was not measured "
+                "still deserve the team's attention.")
+    return "\n".join(f"- {statement}" for statement in findings_["statement"])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
 
-__all__ = ["subgroup_columns", "subgroup_labels", "FLAG_LABELS"]
+__all__ = ["subgroup_columns", "core_subgroups", "subgroup_labels", "FLAG_LABELS", "CORE"]
 
 FLAG_LABELS = ("Yes", "No", UNKNOWN)
 _BASE = ("race_ethnicity", "gender")
@@ -29,6 +29,15 @@ def subgroup_columns(students: pd.DataFrame) -> list[str]:
     contract = [c for c in (*_BASE, *SUBGROUP_FLAGS) if c in students.columns]
     district = sorted(c for c in students.columns if c.startswith(GROUP_PREFIX))
     return contract + district
+
+
+#: The subgroups every chart shows; tables show every subgroup column.
+CORE = ("race_ethnicity", "gender", "english_learner", "disability", "low_income")
+
+
+def core_subgroups(students: pd.DataFrame) -> list[str]:
+    """The core subgroups present in ``students``, for charts that must fit a page."""
+    return [c for c in CORE if c in students.columns]
 
 
 def subgroup_labels(students: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@ import ast
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from equity_audit.pipeline import steps
@@ -62,3 +63,13 @@ def test_overview_artifacts_are_written(demo_run):
             "exclusions"} <= tables
     assert (demo_run / "figures" / "students_by_grade.png").stat().st_size > 1000
     assert (demo_run / "confidential" / "README.txt").read_text().startswith("CONFIDENTIAL")
+
+
+def test_unmet_need_section_writes_findings_and_keeps_students_confidential(demo_run):
+    findings = pd.read_csv(demo_run / "tables" / "findings_unmet_need.csv")
+    assert findings["statement"].str.startswith("English learners: average pace").any()
+    assert findings["statement"].str.contains("Birch Elementary").any()
+    published = " ".join(p.read_text() for p in (demo_run / "tables").glob("*.csv"))
+    assert "student_id" not in published
+    confidential = pd.read_csv(demo_run / "confidential" / "students_flagged_without_support.csv")
+    assert len(confidential) > 0 and {"student_id", "domain", "pace"} <= set(confidential.columns)
