@@ -13,7 +13,8 @@ Examples
 """
 __version__ = "0.1.0"
 
-from . import contract, paths  # noqa: E402
+from . import contract, pace, paths, stats  # noqa: E402
+from .disaggregate import disaggregate  # noqa: E402  (the function; the module stays importable)
 from .config import Config, load_config  # noqa: E402
 from .exceptions import (  # noqa: E402
     ConfigError,
@@ -36,8 +37,11 @@ __all__ = [
     "DataValidationError",
     "ConfigError",
     "StepFailedError",
+    "disaggregate",
     "contract",
+    "pace",
     "paths",
+    "stats",
 ]
 
 

@@ -283,11 +283,15 @@ def _ratio(a, b):
 
 def _adjust_and_flag(table: pd.DataFrame, min_n: int, fdr: float) -> pd.DataFrame:
     table["suppressed"] = table["n"] < min_n
-    eligible = ~table["suppressed"] & (table["comparator_n"] >= min_n)
-    pvalues = table["pvalue"].where(eligible)
-    table["qvalue"] = stats.bh_adjust(pvalues.to_numpy(dtype=float))
-    table["flagged"] = (table["qvalue"] < fdr).fillna(False).astype(bool)
+    table["qvalue"], table["flagged"] = _false_discovery(table, "pvalue", min_n, fdr)
     return table
+
+
+def _false_discovery(table: pd.DataFrame, pvalues: str, min_n: int, fdr: float):
+    """BH-adjusted p-values over the cells that meet the minimum n, and the flags they give."""
+    eligible = ~table["suppressed"] & (table["comparator_n"] >= min_n)
+    qvalues = stats.bh_adjust(table[pvalues].where(eligible).to_numpy(dtype=float))
+    return qvalues, np.nan_to_num(qvalues, nan=1.0) < fdr
 
 
 def _shrink_toward_main_effects(table, cells, by, statistic):
@@ -369,9 +373,8 @@ def disaggregate_each(data: pd.DataFrame, metric: str, columns: list[str], **opt
              .rename(columns={column: "group"}).assign(subgroup=column) for column in columns]
     table = pd.concat(parts, ignore_index=True)
     table["group"] = table["group"].astype(str)
-    eligible = ~table["suppressed"] & (table["comparator_n"] >= options.get("min_n", 10))
-    table["qvalue"] = stats.bh_adjust(table["pvalue"].where(eligible).to_numpy(dtype=float))
-    table["flagged"] = (table["qvalue"] < options.get("fdr", 0.05)).fillna(False).astype(bool)
+    table["qvalue"], table["flagged"] = _false_discovery(table, "pvalue", options.get("min_n", 10),
+                                                         options.get("fdr", 0.05))
     return table[["subgroup", "group", *[c for c in table.columns if c not in ("subgroup", "group")]]]
 
 
@@ -418,11 +421,9 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
         table["columns"] = " × ".join(combo)
         parts.append(table.drop(columns=list(combo)))
     stacked = pd.concat(parts, ignore_index=True)
-    eligible = ~stacked["suppressed"] & (stacked["comparator_n"] >= options.get("min_n", 10))
-    stacked["qvalue"] = stats.bh_adjust(stacked["pvalue"].where(eligible).to_numpy(dtype=float))
-    stacked["flagged"] = (stacked["qvalue"] < options.get("fdr", 0.05)).fillna(False).astype(bool)
-    interaction_q = stats.bh_adjust(stacked["interaction_pvalue"].where(eligible).to_numpy(dtype=float))
-    stacked["beyond_main_effects"] = np.nan_to_num(interaction_q, nan=1.0) < options.get("fdr", 0.05)
+    min_n, fdr = options.get("min_n", 10), options.get("fdr", 0.05)
+    stacked["qvalue"], stacked["flagged"] = _false_discovery(stacked, "pvalue", min_n, fdr)
+    _, stacked["beyond_main_effects"] = _false_discovery(stacked, "interaction_pvalue", min_n, fdr)
     order = stacked.assign(_size=stacked["interaction"].abs()).sort_values(
         ["beyond_main_effects", "_size"], ascending=False)
     return order.drop(columns="_size").reset_index(drop=True)

@@ -128,3 +128,12 @@ def test_rates_agree_with_a_plain_groupby():
     table = disaggregate(data, "y", by=["a", "b"]).set_index(["a", "b"])
     expected = data.groupby(["a", "b"])["y"].agg(["mean", "size"])
     assert np.allclose(table["estimate"], expected["mean"]) and (table["n"] == expected["size"]).all()
+
+
+def test_public_api_names():
+    import equity_audit
+
+    assert callable(equity_audit.disaggregate)
+    low, high = equity_audit.stats.wilson_interval([81], [263])
+    assert round(float(low[0]), 4) == 0.2553
+    assert callable(equity_audit.pace.pace)

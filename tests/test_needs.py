@@ -127,3 +127,17 @@ def test_null_district_flags_at_most_five_percent(tmp_path):
     scans = [scan_intersections(summary, metric, columns) for metric in ("pace", "below_pace", "unmet_need")]
     beyond = sum(int(scan["beyond_main_effects"].sum()) for scan in scans)
     assert beyond / sum(int((~scan["suppressed"]).sum()) for scan in scans) <= 0.05
+
+
+def test_pace_from_evidence_when_no_levels_are_provided(tmp_path):
+    write_district(tmp_path, students=2000, seed=3)
+    (tmp_path / "levels.csv").unlink()
+    district = ea.load_district(tmp_path)
+    facts = needs.domain_facts(district)
+    assert set(facts["domain"]) == {"math", "ela"}
+    assert facts["pace"].notna().mean() > 0.5
+    assert facts["current_level"].between(-1, 16).all()
+    # the planted slower pace of English learners shows through evidence-derived levels too
+    summary = needs.student_summary(facts, district["students"])
+    english_learners = disaggregate(summary, "pace", by="english_learner").set_index("english_learner").loc["Yes"]
+    assert bool(english_learners["flagged"]) and english_learners["difference"] < -0.15
