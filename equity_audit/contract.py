@@ -394,6 +394,21 @@ _TABLES = (
         key=("student_id", "construct", "item_id", "survey_date"),
     ),
     Table(
+        "state_comparison",
+        (
+            _c("category", "code", True, "What is counted, named as in the audit: out_of_school_suspension, "
+               "in_school_suspension, expulsion, exclusionary_discipline, level4_work, honors, ..."),
+            _c("group", "category", True, "Race/ethnicity group (federal seven).", categories=RACE_ETHNICITY),
+            _c("outcome", "integer", True, "Children in the group with the outcome, statewide.", low=0, high=1e8),
+            _c("base", "integer", True, "Children in the group in the relevant population, statewide.", low=0, high=1e8),
+        ),
+        "Statewide counts by race/ethnicity, copied from the state's public data, for the alternate "
+        "risk ratio and the weighted risk ratio.",
+        "No Ed-Fi entity: the state education agency's published disproportionality or discipline files",
+        "The state comparison the IDEA rule uses when a district's own comparison group is too small.",
+        key=("category", "group"),
+    ),
+    Table(
         "staff",
         (
             _c("staff_id", "id", True, "Staff identifier."),

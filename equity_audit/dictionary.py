@@ -90,8 +90,10 @@ def _column_row(table: Table, column: Column) -> str:
         notes.append("Accepted: " + "; ".join(column.categories) + ".")
     if column.name in ALIASES:
         notes.append("Common spellings are mapped (see `contract.ALIASES`).")
-    if column.low is not None:
+    if column.low is not None and column.high is not None:
         notes.append(f"From {column.low:g} to {column.high:g}.")
+    elif column.low is not None:
+        notes.append(f"At least {column.low:g}.")
     if column.references:
         notes.append(f"Must match `{column.references}`.")
     if column.not_in_future:

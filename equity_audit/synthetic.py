@@ -876,6 +876,24 @@ def _make_staff(w: _World) -> None:
 
 
 # ------------------------------------------------------------------------------ assembly
+# ------------------------------------------------------------------------ state comparison
+_STATE_STUDENTS = 600_000
+_STATE_RISKS = {"out_of_school_suspension": _BASE["oss_risk"], "in_school_suspension": 0.05,
+                "expulsion": 0.002, "level4_work": 0.15}
+
+
+def _make_state_comparison(w: _World) -> None:
+    """Statewide counts by race with equal risks for every group: the state shows no
+    disproportionality, so the alternate risk ratio compares with a neutral baseline."""
+    groups = [g for g in _RACE_SHARES if g]
+    shares = np.array([_RACE_SHARES[g] for g in groups])
+    base = np.round(_STATE_STUDENTS * shares / shares.sum()).astype(np.int64)
+    frames = [pd.DataFrame({"category": category, "group": groups, "base": base,
+                            "outcome": w.rng.binomial(base, risk)})
+              for category, risk in _STATE_RISKS.items()]  # loop over four categories
+    w.tables["state_comparison"] = pd.concat(frames, ignore_index=True)
+
+
 def _check_years(years) -> np.ndarray:
     years = np.array(sorted(int(y) for y in years), dtype=np.int64)
     if len(years) == 0 or np.any(np.diff(years) != 1):
@@ -941,7 +959,7 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
         raise ValueError("schools must be at least 3 (elementary, middle and high)")
     builders = (_make_students, _make_spans, _make_levels, _make_standards, _make_sections,
                 _make_opportunities, _make_evidence, _make_grades, _make_supports,
-                _make_discipline, _make_survey, _make_calibration, _make_staff)
+                _make_discipline, _make_survey, _make_calibration, _make_staff, _make_state_comparison)
     # One child stream per builder: a builder whose number of draws depends on a planted
     # effect cannot shift the others, so a null district differs only where it should.
     streams = np.random.default_rng(seed).spawn(len(builders) + 1)
