@@ -112,8 +112,8 @@ def _metric_values(values: pd.Series) -> pd.Series:
     return values.astype("float64")
 
 
-def _grouping_frame(data: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({column: _as_category(data[column]) for column in by}, index=data.index)
+def _grouping_frame(data: pd.DataFrame, by: list[str]) -> dict[str, pd.Series]:
+    return {column: _as_category(data[column]) for column in by}
 
 
 def _as_category(column: pd.Series) -> pd.Series:
@@ -133,7 +133,7 @@ def _as_category(column: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical(text, categories=levels), index=column.index)
 
 
-def _aggregate(groups: pd.DataFrame, values: pd.Series, by: list[str], statistic: str) -> pd.DataFrame:
+def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], statistic: str) -> pd.DataFrame:
     """n, rows, sum and sum of squares of every crossed cell, empty cells included.
 
     One ``np.bincount`` per sum over the raveled category codes: the same cells
@@ -143,13 +143,16 @@ def _aggregate(groups: pd.DataFrame, values: pd.Series, by: list[str], statistic
     shape = tuple(len(levels) for levels in categories)
     cell = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
     raw = values.to_numpy()
-    seen = ~np.isnan(raw)
-    clean = np.where(seen, raw, 0.0)
     size = int(np.prod(shape))
+    rows = np.bincount(cell, minlength=size)
+    seen = ~np.isnan(raw)
+    complete = bool(seen.all())
+    clean = raw if complete else np.where(seen, raw, 0.0)
+    n = rows if complete else np.bincount(cell, weights=seen, minlength=size).astype(np.int64)
     total = np.bincount(cell, weights=clean, minlength=size)
     sums = {
-        "n": np.bincount(cell, weights=seen, minlength=size).astype(np.int64),
-        "n_missing": np.bincount(cell, weights=~seen, minlength=size).astype(np.int64),
+        "n": n,
+        "n_missing": rows - n,
         "total": total,
         # for 0/1 values the sum of squares is the sum
         "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
@@ -158,7 +161,7 @@ def _aggregate(groups: pd.DataFrame, values: pd.Series, by: list[str], statistic
         [pd.CategoricalIndex(levels, categories=levels) for levels in categories], names=by)
     cells = pd.DataFrame(sums, index=index)
     if statistic == "median":
-        frame = groups.assign(_v=raw)
+        frame = pd.DataFrame(groups).assign(_v=raw)
         cells["median"] = frame.groupby(by, observed=False)["_v"].median().to_numpy()
         cells[["median_low", "median_high"]] = _median_bounds(frame, by)
     return cells.reset_index()
