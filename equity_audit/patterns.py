@@ -1,0 +1,119 @@
+"""Student-year facts for the patterns section: exclusionary discipline and access.
+
+One row per student and school year of enrollment (the school attended last
+that year), with 0/1 columns a rate can be taken of:
+
+- discipline: ``any_referral``, ``any_iss``, ``any_oss``, ``any_expulsion``,
+  ``any_exclusion`` (any in-school or out-of-school suspension or expulsion),
+  and the counts ``removals`` and ``days_removed``;
+- access: one column per opportunity type in the district's ``opportunities``
+  table (``level4_work``, ``enrichment``, ...), and ``honors_or_advanced`` and
+  ``dual_enrollment`` that also count sections whose ``course_level`` says so.
+
+Examples
+--------
+>>> import pandas as pd
+>>> years = pd.DataFrame({"student_id": ["a", "b"], "school_year": [2025, 2025],
+...                       "school_id": ["s1", "s1"], "grade_level": [7, 7]})
+>>> incidents = pd.DataFrame({"student_id": ["a", "a"], "action": ["referral", "out_of_school_suspension"],
+...                           "incident_date": pd.to_datetime(["2024-10-01", "2025-02-03"]),
+...                           "days_removed": [None, 3.0]})
+>>> facts = discipline_counts(years, incidents)
+>>> facts["any_oss"].tolist(), facts["removals"].tolist(), facts["days_removed"].tolist()
+([1, 0], [1, 0], [3.0, 0.0])
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .config import Config
+from .enrollment import student_years
+from .overview import school_names
+from .pace import school_year_of
+from .subgroups import subgroup_columns, subgroup_labels
+
+__all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "discipline_counts", "access_flags", "student_year_facts",
+           "unmatched_incidents"]
+
+EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
+ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
+_ACTION_COLUMNS = {"referral": "any_referral", "in_school_suspension": "any_iss",
+                   "out_of_school_suspension": "any_oss", "expulsion": "any_expulsion"}
+_KEY = ["student_id", "school_year"]
+
+
+def _with_school_year(incidents: pd.DataFrame, config: Config | None) -> pd.DataFrame:
+    config = config or Config()
+    years = school_year_of(incidents["incident_date"], school_year_start=config.school_year_start,
+                           school_year_end=config.school_year_end)
+    return incidents.assign(school_year=years.astype("int64"))
+
+
+def discipline_counts(years: pd.DataFrame, incidents: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
+    """``years`` (one row per student and school year) with the discipline columns added."""
+    dated = _with_school_year(incidents, config)
+    actions = pd.crosstab([dated["student_id"], dated["school_year"]], dated["action"])
+    removed = dated.assign(excluded=dated["action"].isin(EXCLUSIONARY),
+                           days=dated["days_removed"].fillna(0))
+    totals = removed.groupby(_KEY).agg(removals=("excluded", "sum"), days_removed=("days", "sum"))
+    facts = years.merge(actions.reset_index(), on=_KEY, how="left").merge(
+        totals.reset_index(), on=_KEY, how="left")
+    for action, column in _ACTION_COLUMNS.items():
+        facts[column] = (facts[action].fillna(0) > 0).astype(int) if action in facts else 0
+    facts["any_exclusion"] = (facts["removals"].fillna(0) > 0).astype(int)
+    facts["removals"] = facts["removals"].fillna(0).astype(int)
+    facts["days_removed"] = facts["days_removed"].fillna(0.0)
+    return facts.drop(columns=[c for c in dated["action"].unique() if c in facts.columns])
+
+
+def unmatched_incidents(years: pd.DataFrame, incidents: pd.DataFrame, config: Config | None = None) -> int:
+    """Incidents in a school year the student was not enrolled: counted, not silently lost."""
+    dated = _with_school_year(incidents, config)
+    keys = pd.MultiIndex.from_frame(years[_KEY].astype({"school_year": "int64"}))
+    return int((~pd.MultiIndex.from_frame(dated[_KEY]).isin(keys)).sum())
+
+
+def access_flags(years: pd.DataFrame, opportunities: pd.DataFrame | None = None,
+                 sections: pd.DataFrame | None = None, rosters: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``years`` with one 0/1 column per opportunity type, plus course-level access."""
+    facts = years.copy()
+    if opportunities is not None:
+        had = pd.crosstab([opportunities["student_id"], opportunities["school_year"].astype("int64")],
+                          opportunities["opportunity_type"]).clip(upper=1).reset_index()
+        facts = facts.merge(had, on=_KEY, how="left")
+        for kind in opportunities["opportunity_type"].dropna().unique():
+            facts[kind] = facts[kind].fillna(0).astype(int)
+    if sections is not None and rosters is not None and "course_level" in sections:
+        facts = _course_levels(facts, sections, rosters)
+    return facts
+
+
+def _course_levels(facts: pd.DataFrame, sections: pd.DataFrame, rosters: pd.DataFrame) -> pd.DataFrame:
+    enrolled = rosters.merge(sections[["section_id", "school_year", "course_level"]], on="section_id")
+    enrolled["school_year"] = enrolled["school_year"].astype("int64")
+    level = enrolled["course_level"].astype(str)
+    per_year = enrolled.assign(advanced=level.isin(ADVANCED_LEVELS), dual=level == "dual_enrollment")
+    taken = per_year.groupby(_KEY)[["advanced", "dual"]].any().reset_index()
+    facts = facts.merge(taken, on=_KEY, how="left")
+    existing_honors = facts["honors"] if "honors" in facts else 0
+    existing_dual = facts["dual_enrollment"] if "dual_enrollment" in facts else 0
+    facts["honors_or_advanced"] = ((facts.pop("advanced").fillna(False).astype(bool))
+                                   | (existing_honors == 1)).astype(int)
+    facts["dual_enrollment"] = ((facts.pop("dual").fillna(False).astype(bool))
+                                | (existing_dual == 1)).astype(int)
+    return facts
+
+
+def student_year_facts(district, config: Config | None = None) -> pd.DataFrame:
+    """Every enrolled student-year with school name, subgroups, discipline and access columns."""
+    years = student_years(district["enrollments"]).astype({"school_year": "int64"})
+    if "discipline" in district:
+        years = discipline_counts(years, district["discipline"], config)
+    years = access_flags(years, district.tables.get("opportunities"), district.tables.get("sections"),
+                         district.tables.get("rosters"))
+    names = school_names(district)
+    ids = years["school_id"].astype(str)
+    years["school"] = ids.map(names).astype(str).where(ids.isin(list(names)), ids)
+    students = district["students"]
+    labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
+    return years.merge(labelled, on="student_id", how="left")

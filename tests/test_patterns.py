@@ -1,0 +1,104 @@
+"""Discipline and access facts per student-year, and gap trends."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import equity_audit as ea
+from equity_audit import patterns
+from equity_audit.disaggregate import disaggregate
+from equity_audit.trends import gap_by_year, trend, trend_sentence
+
+
+def years_of(*rows):
+    return pd.DataFrame(rows, columns=["student_id", "school_year", "school_id", "grade_level"])
+
+
+def incidents_of(*rows):
+    frame = pd.DataFrame(rows, columns=["student_id", "incident_date", "action", "days_removed"])
+    return frame.assign(incident_date=pd.to_datetime(frame["incident_date"]))
+
+
+def test_incidents_fall_in_their_school_year_and_only_exclusions_remove():
+    years = years_of(("a", 2024, "s", 5), ("a", 2025, "s", 6), ("b", 2025, "s", 6))
+    incidents = incidents_of(("a", "2024-08-01", "referral", None),          # summer: school year 2024
+                             ("a", "2024-09-10", "in_school_suspension", 1),
+                             ("a", "2025-03-02", "out_of_school_suspension", 3),
+                             ("a", "2025-03-09", "other", None),
+                             ("b", "2023-10-01", "expulsion", 90))           # b not enrolled in 2024
+    facts = patterns.discipline_counts(years, incidents).set_index(["student_id", "school_year"])
+    assert facts.loc[("a", 2024), ["any_referral", "removals", "any_exclusion"]].tolist() == [1, 0, 0]
+    assert facts.loc[("a", 2025), ["any_iss", "any_oss", "removals", "days_removed"]].tolist() == [1, 1, 2, 4.0]
+    assert facts.loc[("b", 2025), ["any_expulsion", "removals"]].tolist() == [0, 0]
+    assert patterns.unmatched_incidents(years, incidents) == 1
+
+
+def test_access_counts_opportunities_and_course_levels():
+    years = years_of(("a", 2025, "s", 10), ("b", 2025, "s", 10), ("c", 2025, "s", 10))
+    opportunities = pd.DataFrame({"student_id": ["a", "a"], "opportunity_type": ["level4_work", "level4_work"],
+                                  "school_year": [2025, 2024]})
+    sections = pd.DataFrame({"section_id": ["x", "y"], "school_year": [2025, 2025],
+                             "course_level": ["honors", "dual_enrollment"]})
+    rosters = pd.DataFrame({"student_id": ["b", "c"], "section_id": ["x", "y"]})
+    facts = patterns.access_flags(years, opportunities, sections, rosters).set_index("student_id")
+    assert facts["level4_work"].tolist() == [1, 0, 0]
+    assert facts["honors_or_advanced"].tolist() == [0, 1, 0]
+    assert facts["dual_enrollment"].tolist() == [0, 0, 1]
+
+
+@pytest.fixture(scope="module")
+def bundled_facts():
+    district = ea.load_district("data/synthetic")
+    return district, patterns.student_year_facts(district)
+
+
+def test_planted_discipline_school_is_found(bundled_facts):
+    district, facts = bundled_facts
+    effect = next(p for p in json.load(open("data/synthetic/manifest.json"))["planted"]
+                  if p["name"] == "disproportionate_discipline")
+    at_school = facts[facts["school_id"] == effect["school_id"]]
+    black = disaggregate(at_school, "any_oss", by="race_ethnicity").set_index("race_ethnicity").loc[
+        "Black/African American"]
+    assert bool(black["flagged"]) and black["ratio"] == pytest.approx(effect["effect"], rel=0.35)
+    elsewhere = facts[facts["school_id"] != effect["school_id"]]
+    other = disaggregate(elsewhere, "any_oss", by="race_ethnicity").set_index("race_ethnicity").loc[
+        "Black/African American"]
+    assert not bool(other["flagged"])
+
+
+def test_student_years_are_unique_and_complete(bundled_facts):
+    district, facts = bundled_facts
+    assert not facts.duplicated(["student_id", "school_year"]).any()
+    assert len(facts) == district["enrollments"][["student_id", "school_year"]].drop_duplicates().shape[0]
+    assert facts["removals"].sum() == district["discipline"]["action"].isin(patterns.EXCLUSIONARY).sum()
+
+
+def make_gaps(rates_focus, rates_rest, n=400):
+    rows = []
+    for year, (focus, rest) in enumerate(zip(rates_focus, rates_rest), start=2024):
+        rows += [{"school_year": year, "g": "Yes", "y": int(i < focus * n)} for i in range(n)]
+        rows += [{"school_year": year, "g": "No", "y": int(i < rest * n)} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("focus, verdict", [((0.5, 0.4, 0.3), "narrowing"), ((0.3, 0.4, 0.5), "widening"),
+                                            ((0.32, 0.30, 0.31), "no clear change")])
+def test_trend_verdicts(focus, verdict):
+    gaps = gap_by_year(make_gaps(focus, (0.2, 0.2, 0.2)), "y", column="g", focus="Yes")
+    assert gaps["school_year"].tolist() == [2024, 2025, 2026]
+    assert gaps["difference"].round(2).tolist() == [round(f - 0.2, 2) for f in focus]
+    assert trend(gaps)["verdict"] == verdict
+
+
+def test_a_gap_below_zero_narrows_upward():
+    gaps = gap_by_year(make_gaps((0.1, 0.2), (0.4, 0.4)), "y", column="g", focus="Yes")
+    result = trend(gaps)
+    assert result["verdict"] == "narrowing" and result["change"] == pytest.approx(0.1)
+    assert "narrowing" in trend_sentence(result, "English learners", "suspension rate", percent=True)
+
+
+def test_small_years_are_not_judged():
+    gaps = gap_by_year(make_gaps((0.5, 0.3), (0.2, 0.2), n=6), "y", column="g", focus="Yes")
+    assert gaps["difference"].isna().all() and gaps["n"].tolist() == [6, 6]
+    assert trend(gaps)["verdict"] == "not enough data"
