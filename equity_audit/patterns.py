@@ -24,16 +24,19 @@ Examples
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .config import Config
+from .disaggregate import disaggregate_each
+from .stats import bh_adjust
 from .enrollment import student_years
 from .overview import school_names
-from .pace import school_year_of
+from .pace import expected_level, school_year_of
 from .subgroups import subgroup_columns, subgroup_labels
 
-__all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "discipline_counts", "access_flags", "student_year_facts",
-           "unmatched_incidents"]
+__all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
+           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -117,3 +120,68 @@ def student_year_facts(district, config: Config | None = None) -> pd.DataFrame:
     students = district["students"]
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
     return years.merge(labelled, on="student_id", how="left")
+
+
+#: Opportunities audited for access, with the grades for which each is offered.
+ACCESS_MEASURES = {
+    "level4_work": ("Level-4 work", -1),
+    "enrichment": ("enrichment", -1),
+    "acceleration": ("acceleration", -1),
+    "honors_or_advanced": ("honors or advanced courses", 9),
+    "dual_enrollment": ("dual enrollment", 9),
+    "leadership": ("leadership", -1),
+}
+
+
+def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: float = 0.05,
+                 all_years: bool = False) -> pd.DataFrame:
+    """Access to each opportunity by subgroup, latest school year, against all other students.
+
+    One row per opportunity and group with the engine's columns (``n``,
+    ``estimate`` = rate, interval, ``ratio`` to all other students, ``qvalue``)
+    plus ``four_fifths`` (ratio below 0.8, the four-fifths rule) and
+    ``access_gap``: a ratio below 0.8 that is also beyond chance after false
+    discovery control across every row, so a small group's noise is not called
+    a gap. Yes/no subgroups keep their "Yes" row (the "No" row mirrors it).
+    Students in grades where an opportunity is not offered are left out of its base.
+    With ``all_years`` every student-year counts (more students, so more power
+    to see a steady gap); otherwise only the latest school year.
+    """
+    latest = facts if all_years else facts[facts["school_year"] == facts["school_year"].max()]
+    parts = []
+    for measure, (words, first_grade) in ACCESS_MEASURES.items():  # six opportunities
+        if measure in latest:
+            offered = latest[latest["grade_level"] >= first_grade]
+            if measure == "level4_work" and "ready" in offered:
+                # Level-4 work is the next step for students at or above grade level
+                offered = offered[offered["ready"].fillna(False).astype(bool)]
+            table = disaggregate_each(offered, measure, columns, min_n=min_n, fdr=fdr)
+            parts.append(table.assign(opportunity=words, measure=measure))
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    table = table[~table["group"].isin(["No"]) & (table["n"] > 0)].reset_index(drop=True)
+    table["qvalue"] = bh_adjust(table["pvalue"].to_numpy(dtype=float))
+    table["four_fifths"] = (table["ratio"] < 0.8).fillna(False)
+    table["access_gap"] = table["four_fifths"] & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    return table
+
+
+def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
+    """``ready`` per student and school year: the year's latest level is at or above the
+    expected level (grade plus the elapsed school year) in at least one domain."""
+    config = config or Config()
+    calendar = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
+    dated = levels.assign(school_year=school_year_of(levels["as_of"], **calendar).astype("int64"))
+    last = dated.sort_values("as_of").drop_duplicates(["student_id", "domain", "school_year"], keep="last")
+    last = last.merge(years[["student_id", "school_year", "grade_level"]], on=_KEY)
+    expected = expected_level(last["grade_level"], last["as_of"], school_year=last["school_year"], **calendar)
+    last["ready"] = last["performance_level"].to_numpy() >= expected
+    return last.groupby(_KEY)["ready"].any().reset_index()
+
+
+def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
+    """Add ``ready`` (from :func:`readiness_by_year`); unknown where a year has no levels."""
+    merged = facts.merge(ready, on=_KEY, how="left")
+    merged["ready"] = merged["ready"].astype("boolean")
+    return merged

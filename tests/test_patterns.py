@@ -102,3 +102,32 @@ def test_small_years_are_not_judged():
     gaps = gap_by_year(make_gaps((0.5, 0.3), (0.2, 0.2), n=6), "y", column="g", focus="Yes")
     assert gaps["difference"].isna().all() and gaps["n"].tolist() == [6, 6]
     assert trend(gaps)["verdict"] == "not enough data"
+
+
+@pytest.mark.parametrize("null", [False, True])
+def test_planted_level4_access_gap_is_found_and_null_is_quiet(tmp_path, null):
+    from equity_audit.subgroups import core_subgroups
+    from equity_audit.synthetic import write_district
+
+    write_district(tmp_path, students=6000, seed=11, null=null, fmt="parquet")
+    district = ea.load_district(tmp_path)
+    facts = patterns.student_year_facts(district)
+    facts = patterns.with_readiness(facts, patterns.readiness_by_year(district["levels"], facts))
+    table = patterns.access_table(facts, core_subgroups(district["students"]), all_years=True)
+    gaps = table[table["access_gap"]]
+    disability = (gaps["measure"] == "level4_work") & (gaps["subgroup"] == "disability")
+    if null:
+        assert gaps.empty
+    else:
+        assert disability.sum() == 1
+        assert gaps.loc[disability, "ratio"].iloc[0] == pytest.approx(0.7, abs=0.15)
+
+
+def test_readiness_compares_the_years_last_level_with_the_expected_level():
+    levels = pd.DataFrame({"student_id": ["a", "a", "b"], "domain": ["m", "m", "m"],
+                           "as_of": pd.to_datetime(["2024-09-20", "2025-06-01", "2025-06-01"]),
+                           "performance_level": [3.0, 3.5, 4.0]})
+    years = years_of(("a", 2025, "s", 3), ("b", 2025, "s", 3))
+    ready = patterns.readiness_by_year(levels, years).set_index("student_id")["ready"]
+    # on 1 June a grade-3 student is expected at about 3.96: a (3.5) is not there yet, b (4.0) is
+    assert ready.to_dict() == {"a": False, "b": True}
