@@ -36,7 +36,8 @@ from .pace import expected_level, school_year_of
 from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
-           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness"]
+           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
+           "with_pace_by_year"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -184,4 +185,19 @@ def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
     """Add ``ready`` (from :func:`readiness_by_year`); unknown where a year has no levels."""
     merged = facts.merge(ready, on=_KEY, how="left")
     merged["ready"] = merged["ready"].astype("boolean")
+    return merged
+
+
+def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
+    """Add ``pace`` per student and school year (mean over domains with enough evidence)
+    and ``level4_ready`` (Level-4 work, only for students ready for it)."""
+    from .pace import options_from_config, pace_by_year
+
+    options = {k: v for k, v in options_from_config(config or Config()).items()
+               if k in ("method", "year_days", "min_span_days", "year_basis", "school_year_start",
+                        "school_year_end")}
+    yearly = pace_by_year(levels, **options).groupby(_KEY)["pace"].mean().reset_index()
+    merged = facts.merge(yearly.astype({"school_year": "int64"}), on=_KEY, how="left")
+    if "level4_work" in merged and "ready" in merged:
+        merged["level4_ready"] = merged["level4_work"].astype(float).where(merged["ready"].fillna(False).astype(bool))
     return merged

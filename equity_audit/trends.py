@@ -27,7 +27,7 @@ from scipy import stats as sps
 
 from .disaggregate import disaggregate
 
-__all__ = ["gap_by_year", "trend", "trend_sentence", "VERDICTS"]
+__all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "HEADLINES", "VERDICTS"]
 
 VERDICTS = ("narrowing", "widening", "no clear change", "not enough data")
 
@@ -95,9 +95,50 @@ def trend_sentence(result: dict, who: str, measure: str, *, percent: bool) -> st
     """The trend in one sentence, e.g. for the report's trend table."""
     if result["verdict"] == "not enough data":
         return f"For {who}, {measure}: not enough years with enough students to judge a trend."
-    scale = 100 if percent else 1
-    unit = " points" if percent else ""
-    return (f"For {who}, the gap in {measure} went from {result['first'] * scale:+.1f}{unit} to "
-            f"{result['last'] * scale:+.1f}{unit} ({result['verdict']}; change "
-            f"{result['change'] * scale:+.1f}{unit}, 95% interval {result['change_low'] * scale:+.1f} "
-            f"to {result['change_high'] * scale:+.1f}).")
+    value = (lambda v: f"{v * 100:+.1f} points") if percent else (lambda v: f"{v:+.2f}")
+    return (f"For {who}, the gap in {measure} went from {value(result['first'])} to "
+            f"{value(result['last'])} ({result['verdict']}; change {value(result['change'])}, "
+            f"95% interval {value(result['change_low'])} to {value(result['change_high'])}).")
+
+
+#: The gaps followed over time: (who, column, focus, metric, measure words, percent).
+HEADLINES = (
+    ("Black/African American students", "race_ethnicity", "Black/African American", "any_oss",
+     "out-of-school suspension", True),
+    ("students with disabilities", "disability", "Yes", "any_exclusion", "exclusionary discipline", True),
+    ("students with disabilities ready for it", "disability", "Yes", "level4_ready", "Level-4 work", True),
+    ("English learners", "english_learner", "Yes", "pace", "pace (levels a year)", False),
+    ("students from low-income families", "low_income", "Yes", "pace", "pace (levels a year)", False),
+)
+
+
+def headline_trends(facts: pd.DataFrame, *, min_n: int = 10, confidence: float = 0.95):
+    """Every headline gap by year, and its trend.
+
+    ``facts`` has one row per student and school year with the metric columns
+    (``any_oss``, ``any_exclusion``, ``level4_ready``, ``pace``) that exist; a
+    headline whose metric is missing is left out. Returns ``(by_year, summary)``:
+    the gaps per year in the shape of a by-group table (``subgroup`` = the
+    headline, ``group`` = the school year) for a chart, and one sentence per headline.
+    """
+    yearly, sentences = [], []
+    for who, column, focus, metric, words, percent in HEADLINES:  # five headlines
+        if metric not in facts or column not in facts:
+            continue
+        gaps = gap_by_year(facts, metric, column=column, focus=focus, min_n=min_n, confidence=confidence)
+        result = trend(gaps, confidence)
+        headline = f"{words}: {who}"
+        yearly.append(_as_by_group(gaps, headline))
+        sentences.append({"headline": headline, "verdict": result["verdict"],
+                          "sentence": trend_sentence(result, who, words, percent=percent)})
+    by_year = pd.concat(yearly, ignore_index=True) if yearly else pd.DataFrame()
+    return by_year, pd.DataFrame(sentences)
+
+
+def _as_by_group(gaps: pd.DataFrame, headline: str) -> pd.DataFrame:
+    label = gaps["school_year"].map(lambda y: f"{int(y) - 1}-{str(int(y))[-2:]}")  # a few years
+    return pd.DataFrame({
+        "subgroup": headline, "group": label, "n": gaps["n"], "estimate": gaps["difference"],
+        "low": gaps["low"], "high": gaps["high"], "suppressed": gaps["difference"].isna(),
+        "flagged": False,
+    })

@@ -131,3 +131,17 @@ def test_readiness_compares_the_years_last_level_with_the_expected_level():
     ready = patterns.readiness_by_year(levels, years).set_index("student_id")["ready"]
     # on 1 June a grade-3 student is expected at about 3.96: a (3.5) is not there yet, b (4.0) is
     assert ready.to_dict() == {"a": False, "b": True}
+
+
+def test_headline_trends_follow_the_planted_english_learner_gap(bundled_facts):
+    from equity_audit import trends
+
+    district, facts = bundled_facts
+    facts = patterns.with_pace_by_year(facts, district["levels"])
+    by_year, summary = trends.headline_trends(facts)
+    english = by_year[by_year["subgroup"] == "pace (levels a year): English learners"]
+    assert english["group"].tolist() == ["2023-24", "2024-25", "2025-26"]
+    assert english["estimate"].between(-0.45, -0.25).all() and (english["high"] < 0).all()
+    verdicts = summary.set_index("headline")["verdict"]
+    assert verdicts["pace (levels a year): English learners"] == "no clear change"
+    assert "Level-4 work: students with disabilities ready for it" not in verdicts  # no readiness column
