@@ -53,6 +53,10 @@ SETTING_DOCS = {
     "pace_threshold": "Pace (levels per year) below which a student is flagged as not on pace.",
     "levels_behind_threshold": "Levels behind grade at which a student is flagged.",
     "risk_ratio_threshold": "Risk ratio strictly above which disproportionality is flagged.",
+    "idea_min_cell": "IDEA minimum cell size: fewest children with the outcome for a risk ratio.",
+    "idea_min_n": "IDEA minimum n-size: fewest children in the population for a risk ratio.",
+    "idea_years": "Consecutive years above the threshold before significant disproportionality "
+    "is identified (1 to 3).",
     "fdr": "False discovery rate allowed when many schools or teachers are scanned.",
     "confidence": "Confidence level of every interval.",
 }
@@ -79,6 +83,9 @@ class Config:
     pace_threshold: float = 1.0
     levels_behind_threshold: float = 2.0
     risk_ratio_threshold: float = 3.0
+    idea_min_cell: int = 10
+    idea_min_n: int = 30
+    idea_years: int = 3
     fdr: float = 0.05
     confidence: float = 0.95
 
@@ -89,6 +96,8 @@ class Config:
         for name in ("school_year_start", "school_year_end"):
             if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", getattr(self, name)):
                 raise ConfigError(f"Setting '{name}' is {getattr(self, name)!r}; expected MM-DD like 08-15.")
+        if not 1 <= self.idea_years <= 3:
+            raise ConfigError(f"Setting 'idea_years' is {self.idea_years}; expected 1, 2 or 3.")
         if self.min_n < 1:
             raise ConfigError(f"Setting 'min_n' is {self.min_n}; expected a whole number of 1 or more.")
         if not self.score_min < self.proficient_score <= self.score_max:

@@ -19,7 +19,7 @@ from .contract import UNKNOWN
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
-           "FINDING_COLUMNS"]
+           "idea_display", "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
                    "comparator_estimate", "difference", "qvalue", "students_affected", "statement"]
@@ -243,3 +243,28 @@ def findings_markdown(findings_: pd.DataFrame) -> str:
                 "That is not proof of equity: small groups, missing data and what was not measured "
                 "still deserve the team's attention.")
     return "\n".join(f"- {statement}" for statement in findings_["statement"])
+
+
+def idea_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
+    """The latest year of IDEA-style risk ratios as people read them.
+
+    Only calculated rows show a risk; a group that was not calculated shows
+    why, and no count under ``min_n`` is printed.
+    """
+    latest = table[table["school_year"] == table["school_year"].max()]
+    calculated = latest["method"] != "not calculated"
+    ratio = [f"{r:.2f} ({lo:.2f} to {hi:.2f})" if ok else "—" for r, lo, hi, ok in
+             zip(latest["risk_ratio"], latest["risk_ratio_low"], latest["risk_ratio_high"], calculated)]
+    base = latest["base"].astype(int).astype(str).mask(latest["base"] < min_n, f"<{min_n}")
+    return pd.DataFrame({
+        "Group": latest["group"].astype(str),
+        "Students": base.to_numpy(),
+        "Risk": latest["risk"].map("{:.1%}".format).where(calculated, "—").to_numpy(),
+        "Comparison risk": latest["comparison_risk"].map("{:.1%}".format).where(calculated, "—").to_numpy(),
+        "Risk ratio (95% interval)": ratio,
+        "Method": latest["method"].to_numpy(),
+        "Years above threshold": latest["consecutive_years_flagged"].fillna(0).astype(int).to_numpy(),
+        "Significant disproportionality": np.where(latest["significant_disproportionality"].fillna(False),
+                                                   "yes", "no"),
+        "Why not calculated": latest["reason"].fillna("").to_numpy(),
+    })

@@ -37,7 +37,7 @@ from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
-           "with_pace_by_year"]
+           "with_pace_by_year", "idea_risk_ratios"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -201,3 +201,41 @@ def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config 
     if "level4_work" in merged and "ready" in merged:
         merged["level4_ready"] = merged["level4_work"].astype(float).where(merged["ready"].fillna(False).astype(bool))
     return merged
+
+
+def idea_risk_ratios(facts: pd.DataFrame, outcome: str, *, category: str, state_comparison=None,
+                     disability_only: bool = False, config: Config | None = None) -> pd.DataFrame:
+    """IDEA-style risk ratios by race/ethnicity for one outcome, per school year.
+
+    ``category`` names the outcome in the ``state_comparison`` table. With
+    ``disability_only`` the population is students with disabilities, as in the
+    IDEA discipline categories. Students whose race/ethnicity is Unknown are
+    left out, as the rule defines the groups. One row per year and group, plus
+    ``consecutive_years_flagged`` and ``significant_disproportionality`` from
+    the multi-year rule (``idea_years`` in the settings) for the latest year.
+    """
+    from .contract import UNKNOWN
+    from .disproportionality import multi_year, outcome_table, risk_ratios
+
+    config = config or Config()
+    population = facts[facts["disability"] == "Yes"] if disability_only else facts
+    population = population[population["race_ethnicity"].astype(str) != UNKNOWN]
+    state = _state_rows(state_comparison, category)
+    years = []
+    for school_year, part in population.groupby("school_year", sort=True):  # a few years
+        table = outcome_table(part, group="race_ethnicity", outcome=outcome)
+        table = table[table["group"].astype(str) != UNKNOWN]
+        rows = risk_ratios(table, state, min_cell=config.idea_min_cell, min_n=config.idea_min_n,
+                           threshold=config.risk_ratio_threshold)
+        years.append(rows.reset_index(names="group").assign(school_year=school_year))
+    stacked = pd.concat(years, ignore_index=True)
+    decided = multi_year(stacked[["group", "school_year", "risk_ratio", "flagged"]], years=config.idea_years)
+    decided = decided.reset_index()[["group", "consecutive_years_flagged", "significant_disproportionality"]]
+    return stacked.merge(decided, on="group", how="left")
+
+
+def _state_rows(state_comparison, category: str):
+    if state_comparison is None:
+        return None
+    rows = state_comparison[state_comparison["category"] == category]
+    return rows[["group", "outcome", "base"]] if len(rows) else None
