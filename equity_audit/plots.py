@@ -37,7 +37,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
 __all__ = ["theme", "grouped_bars", "share_bars", "forest", "quantile_boxes", "count_heatmap",
-           "rate_heatmap", "PALETTE", "FLAGGED_LABEL"]
+           "rate_heatmap", "funnel", "PALETTE", "FLAGGED_LABEL"]
 
 PALETTE = "colorblind"
 #: Legend entry for cells whose difference from the comparator survives the FDR control.
@@ -742,6 +742,133 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=1, frameon=False,
                    fontsize="small")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Students", ylabel: str,
+           percent: bool = True, min_n: int = 10, title: str = "", target: float | None = None,
+           tau2: float | None = None, z: tuple[float, float] | None = None) -> plt.Figure:
+    """A funnel plot of one rate across units, from :func:`~equity_audit.scans.scan_rates`.
+
+    Each unit is a dot at its number of students (x) and its rate (y). A solid
+    line marks the target (pooled) rate, dashed curves the 95 % limits and
+    dotted curves the 99.8 % limits around it, both widened for overdispersion
+    when the scan was. Units outside the 99.8 % limits are filled diamonds
+    (not only a colour), named by the ``label`` column when one is given; for
+    teachers pass no label. Units under ``min_n`` (or ``suppressed``) are not
+    drawn: a note under the chart says how many were left off. Every dot is a
+    unit, never a student.
+
+    Parameters
+    ----------
+    scan : DataFrame
+        One row per unit from :func:`~equity_audit.scans.scan_rates` (``n``,
+        ``rate``, optionally ``suppressed``) with its ``attrs`` (``target``,
+        ``tau2_used``, ``z``). A stacked yearly scan has no single target:
+        pass one year's rows with ``target``, ``tau2`` and ``z`` from
+        ``attrs["by_year"][year]``.
+    label : str, optional
+        Column naming the units outside the 99.8 % limits, e.g. "school_name".
+    xlabel, ylabel : str
+        Axis labels in plain words.
+    percent : bool, default True
+        Write the rates as percents.
+    min_n : int, default 10
+        Units with fewer students are not drawn.
+    title : str
+        Figure title.
+    target, tau2, z : optional
+        Override the target rate, the between-unit variance τ² used in the
+        limits, and the (95 %, 99.8 %) normal quantiles read from ``attrs``.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from equity_audit.scans import scan_rates
+    >>> counts = {"A": (20, 200), "B": (24, 300), "C": (80, 250), "D": (15, 150), "E": (9, 100),
+    ...           "F": (33, 320), "G": (18, 180), "H": (3, 6)}   # school: (suspended, students)
+    >>> data = pd.DataFrame([(school, int(i < x)) for school, (x, n) in counts.items()
+    ...                      for i in range(n)], columns=["school", "oss"])
+    >>> fig = funnel(scan_rates(data, unit="school", outcome="oss"), label="school",
+    ...              ylabel="Suspended at least once")
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['C']
+    >>> fig.texts[0].get_text().split(". ")[0]
+    '1 unit with fewer than 10 students not shown'
+    >>> plt.close(fig)
+    """
+    from . import stats
+
+    _require(scan, ["n", "rate"])
+    attrs = scan.attrs
+    target = attrs.get("target") if target is None else target
+    tau2 = attrs.get("tau2_used") if tau2 is None else tau2
+    z95, z998 = attrs.get("z", (1.959964, 3.090232)) if z is None else z
+    if target is None or tau2 is None:
+        raise ValueError("funnel needs the scan's target and tau2: pass one scan_rates result "
+                         "(its attrs carry them) or give target= and tau2=")
+    data = scan.reset_index(drop=True)
+    rate = pd.to_numeric(data["rate"], errors="coerce").astype(float)
+    withheld = _withheld(data, min_n) | rate.isna()
+    n = _numeric_n(data)[~withheld].to_numpy()
+    rate = rate[~withheld].to_numpy()
+    outer_low, outer_high = stats.funnel_limits(target, n, z998, tau2)
+    outside = (rate > outer_high) | (rate < outer_low)
+    colours = sns.color_palette(PALETTE)
+
+    fig, ax = plt.subplots(figsize=(_WIDTH, 5.2), layout="constrained")
+    top = max(n.max() if n.size else min_n, min_n) * 1.08
+    grid = np.linspace(max(1.0, 0.9 * (n.min() if n.size else min_n)), top, 300)
+    ax.axhline(target, color="0.2", linewidth=1.4, zorder=2, gid="target")
+    styles = [(z95, "--", colours[0], "limit_95", "95% limits"),
+              (z998, ":", colours[4], "limit_998", "99.8% limits")]
+    handles = [Line2D([], [], color="0.2", linewidth=1.4,
+                      label=f"target: {_format(target, percent)}")]
+    for quantile, style, colour, gid, name in styles:
+        low, high = stats.funnel_limits(target, grid, quantile, tau2)
+        for curve in (low, high):
+            ax.plot(grid, curve, linestyle=style, color=colour, linewidth=1.6, gid=gid, zorder=2)
+        handles.append(Line2D([], [], linestyle=style, color=colour, linewidth=1.6, label=name))
+    ax.scatter(n[~outside], rate[~outside], s=36, marker="o", facecolors="white",
+               edgecolors=colours[0], linewidths=1.4, zorder=3, gid="inside")
+    ax.scatter(n[outside], rate[outside], s=64, marker="D", color=colours[3], edgecolors="black",
+               linewidths=0.6, zorder=4, gid="outside")
+    handles += [Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                       markeredgecolor=colours[0], markeredgewidth=1.4, label="unit"),
+                Line2D([], [], linestyle="none", marker="D", color=colours[3],
+                       markeredgecolor="black", label="outside the 99.8% limits")]
+    if label is not None:
+        names = data.loc[~withheld, label].astype(str).to_numpy()
+        for x, y, name in zip(n[outside], rate[outside], names[outside]):
+            ax.annotate(_plain(name), (x, y), xytext=(6, 6), textcoords="offset points",
+                        fontsize="small", zorder=5)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, top))
+    ax.set_ylim(bottom=0)
+    if percent:
+        ax.yaxis.set_major_formatter(_Percent())
+    notes = []
+    left_off = int(withheld.sum())
+    if left_off:
+        notes.append(f"{left_off} unit{'s' if left_off != 1 else ''} with fewer than {min_n} "
+                     "students not shown.")
+    if tau2 > 0:
+        notes.append("Limits widened for the spread between units that chance does not explain "
+                     "(overdispersion).")
+    if notes:
+        fig.text(0.01, 0.005, " ".join(notes), fontsize="small", color="0.25", ha="left",
+                 va="bottom", gid="note")
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False,
+               fontsize="small")
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig

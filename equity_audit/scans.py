@@ -1,0 +1,644 @@
+"""Scans of many units (schools, PLCs, teachers) that find the few that warrant a closer look.
+
+Ranking many units on a rate mostly ranks noise: small units land at both
+ends by chance. These scans follow the layered rule of the methods notes
+(section 6; Spiegelhalter 2005, Spiegelhalter et al. 2012), and a unit is
+called out only when every layer agrees:
+
+1. a minimum n -- units under ``min_n`` are ``suppressed``: their numbers are
+   withheld (NaN) and they are never called out;
+2. a funnel plot -- the unit lies outside the 99.8 % limits, widened for the
+   spread between units that chance alone does not explain (overdispersion);
+3. false-discovery control -- its Benjamini-Hochberg q-value across all the
+   units scanned is below ``fdr``;
+4. persistence -- :func:`persistence` calls it "a pattern" only when that held
+   in at least 2 of the last 3 school years. One year alone is never a pattern.
+
+A unit that passes is said to *warrant a closer look*. A scan is a screen:
+it says where to look, and never amounts to a finding of bias.
+
+- :func:`scan_rates`: one 0/1 outcome per student, each unit against the
+  pooled rate (funnel plot, overdispersion, empirical-Bayes shrinkage);
+- :func:`scan_gaps`: within each unit, a focus group (e.g. Black students, or
+  English learners) against the unit's other students;
+- :func:`scan_rates_by_year`, :func:`scan_gaps_by_year`: the same per school year;
+- :func:`persistence`: which units were called out in enough of the recent years.
+
+All statistics come from :mod:`equity_audit.stats`; the work per student is one
+pandas group-by.
+
+Examples
+--------
+>>> import numpy as np
+>>> import pandas as pd
+>>> rng = np.random.default_rng(1)
+>>> units = np.repeat([f"U{i:02d}" for i in range(20)], 200)
+>>> risk = np.where(units == "U07", 0.30, 0.10)
+>>> data = pd.DataFrame({"school_id": units, "oss": (rng.random(units.size) < risk).astype(int)})
+>>> scan = scan_rates(data, unit="school_id", outcome="oss")
+>>> scan.loc[scan["closer_look"], "school_id"].tolist()
+['U07']
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from . import stats
+
+__all__ = [
+    "scan_rates",
+    "scan_rates_by_year",
+    "scan_gaps",
+    "scan_gaps_by_year",
+    "persistence",
+    "CLOSER_LOOK",
+    "PATTERN",
+    "Z_95",
+    "Z_998",
+]
+
+#: Normal quantile of the 95 % ("2 SD") funnel limits.
+Z_95 = 1.959964
+#: Normal quantile of the 99.8 % ("3 SD") funnel limits.
+Z_998 = 3.090232
+#: What a called-out unit is said to warrant (never "a finding of bias").
+CLOSER_LOOK = "warrants a closer look"
+#: The words :func:`persistence` uses, and only for units called out in enough years.
+PATTERN = "a pattern that warrants a closer look"
+
+SIDES = ("both", "above", "below")
+_STATISTICS = ("auto", "rate", "mean")
+INSIDE = "inside"
+
+
+# --------------------------------------------------------------------------- scan_rates
+
+
+def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, fdr: float = 0.05,
+               z: tuple[float, float] = (Z_95, Z_998), overdispersion: bool = True,
+               target: float | None = None, threshold: float | None = None,
+               side: str = "both") -> pd.DataFrame:
+    """Scan many units for a rate that sits outside its funnel.
+
+    Each unit's rate is compared with the ``target`` on the **proportion
+    (normal) scale** of Spiegelhalter (2005), the scale of
+    :func:`equity_audit.stats.funnel_limits`: with ``s_i² = p0(1 − p0)/n_i``,
+
+    - ``z = (p_i − p0)/s_i``, from which :func:`~equity_audit.stats.overdispersion`
+      estimates φ (winsorised at 10 %/90 %) and the DerSimonian-Laird τ²
+      (weights ``1/s_i²``), over the units that meet ``min_n``;
+    - ``z_adjusted = (p_i − p0)/sqrt(s_i² + τ²)`` and the limits
+      ``p0 ± z·sqrt(s_i² + τ²)`` (τ² = 0 when ``overdispersion`` is False or
+      the units spread no more than chance);
+    - ``pvalue`` is two-sided from ``z_adjusted`` and ``qvalue`` its
+      Benjamini-Hochberg adjustment across the units scanned.
+
+    The normal scale keeps the z-scores, τ² and the limits in the units of
+    the plotted rate. It is rough for small n and rates near 0 (the lower limit
+    is cut off at 0); the arcsine scale of FunnelPlotR is steadier there, and
+    a minimum n of 30 (methods notes, step 1) avoids the worst of it.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per student (or student-year) with a ``unit`` column and a 0/1
+        (or boolean) ``outcome``. Rows with no unit are left out; rows with a
+        missing outcome count in ``n_missing`` only.
+    unit : str
+        Column naming the unit (school, PLC, teacher).
+    outcome : str
+        0/1 column: 1 when the event happened (e.g. suspended).
+    min_n : int, default 10
+        Units with fewer students with an outcome are suppressed.
+    fdr : float, default 0.05
+        False discovery rate across the units scanned.
+    z : (float, float), default (1.959964, 3.090232)
+        Quantiles of the inner (95 %) and outer (99.8 %) funnel limits.
+    overdispersion : bool, default True
+        Widen the limits (and the z-scores behind the p-values) by τ².
+    target : float, optional
+        Rate to compare with (a policy value); by default the pooled rate of
+        the units that meet ``min_n``.
+    threshold : float, optional
+        Rate for ``prob_above``; defaults to ``target``.
+    side : {"both", "above", "below"}, default "both"
+        Which side of the funnel counts toward ``closer_look``.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit, sorted by unit: ``unit``, ``n``, ``n_missing``,
+        ``events``, ``rate`` with its Wilson 95 % ``low``/``high``, ``target``,
+        ``z``, ``z_adjusted``, the (adjusted) funnel limits at the unit's n
+        ``inner_low``/``inner_high`` (95 %) and ``outer_low``/``outer_high``
+        (99.8 %), ``funnel_position`` ("inside", "above 95%", "above 99.8%",
+        "below 95%", "below 99.8%"), ``shrunk_rate`` (empirical-Bayes
+        beta-binomial posterior mean), ``prob_above`` (posterior probability
+        that the unit's true rate exceeds ``threshold``; the methods notes read
+        more than 0.9 as "likely above"), ``pvalue``, ``qvalue``, ``suppressed``
+        and ``closer_look``: not suppressed, outside the outer adjusted limit
+        (on ``side``) and ``qvalue < fdr``. Suppressed units keep only ``n``,
+        ``n_missing`` and ``target``; everything else is NaN.
+
+        ``attrs`` holds ``target``, ``phi`` and ``tau2`` (the estimates),
+        ``tau2_used`` (τ² in the limits: 0 without ``overdispersion``), ``z``,
+        ``min_n``, ``fdr``, ``side``, ``units_scanned`` and ``rows_without_unit``.
+
+    Raises
+    ------
+    ValueError
+        If ``outcome`` has values other than 0 and 1, or an option is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"school": ["A"] * 100 + ["B"] * 200 + ["C"] * 5,
+    ...                      "oss": [1] * 10 + [0] * 90 + [1] * 30 + [0] * 170 + [1] * 5})
+    >>> scan = scan_rates(data, unit="school", outcome="oss")
+    >>> scan[["school", "n", "rate", "suppressed", "closer_look"]].round(3).values.tolist()
+    [['A', 100, 0.1, False, False], ['B', 200, 0.15, False, False], ['C', 5, nan, True, False]]
+    >>> round(scan.attrs["target"], 4), scan.attrs["tau2"]
+    (0.1333, 0.0)
+    """
+    _check_options(min_n, fdr, side)
+    values = _zero_one(data[outcome], outcome)
+    table = _unit_counts(values, data[unit], unit)
+    scanned = (table["n"] >= min_n).to_numpy()
+    x, n = table["events"].to_numpy(float), table["n"].to_numpy(float)
+    p0 = _pooled(x, n, scanned) if target is None else float(target)
+    if not 0 <= p0 <= 1:
+        raise ValueError(f"target must lie in [0, 1], got {p0}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = x / n
+    table["rate"] = rate
+    table["low"], table["high"] = stats.wilson_interval(x, n)
+    table["target"] = p0
+    spread, tau2 = _funnel(table, rate, n, p0, scanned, z, overdispersion)
+    table["shrunk_rate"] = _within(scanned, stats.shrink_rates(x[scanned], n[scanned]))
+    level = p0 if threshold is None else float(threshold)
+    exceed = stats.posterior_exceedance(x[scanned], n[scanned], level)
+    table["prob_above"] = _within(scanned, exceed)
+    table["pvalue"] = 2 * sps.norm.sf(np.abs(table["z_adjusted"].to_numpy()))
+    table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy()[scanned]))
+    outside = _outside(table, side)
+    table["suppressed"] = ~scanned
+    table["closer_look"] = scanned & outside & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "closer_look"])
+    table.attrs = {"target": p0, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
+                   "z": tuple(float(v) for v in z), "min_n": min_n, "fdr": fdr, "side": side,
+                   "units_scanned": int(scanned.sum()),
+                   "rows_without_unit": int(data[unit].isna().sum())}
+    return table
+
+
+def _funnel(table, rate, n, p0, scanned, z, overdispersion):
+    """z-scores, φ and τ², the adjusted limits and each unit's position, added to ``table``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = np.where(n > 0, p0 * (1 - p0) / n, np.nan)
+        raw = np.where(s2 > 0, (rate - p0) / np.sqrt(s2), np.nan)
+        weights = np.where(s2 > 0, 1 / s2, np.nan)
+    spread = stats.overdispersion(raw[scanned], weights=weights[scanned])
+    tau2 = spread.tau2 if overdispersion and np.isfinite(spread.tau2) else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["z"] = raw
+        table["z_adjusted"] = np.where(s2 + tau2 > 0, (rate - p0) / np.sqrt(s2 + tau2), np.nan)
+    inner, outer = z
+    table["inner_low"], table["inner_high"] = stats.funnel_limits(p0, n, inner, tau2)
+    table["outer_low"], table["outer_high"] = stats.funnel_limits(p0, n, outer, tau2)
+    table["funnel_position"] = _position(table, _coverage(inner), _coverage(outer))
+    return spread, tau2
+
+
+def _coverage(z: float) -> str:
+    """95% for 1.96, 99.8% for 3.09: the two-sided coverage of a normal quantile."""
+    return f"{100 * (1 - 2 * sps.norm.sf(z)):.3g}%"
+
+
+def _position(table: pd.DataFrame, inner: str, outer: str) -> pd.Series:
+    rate = table["rate"]
+    position = np.select(
+        [rate > table["outer_high"], rate > table["inner_high"],
+         rate < table["outer_low"], rate < table["inner_low"]],
+        [f"above {outer}", f"above {inner}", f"below {outer}", f"below {inner}"], INSIDE)
+    return pd.Series(position, index=table.index).where(rate.notna())
+
+
+def _outside(table: pd.DataFrame, side: str) -> np.ndarray:
+    above = (table["rate"] > table["outer_high"]).to_numpy()
+    below = (table["rate"] < table["outer_low"]).to_numpy()
+    return {"both": above | below, "above": above, "below": below}[side]
+
+
+def _pooled(x: np.ndarray, n: np.ndarray, scanned: np.ndarray) -> float:
+    total = n[scanned].sum()
+    return float(x[scanned].sum() / total) if total > 0 else np.nan
+
+
+def _unit_counts(values: pd.Series, keys: pd.Series, unit: str) -> pd.DataFrame:
+    """n (outcome known), n_missing and events per unit, in one group-by."""
+    grouped = values.groupby(keys.rename(unit), observed=True, sort=True, dropna=True)
+    table = grouped.agg(["count", "size", "sum"])
+    return pd.DataFrame({unit: table.index, "n": table["count"].to_numpy(np.int64),
+                         "n_missing": (table["size"] - table["count"]).to_numpy(np.int64),
+                         "events": table["sum"].to_numpy(float)})
+
+
+# --------------------------------------------------------------------------- scan_gaps
+
+
+def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str, min_n: int = 10,
+              fdr: float = 0.05, statistic: str = "auto", side: str = "both") -> pd.DataFrame:
+    """Scan many units for a gap between a focus group and the unit's other students.
+
+    Within each unit the students in the ``focus`` group are compared with the
+    unit's other students:
+
+    - a 0/1 outcome (``statistic="rate"``): the difference of rates with
+      Newcombe's hybrid score interval, the risk ratio with Katz's log interval,
+      and the p-value of :func:`~equity_audit.stats.two_proportion_pvalue`
+      (z test, or Fisher's exact test for small cells);
+    - a numeric outcome (``statistic="mean"``): the difference of means with
+      Welch's interval and p-value.
+
+    The p-values are adjusted across the units scanned (Benjamini-Hochberg).
+    That bounds the *share* of chance call-outs among the call-outs, so a real
+    gap at one school can bring a chance call-out elsewhere with it: one more
+    reason a pattern needs :func:`persistence` over years.
+    The differences are also shrunk toward the overall gap, the
+    precision-weighted mean of the units' gaps (empirical Bayes,
+    :func:`~equity_audit.stats.shrink_means` with each gap's sampling
+    variance), so a gap measured on few students moves most. For rates that
+    variance uses Agresti-Caffo's ``(x + 1)/(n + 2)`` in each group, so a group
+    with no events still counts as uncertain.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per student (or student-year): ``unit``, ``group`` and ``outcome``.
+    unit : str
+        Column naming the unit (school, PLC, teacher).
+    group : str
+        Column holding the group, e.g. ``race_ethnicity``, or a flag such as
+        ``english_learner`` (booleans read as "Yes"/"No"). Rows where it is
+        blank are in neither side.
+    focus
+        The focus group's value, e.g. "Black/African American", or "Yes" (or
+        True) for a flag.
+    outcome : str
+        A 0/1 (or boolean) column, or a numeric one. Rows where it is missing
+        are left out.
+    min_n : int, default 10
+        Both sides of a unit need at least this many students, or the unit is
+        suppressed.
+    fdr : float, default 0.05
+        False discovery rate across the units scanned.
+    statistic : {"auto", "rate", "mean"}, default "auto"
+        "auto" is "rate" for a 0/1 outcome and "mean" otherwise.
+    side : {"both", "above", "below"}, default "both"
+        Which gaps count toward ``closer_look``: any, or only the focus group
+        higher (``"above"``) or lower (``"below"``) than the others.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit, sorted by unit: ``unit``, ``statistic``, ``focus_n``,
+        ``others_n``, (rates) ``focus_events`` and ``others_events``,
+        ``focus_estimate``, ``others_estimate``, ``difference`` (focus minus
+        others) with ``difference_low``/``_high``, (rates) ``ratio`` with
+        ``ratio_low``/``_high``, ``shrunk_difference``, ``pvalue``, ``qvalue``,
+        ``suppressed`` and ``closer_look`` (not suppressed, ``qvalue < fdr`` and
+        the gap on ``side``). Suppressed units keep only the two n's.
+
+        ``attrs`` holds ``group``, ``focus``, ``statistic``, ``min_n``, ``fdr``,
+        ``side``, ``units_scanned`` and ``rows_without_group``.
+
+    Raises
+    ------
+    ValueError
+        If no row of ``group`` equals ``focus``, or an option is out of range.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"school": ["A"] * 200 + ["B"] * 200,
+    ...                      "el": ([True] * 50 + [False] * 150) * 2,
+    ...                      "oss": [1] * 20 + [0] * 30 + [1] * 15 + [0] * 135      # A: 40% vs 10%
+    ...                             + [1] * 5 + [0] * 45 + [1] * 15 + [0] * 135})   # B: 10% vs 10%
+    >>> gaps = scan_gaps(data, unit="school", group="el", focus="Yes", outcome="oss")
+    >>> gaps[["school", "focus_n", "difference", "closer_look"]].round(2).values.tolist()
+    [['A', 50, 0.3, True], ['B', 50, 0.0, False]]
+    """
+    _check_options(min_n, fdr, side)
+    values = _numeric(data[outcome], outcome)
+    statistic = _resolve_statistic(values, statistic)
+    in_focus = _focus_mask(data[group], focus, group)
+    sides = _side_summaries(values, data[unit].rename(unit), in_focus)
+    compare = _compare_rates if statistic == "rate" else _compare_means
+    columns, variance = compare(sides)
+    table = pd.DataFrame({unit: sides.index, "statistic": statistic,
+                          "focus_n": sides["n_focus"].to_numpy(np.int64),
+                          "others_n": sides["n_others"].to_numpy(np.int64), **columns})
+    scanned = ((table["focus_n"] >= min_n) & (table["others_n"] >= min_n)).to_numpy()
+    difference = table["difference"].to_numpy(float)
+    table["shrunk_difference"] = _within(
+        scanned, stats.shrink_means(difference[scanned], variance[scanned], 1.0))
+    table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy(float)[scanned]))
+    direction = {"both": np.ones(len(table), bool), "above": difference > 0,
+                 "below": difference < 0}
+    table["suppressed"] = ~scanned
+    table["closer_look"] = (scanned & direction[side]
+                            & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr))
+    table = _withhold(table, keep=[unit, "statistic", "focus_n", "others_n", "suppressed",
+                                   "closer_look"])
+    table.attrs = {"group": group, "focus": focus, "statistic": statistic, "min_n": min_n,
+                   "fdr": fdr, "side": side, "units_scanned": int(scanned.sum()),
+                   "rows_without_group": int(in_focus.isna().sum())}
+    return table
+
+
+def _side_summaries(values: pd.Series, keys: pd.Series, in_focus: pd.Series) -> pd.DataFrame:
+    """count, sum, mean and variance of the outcome per unit and side, one group-by.
+
+    Columns ``<statistic>_focus`` and ``<statistic>_others``; a side with no
+    students has n = 0 and NaN elsewhere.
+    """
+    grouped = values.groupby([keys, in_focus.rename("_focus")], observed=True, sort=True,
+                             dropna=True)
+    wide = grouped.agg(["count", "sum", "mean", "var"]).unstack("_focus")
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([["count", "sum", "mean", "var"],
+                                                            [True, False]]))
+    wide.columns = [f"{name}_{'focus' if side else 'others'}" for name, side in wide.columns]
+    wide = wide.rename(columns={"count_focus": "n_focus", "count_others": "n_others"})
+    wide[["n_focus", "n_others"]] = wide[["n_focus", "n_others"]].fillna(0)
+    return wide
+
+
+def _compare_rates(sides: pd.DataFrame):
+    """Difference, Newcombe interval, Katz ratio and p-value; and each gap's sampling variance."""
+    x1, n1 = sides["sum_focus"].fillna(0).to_numpy(float), sides["n_focus"].to_numpy(float)
+    x2, n2 = sides["sum_others"].fillna(0).to_numpy(float), sides["n_others"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+        ratio = np.where(p2 > 0, p1 / p2, np.nan)
+    low, high = stats.newcombe_difference_interval(x1, n1, x2, n2)
+    ratio_low, ratio_high = stats.ratio_interval(x1, n1, x2, n2)
+    columns = {"focus_events": x1, "others_events": x2, "focus_estimate": p1, "others_estimate": p2,
+               "difference": p1 - p2, "difference_low": low, "difference_high": high,
+               "ratio": ratio, "ratio_low": ratio_low, "ratio_high": ratio_high,
+               "pvalue": stats.two_proportion_pvalue(x1, n1, x2, n2)}
+    return columns, _agresti_caffo_variance(x1, n1) + _agresti_caffo_variance(x2, n2)
+
+
+def _agresti_caffo_variance(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Sampling variance of a rate with one event and one non-event added: never 0."""
+    p = (x + 1) / (n + 2)
+    return p * (1 - p) / (n + 2)
+
+
+def _compare_means(sides: pd.DataFrame):
+    """Welch difference, interval and p-value; and each gap's sampling variance."""
+    m1, m2 = sides["mean_focus"].to_numpy(float), sides["mean_others"].to_numpy(float)
+    v1, v2 = sides["var_focus"].to_numpy(float), sides["var_others"].to_numpy(float)
+    n1, n2 = sides["n_focus"].to_numpy(float), sides["n_others"].to_numpy(float)
+    welch = stats.welch_difference(m1, np.sqrt(v1), n1, m2, np.sqrt(v2), n2)
+    columns = {"focus_estimate": m1, "others_estimate": m2, "difference": welch.difference,
+               "difference_low": welch.low, "difference_high": welch.high, "pvalue": welch.pvalue}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance = v1 / n1 + v2 / n2
+    return columns, variance
+
+
+def _focus_mask(column: pd.Series, focus, name: str) -> pd.Series:
+    """True for the focus group, False for the others, NA where the group is blank."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        flags = column.astype("boolean")
+        text = pd.Series(np.where(flags.fillna(False), "Yes", "No"), index=column.index,
+                         dtype="string").where(flags.notna())
+        focus = {True: "Yes", False: "No"}.get(focus, focus) if isinstance(focus, bool) else focus
+    else:
+        text = column.astype("string")
+    mask = (text == str(focus)).astype("boolean")
+    if not mask.fillna(False).any():
+        seen = sorted(text.dropna().unique().tolist())[:12]
+        raise ValueError(f"no row of {name!r} equals focus {focus!r}; values include {seen}")
+    return mask
+
+
+# --------------------------------------------------------------------------- by year
+
+
+def scan_rates_by_year(data: pd.DataFrame, *, unit: str, outcome: str, year: str = "school_year",
+                       **options) -> pd.DataFrame:
+    """:func:`scan_rates` separately for each school year, stacked.
+
+    Each year is its own scan: its own target, τ² and false-discovery family.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per student-year with a ``year`` column.
+    unit, outcome : str
+        As in :func:`scan_rates`.
+    year : str, default "school_year"
+        Column holding the school year; rows where it is blank are left out.
+    **options
+        Passed to :func:`scan_rates` (``min_n``, ``fdr``, ``z``, ...).
+
+    Returns
+    -------
+    DataFrame
+        The yearly scans stacked, ``year`` first. ``attrs["by_year"]`` maps each
+        year to that scan's ``attrs`` (``target``, ``phi``, ``tau2``, ...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"school_year": [2025] * 40 + [2026] * 40,
+    ...                      "school": (["A"] * 20 + ["B"] * 20) * 2, "oss": [0, 1] * 40})
+    >>> table = scan_rates_by_year(data, unit="school", outcome="oss")
+    >>> table[["school_year", "school", "rate"]].values.tolist()
+    [[2025, 'A', 0.5], [2025, 'B', 0.5], [2026, 'A', 0.5], [2026, 'B', 0.5]]
+    >>> sorted(table.attrs["by_year"])
+    [2025, 2026]
+    """
+    return _by_year(scan_rates, data, year, unit=unit, outcome=outcome, **options)
+
+
+def scan_gaps_by_year(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
+                      year: str = "school_year", **options) -> pd.DataFrame:
+    """:func:`scan_gaps` separately for each school year, stacked (see :func:`scan_rates_by_year`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"school_year": [2025] * 40 + [2026] * 40, "school": "A",
+    ...                      "el": [True, False] * 40, "oss": [0, 0, 1, 0] * 20})
+    >>> table = scan_gaps_by_year(data, unit="school", group="el", focus="Yes", outcome="oss")
+    >>> table[["school_year", "school", "difference"]].values.tolist()
+    [[2025, 'A', 0.5], [2026, 'A', 0.5]]
+    """
+    return _by_year(scan_gaps, data, year, unit=unit, group=group, focus=focus, outcome=outcome,
+                    **options)
+
+
+def _by_year(scan, data: pd.DataFrame, year: str, **options) -> pd.DataFrame:
+    parts, summaries = [], {}
+    for value in sorted(data[year].dropna().unique()):  # a handful of years
+        part = scan(data[data[year] == value], **options)
+        key = value.item() if isinstance(value, np.generic) else value
+        summaries[key] = dict(part.attrs)
+        part.insert(0, year, key)
+        parts.append(part)
+    if not parts:
+        raise ValueError(f"no row has a {year!r}")
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs = {"by_year": summaries}
+    return table
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def persistence(scan_by_year: pd.DataFrame, *, unit: str, years_needed: int = 2, window: int = 3,
+                year: str = "school_year", through: int | None = None) -> pd.DataFrame:
+    """Which units were called out in at least ``years_needed`` of the last ``window`` years.
+
+    A single year's call-out can be chance even after the funnel and the
+    false-discovery control, so **one year alone is never called a pattern**:
+    ``years_needed`` must be at least 2. Only units called out (``closer_look``)
+    in at least ``years_needed`` distinct school years of the window get the
+    words :data:`PATTERN`, "a pattern that warrants a closer look".
+
+    Parameters
+    ----------
+    scan_by_year : DataFrame
+        Stacked yearly scans with ``year``, ``unit`` and ``closer_look`` (and
+        ``suppressed``) columns, e.g. from :func:`scan_rates_by_year` or
+        :func:`scan_gaps_by_year`.
+    unit : str
+        Column naming the unit.
+    years_needed : int, default 2
+        Years with a call-out needed for a pattern (at least 2).
+    window : int, default 3
+        Length of the window in school years; it ends at ``through`` and counts
+        calendar school years, so a year with no scan still uses up a place.
+    year : str, default "school_year"
+        Column holding the school year (whole numbers, e.g. 2026 for 2025-26).
+    through : int, optional
+        Last school year of the window; by default the latest in the table.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit, sorted by unit: ``unit``, ``years_scanned`` (years of
+        the window in which the unit met the minimum n), ``years_flagged``
+        (years with ``closer_look``), ``flagged_years`` (e.g. "2024, 2026"),
+        ``persistent`` (bool) and ``pattern`` (:data:`PATTERN` or ""). ``attrs``
+        holds ``first_year``, ``last_year`` and ``years_needed``.
+
+    Raises
+    ------
+    ValueError
+        If ``years_needed < 2``, ``window < years_needed`` or a year is not a
+        whole number.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scans = pd.DataFrame({"school_year": [2024, 2025, 2026] * 2,
+    ...                       "school": ["A"] * 3 + ["B"] * 3, "suppressed": False,
+    ...                       "closer_look": [True, False, True, False, False, True]})
+    >>> persistence(scans, unit="school")[["school", "years_flagged", "pattern"]].values.tolist()
+    [['A', 2, 'a pattern that warrants a closer look'], ['B', 1, '']]
+    """
+    if years_needed < 2:
+        raise ValueError("one year alone is never a pattern: years_needed must be at least 2")
+    if window < years_needed:
+        raise ValueError(f"window ({window}) must be at least years_needed ({years_needed})")
+    years = _whole_years(scan_by_year[year], year)
+    last = int(years.max()) if through is None else int(through)
+    inside = ((years > last - window) & (years <= last)).to_numpy()
+    flagged = _bool(scan_by_year["closer_look"]) & inside
+    scanned = inside & (~_bool(scan_by_year["suppressed"]) if "suppressed" in scan_by_year
+                        else inside)
+    frame = pd.DataFrame({unit: scan_by_year[unit].to_numpy(), "_year": years.to_numpy(),
+                          "_flag": flagged, "_scanned": scanned})
+    per_year = frame.groupby([unit, "_year"], observed=True, sort=True)[["_flag", "_scanned"]].any()
+    per_unit = per_year.groupby(level=unit, observed=True, sort=True)
+    table = per_unit.sum().astype(np.int64).rename(
+        columns={"_scanned": "years_scanned", "_flag": "years_flagged"})
+    table = table[["years_scanned", "years_flagged"]]
+    hits = per_year[per_year["_flag"]].reset_index()
+    listed = hits.groupby(unit, observed=True)["_year"].agg(lambda s: ", ".join(map(str, s)))
+    table["flagged_years"] = listed.astype(object).reindex(table.index, fill_value="").astype(str)
+    table["persistent"] = table["years_flagged"] >= years_needed
+    table["pattern"] = np.where(table["persistent"], PATTERN, "")
+    table = table.reset_index()
+    table.attrs = {"first_year": last - window + 1, "last_year": last, "years_needed": years_needed}
+    return table
+
+
+def _whole_years(column: pd.Series, name: str) -> pd.Series:
+    years = pd.to_numeric(column, errors="coerce").astype("Float64")
+    if years.isna().any() or not (years == years.round()).all():
+        raise ValueError(f"{name!r} must hold whole-number school years (e.g. 2026 for 2025-26)")
+    return years.astype("int64")
+
+
+def _bool(column: pd.Series) -> np.ndarray:
+    return column.astype("boolean").fillna(False).to_numpy(bool)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _check_options(min_n: int, fdr: float, side: str) -> None:
+    if min_n < 1:
+        raise ValueError(f"min_n must be at least 1, got {min_n}")
+    if not 0 < fdr < 1:
+        raise ValueError(f"fdr must be strictly between 0 and 1, got {fdr}")
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+
+
+def _numeric(column: pd.Series, name: str) -> pd.Series:
+    """The outcome as float64 with NaN for missing (booleans become 0/1)."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        column = column.astype("boolean").astype("Float64")
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        raise ValueError(f"outcome {name!r} must be numeric or boolean, not {column.dtype}")
+    return column.astype("Float64").astype("float64")
+
+
+def _zero_one(column: pd.Series, name: str) -> pd.Series:
+    values = _numeric(column, name)
+    if not values.dropna().isin([0.0, 1.0]).all():
+        raise ValueError(f"outcome {name!r} must hold only 0 and 1 (or True/False)")
+    return values
+
+
+def _resolve_statistic(values: pd.Series, statistic: str) -> str:
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {_STATISTICS}, not {statistic!r}")
+    if statistic == "rate" and not values.dropna().isin([0.0, 1.0]).all():
+        raise ValueError("statistic='rate' needs a 0/1 outcome")
+    if statistic != "auto":
+        return statistic
+    return "rate" if values.dropna().isin([0.0, 1.0]).all() else "mean"
+
+
+def _within(mask: np.ndarray, values) -> np.ndarray:
+    """``values`` (computed for the rows in ``mask``) spread back over all rows, NaN elsewhere."""
+    out = np.full(mask.shape, np.nan)
+    out[mask] = values
+    return out
+
+
+def _withhold(table: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """Every number of a suppressed unit but those in ``keep`` becomes NaN."""
+    hidden = [c for c in table.columns if c not in keep]
+    table.loc[table["suppressed"].to_numpy(), hidden] = np.nan
+    return table.reset_index(drop=True)
