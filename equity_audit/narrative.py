@@ -19,7 +19,10 @@ from .contract import UNKNOWN
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
-           "idea_display", "FINDING_COLUMNS"]
+           "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
+           "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
+           "access_heatmap_alt",
+           "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
                    "comparator_estimate", "difference", "qvalue", "students_affected", "statement"]
@@ -61,6 +64,8 @@ GROUP_WORDS = {
 def _group_name(row) -> str:
     """How a sentence names a group: person-first for yes/no subgroups."""
     subgroup, group = str(row["subgroup"]), str(row["group"])
+    if group == UNKNOWN:
+        return f"students whose {label(subgroup).lower()} is not recorded"
     if group in ("Yes", "No") and subgroup in GROUP_WORDS:
         return GROUP_WORDS[subgroup][group == "No"]
     if group in ("Yes", "No", "Y", "N"):
@@ -256,15 +261,145 @@ def idea_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
     ratio = [f"{r:.2f} ({lo:.2f} to {hi:.2f})" if ok else "—" for r, lo, hi, ok in
              zip(latest["risk_ratio"], latest["risk_ratio_low"], latest["risk_ratio_high"], calculated)]
     base = latest["base"].astype(int).astype(str).mask(latest["base"] < min_n, f"<{min_n}")
+    method = latest["method"].where(calculated, "not calculated: too few children")
     return pd.DataFrame({
         "Group": latest["group"].astype(str),
         "Students": base.to_numpy(),
         "Risk": latest["risk"].map("{:.1%}".format).where(calculated, "—").to_numpy(),
         "Comparison risk": latest["comparison_risk"].map("{:.1%}".format).where(calculated, "—").to_numpy(),
         "Risk ratio (95% interval)": ratio,
-        "Method": latest["method"].to_numpy(),
+        "Method": method.to_numpy(),
         "Years above threshold": latest["consecutive_years_flagged"].fillna(0).astype(int).to_numpy(),
         "Significant disproportionality": np.where(latest["significant_disproportionality"].fillna(False),
                                                    "yes", "no"),
-        "Why not calculated": latest["reason"].fillna("").to_numpy(),
     })
+
+
+def idea_findings(table: pd.DataFrame, *, population: str, outcome: str) -> pd.DataFrame:
+    """Groups above the risk-ratio threshold in the latest year (and whether the
+    multi-year rule identifies significant disproportionality)."""
+    latest = table[(table["school_year"] == table["school_year"].max()) & table["flagged"]]
+    rows = [{"section": "patterns", "measure": f"{outcome} risk ratio", "subgroup": "race_ethnicity",
+             "group": row["group"], "n": row["base"], "estimate": row["risk_ratio"],
+             "low": row["risk_ratio_low"], "high": row["risk_ratio_high"],
+             "comparator_estimate": row["comparison_risk"], "difference": row["risk_difference"],
+             "qvalue": np.nan, "students_affected": row["outcome"],
+             "statement": (f"{row['group']} {population}: risk ratio for {outcome} is {row['risk_ratio']:.2f} "
+                           f"(95% interval {row['risk_ratio_low']:.2f} to {row['risk_ratio_high']:.2f}), above "
+                           f"the threshold" + (" for the years the rule requires: significant "
+                                               "disproportionality under the IDEA rule."
+                                               if row["significant_disproportionality"] else
+                                               " this year; not yet for the years the rule requires."))}
+            for _, row in latest.iterrows()]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame:
+    """Units where a group's rate differs from its classmates' beyond chance."""
+    flagged = scan[scan["closer_look"]]
+    rows = [{"section": "patterns", "measure": measure, "subgroup": row["subgroup"], "group": row["group"],
+             "n": row["focus_n"], "estimate": row["focus_estimate"], "low": np.nan, "high": np.nan,
+             "comparator_estimate": row["others_estimate"], "difference": row["difference"],
+             "qvalue": row["qvalue"], "students_affected": round(row["focus_estimate"] * row["focus_n"]),
+             "statement": (f"{row[unit]}: {measure} of {_group_name(row)} is "
+                           f"{fmt_value(row['focus_estimate'], percent=True)} (n={int(row['focus_n'])}) against "
+                           f"{fmt_value(row['others_estimate'], percent=True)} for their schoolmates "
+                           f"(difference {row['difference'] * 100:+.0f} points, 95% interval "
+                           f"{row['difference_low'] * 100:+.0f} to {row['difference_high'] * 100:+.0f}). "
+                           "Warrants a closer look.")}
+            for _, row in flagged.iterrows()]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
+    """Access gaps (four-fifths and beyond chance) as findings."""
+    gaps = table[table["access_gap"]]
+    rows = [{"section": "patterns", "measure": f"access to {row['opportunity']}", "subgroup": row["subgroup"],
+             "group": row["group"], "n": row["n"], "estimate": row["estimate"], "low": row["low"],
+             "high": row["high"], "comparator_estimate": row["comparator_estimate"],
+             "difference": row["difference"], "qvalue": row["qvalue"],
+             "students_affected": row["n"] - round(row["estimate"] * row["n"]),
+             "statement": (f"{_group_name(row)[:1].upper() + _group_name(row)[1:]} had {row['opportunity']} "
+                           f"at {fmt_value(row['estimate'], percent=True)} (n={int(row['n'])}; 95% interval "
+                           f"{fmt_value(row['low'], percent=True)} to {fmt_value(row['high'], percent=True)}) "
+                           f"against {fmt_value(row['comparator_estimate'], percent=True)} for other students "
+                           f"({period}): under four-fifths of their access. Worth asking why.")}
+            for _, row in gaps.iterrows()]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def combine_findings(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Stack findings tables, skipping empty ones."""
+    parts = [t for t in tables if len(t)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FINDING_COLUMNS)
+
+
+def funnel_alt(scan: pd.DataFrame, *, unit: str, units: str, measure: str, named: bool = True) -> str:
+    """Alt text for a funnel chart: how many units sit outside the limits, named when allowed."""
+    shown = scan[~scan["suppressed"]]
+    outside = shown[shown["closer_look"]]
+    text = (f"Funnel chart of {measure} for {len(shown)} {units}, each against the district rate of "
+            f"{fmt_value(scan.attrs.get('target', float('nan')), percent=True)}, with 95% and 99.8% limits "
+            f"that widen for small {units}. ")
+    if outside.empty:
+        return text + f"No {unit} is outside the limits beyond what chance and ordinary variation explain."
+    names = f": {', '.join(outside[unit].astype(str))}" if named else ""
+    return text + f"{len(outside)} {units} warrant a closer look{names}."
+
+
+def gap_scan_display(scan: pd.DataFrame, *, unit: str, min_n: int = 10, only_flagged: bool = True) -> pd.DataFrame:
+    """Within-unit gaps as people read them (units that warrant a closer look by default)."""
+    rows = scan[scan["closer_look"]] if only_flagged else scan[~scan["suppressed"]]
+    pct = lambda v: fmt_value(v, percent=True)  # noqa: E731
+    return pd.DataFrame({
+        label(unit): rows[unit].astype(str),
+        "Group": [_group_name(r) for _, r in rows.iterrows()],
+        "Students in group": rows["focus_n"].astype(int),
+        "Rate in group": rows["focus_estimate"].map(pct),
+        "Other students": rows["others_estimate"].map(pct),
+        "Difference (95% interval)": [f"{d * 100:+.0f} pts ({lo * 100:+.0f} to {hi * 100:+.0f})" for d, lo, hi in
+                                      zip(rows["difference"], rows["difference_low"], rows["difference_high"])],
+    })
+
+
+def access_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Access gaps (four-fifths rule and beyond chance) as people read them."""
+    gaps = table[table["access_gap"]]
+    pct = lambda v: fmt_value(v, percent=True)  # noqa: E731
+    return pd.DataFrame({
+        "Opportunity": gaps["opportunity"],
+        "Group": [_group_name(r) for _, r in gaps.iterrows()],
+        "Students": gaps["n"].astype(int),
+        "With access (95% interval)": [f"{pct(e)} ({pct(lo)} to {pct(hi)})" for e, lo, hi in
+                                       zip(gaps["estimate"], gaps["low"], gaps["high"])],
+        "Other students": gaps["comparator_estimate"].map(pct),
+        "Ratio": gaps["ratio"].map("{:.2f}".format),
+    })
+
+
+def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The access table in the shape of a crossed table for :func:`plots.rate_heatmap`:
+    rows are groups, columns opportunities, ``estimate`` the rate, ``flagged`` the access gaps."""
+    names = [_group_name(r) for _, r in table.iterrows()]
+    order = list(dict.fromkeys(names))
+    return table.assign(
+        group_name=pd.Categorical(names, categories=order),
+        opportunity=pd.Categorical(table["opportunity"], categories=list(dict.fromkeys(table["opportunity"]))),
+        flagged=table["access_gap"],
+    )[["group_name", "opportunity", "n", "estimate", "suppressed", "flagged"]]
+
+
+def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
+    """How many units were scanned and how many warrant a closer look, without naming any."""
+    shown = scan[~scan["suppressed"]]
+    flagged = int(shown["closer_look"].sum())
+    return (f"{len(scan)} {units} were scanned for {measure}; {len(scan) - len(shown)} had fewer students "
+            f"than the minimum and were not assessed. {flagged} of the {len(shown)} assessed warrant a closer "
+            f"look after allowing for ordinary variation and controlling false discoveries. Their names are "
+            f"only in the run's confidential folder, for a conversation in their PLC.")
+
+
+def access_heatmap_alt(access: pd.DataFrame) -> str:
+    """Alt text for the access heat map."""
+    table = access_heatmap_table(access).assign(group_name=lambda t: t["group_name"].astype(str))
+    return heatmap_alt(table, "group_name", "opportunity", "access", percent=True)

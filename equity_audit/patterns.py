@@ -37,7 +37,8 @@ from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
-           "with_pace_by_year", "idea_risk_ratios"]
+           "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
+           "current_domain_facts"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -239,3 +240,46 @@ def _state_rows(state_comparison, category: str):
         return None
     rows = state_comparison[state_comparison["category"] == category]
     return rows[["group", "outcome", "base"]] if len(rows) else None
+
+
+def gap_scan(facts: pd.DataFrame, outcome: str, columns: list[str], *, unit: str = "school",
+             min_n: int = 10, fdr: float = 0.05) -> pd.DataFrame:
+    """Within-unit gaps for every group of ``columns`` against the unit's other students.
+
+    Stacks :func:`equity_audit.scans.scan_gaps` over every group (yes/no
+    subgroups: their "Yes" group) and re-applies false-discovery control across
+    all of them, so scanning more groups does not mean more chance calls.
+    """
+    from .scans import scan_gaps
+
+    parts = []
+    for column in columns:
+        groups = facts[column].astype(str)
+        focuses = ["Yes"] if set(groups.unique()) <= {"Yes", "No", "Unknown"} else sorted(set(groups) - {"Unknown"})
+        for focus in focuses:  # the handful of groups of one subgroup
+            scan = scan_gaps(facts, unit=unit, group=column, focus=focus, outcome=outcome, min_n=min_n, fdr=fdr)
+            parts.append(scan.assign(subgroup=column, group=focus))
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked["qvalue"] = bh_adjust(stacked["pvalue"].to_numpy(dtype=float))
+    stacked["closer_look"] = (~stacked["suppressed"]) & (np.nan_to_num(stacked["qvalue"], nan=1.0) < fdr)
+    return stacked
+
+
+def teacher_rows(district, facts: pd.DataFrame) -> pd.DataFrame:
+    """Student x teacher rows for the latest school year: each student's domain facts
+    joined to the teachers (and PLCs) of their sections in that domain."""
+    sections = district["sections"].astype({"school_year": "int64"})
+    linked = district["rosters"].merge(sections, on="section_id")
+    latest = facts[facts["school_year"] == facts["school_year"].max()].astype({"school_year": "int64"})
+    keys = ["student_id", "school_year"] + (["domain"] if "domain" in linked and "domain" in latest else [])
+    columns = [*keys, "teacher_id"] + (["plc_id"] if "plc_id" in linked else [])
+    return latest.merge(linked[columns].drop_duplicates(), on=keys)
+
+
+def current_domain_facts(domain_facts: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """The latest year's student x domain facts with ``below`` (0/1 below pace, NA without
+    enough evidence) and the school name, for the school, PLC and teacher scans."""
+    latest = domain_facts[domain_facts["school_year"] == domain_facts["school_year"].max()]
+    current = latest.assign(below=latest["below_pace"].astype("Float64"),
+                            school_year=latest["school_year"].astype("int64"))
+    return current.merge(facts[["student_id", "school_year", "school"]], on=_KEY, how="left")

@@ -73,3 +73,14 @@ def test_unmet_need_section_writes_findings_and_keeps_students_confidential(demo
     assert "student_id" not in published
     confidential = pd.read_csv(demo_run / "confidential" / "students_flagged_without_support.csv")
     assert len(confidential) > 0 and {"student_id", "domain", "pace"} <= set(confidential.columns)
+
+
+def test_patterns_section_finds_the_planted_school_and_keeps_teachers_confidential(demo_run):
+    findings = pd.read_csv(demo_run / "tables" / "findings_patterns.csv")
+    assert findings["statement"].str.startswith("Ridgeview Middle: the out-of-school suspension rate of "
+                                                "Black/African American students").any()
+    teachers = pd.read_csv(demo_run / "confidential" / "teacher_scan_below_pace.csv")
+    assert len(teachers) > 10
+    report = (demo_run / "report.html").read_text()
+    published = report + " ".join(p.read_text() for p in (demo_run / "tables").glob("*.csv"))
+    assert not [t for t in teachers["teacher_id"] if t in published]
