@@ -250,6 +250,9 @@ def _compare_means(cells, comparison, confidence):
     low, high = stats.mean_interval(mean, sd, n, confidence)
     welch = stats.welch_difference(mean, sd, n, c_mean, c_sd, c_n, confidence)
     difference, diff_low, diff_high, pvalue = (np.asarray(v, dtype=float) for v in _welch_parts(welch))
+    # a group with no variation at all (say, no removals) gives Welch a zero variance and a
+    # spurious p of 0: such a cell is shown but not tested
+    pvalue = np.where((sd > 0) & (c_sd > 0), pvalue, np.nan)
     return dict(estimate=mean, low=low, high=high, comparator_n=c_n,
                      comparator_estimate=c_mean, difference=difference, difference_low=diff_low,
                      difference_high=diff_high, ratio=_ratio(mean, c_mean), ratio_low=np.nan,

@@ -137,3 +137,9 @@ def test_public_api_names():
     low, high = equity_audit.stats.wilson_interval([81], [263])
     assert round(float(low[0]), 4) == 0.2553
     assert callable(equity_audit.pace.pace)
+
+
+def test_a_group_without_variation_is_shown_but_not_tested():
+    data = pd.DataFrame({"g": ["a"] * 14 + ["b"] * 200, "removals": [0] * 14 + [0, 1, 2, 0] * 50})
+    row = disaggregate(data, "removals", by="g", statistic="mean").set_index("g").loc["a"]
+    assert row["estimate"] == 0 and np.isnan(row["pvalue"]) and not bool(row["flagged"])
