@@ -19,9 +19,11 @@ Examples
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .contract import UNKNOWN
+from .stats import bh_adjust
 from .pace import school_year_of
 
 __all__ = ["construct_scores", "workforce_table", "climate_by_subgroup", "WHITE"]
@@ -62,7 +64,8 @@ def workforce_table(staff: pd.DataFrame, student_years: pd.DataFrame, students: 
     for side in ("students", "staff"):
         table[f"{side}_of_color_share"] = (table[f"{side}_of_color"] / table[side]).where(table[side] >= min_n)
     table["gap"] = table["staff_of_color_share"] - table["students_of_color_share"]
-    table["school"] = table["school_id"].map(school_names or {}).fillna(table["school_id"])
+    ids = table["school_id"].astype(str)
+    table["school"] = ids.map(school_names or {}).astype(str).where(ids.isin(list(school_names or {})), ids)
     return table[["school", "students", "students_of_color_share", "staff", "staff_of_color_share", "gap"]]
 
 
@@ -87,4 +90,11 @@ def climate_by_subgroup(scores: pd.DataFrame, students: pd.DataFrame, columns: l
     constructs = [c for c in scores.columns if c != "student_id"]
     parts = [disaggregate_each(labelled, construct, columns, statistic="mean", **options).assign(construct=construct)
              for construct in constructs]  # a few constructs
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    # one family across constructs: more constructs must not mean more chance calls
+    eligible = ~table["suppressed"]
+    table["qvalue"] = bh_adjust(table["pvalue"].where(eligible).to_numpy(dtype=float))
+    table["flagged"] = np.nan_to_num(table["qvalue"], nan=1.0) < options.get("fdr", 0.05)
+    return table
