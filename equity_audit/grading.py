@@ -1,0 +1,718 @@
+"""Grades against evidence: do course grades say what the standards evidence says?
+
+In competency-based education a course grade should summarise the evidence of
+learning on the course's standards. Where grades and evidence part ways, and
+part ways more for some students than for others, grades may be rewarding or
+penalising something other than learning. Following the methods notes
+(section 5.4; Brookhart et al. 2016, Gershenson 2018, Bowers 2011):
+
+- :func:`grade_points`: text grades (letters, grade points or percents) as points;
+- :func:`grade_evidence`: one row per student x section x term with the grade
+  and the evidence on that section's domain in the same term;
+- :func:`discordance`: "A/B with evidence not yet proficient" and
+  "C/D/F with proficient evidence", as 0/1;
+- :func:`residuals`: ``grade_points ~ evidence_mean + domain`` fitted
+  district-wide; the residual is the grade minus what the evidence predicts;
+- :func:`teacher_gaps`, :func:`teacher_gaps_all`: within each teacher, the
+  difference in mean residual between a focus group and the teacher's other
+  students, scanned with :func:`equity_audit.scans.scan_gaps` (Welch,
+  empirical-Bayes shrinkage, Benjamini-Hochberg, minimum n);
+- :func:`who_gets_rich_evidence`: per student and school year, the share of
+  evidence from performance tasks and projects and the share at DOK 3-4;
+- :func:`time_to_level4`, :func:`level4_by_student`: days from the first
+  proficient score on a standard to the first score of 4.
+
+A teacher flagged by a scan *warrants a closer look*; a gap in residuals is a
+screen, never by itself a finding of bias.
+
+Examples
+--------
+>>> import pandas as pd
+>>> grade_points(pd.Series(["A-", "b+", "3.5", "85", "pass"])).tolist()
+[3.7, 3.3, 3.5, 3.0, nan]
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .contract import UNKNOWN
+from .pace import school_year_of
+from .scans import scan_gaps
+from .subgroups import subgroup_columns, subgroup_labels
+
+__all__ = [
+    "LETTER_POINTS",
+    "PERCENT_BANDS",
+    "HIGH_GRADE",
+    "LOW_GRADE",
+    "TOP_SCORE",
+    "RICH_TASKS",
+    "TESTED_TASKS",
+    "HALF_YEAR_ENDS",
+    "grade_points",
+    "term_period",
+    "grade_evidence",
+    "discordance",
+    "residuals",
+    "teacher_gaps",
+    "teacher_gaps_all",
+    "who_gets_rich_evidence",
+    "time_to_level4",
+    "level4_by_student",
+]
+
+#: Default letter scale. A+ counts as 4.0 (pass ``scale={"A+": 4.3}`` for a 4.3 scale).
+LETTER_POINTS = {
+    "A+": 4.0, "A": 4.0, "A-": 3.7,
+    "B+": 3.3, "B": 3.0, "B-": 2.7,
+    "C+": 2.3, "C": 2.0, "C-": 1.7,
+    "D+": 1.3, "D": 1.0, "D-": 0.7,
+    "F": 0.0,
+}
+#: Percent bands as (lowest percent, points), highest first: 90+ A, 80+ B, 70+ C, 60+ D, else F.
+PERCENT_BANDS = ((90.0, 4.0), (80.0, 3.0), (70.0, 2.0), (60.0, 1.0), (0.0, 0.0))
+#: Highest number read as grade points; larger numbers (up to 100) are percents.
+MOST_POINTS = 4.3
+#: Grade points at or above which a grade is an A or a B (B- at 2.7 is not).
+HIGH_GRADE = 3.0
+#: Grade points at or below which a grade is a C, D or F (C+ at 2.3 is not).
+LOW_GRADE = 2.0
+#: The top evidence score: "Level 4", beyond proficient.
+TOP_SCORE = 4.0
+#: Task types that count as rich evidence ...
+RICH_TASKS = ("performance_task", "project")
+#: ... against these.
+TESTED_TASKS = ("quiz", "test")
+#: The first half of a school year ends on this day (month-day); the second half is the rest.
+HALF_YEAR_ENDS = "01-31"
+#: Term codes matched to part of a school year; any other code means the whole year.
+_PERIODS = ("s1", "s2", "q1", "q2", "q3", "q4")
+_WHOLE_YEAR = "year"
+_SECTION_COLUMNS = ["section_id", "teacher_id", "plc_id", "school_id", "domain", "course_id",
+                    "school_year"]
+_KEYS = ["student_id", "domain", "school_year"]
+
+
+# --------------------------------------------------------------------------- grade points
+
+
+def grade_points(grades, *, scale: dict | None = None,
+                 percent_bands=PERCENT_BANDS) -> pd.Series:
+    """Text grades as grade points.
+
+    Three forms are read, after removing spaces and a trailing ``%``:
+
+    - a letter A-F with + or - (any case): :data:`LETTER_POINTS`, i.e. A = 4.0,
+      A- = 3.7, B+ = 3.3, B = 3.0, B- = 2.7, C+ = 2.3, C = 2.0, C- = 1.7,
+      D+ = 1.3, D = 1.0, D- = 0.7, F = 0, and A+ = 4.0 by default. ``scale``
+      overrides or adds letters, e.g. ``{"A+": 4.3}``;
+    - a number from 0 to 4.3 (without ``%``): grade points as given;
+    - a number above 4.3 up to 100, or any number written with ``%``: a
+      percent, banded by ``percent_bands`` (default 90+ = 4.0 (A),
+      80-89.99 = 3.0 (B), 70+ = 2.0 (C), 60+ = 1.0 (D), below 60 = 0 (F)).
+
+    Anything else (blank, "P", "I", negative numbers, more than 100) is NaN.
+
+    Parameters
+    ----------
+    grades : Series or DataFrame
+        The grades, or a table with a ``grade`` column.
+    scale : dict, optional
+        Letter -> points, merged over :data:`LETTER_POINTS`.
+    percent_bands : sequence of (float, float)
+        (lowest percent, points) pairs; a percent gets the points of the
+        highest band whose lowest percent it reaches.
+
+    Returns
+    -------
+    Series
+        float64 grade points, with the index of ``grades``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> grade_points(pd.Series(["A+", "C-", " f ", "4.3", "92", "59.5", "3%", "", None])).tolist()
+    [4.0, 1.7, 0.0, 4.3, 4.0, 0.0, 0.0, nan, nan]
+    >>> grade_points(pd.Series(["A+"]), scale={"A+": 4.3}).tolist()
+    [4.3]
+    """
+    text = grades["grade"] if isinstance(grades, pd.DataFrame) else pd.Series(grades)
+    clean = (text.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+             .str.replace("\u2212", "-", regex=False).str.replace("\u2013", "-", regex=False))
+    letters = {k.upper().replace(" ", ""): float(v) for k, v in {**LETTER_POINTS, **(scale or {})}.items()}
+    from_letter = clean.map(letters).astype("Float64")
+    percent_sign = clean.str.endswith("%").fillna(False).astype(bool)
+    number = pd.to_numeric(clean.str.rstrip("%"), errors="coerce").astype("float64")
+    is_points = ~percent_sign & (number >= 0) & (number <= MOST_POINTS)
+    is_percent = (percent_sign & (number >= 0) | (number > MOST_POINTS)) & (number <= 100)
+    points = np.where(is_points, number, np.where(is_percent, _banded(number, percent_bands), np.nan))
+    out = from_letter.astype("float64").fillna(pd.Series(points, index=text.index))
+    return out.rename("grade_points")
+
+
+def _banded(percent: pd.Series, bands) -> np.ndarray:
+    """Points of the highest band each percent reaches (NaN below every band)."""
+    lows = np.array([low for low, _ in bands], float)
+    values = np.array([points for _, points in bands], float)
+    order = np.argsort(lows)
+    lows, values = lows[order], values[order]
+    place = np.searchsorted(lows, percent.to_numpy(float), side="right") - 1
+    return np.where(place >= 0, values[np.clip(place, 0, None)], np.nan)
+
+
+# --------------------------------------------------------------------------- terms
+
+
+def term_period(dates, *, school_year_start: str = "08-15", school_year_end: str = "06-15") -> pd.DataFrame:
+    """The school year, half ("s1"/"s2") and quarter ("q1".."q4") of each date.
+
+    - ``s1`` runs from the start of the school year (``school_year_start``)
+      up to and including 31 January; ``s2`` is the rest of the school year,
+      including the summer after ``school_year_end`` (a summer date belongs to
+      the school year just finished, as in :func:`equity_audit.pace.school_year_of`);
+    - ``q1``/``q2`` split ``s1`` at its midpoint, ``q3``/``q4`` split the span
+      from 1 February to ``school_year_end`` at its midpoint (summer dates are ``q4``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> dates = pd.to_datetime(["2024-08-20", "2024-12-20", "2025-01-31", "2025-02-01",
+    ...                         "2025-05-30", "2025-07-01"])
+    >>> out = term_period(dates)
+    >>> out["half"].tolist(), out["quarter"].tolist()
+    (['s1', 's1', 's1', 's2', 's2', 's2'], ['q1', 'q2', 'q2', 'q3', 'q4', 'q4'])
+    """
+    when = pd.Series(pd.to_datetime(pd.Series(dates)).to_numpy())
+    year = school_year_of(when, school_year_start=school_year_start, school_year_end=school_year_end)
+    year_float = pd.Series(year).astype("Float64").astype("float64")
+    start = _on(year_float - 1, school_year_start)
+    second = _on(year_float, HALF_YEAR_ENDS) + pd.Timedelta(days=1)
+    end = _on(year_float, school_year_end)
+    in_second = (when >= second).to_numpy()
+    first_middle = start + (second - start) / 2
+    second_middle = second + (end - second) / 2
+    quarter = np.where(in_second, np.where(when >= second_middle, "q4", "q3"),
+                       np.where(when >= first_middle, "q2", "q1"))
+    known = when.notna().to_numpy()
+    return pd.DataFrame({
+        "school_year": pd.array(year, dtype="Int64"),
+        "half": pd.Series(np.where(in_second, "s2", "s1"), dtype="string").where(known),
+        "quarter": pd.Series(quarter, dtype="string").where(known),
+    })
+
+
+def _on(years: pd.Series, month_day: str) -> pd.Series:
+    """The date ``month_day`` (MM-DD) in each year (NaT where the year is missing)."""
+    month, day = (int(part) for part in month_day.split("-"))
+    parts = pd.DataFrame({"year": years.to_numpy(float), "month": float(month), "day": float(day)})
+    return pd.to_datetime(parts, errors="coerce")
+
+
+def _grade_period(term: pd.Series) -> pd.Series:
+    """A grade's term code as the period whose evidence it summarises."""
+    code = term.astype("string").str.strip().str.lower()
+    return code.where(code.isin(_PERIODS), _WHOLE_YEAR).fillna(_WHOLE_YEAR)
+
+
+# --------------------------------------------------------------------------- grades x evidence
+
+
+def grade_evidence(district, *, proficient_score: float = 3.0, school_year_start: str = "08-15",
+                   school_year_end: str = "06-15", scale: dict | None = None) -> pd.DataFrame:
+    """Each grade beside the evidence on the same domain in the same term.
+
+    A grade (student x section x term) is matched to the student's evidence on
+    standards of the section's ``domain`` in the section's ``school_year``,
+    in the part of the year its ``term`` names: "s1"/"s2" the halves and
+    "q1".."q4" the quarters of :func:`term_period` (codes are matched after
+    trimming and lower-casing); any other term code (e.g. "y", "fy", "t1")
+    takes the whole school year. A student with two sections of one domain in
+    one year (a mid-year move) has the same evidence beside both grades.
+
+    Parameters
+    ----------
+    district : District or dict of DataFrame
+        Needs ``grades``, ``sections``, ``evidence``, ``standards``; ``students``
+        (for subgroup columns) is used when present.
+    proficient_score : float, default 3.0
+        Score that counts as proficient.
+    school_year_start, school_year_end : str
+        MM-DD, as in :func:`equity_audit.pace.school_year_of`.
+    scale : dict, optional
+        Letter scale overrides for :func:`grade_points`.
+
+    Returns
+    -------
+    DataFrame
+        One row per grade: ``student_id``, ``section_id``, ``term``,
+        ``teacher_id``, ``plc_id``, ``school_id``, ``domain``, ``course_id``,
+        ``school_year``, ``grade_points``, ``evidence_n`` (0 without evidence),
+        ``evidence_mean`` (mean score), ``proficient_share`` (share of scores
+        >= ``proficient_score``), ``evidence_proficient`` (``evidence_mean >=
+        proficient_score``; nullable boolean), then the student's subgroup
+        columns (:func:`equity_audit.subgroups.subgroup_labels`). Rows without
+        evidence or with an unreadable grade are kept (NaN). ``attrs`` holds
+        ``rows``, ``rows_without_evidence``, ``rows_without_section``,
+        ``rows_without_grade_points``, ``evidence_without_standard`` and
+        ``proficient_score``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> district = {
+    ...     "grades": pd.DataFrame({"student_id": ["S1", "S1", "S2"], "section_id": ["X", "X", "X"],
+    ...                             "term": ["s1", "s2", "s1"], "grade": ["B", "A-", "C"]}),
+    ...     "sections": pd.DataFrame({"section_id": ["X"], "school_year": [2025], "school_id": ["H"],
+    ...                               "teacher_id": ["T1"], "course_id": ["M1"], "domain": ["math"],
+    ...                               "plc_id": ["P"]}),
+    ...     "evidence": pd.DataFrame({"student_id": ["S1", "S1", "S1"], "standard_id": ["M.1"] * 3,
+    ...                               "assessed_on": pd.to_datetime(["2024-10-01", "2024-11-01",
+    ...                                                              "2025-03-01"]),
+    ...                               "score": [2.0, 3.0, 4.0]}),
+    ...     "standards": pd.DataFrame({"standard_id": ["M.1"], "domain": ["math"]})}
+    >>> table = grade_evidence(district)
+    >>> table[["student_id", "term", "grade_points", "evidence_n", "evidence_mean"]].values.tolist()
+    [['S1', 's1', 3.0, 2, 2.5], ['S1', 's2', 3.7, 1, 4.0], ['S2', 's1', 2.0, 0, nan]]
+    >>> table.attrs["rows_without_evidence"]
+    1
+    """
+    grades = district["grades"]
+    table = grades[["student_id", "section_id", "term"]].copy()
+    table["_period"] = _grade_period(grades["term"]).to_numpy()
+    table = table.merge(_sections(district["sections"]), on="section_id", how="left")
+    table["grade_points"] = grade_points(grades, scale=scale).to_numpy()
+    summary, unplaced = _evidence_by_period(district["evidence"], district["standards"], proficient_score,
+                                            school_year_start, school_year_end)
+    table = table.merge(summary, on=[*_KEYS, "_period"], how="left").drop(columns="_period")
+    table["evidence_n"] = table["evidence_n"].fillna(0).astype("int64")
+    table["evidence_proficient"] = (table["evidence_mean"] >= proficient_score).astype("boolean")
+    table.loc[table["evidence_n"] == 0, "evidence_proficient"] = pd.NA
+    table = _with_subgroups(table, district)
+    table.attrs = {"rows": len(table),
+                   "rows_without_evidence": int((table["evidence_n"] == 0).sum()),
+                   "rows_without_section": int(table["teacher_id"].isna().sum()),
+                   "rows_without_grade_points": int(table["grade_points"].isna().sum()),
+                   "evidence_without_standard": unplaced, "proficient_score": proficient_score}
+    return table
+
+
+def _sections(sections: pd.DataFrame) -> pd.DataFrame:
+    """The section columns a grade row carries (missing optional ones as NA)."""
+    out = sections.reindex(columns=_SECTION_COLUMNS).drop_duplicates("section_id")
+    out["school_year"] = pd.to_numeric(out["school_year"], errors="coerce").astype("Int64")
+    return out
+
+
+def _placed(evidence: pd.DataFrame, standards: pd.DataFrame):
+    """Evidence with the standard's domain (and DOK as ``standard_dok``); and the count without a standard."""
+    known = standards[["standard_id", "domain"]].assign(
+        standard_dok=standards["dok"] if "dok" in standards else np.nan).drop_duplicates("standard_id")
+    placed = evidence.merge(known, on="standard_id", how="left")
+    return placed, int(placed["domain"].isna().sum())
+
+
+def _evidence_by_period(evidence, standards, proficient_score, school_year_start, school_year_end):
+    """n, mean score and proficient share per student x domain x school year x period."""
+    placed, unplaced = _placed(evidence, standards)
+    placed = placed[placed["domain"].notna() & placed["score"].notna()].reset_index(drop=True)
+    periods = term_period(placed["assessed_on"], school_year_start=school_year_start,
+                          school_year_end=school_year_end)
+    base = pd.DataFrame({"student_id": placed["student_id"].to_numpy(), "domain": placed["domain"].to_numpy(),
+                         "school_year": periods["school_year"].to_numpy(),
+                         "score": placed["score"].to_numpy(float)})
+    base["proficient"] = (base["score"] >= proficient_score).astype(float)
+    stacked = pd.concat([base.assign(_period=periods["half"].to_numpy()),
+                         base.assign(_period=periods["quarter"].to_numpy()),
+                         base.assign(_period=_WHOLE_YEAR)], ignore_index=True)
+    summary = (stacked.groupby([*_KEYS, "_period"], observed=True, sort=False, dropna=True)
+               .agg(evidence_n=("score", "size"), evidence_mean=("score", "mean"),
+                    proficient_share=("proficient", "mean")).reset_index())
+    summary["school_year"] = summary["school_year"].astype("Int64")
+    return summary, unplaced
+
+
+def _with_subgroups(table: pd.DataFrame, district) -> pd.DataFrame:
+    """``table`` with the student's subgroup columns (Unknown for students not on file)."""
+    if "students" not in district:
+        return table
+    labelled = subgroup_labels(district["students"])
+    columns = subgroup_columns(labelled)
+    out = table.merge(labelled[["student_id", *columns]].drop_duplicates("student_id"),
+                      on="student_id", how="left")
+    for column in columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype) and UNKNOWN in out[column].cat.categories:
+            out[column] = out[column].fillna(UNKNOWN)
+    return out
+
+
+# --------------------------------------------------------------------------- discordance
+
+
+def discordance(table: pd.DataFrame, *, high_grade: float = HIGH_GRADE,
+                low_grade: float = LOW_GRADE) -> pd.DataFrame:
+    """Add the two discordance indicators, 0/1 (NA without evidence or grade points).
+
+    - ``high_grade_low_evidence``: grade points >= ``high_grade`` (an A or a B;
+      B- at 2.7 is not) while the evidence is not yet proficient;
+    - ``low_grade_high_evidence``: grade points <= ``low_grade`` (C, D or F;
+      C+ at 2.3 is not) while the evidence is proficient.
+
+    Parameters
+    ----------
+    table : DataFrame
+        With ``grade_points`` and ``evidence_proficient`` (from :func:`grade_evidence`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"grade_points": [3.7, 3.7, 1.0, 2.7, 2.0],
+    ...                       "evidence_proficient": pd.array([False, True, True, False, None],
+    ...                                                       dtype="boolean")})
+    >>> out = discordance(table)
+    >>> out["high_grade_low_evidence"].tolist(), out["low_grade_high_evidence"].tolist()
+    ([1, 0, 0, 0, <NA>], [0, 0, 1, 0, <NA>])
+    """
+    out = table.copy()
+    proficient = out["evidence_proficient"].astype("boolean")
+    points = out["grade_points"].astype("Float64")
+    out["high_grade_low_evidence"] = ((points >= high_grade) & ~proficient).astype("Int64")
+    out["low_grade_high_evidence"] = ((points <= low_grade) & proficient).astype("Int64")
+    unknown = (proficient.isna() | points.isna()).to_numpy()
+    out.loc[unknown, ["high_grade_low_evidence", "low_grade_high_evidence"]] = pd.NA
+    return out
+
+
+# --------------------------------------------------------------------------- residuals
+
+
+def residuals(table: pd.DataFrame, *, effects=("domain",)) -> pd.DataFrame:
+    """Fit ``grade_points ~ evidence_mean + effects`` district-wide; add predictions and residuals.
+
+    Ordinary least squares (:func:`numpy.linalg.lstsq`) on the rows with
+    grade points, evidence and every effect known; each effect column enters
+    as fixed effects (one indicator per value but the first, sorted). Pass
+    ``effects=("course_id",)`` for course fixed effects, or ``()`` for none.
+
+    Returns
+    -------
+    DataFrame
+        ``table`` with ``predicted_points`` and ``residual`` (grade points minus
+        predicted; NaN for rows not fitted). ``attrs`` adds ``coefficients``
+        (dict: ``intercept``, ``evidence_mean``, ``<effect>[<value>]``),
+        ``n_fitted`` and ``r_squared``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"grade_points": [1.0, 2.0, 3.0, 2.5],
+    ...                       "evidence_mean": [1.0, 2.0, 3.0, 2.0], "domain": ["m"] * 4})
+    >>> out = residuals(table)
+    >>> round(out.attrs["coefficients"]["evidence_mean"], 6), out["residual"].round(3).tolist()
+    (1.0, [-0.125, -0.125, -0.125, 0.375])
+    """
+    effects = list(effects)
+    out = table.copy()
+    fitted = (out[["grade_points", "evidence_mean"]].notna().all(axis=1)
+              & out[effects].notna().all(axis=1)).to_numpy()
+    design = _design(out.loc[fitted], effects)
+    y = out.loc[fitted, "grade_points"].to_numpy(float)
+    coefficients, *_ = np.linalg.lstsq(design.to_numpy(float), y, rcond=None)
+    predicted = design.to_numpy(float) @ coefficients
+    out["predicted_points"] = _spread(fitted, predicted)
+    out["residual"] = out["grade_points"].astype(float) - out["predicted_points"]
+    total = float(((y - y.mean()) ** 2).sum()) if y.size else np.nan
+    out.attrs = {**table.attrs, "coefficients": dict(zip(design.columns, map(float, coefficients))),
+                 "n_fitted": int(fitted.sum()),
+                 "r_squared": 1 - float(((y - predicted) ** 2).sum()) / total if total else np.nan}
+    return out
+
+
+def _design(rows: pd.DataFrame, effects: list[str]) -> pd.DataFrame:
+    """Intercept, evidence_mean and one indicator per effect value but the first."""
+    parts = [pd.DataFrame({"intercept": 1.0, "evidence_mean": rows["evidence_mean"].astype(float)},
+                          index=rows.index)]
+    for effect in effects:
+        values = rows[effect].astype(str)
+        dummies = pd.get_dummies(pd.Categorical(values, categories=sorted(values.unique())),
+                                 drop_first=True, dtype=float)
+        dummies.index = rows.index
+        parts.append(dummies.rename(columns=lambda value, e=effect: f"{e}[{value}]"))
+    return pd.concat(parts, axis=1)
+
+
+def _spread(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.full(mask.shape, np.nan)
+    out[mask] = values
+    return out
+
+
+# --------------------------------------------------------------------------- teacher scans
+
+
+def _per_student(table: pd.DataFrame, group_columns: list[str]) -> pd.DataFrame:
+    """Mean residual per teacher x student: students, not report cards, are the units compared."""
+    rows = table[table["residual"].notna() & table["teacher_id"].notna()]
+    keys = ["teacher_id", "student_id"]
+    means = rows.groupby(keys, observed=True, sort=True)["residual"].agg(["mean", "size"])
+    groups = rows.drop_duplicates(keys).set_index(keys)[group_columns]
+    return groups.join(means.rename(columns={"mean": "residual", "size": "grades"})).reset_index()
+
+
+def teacher_gaps(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 10, fdr: float = 0.05,
+                 side: str = "both") -> pd.DataFrame:
+    """Per teacher, the gap in mean residual between the focus group and the teacher's other students.
+
+    Each student's residuals with a teacher (all sections, terms and years)
+    are averaged first, so a student counts once per teacher; then
+    :func:`equity_audit.scans.scan_gaps` compares, within each teacher, the
+    students in ``focus`` with the others (difference of means, Welch
+    interval and p-value, empirical-Bayes shrunk difference, Benjamini-Hochberg
+    across the teachers scanned; teachers with fewer than ``min_n`` students
+    on either side are suppressed). A negative ``difference`` means the focus
+    group's grades fall further below what their evidence predicts.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`residuals`: ``teacher_id``, ``student_id``, ``residual`` and ``group_column``.
+    group_column : str
+        E.g. ``"race_ethnicity"`` or ``"english_learner"``.
+    focus
+        The focus group's value, e.g. ``"Black/African American"`` or ``"Yes"``.
+    min_n, fdr, side
+        As in :func:`equity_audit.scans.scan_gaps`.
+
+    Returns
+    -------
+    DataFrame
+        The :func:`~equity_audit.scans.scan_gaps` table, one row per teacher
+        (``teacher_id``, ``focus_n``, ``others_n``, ``focus_estimate``,
+        ``others_estimate``, ``difference`` ..., ``closer_look``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> table = pd.DataFrame({"teacher_id": np.repeat(["T1", "T2"], 100),
+    ...                       "student_id": [f"S{i}" for i in range(200)],
+    ...                       "group": np.tile(["a"] * 30 + ["b"] * 70, 2),
+    ...                       "residual": rng.normal(0, 0.3, 200)})
+    >>> table.loc[(table["teacher_id"] == "T1") & (table["group"] == "a"), "residual"] -= 1
+    >>> gaps = teacher_gaps(table, group_column="group", focus="a")
+    >>> gaps[["teacher_id", "closer_look"]].values.tolist()
+    [['T1', True], ['T2', False]]
+    """
+    students = _per_student(table, [group_column])
+    return scan_gaps(students, unit="teacher_id", group=group_column, focus=focus, outcome="residual",
+                     min_n=min_n, fdr=fdr, statistic="mean", side=side)
+
+
+def _focus_groups(column: pd.Series) -> list[str]:
+    """The groups to scan: for a two-group column (yes/no, Y/N) only one, since the other is its mirror."""
+    groups = sorted(set(column.dropna().astype(str)) - {UNKNOWN})
+    if len(groups) != 2:
+        return groups
+    yes = [g for g in groups if g.lower() in ("yes", "y", "true", "1")]
+    return yes[:1] or groups[:1]
+
+
+def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: float = 0.05,
+                     side: str = "both") -> pd.DataFrame:
+    """:func:`teacher_gaps` for every group of every column, stacked, with BH across all of them.
+
+    Each group of a column (Unknown left out) is the focus in turn; a column
+    with two groups (yes/no subgroups, Y/N district groups) is scanned once,
+    for its "Yes"-like group, since the other comparison is the same one
+    mirrored. The q-values and ``closer_look`` are recomputed across every
+    teacher x group scanned, so scanning more groups does not mean more chance
+    call-outs (as :func:`equity_audit.patterns.gap_scan`).
+
+    Returns
+    -------
+    DataFrame
+        The stacked scans with ``subgroup`` (the column) and ``group`` (the
+        focus) first. ``attrs`` holds ``units_scanned`` (rows not suppressed)
+        and ``flagged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> table = pd.DataFrame({"teacher_id": np.repeat(["T1", "T2"], 100),
+    ...                       "student_id": [f"S{i}" for i in range(200)],
+    ...                       "el": np.tile(["Yes"] * 30 + ["No"] * 70, 2),
+    ...                       "residual": rng.normal(0, 0.3, 200)})
+    >>> teacher_gaps_all(table, ["el"])[["subgroup", "group", "teacher_id"]].values.tolist()
+    [['el', 'Yes', 'T1'], ['el', 'Yes', 'T2']]
+    """
+    students = _per_student(table, list(columns))
+    parts = [scan_gaps(students, unit="teacher_id", group=column, focus=focus, outcome="residual",
+                       min_n=min_n, fdr=fdr, statistic="mean", side=side).assign(subgroup=column, group=focus)
+             for column in columns for focus in _focus_groups(students[column])]
+    stacked = pd.concat(parts, ignore_index=True)
+    scanned = ~stacked["suppressed"].astype(bool).to_numpy()
+    qvalues = np.full(len(stacked), np.nan)
+    qvalues[scanned] = stats.bh_adjust(stacked["pvalue"].to_numpy(float)[scanned])
+    difference = stacked["difference"].to_numpy(float)
+    direction = {"both": np.ones(len(stacked), bool), "above": difference > 0, "below": difference < 0}[side]
+    stacked["qvalue"] = qvalues
+    stacked["closer_look"] = scanned & direction & (np.nan_to_num(qvalues, nan=1.0) < fdr)
+    stacked = stacked[["subgroup", "group", *[c for c in stacked.columns if c not in ("subgroup", "group")]]]
+    stacked.attrs = {"units_scanned": int(scanned.sum()), "flagged": int(stacked["closer_look"].sum()),
+                     "min_n": min_n, "fdr": fdr, "side": side}
+    return stacked
+
+
+# --------------------------------------------------------------------------- rich evidence
+
+
+def who_gets_rich_evidence(district, *, school_year_start: str = "08-15",
+                           school_year_end: str = "06-15") -> pd.DataFrame:
+    """Per student and school year: how much of their evidence is rich.
+
+    - ``share_performance_tasks``: evidence of task type in :data:`RICH_TASKS`
+      (performance_task, project) over evidence in RICH_TASKS or
+      :data:`TESTED_TASKS` (quiz, test); other task types (observation ...)
+      and blanks are in neither (``n_task_compared`` is the denominator);
+    - ``share_dok34``: evidence at DOK 3 or 4 over evidence with a DOK (the
+      evidence's own ``dok``, else its standard's; ``n_dok`` is the denominator).
+
+    Parameters
+    ----------
+    district : District or dict of DataFrame
+        Needs ``evidence`` and ``standards``; ``students`` adds subgroup columns.
+
+    Returns
+    -------
+    DataFrame
+        ``student_id``, ``school_year``, ``n_evidence``, ``n_task_compared``,
+        ``share_performance_tasks``, ``n_dok``, ``share_dok34``, then the
+        subgroup columns, ready for :func:`equity_audit.disaggregate.disaggregate_each`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> district = {"evidence": pd.DataFrame({
+    ...     "student_id": ["S1"] * 4, "standard_id": ["M.1"] * 4,
+    ...     "assessed_on": pd.to_datetime(["2024-10-01"] * 4), "score": [3.0] * 4,
+    ...     "task_type": ["project", "quiz", "observation", "test"],
+    ...     "dok": pd.array([4, None, 2, 1], dtype="Int64")}),
+    ...     "standards": pd.DataFrame({"standard_id": ["M.1"], "domain": ["math"], "dok": [3]})}
+    >>> out = who_gets_rich_evidence(district)
+    >>> out[["school_year", "n_evidence", "n_task_compared", "n_dok"]].values.tolist()
+    [[2025, 4, 3, 4]]
+    >>> out[["share_performance_tasks", "share_dok34"]].round(3).values.tolist()
+    [[0.333, 0.5]]
+    """
+    placed, _ = _placed(district["evidence"], district["standards"])
+    own = placed["dok"] if "dok" in placed else pd.Series(np.nan, index=placed.index)
+    dok = pd.to_numeric(own, errors="coerce").astype("float64").fillna(
+        pd.to_numeric(placed["standard_dok"], errors="coerce").astype("float64"))
+    task = (placed["task_type"] if "task_type" in placed else pd.Series(pd.NA, index=placed.index)).astype("string")
+    rich = task.isin(RICH_TASKS).to_numpy()
+    compared = rich | task.isin(TESTED_TASKS).to_numpy()
+    frame = pd.DataFrame({
+        "student_id": placed["student_id"].to_numpy(),
+        "school_year": school_year_of(placed["assessed_on"], school_year_start=school_year_start,
+                                      school_year_end=school_year_end),
+        "_rich": np.where(compared, rich, np.nan), "_deep": np.where(dok.notna(), dok >= 3, np.nan)})
+    grouped = frame.groupby(["student_id", "school_year"], observed=True, sort=True)
+    table = grouped.agg(n_evidence=("_rich", "size"), n_task_compared=("_rich", "count"),
+                        share_performance_tasks=("_rich", "mean"), n_dok=("_deep", "count"),
+                        share_dok34=("_deep", "mean")).reset_index()
+    return _with_subgroups(table, district)
+
+
+# --------------------------------------------------------------------------- time to level 4
+
+
+def time_to_level4(evidence: pd.DataFrame, standards: pd.DataFrame | None = None, *,
+                   proficient_score: float = 3.0) -> pd.DataFrame:
+    """Days from reaching proficient on a standard to the first score of 4 on it.
+
+    For each student x standard with a score >= ``proficient_score`` (Level 3
+    reached): ``reached_on`` the first such date, ``level4_on`` the first
+    date with a score of :data:`TOP_SCORE` (4), ``days_to_4`` the days between
+    them (0 when the first proficient score is a 4), and ``reached_4``. A
+    standard never scored 4 is right-censored: ``days_to_4`` is NaN and
+    ``days_observed`` the days from ``reached_on`` to the student's last score
+    on the standard (for survival methods). Student x standards never proficient
+    are left out.
+
+    Parameters
+    ----------
+    evidence : DataFrame
+        ``student_id``, ``standard_id``, ``assessed_on``, ``score``.
+    standards : DataFrame, optional
+        Adds ``domain`` and ``performance_level`` of each standard.
+    proficient_score : float, default 3.0
+
+    Returns
+    -------
+    DataFrame
+        ``student_id``, ``standard_id``, (``domain``, ``performance_level``),
+        ``reached_on``, ``level4_on``, ``days_to_4``, ``days_observed``, ``reached_4``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> evidence = pd.DataFrame({"student_id": ["S1"] * 4 + ["S2"] * 2,
+    ...     "standard_id": ["A", "A", "A", "B", "A", "A"],
+    ...     "assessed_on": pd.to_datetime(["2024-09-01", "2024-09-11", "2024-10-01",
+    ...                                    "2024-09-01", "2024-09-01", "2024-12-01"]),
+    ...     "score": [2.0, 3.0, 4.0, 2.0, 3.0, 3.0]})
+    >>> out = time_to_level4(evidence)
+    >>> out[["student_id", "standard_id", "days_to_4", "days_observed", "reached_4"]].values.tolist()
+    [['S1', 'A', 20.0, 20.0, True], ['S2', 'A', nan, 91.0, False]]
+    """
+    keys = ["student_id", "standard_id"]
+    rows = evidence[evidence["score"].notna() & evidence["assessed_on"].notna()]
+    when = pd.to_datetime(rows["assessed_on"])
+    frame = rows[keys].assign(
+        _when=when, _proficient=when.where(rows["score"] >= proficient_score),
+        _top=when.where(rows["score"] >= TOP_SCORE))
+    table = frame.groupby(keys, observed=True, sort=True).agg(
+        reached_on=("_proficient", "min"), level4_on=("_top", "min"), _last=("_when", "max")).reset_index()
+    table = table[table["reached_on"].notna()].reset_index(drop=True)
+    table["days_to_4"] = (table["level4_on"] - table["reached_on"]).dt.days.astype(float)
+    table["reached_4"] = table["level4_on"].notna()
+    table["days_observed"] = np.where(table["reached_4"], table["days_to_4"],
+                                      (table["_last"] - table["reached_on"]).dt.days.astype(float))
+    table = table.drop(columns="_last")
+    if standards is not None:
+        extra = standards.reindex(columns=["standard_id", "domain", "performance_level"]).drop_duplicates("standard_id")
+        table = table.merge(extra, on="standard_id", how="left")
+    first = [*keys, *[c for c in ("domain", "performance_level") if c in table]]
+    return table[[*first, "reached_on", "level4_on", "days_to_4", "days_observed", "reached_4"]]
+
+
+def level4_by_student(times: pd.DataFrame, students: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per student: standards at Level 3, share that reached 4, median days among those that did.
+
+    ``median_days_to_4`` is over the standards that reached 4 only; with much
+    censoring (short observation), compare ``share_reaching_4`` as well.
+
+    Parameters
+    ----------
+    times : DataFrame
+        From :func:`time_to_level4`.
+    students : DataFrame, optional
+        Adds the student's subgroup columns for disaggregation.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> times = pd.DataFrame({"student_id": ["S1", "S1", "S2"], "days_to_4": [10.0, float("nan"), 30.0],
+    ...                       "reached_4": [True, False, True]})
+    >>> level4_by_student(times).values.tolist()
+    [['S1', 2, 0.5, 10.0], ['S2', 1, 1.0, 30.0]]
+    """
+    frame = times.assign(_reached=times["reached_4"].astype(float))
+    table = frame.groupby("student_id", observed=True, sort=True).agg(
+        standards_at_3=("_reached", "size"), share_reaching_4=("_reached", "mean"),
+        median_days_to_4=("days_to_4", "median")).reset_index()
+    return table if students is None else _with_subgroups(table, {"students": students})
