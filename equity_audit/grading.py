@@ -42,7 +42,7 @@ from .pace import school_year_of
 from .scans import scan_gaps
 from .subgroups import subgroup_columns, subgroup_labels
 
-__all__ = [
+__all__ = ["student_grading", 
     "LETTER_POINTS",
     "PERCENT_BANDS",
     "HIGH_GRADE",
@@ -716,3 +716,14 @@ def level4_by_student(times: pd.DataFrame, students: pd.DataFrame | None = None)
         standards_at_3=("_reached", "size"), share_reaching_4=("_reached", "mean"),
         median_days_to_4=("days_to_4", "median")).reset_index()
     return table if students is None else _with_subgroups(table, {"students": students})
+
+
+def student_grading(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per student: mean grade residual and the share of their grades that are
+    discordant with their evidence, for the by-subgroup view (students, not grade rows,
+    are the unit, so a student with many grades does not weigh more)."""
+    measures = ["residual", "high_grade_low_evidence", "low_grade_high_evidence"]
+    values = table[["student_id", *measures]].astype({m: "Float64" for m in measures[1:]})
+    per_student = values.groupby("student_id")[measures].mean().reset_index()
+    labels = table[["student_id", *columns]].drop_duplicates("student_id")
+    return per_student.merge(labels, on="student_id", how="left")

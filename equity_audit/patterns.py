@@ -38,7 +38,7 @@ from .subgroups import subgroup_columns, subgroup_labels
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
-           "current_domain_facts"]
+           "current_domain_facts", "teacher_pace_gaps"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -283,3 +283,18 @@ def current_domain_facts(domain_facts: pd.DataFrame, facts: pd.DataFrame) -> pd.
     current = latest.assign(below=latest["below_pace"].astype("Float64"),
                             school_year=latest["school_year"].astype("int64"))
     return current.merge(facts[["student_id", "school_year", "school"]], on=_KEY, how="left")
+
+
+def teacher_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, min_n: int = 10,
+                      fdr: float = 0.05) -> pd.DataFrame:
+    """Per teacher and group: the gap in pace between the group's students and the teacher's
+    other students (latest year), with false-discovery control across every teacher and group."""
+    from .subgroups import subgroup_labels
+
+    taught = teacher_rows(district, current)
+    # a teacher of both domains sees a student twice: one row per student and teacher, or
+    # the scan would count the same student as two and be overconfident
+    per_student = taught.groupby(["teacher_id", "student_id"])["pace"].mean().reset_index()
+    labels = subgroup_labels(district["students"])[["student_id", *columns]]
+    return gap_scan(per_student.merge(labels, on="student_id", how="left"), "pace", columns, unit="teacher_id",
+                    min_n=min_n, fdr=fdr)
