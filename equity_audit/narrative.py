@@ -21,7 +21,8 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
            "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
-           "access_heatmap_alt",
+           "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
+           "climate_display", "scorer_count_sentence",
            "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
@@ -32,7 +33,10 @@ def fmt_value(value: float, *, percent: bool) -> str:
     """A rate as a whole percent, anything else to two decimals."""
     if value is None or pd.isna(value):
         return "—"
-    return f"{value:.0%}" if percent else f"{value:.2f}"
+    if percent:
+        # small shares need a decimal, or 0.4% and 0% read the same
+        return f"{value:.1%}" if abs(value) < 0.1 and value != 0 else f"{value:.0%}"
+    return f"{value:.2f}"
 
 
 def label(name: str) -> str:
@@ -152,7 +156,8 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
         "Group": table["group"].astype(str),
         "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}"),
         "Value": table["estimate"].map(value),
-        "95% interval": [f"{value(lo)} to {value(hi)}" for lo, hi in zip(table["low"], table["high"])],
+        "95% interval": [f"{value(max(lo, 0) if percent else lo)} to {value(min(hi, 1) if percent else hi)}"
+                         for lo, hi in zip(table["low"], table["high"])],
         "Others": table["comparator_estimate"].map(value),
         "Difference": table["difference"].map(lambda d: "—" if pd.isna(d) else
                                               (f"{d * 100:+.0f} pts" if percent else f"{d:+.2f}")),
@@ -403,3 +408,62 @@ def access_heatmap_alt(access: pd.DataFrame) -> str:
     """Alt text for the access heat map."""
     table = access_heatmap_table(access).assign(group_name=lambda t: t["group_name"].astype(str))
     return heatmap_alt(table, "group_name", "opportunity", "access", percent=True)
+
+
+def severity_table(severity: pd.DataFrame) -> pd.DataFrame:
+    """Scorer severity for the report: scorers numbered, never named (names stay confidential).
+
+    Returns a by-group table (``group`` = "Scorer 1" ..., sorted from harshest) that
+    :func:`equity_audit.plots.forest` can draw: the estimate is the mean deviation
+    from the other scorers, ``flagged`` marks harsh or lenient scorers.
+    """
+    ordered = severity.sort_values("mean_deviation").reset_index(drop=True)
+    return pd.DataFrame({
+        "subgroup": "scorers", "group": [f"Scorer {i + 1}" for i in range(len(ordered))],
+        "n": ordered["works"], "estimate": ordered["mean_deviation"], "low": ordered["low"],
+        "high": ordered["high"], "suppressed": ordered["works"] < 2,
+        "flagged": ordered["harsh"] | ordered["lenient"], "qwk": ordered["qwk"],
+    })
+
+
+def severity_alt(table: pd.DataFrame) -> str:
+    """Alt text for the scorer severity chart."""
+    flagged = table[table["flagged"]]
+    text = (f"Dot chart of how far each of {len(table)} scorers' scores sit from the other scorers' "
+            f"scores of the same work, with 95% intervals. ")
+    if flagged.empty:
+        return text + "No scorer is consistently harsher or more lenient than the others."
+    parts = [f"{row.group} by {row.estimate:+.2f} points on average" for row in flagged.itertuples()]
+    return text + "Consistently harsher or more lenient: " + "; ".join(parts) + "."
+
+
+def calibration_display(summary: pd.DataFrame, *, min_works: int = 5) -> pd.DataFrame:
+    """The calibration summary: all works together, and standards with enough works."""
+    shown = summary[(summary["standard_id"] == "All") | (summary["works"] >= min_works)]
+    return pd.DataFrame({
+        "Standard": shown["standard_id"], "Works": shown["works"], "Scorers": shown["scorers"],
+        "Exact agreement": shown["exact_agreement"].map("{:.0%}".format),
+        "Within one level": shown["adjacent_agreement"].map("{:.0%}".format),
+        "Krippendorff's alpha (ordinal)": shown["alpha_ordinal"].map("{:.2f}".format),
+        "Reading": shown["reading"],
+    })
+
+
+def climate_chart_table(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Climate scores ready for a forest chart: one panel per construct, rows "Subgroup: group"."""
+    shown = shown_groups(table[table["subgroup"].isin(columns)])
+    return shown.assign(group=shown["subgroup"].map(label) + ": " + shown["group"], subgroup=shown["construct"])
+
+
+def climate_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
+    """Climate scores by subgroup as people read them, with the construct named."""
+    shown = shown_groups(table)
+    return display_table(shown, percent=False, min_n=min_n).assign(Construct=shown["construct"].to_numpy())
+
+
+def scorer_count_sentence(gaps: pd.DataFrame, *, group_words: str) -> str:
+    """How many scorers score one group differently, without naming any."""
+    tested = gaps["pvalue"].notna()
+    return (f"{int(tested.sum())} scorers were compared on how they score {group_words} against their other "
+            f"students on the same standards; {int(gaps['closer_look'].sum())} warrant a closer look after "
+            f"controlling false discoveries. Their names are only in the run's confidential folder.")

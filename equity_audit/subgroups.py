@@ -18,7 +18,7 @@ import pandas as pd
 
 from .contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
 
-__all__ = ["subgroup_columns", "core_subgroups", "subgroup_labels", "FLAG_LABELS", "CORE"]
+__all__ = ["subgroup_columns", "core_subgroups", "subgroup_labels", "attach_subgroups", "FLAG_LABELS", "CORE"]
 
 FLAG_LABELS = ("Yes", "No", UNKNOWN)
 _BASE = ("race_ethnicity", "gender")
@@ -56,3 +56,10 @@ def subgroup_labels(students: pd.DataFrame) -> pd.DataFrame:
 def _flag_labels(flag: pd.Series) -> pd.Categorical:
     labels = flag.astype("boolean").map({True: "Yes", False: "No"}).astype("object")
     return pd.Categorical(labels.where(labels.notna(), UNKNOWN), categories=FLAG_LABELS)
+
+
+def attach_subgroups(table: pd.DataFrame, students: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """``table`` (with a ``student_id`` column) with the students' labelled subgroup columns."""
+    columns = columns or subgroup_columns(students)
+    labelled = subgroup_labels(students)[["student_id", *columns]]
+    return table.drop(columns=[c for c in columns if c in table]).merge(labelled, on="student_id", how="left")

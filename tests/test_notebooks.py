@@ -84,3 +84,18 @@ def test_patterns_section_finds_the_planted_school_and_keeps_teachers_confidenti
     report = (demo_run / "report.html").read_text()
     published = report + " ".join(p.read_text() for p in (demo_run / "tables").glob("*.csv"))
     assert not [t for t in teachers["teacher_id"] if t in published]
+
+
+def test_bias_section_finds_the_planted_grader_and_scorer_confidentially(demo_run):
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "data/synthetic/manifest.json").read_text())
+    planted = {p["name"]: p for p in manifest["planted"]}
+    grades = pd.read_csv(demo_run / "confidential" / "teacher_scan_grades_against_evidence.csv")
+    flagged = grades[grades["closer_look"]]
+    assert set(flagged["teacher_id"]) == {planted["teacher_grade_bias"]["where"]["teacher_id"]}
+    severity = pd.read_csv(demo_run / "confidential" / "scorer_severity.csv")
+    assert severity.loc[severity["harsh"], "scorer_id"].tolist() == [planted["harsh_rater"]["where"]["scorer_id"]]
+    published = (demo_run / "report.html").read_text() + " ".join(
+        p.read_text() for p in (demo_run / "tables").glob("*.csv"))
+    staff = pd.read_csv(Path(__file__).resolve().parents[1] / "data/synthetic/staff.csv")["staff_id"]
+    assert not [s for s in staff if s in published]
+    assert (demo_run / "tables" / "findings_bias.csv").exists()
