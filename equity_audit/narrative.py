@@ -22,7 +22,7 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
            "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
-           "climate_display", "scorer_count_sentence",
+           "climate_display", "scorer_count_sentence", "count_finding", "MIN_DIFFERENCE",
            "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
@@ -111,21 +111,35 @@ def heatmap_alt(table: pd.DataFrame, rows: str, columns: str, measure: str, *, p
             f"{withheld} cell(s) are withheld because fewer students than the minimum are in them.")
 
 
-def findings(table: pd.DataFrame, *, section: str, measure: str, percent: bool) -> pd.DataFrame:
-    """The flagged cells of a by-subgroup table as findings for the strategies step."""
+#: Smallest difference worth a finding: 5 percentage points for shares, 0.1 otherwise
+#: (levels a year, grade points, survey points). Smaller flags stay in the tables.
+MIN_DIFFERENCE = {True: 0.05, False: 0.1}
+
+
+def findings(table: pd.DataFrame, *, section: str, measure: str, percent: bool,
+             min_difference: float | None = None) -> pd.DataFrame:
+    """The flagged cells of a by-subgroup table as findings for the strategies step.
+
+    A flag whose difference is below ``min_difference`` (default
+    :data:`MIN_DIFFERENCE`) is real but too small to act on; it stays in the
+    section's table and is not listed as a finding.
+    """
+    floor = MIN_DIFFERENCE[percent] if min_difference is None else min_difference
     # with a yes/no subgroup the "No" row only mirrors the "Yes" row
-    flagged = table[table["flagged"] & ~table["group"].isin(["No", "N"])].copy()
+    flagged = table[table["flagged"] & ~table["group"].isin(["No", "N"])
+                    & (table["difference"].abs() >= floor)].copy()
     if flagged.empty:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     flagged["section"], flagged["measure"] = section, measure
     rate = table["statistic"].iloc[0] == "rate"
+    # for a rate, the students with the outcome; for an average, the students in the group
     flagged["students_affected"] = np.round(flagged["estimate"] * flagged["n"]) if rate else flagged["n"]
     flagged["statement"] = [_statement(row, measure, percent) for _, row in flagged.iterrows()]
     return flagged.reindex(columns=FINDING_COLUMNS).reset_index(drop=True)
 
 
 def _statement(row, measure: str, percent: bool) -> str:
-    value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
+    value = lambda v: fmt_value(min(max(v, 0), 1) if percent else v, percent=percent)  # noqa: E731
     name = _group_name(row)
     return (f"{name[:1].upper() + name[1:]}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
             f"{value(row['low'])} to {value(row['high'])}) against {value(row['comparator_estimate'])} "
@@ -467,3 +481,16 @@ def scorer_count_sentence(gaps: pd.DataFrame, *, group_words: str) -> str:
     return (f"{int(tested.sum())} scorers were compared on how they score {group_words} against their other "
             f"students on the same standards; {int(gaps['closer_look'].sum())} warrant a closer look after "
             f"controlling false discoveries. Their names are only in the run's confidential folder.")
+
+
+def count_finding(scan: pd.DataFrame, *, section: str, measure: str, units: str) -> pd.DataFrame:
+    """One finding that counts the units of a confidential scan warranting a closer look."""
+    flagged = int(scan["closer_look"].sum()) if "closer_look" in scan else 0
+    if not flagged:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.DataFrame([{
+        "section": section, "measure": measure, "subgroup": "", "group": "", "n": flagged,
+        "qvalue": np.nan, "students_affected": np.nan,
+        "statement": (f"{flagged} {units} warrant a closer look for {measure}. Who they are is in the run's "
+                      "confidential folder, for a professional conversation in their PLC."),
+    }], columns=FINDING_COLUMNS)
