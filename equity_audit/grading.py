@@ -36,10 +36,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import stats
 from .contract import UNKNOWN
 from .pace import school_year_of
-from .scans import scan_gaps
+from .scans import scan_gaps, scan_gaps_each
 from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["student_grading", 
@@ -510,15 +509,6 @@ def teacher_gaps(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 
                      min_n=min_n, fdr=fdr, statistic="mean", side=side)
 
 
-def _focus_groups(column: pd.Series) -> list[str]:
-    """The groups to scan: for a two-group column (yes/no, Y/N) only one, since the other is its mirror."""
-    groups = sorted(set(column.dropna().astype(str)) - {UNKNOWN})
-    if len(groups) != 2:
-        return groups
-    yes = [g for g in groups if g.lower() in ("yes", "y", "true", "1")]
-    return yes[:1] or groups[:1]
-
-
 def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: float = 0.05,
                      side: str = "both") -> pd.DataFrame:
     """:func:`teacher_gaps` for every group of every column, stacked, with BH across all of them.
@@ -528,7 +518,9 @@ def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10
     for its "Yes"-like group, since the other comparison is the same one
     mirrored. The q-values and ``closer_look`` are recomputed across every
     teacher x group scanned, so scanning more groups does not mean more chance
-    call-outs (as :func:`equity_audit.patterns.gap_scan`).
+    call-outs (as :func:`equity_audit.patterns.gap_scan`). Both are
+    :func:`equity_audit.scans.scan_gaps_each`, here on each student's mean
+    residual per teacher and with ``two_groups_once``.
 
     Returns
     -------
@@ -550,21 +542,8 @@ def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10
     [['el', 'Yes', 'T1'], ['el', 'Yes', 'T2']]
     """
     students = _per_student(table, list(columns))
-    parts = [scan_gaps(students, unit="teacher_id", group=column, focus=focus, outcome="residual",
-                       min_n=min_n, fdr=fdr, statistic="mean", side=side).assign(subgroup=column, group=focus)
-             for column in columns for focus in _focus_groups(students[column])]
-    stacked = pd.concat(parts, ignore_index=True)
-    scanned = ~stacked["suppressed"].astype(bool).to_numpy()
-    qvalues = np.full(len(stacked), np.nan)
-    qvalues[scanned] = stats.bh_adjust(stacked["pvalue"].to_numpy(float)[scanned])
-    difference = stacked["difference"].to_numpy(float)
-    direction = {"both": np.ones(len(stacked), bool), "above": difference > 0, "below": difference < 0}[side]
-    stacked["qvalue"] = qvalues
-    stacked["closer_look"] = scanned & direction & (np.nan_to_num(qvalues, nan=1.0) < fdr)
-    stacked = stacked[["subgroup", "group", *[c for c in stacked.columns if c not in ("subgroup", "group")]]]
-    stacked.attrs = {"units_scanned": int(scanned.sum()), "flagged": int(stacked["closer_look"].sum()),
-                     "min_n": min_n, "fdr": fdr, "side": side}
-    return stacked
+    return scan_gaps_each(students, unit="teacher_id", columns=columns, outcome="residual", min_n=min_n,
+                          fdr=fdr, two_groups_once=True, statistic="mean", side=side)
 
 
 # --------------------------------------------------------------------------- rich evidence

@@ -33,6 +33,7 @@ from .stats import bh_adjust
 from .enrollment import student_years
 from .overview import school_names
 from .pace import expected_level, school_year_of
+from .scans import scan_gaps_each
 from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
@@ -246,23 +247,12 @@ def gap_scan(facts: pd.DataFrame, outcome: str, columns: list[str], *, unit: str
              min_n: int = 10, fdr: float = 0.05) -> pd.DataFrame:
     """Within-unit gaps for every group of ``columns`` against the unit's other students.
 
-    Stacks :func:`equity_audit.scans.scan_gaps` over every group (yes/no
-    subgroups: their "Yes" group) and re-applies false-discovery control across
-    all of them, so scanning more groups does not mean more chance calls.
+    :func:`equity_audit.scans.scan_gaps_each`: stacks
+    :func:`equity_audit.scans.scan_gaps` over every group (yes/no subgroups:
+    their "Yes" group) and re-applies false-discovery control across all of
+    them, so scanning more groups does not mean more chance calls.
     """
-    from .scans import scan_gaps
-
-    parts = []
-    for column in columns:
-        groups = facts[column].astype(str)
-        focuses = ["Yes"] if set(groups.unique()) <= {"Yes", "No", "Unknown"} else sorted(set(groups) - {"Unknown"})
-        for focus in focuses:  # the handful of groups of one subgroup
-            scan = scan_gaps(facts, unit=unit, group=column, focus=focus, outcome=outcome, min_n=min_n, fdr=fdr)
-            parts.append(scan.assign(subgroup=column, group=focus))
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked["qvalue"] = bh_adjust(stacked["pvalue"].to_numpy(dtype=float))
-    stacked["closer_look"] = (~stacked["suppressed"]) & (np.nan_to_num(stacked["qvalue"], nan=1.0) < fdr)
-    return stacked
+    return scan_gaps_each(facts, unit=unit, columns=columns, outcome=outcome, min_n=min_n, fdr=fdr)
 
 
 def teacher_rows(district, facts: pd.DataFrame) -> pd.DataFrame:

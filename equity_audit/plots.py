@@ -299,6 +299,60 @@ def _grid_height(n_rows: int, title: str) -> float:
     return max(2.8, 0.55 * n_rows + 2.0 + (0.4 if title else 0.0))
 
 
+# --------------------------------------------------------------------------- rows (forest, boxes)
+
+
+def _row_data(table: pd.DataFrame, group: str | Sequence[str], facet: str | None, min_n: int,
+              values: Sequence[str], complete: Sequence[str]):
+    """The rows of a forest or box chart: ``(data, labels, n, withheld, numbers)``.
+
+    ``numbers`` holds ``values`` as floats, NaN on withheld rows (``suppressed``,
+    or n under ``min_n``); a row missing any of ``complete`` is withheld too.
+    """
+    columns = [group] if isinstance(group, str) else list(group)
+    _require(table, [*columns, "n", *values] + ([facet] if facet else []))
+    data = table.reset_index(drop=True)
+    withheld = _withheld(data, min_n)
+    numbers = data[list(values)].apply(pd.to_numeric, errors="coerce").astype(float).where(~withheld)
+    withheld |= numbers[list(complete)].isna().any(axis=1)
+    return data, _labels(data, columns), _numeric_n(data), withheld, numbers
+
+
+def _row_axes(data: pd.DataFrame, facet: str | None, labels: list[str], n: pd.Series, withheld: pd.Series,
+              min_n: int, title: str, legend_rows: int = 1):
+    """Stacked panels (one per ``facet`` value) with each row's label and n, and a hatched
+    band for each withheld row. Returns the figure and, per panel, ``(ax, shown)`` with
+    ``shown`` the ``(y, row)`` of the rows left for the caller to draw."""
+    panels = _panels(data, facet)
+    fig, axes = _stacked_axes(panels, title, legend_rows)
+    drawn = []
+    for ax, (name, rows) in zip(axes, panels):
+        _style_rows(ax, [labels[i] for i in rows], name)
+        shown = []
+        for y, i in enumerate(rows):
+            if withheld[i]:
+                _withheld_row(ax, y, _withheld_text(n[i], min_n))
+                _n_column(ax, y, _withheld_n_label(n[i], min_n))
+            else:
+                _n_column(ax, y, _n_label(n[i], min_n))
+                shown.append((y, i))
+        drawn.append((ax, shown))
+    return fig, drawn
+
+
+def _finish_rows(fig, drawn, handles: list, *, values: list, reference, reference_label: str,
+                 percent: bool, withheld: pd.Series, min_n: int, xlabel: str, title: str) -> None:
+    """The reference line, the withheld legend entry, the shared x axis and the legend."""
+    axes = [ax for ax, _ in drawn]
+    line = _reference(axes, reference, reference_label, percent)
+    if line is not None:
+        handles.append(line)
+    if withheld.any():
+        handles.append(_withheld_patch(min_n))
+    _x_limits(axes, [*values, reference], percent)
+    _finish(fig, axes, xlabel, title, handles)
+
+
 # --------------------------------------------------------------------------- forest
 
 
@@ -356,31 +410,19 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
     ['n=120', 'n=95', 'withheld (n<10)', 'n<10']
     >>> plt.close(fig)
     """
-    columns = [group] if isinstance(group, str) else list(group)
-    _require(table, [*columns, "n", "estimate", "low", "high"] + ([facet] if facet else []))
-    data = table.reset_index(drop=True)
-    withheld = _withheld(data, min_n)
+    data, labels, n, withheld, numbers = _row_data(table, group, facet, min_n, ("estimate", "low", "high"),
+                                                   complete=("estimate",))
     flagged = _flagged(data) & ~withheld
-    estimate, low, high = (pd.to_numeric(data[c], errors="coerce").astype(float).where(~withheld)
-                           for c in ("estimate", "low", "high"))
-    withheld |= estimate.isna()
-    n = _numeric_n(data)
-    labels = _labels(data, columns)
+    estimate, low, high = numbers["estimate"], numbers["low"], numbers["high"]
     colours = sns.color_palette(PALETTE)
     plain_style = {"marker": "o", "color": colours[0], "markerfacecolor": "white",
                    "markeredgewidth": 1.6, "markersize": 7}
     flag_style = {"marker": "D", "color": colours[3], "markerfacecolor": colours[3],
                   "markeredgewidth": 1.0, "markersize": 7}
 
-    panels = _panels(data, facet)
-    fig, axes = _stacked_axes(panels, title)
-    for ax, (name, rows) in zip(axes, panels):
-        _style_rows(ax, [labels[i] for i in rows], name)
-        for y, i in enumerate(rows):
-            if withheld[i]:
-                _withheld_row(ax, y, _withheld_text(n[i], min_n))
-                _n_column(ax, y, _withheld_n_label(n[i], min_n))
-                continue
+    fig, drawn = _row_axes(data, facet, labels, n, withheld, min_n, title)
+    for ax, shown in drawn:
+        for y, i in shown:
             xerr = None
             if np.isfinite(low[i]) and np.isfinite(high[i]):
                 xerr = [[max(0.0, estimate[i] - low[i])], [max(0.0, high[i] - estimate[i])]]
@@ -389,18 +431,13 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
                         markerfacecolor=style["markerfacecolor"],
                         markeredgewidth=style["markeredgewidth"], markersize=style["markersize"],
                         elinewidth=1.8, capsize=3, zorder=3)
-            _n_column(ax, y, _n_label(n[i], min_n))
 
     handles = [Line2D([], [], linestyle="-", label="estimate with its interval", **plain_style)]
     if "flagged" in data:
         handles.append(Line2D([], [], linestyle="-", label=FLAGGED_LABEL, **flag_style))
-    line = _reference(axes, reference, reference_label, percent)
-    if line is not None:
-        handles.append(line)
-    if withheld.any():
-        handles.append(_withheld_patch(min_n))
-    _x_limits(axes, [*estimate, *low, *high, reference], percent)
-    _finish(fig, axes, xlabel, title, handles)
+    _finish_rows(fig, drawn, handles, values=[*estimate, *low, *high], reference=reference,
+                 reference_label=reference_label, percent=percent, withheld=withheld, min_n=min_n,
+                 xlabel=xlabel, title=title)
     return fig
 
 
@@ -457,35 +494,17 @@ def quantile_boxes(quantiles: pd.DataFrame, *, group: str | Sequence[str], facet
     2
     >>> plt.close(fig)
     """
-    columns = [group] if isinstance(group, str) else list(group)
-    _require(quantiles, [*columns, "n", *_QUANTILES] + ([facet] if facet else []))
-    data = quantiles.reset_index(drop=True)
-    withheld = _withheld(data, min_n)
-    values = data[list(_QUANTILES)].apply(pd.to_numeric, errors="coerce").astype(float)
-    values = values.where(~withheld, np.nan)
-    withheld |= values.isna().any(axis=1)
-    n = _numeric_n(data)
-    labels = _labels(data, columns)
+    data, labels, n, withheld, values = _row_data(quantiles, group, facet, min_n, _QUANTILES,
+                                                  complete=_QUANTILES)
     colours = sns.color_palette(PALETTE)
     face = sns.light_palette(colours[0], 4)[1]
 
-    panels = _panels(data, facet)
-    fig, axes = _stacked_axes(panels, title, legend_rows=2)
-    for ax, (name, rows) in zip(axes, panels):
-        _style_rows(ax, [labels[i] for i in rows], name)
-        stats, positions = [], []
-        for y, i in enumerate(rows):
-            if withheld[i]:
-                _withheld_row(ax, y, _withheld_text(n[i], min_n))
-                _n_column(ax, y, _withheld_n_label(n[i], min_n))
-                continue
-            _n_column(ax, y, _n_label(n[i], min_n))
-            q05, q25, q50, q75, q95 = values.loc[i, list(_QUANTILES)]
-            stats.append({"whislo": q05, "q1": q25, "med": q50, "q3": q75, "whishi": q95,
-                          "fliers": np.array([]), "label": labels[i]})
-            positions.append(y)
+    fig, drawn = _row_axes(data, facet, labels, n, withheld, min_n, title, legend_rows=2)
+    for ax, shown in drawn:
+        stats = [dict(zip(("whislo", "q1", "med", "q3", "whishi"), values.loc[i, list(_QUANTILES)]),
+                      fliers=np.array([]), label=labels[i]) for _, i in shown]
         if stats:
-            ax.bxp(stats, positions=positions, orientation="horizontal", widths=0.55,
+            ax.bxp(stats, positions=[y for y, _ in shown], orientation="horizontal", widths=0.55,
                    patch_artist=True, showfliers=False, manage_ticks=False,
                    boxprops={"facecolor": face, "edgecolor": colours[0], "linewidth": 1.4},
                    medianprops={"color": "black", "linewidth": 2.2},
@@ -497,13 +516,9 @@ def quantile_boxes(quantiles: pd.DataFrame, *, group: str | Sequence[str], facet
                Line2D([], [], color="black", linewidth=2.2, label="median"),
                Line2D([], [], color=colours[0], linewidth=1.4, marker="|", markersize=8,
                       label="whiskers: 5th to 95th percentile")]
-    line = _reference(axes, reference, reference_label, percent)
-    if line is not None:
-        handles.append(line)
-    if withheld.any():
-        handles.append(_withheld_patch(min_n))
-    _x_limits(axes, [*values.to_numpy().ravel(), reference], percent)
-    _finish(fig, axes, xlabel, title, handles)
+    _finish_rows(fig, drawn, handles, values=values.to_numpy().ravel(), reference=reference,
+                 reference_label=reference_label, percent=percent, withheld=withheld, min_n=min_n,
+                 xlabel=xlabel, title=title)
     return fig
 
 

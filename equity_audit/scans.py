@@ -21,6 +21,8 @@ it says where to look, and never amounts to a finding of bias.
   pooled rate (funnel plot, overdispersion, empirical-Bayes shrinkage);
 - :func:`scan_gaps`: within each unit, a focus group (e.g. Black students, or
   English learners) against the unit's other students;
+- :func:`scan_gaps_each`: :func:`scan_gaps` for every group of several subgroup
+  columns, with false-discovery control across all of them;
 - :func:`scan_rates_by_year`, :func:`scan_gaps_by_year`: the same per school year;
 - :func:`persistence`: which units were called out in enough of the recent years.
 
@@ -46,11 +48,13 @@ import pandas as pd
 from scipy import stats as sps
 
 from . import stats
+from .contract import UNKNOWN
 
 __all__ = [
     "scan_rates",
     "scan_rates_by_year",
     "scan_gaps",
+    "scan_gaps_each",
     "scan_gaps_by_year",
     "persistence",
     "CLOSER_LOOK",
@@ -357,6 +361,93 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
                    "fdr": fdr, "side": side, "units_scanned": int(scanned.sum()),
                    "rows_without_group": int(in_focus.isna().sum())}
     return table
+
+
+def scan_gaps_each(data: pd.DataFrame, *, unit: str, columns, outcome: str, min_n: int = 10,
+                   fdr: float = 0.05, two_groups_once: bool = False, **options) -> pd.DataFrame:
+    """:func:`scan_gaps` for every group of every column in ``columns``, stacked.
+
+    Each group of a column is the focus in turn, against the unit's other
+    students; "Unknown" is never a focus. A yes/no column (groups "Yes" and
+    "No" only) is scanned once, for "Yes", since its "No" comparison is the
+    same one mirrored. The q-values and ``closer_look`` are then recomputed
+    (Benjamini-Hochberg) across every unit x group scanned, so scanning more
+    groups does not mean more chance call-outs.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per student (or student-year): ``unit``, the ``columns`` and ``outcome``.
+    unit : str
+        Column naming the unit (school, PLC, teacher).
+    columns : list of str
+        Subgroup columns, e.g. ``["race_ethnicity", "english_learner"]``.
+    outcome : str
+        As in :func:`scan_gaps`.
+    min_n : int, default 10
+        As in :func:`scan_gaps`.
+    fdr : float, default 0.05
+        False discovery rate across every unit x group scanned.
+    two_groups_once : bool, default False
+        Scan *any* column with two groups (not only yes/no ones) once: for its
+        yes-like group ("yes", "y", "true", "1", any case), else its first.
+    **options
+        Passed to :func:`scan_gaps` (``statistic``, ``side``).
+
+    Returns
+    -------
+    DataFrame
+        The stacked :func:`scan_gaps` tables with ``subgroup`` (the column) and
+        ``group`` (the focus) first; ``qvalue`` and ``closer_look`` are across
+        all rows (suppressed rows: NaN and False). ``attrs`` holds
+        ``units_scanned`` (rows not suppressed), ``flagged``, ``min_n``,
+        ``fdr`` and ``side``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`scan_gaps`, e.g. a yes/no column with no "Yes" row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"school": ["A"] * 200 + ["B"] * 200,
+    ...                      "el": (["Yes"] * 50 + ["No"] * 150) * 2,
+    ...                      "sex": (["F", "M"] * 100) * 2,
+    ...                      "oss": [1] * 20 + [0] * 30 + [1] * 15 + [0] * 135      # A: 40% vs 10%
+    ...                             + [1] * 5 + [0] * 45 + [1] * 15 + [0] * 135})   # B: 10% vs 10%
+    >>> gaps = scan_gaps_each(data, unit="school", columns=["el", "sex"], outcome="oss")
+    >>> gaps[["subgroup", "group", "school", "closer_look"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['el', 'Yes', 'A', True], ['el', 'Yes', 'B', False], ['sex', 'F', 'A', False],
+     ['sex', 'F', 'B', False], ['sex', 'M', 'A', False], ['sex', 'M', 'B', False]]
+    >>> gaps.attrs["units_scanned"], gaps.attrs["flagged"]
+    (6, 1)
+    """
+    parts = [scan_gaps(data, unit=unit, group=column, focus=focus, outcome=outcome, min_n=min_n, fdr=fdr,
+                       **options).assign(subgroup=column, group=focus)
+             for column in columns for focus in _focus_groups(data[column], two_groups_once)]
+    stacked = pd.concat(parts, ignore_index=True)
+    side = options.get("side", "both")
+    scanned = ~stacked["suppressed"].astype(bool).to_numpy()
+    stacked["qvalue"] = _within(scanned, stats.bh_adjust(stacked["pvalue"].to_numpy(float)[scanned]))
+    difference = stacked["difference"].to_numpy(float)
+    direction = {"both": np.ones(len(stacked), bool), "above": difference > 0, "below": difference < 0}[side]
+    stacked["closer_look"] = scanned & direction & (np.nan_to_num(stacked["qvalue"], nan=1.0) < fdr)
+    stacked = stacked[["subgroup", "group", *[c for c in stacked.columns if c not in ("subgroup", "group")]]]
+    stacked.attrs = {"units_scanned": int(scanned.sum()), "flagged": int(stacked["closer_look"].sum()),
+                     "min_n": min_n, "fdr": fdr, "side": side}
+    return stacked
+
+
+def _focus_groups(column: pd.Series, two_groups_once: bool) -> list[str]:
+    """The groups of ``column`` to scan in turn (never Unknown; one side of a mirrored pair)."""
+    groups = sorted(set(column.dropna().astype(str)) - {UNKNOWN})
+    if two_groups_once and len(groups) == 2:
+        yes = [g for g in groups if g.lower() in ("yes", "y", "true", "1")]
+        return yes[:1] or groups[:1]
+    if not two_groups_once and set(groups) <= {"Yes", "No"}:
+        return ["Yes"]
+    return groups
 
 
 def _side_summaries(values: pd.Series, keys: pd.Series, in_focus: pd.Series) -> pd.DataFrame:
