@@ -41,7 +41,7 @@ from .pace import school_year_of
 from .scans import scan_gaps, scan_gaps_each
 from .subgroups import subgroup_columns, subgroup_labels
 
-__all__ = ["student_grading", 
+__all__ = ["teacher_patterns", "student_grading", 
     "LETTER_POINTS",
     "PERCENT_BANDS",
     "HIGH_GRADE",
@@ -450,10 +450,10 @@ def _spread(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- teacher scans
 
 
-def _per_student(table: pd.DataFrame, group_columns: list[str]) -> pd.DataFrame:
-    """Mean residual per teacher x student: students, not report cards, are the units compared."""
+def _per_student(table: pd.DataFrame, group_columns: list[str], by_year: bool = False) -> pd.DataFrame:
+    """Mean residual per teacher x student (x school year): students, not report cards, are the units."""
     rows = table[table["residual"].notna() & table["teacher_id"].notna()]
-    keys = ["teacher_id", "student_id"]
+    keys = ["teacher_id", "student_id"] + (["school_year"] if by_year else [])
     means = rows.groupby(keys, observed=True, sort=True)["residual"].agg(["mean", "size"])
     groups = rows.drop_duplicates(keys).set_index(keys)[group_columns]
     return groups.join(means.rename(columns={"mean": "residual", "size": "grades"})).reset_index()
@@ -706,3 +706,15 @@ def student_grading(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     per_student = values.groupby("student_id")[measures].mean().reset_index()
     labels = table[["student_id", *columns]].drop_duplicates("student_id")
     return per_student.merge(labels, on="student_id", how="left")
+
+
+def teacher_patterns(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 10, fdr: float = 0.05,
+                     years_needed: int = 2, window: int = 3) -> pd.DataFrame:
+    """Teachers whose grades-against-evidence gap for ``focus`` students warrants a closer look in
+    at least ``years_needed`` of the last ``window`` school years (one year is never a pattern)."""
+    from .scans import persistence, scan_gaps_by_year
+
+    per_year = _per_student(table, [group_column], by_year=True)
+    yearly = scan_gaps_by_year(per_year, unit="teacher_id", group=group_column, focus=focus, outcome="residual",
+                               min_n=min_n, fdr=fdr, statistic="mean")
+    return persistence(yearly, unit="teacher_id", years_needed=years_needed, window=window)

@@ -22,7 +22,7 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
            "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
-           "climate_display", "scorer_count_sentence", "count_finding", "MIN_DIFFERENCE",
+           "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
            "FINDING_COLUMNS"]
 
 FINDING_COLUMNS = ["section", "measure", "subgroup", "group", "n", "estimate", "low", "high",
@@ -494,3 +494,11 @@ def count_finding(scan: pd.DataFrame, *, section: str, measure: str, units: str)
         "statement": (f"{flagged} {units} warrant a closer look for {measure}. Who they are is in the run's "
                       "confidential folder, for a professional conversation in their PLC."),
     }], columns=FINDING_COLUMNS)
+
+
+def pattern_sentence(patterns: pd.DataFrame, *, units: str, measure: str) -> str:
+    """How many units show a persistent pattern, without naming any."""
+    found = int((patterns["pattern"] != "").sum())
+    return (f"{len(patterns)} {units} were followed year by year for {measure}; {found} show a pattern that "
+            f"warrants a closer look (flagged in at least two of the last three school years). One year alone "
+            f"is never called a pattern. Names are only in the run's confidential folder.")

@@ -272,3 +272,15 @@ def test_null_district_all_groups_flags_at_most_five_percent(null):
     assessed = stacked.attrs["units_scanned"]
     assert assessed > 100
     assert stacked["closer_look"].sum() <= 0.05 * assessed
+
+
+def test_planted_teacher_is_a_persistent_pattern_and_nobody_else():
+    import json
+
+    district = ea.load_district("data/synthetic")
+    table = grading.residuals(grading.discordance(grading.grade_evidence(district)))
+    patterns = grading.teacher_patterns(table, group_column="race_ethnicity", focus="Black/African American")
+    planted = next(p for p in json.load(open("data/synthetic/manifest.json"))["planted"]
+                   if p["name"] == "teacher_grade_bias")["where"]["teacher_id"]
+    assert patterns.loc[patterns["pattern"] != "", "teacher_id"].tolist() == [planted]
+    assert patterns.loc[patterns["teacher_id"] == planted, "years_flagged"].iloc[0] >= 2
