@@ -275,9 +275,9 @@ def test_null_district_all_groups_flags_at_most_five_percent(null):
 
 
 def test_planted_teacher_is_a_persistent_pattern_and_nobody_else():
-    import json
+    from equity_audit import grading
 
-    district = ea.load_district("data/synthetic")
+    district = load_district("data/synthetic")
     table = grading.residuals(grading.discordance(grading.grade_evidence(district)))
     patterns = grading.teacher_patterns(table, group_column="race_ethnicity", focus="Black/African American")
     planted = next(p for p in json.load(open("data/synthetic/manifest.json"))["planted"]
