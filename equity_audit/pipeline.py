@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +24,8 @@ from .enrollment import student_years
 from .exceptions import StepFailedError
 from .overview import data_period
 from .paths import notebook_dir
-from .render import REPORT_NAME, render_report
+from .render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf, render_report,
+                     write_findings_json, write_workbook)
 from .rundir import confidential_dir, open_district
 
 __all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook"]
@@ -126,7 +128,15 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
         log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
     cover = {"district_name": config.district_name, "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
-             "settings": config.as_dict()}
+             "settings": config.as_dict(), "generated": date.today().isoformat()}
     report = render_report(executed, run_dir / REPORT_NAME, cover=cover)
     log(f"Report written to {report}")
+    # The same published tables for other tools; these read only OUT/tables/.
+    log(f"Workbook written to {write_workbook(run_dir)}")
+    log(f"Findings (JSON) written to {write_findings_json(run_dir, cover=cover)}")
+    started = time.perf_counter()
+    if pdf := print_pdf(report, log=log):
+        log(f"PDF written to {pdf} in {time.perf_counter() - started:.1f} s")
+    elif find_chromium() is None:
+        log(NO_PDF_MESSAGE)
     return report

@@ -1,0 +1,222 @@
+"""What a run publishes beside report.html: findings.xlsx, findings.json and report.pdf.
+
+The canary test plants one student with a unique id and name and proves that neither reaches
+any published output, while the id does reach the confidential folder (so the search looked
+at the right data).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from equity_audit import render
+from equity_audit.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
+
+CANARY_ID = "CANARY0001"
+CANARY_NAME = "Zyxwvut Qwertyson"
+CANARY_WORDS = [CANARY_NAME, *CANARY_NAME.split()]
+# every table of the bundled district that names students by id
+STUDENT_TABLES = ["students", "enrollments", "levels", "evidence", "rosters", "grades", "supports",
+                  "opportunities", "discipline", "survey"]
+
+
+# --- findings.xlsx and findings.json on the demo run ----------------------------------------------
+
+def test_workbook_has_contents_and_one_sheet_per_published_table(demo_run):
+    workbook = demo_run / "findings.xlsx"
+    assert workbook.exists()
+    tables = sorted(p.name for p in (demo_run / "tables").glob("*.csv"))
+    sheets = pd.read_excel(workbook, sheet_name=None)
+    assert list(sheets)[0] == "Contents"
+    assert len(sheets) == len(tables) + 1
+    contents = sheets["Contents"]
+    assert sorted(contents["Table file"].str.removeprefix("tables/")) == tables
+    assert set(contents["Sheet"]) == set(sheets) - {"Contents"}
+    assert contents["Description"].str.len().gt(5).all()
+    assert all(len(name) <= 31 for name in sheets)
+
+
+def _same_cell(csv_value: str, cell) -> bool:
+    if csv_value == "":
+        return cell is None
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return math.isclose(float(csv_value), cell, rel_tol=1e-12)
+    return str(cell) == csv_value
+
+
+def test_workbook_cells_equal_the_csv(demo_run):
+    """composition mixes counts with "<10" and shares with "suppressed": every cell must match."""
+    csv = pd.read_csv(demo_run / "tables" / "composition.csv", dtype=str, keep_default_na=False)
+    contents = pd.read_excel(demo_run / "findings.xlsx", sheet_name="Contents")
+    sheet = contents.set_index("Table file").loc["tables/composition.csv", "Sheet"]
+    rows = list(load_workbook(demo_run / "findings.xlsx", read_only=True)[sheet].values)
+    assert list(rows[0]) == list(csv.columns)
+    assert len(rows) - 1 == len(csv)
+    for expected, got in zip(csv.itertuples(index=False), rows[1:]):
+        assert all(_same_cell(e, g) for e, g in zip(expected, got)), (expected, got)
+    # counts stay numbers in Excel even in a column that holds "<10"
+    assert any(isinstance(row[list(csv.columns).index("n")], int) for row in rows[1:])
+
+
+def test_findings_json(demo_run):
+    text = (demo_run / "findings.json").read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    document = json.loads(text)
+    assert {"district", "period", "generated", "settings", "version", "tables", "findings"} <= set(document)
+    assert document["district"] == "Synthetic district"
+    assert document["period"] == "2023-24 to 2025-26"
+    names = {p.stem for p in (demo_run / "tables").glob("*.csv")}
+    assert set(document["tables"]) == names
+    findings = [n for n in names if n.startswith("findings_")]
+    expected = sum(len(pd.read_csv(demo_run / "tables" / f"{n}.csv")) for n in findings)
+    assert len(document["findings"]) == expected > 0
+    assert all(record["statement"] for record in document["findings"])
+
+
+def test_outputs_read_only_published_tables(tmp_path):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "confidential").mkdir()
+    pd.DataFrame({"n": [12, float("nan")], "share": ["50%", "suppressed"]}).to_csv(
+        tmp_path / "tables" / "findings_demo.csv", index=False)
+    pd.DataFrame({"student_id": [CANARY_ID]}).to_csv(tmp_path / "confidential" / "list.csv", index=False)
+    write_workbook(tmp_path)
+    document = json.loads(write_findings_json(tmp_path, cover={"settings": {"x": float("nan")}}).read_text())
+    assert document["findings"] == [{"table": "findings_demo", "n": 12.0, "share": "50%"},
+                                    {"table": "findings_demo", "n": None, "share": "suppressed"}]
+    assert document["settings"] == {"x": None}
+    assert CANARY_ID not in json.dumps(document)
+    assert list(pd.read_excel(tmp_path / "findings.xlsx", sheet_name=None)) == ["Contents", "Findings demo"]
+
+
+def test_sheet_names_are_short_unique_and_readable():
+    names = render._sheet_names(["idea_oss_students_with_disabilities", "a" * 40, "a" * 41, "contents",
+                                 "high_grade_low_evidence_by_subgroup", "x/y:z"])
+    values = list(names.values())
+    assert all(len(v) <= 31 for v in values)
+    assert len({v.lower() for v in values}) == len(values) and "contents" not in {v.lower() for v in values}
+    assert names["idea_oss_students_with_disabilities"] == "IDEA OSS SWD"
+    assert names["x/y:z"] == "X y z"
+
+
+# --- PDF -------------------------------------------------------------------------------------------
+
+def test_print_pdf_without_chromium_returns_none(tmp_path, monkeypatch):
+    html = tmp_path / "report.html"
+    html.write_text("<html><body><h1>Report</h1></body></html>")
+    (tmp_path / "report.pdf").write_bytes(b"stale")
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
+    assert print_pdf(html) is None
+    assert not (tmp_path / "report.pdf").exists(), "an earlier run's PDF must not be left behind"
+    assert "apt-get install chromium" in NO_PDF_MESSAGE and "HTML report is complete" in NO_PDF_MESSAGE
+
+
+def test_print_pdf_with_chromium(tmp_path):
+    if render.find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the PDF step is optional")
+    html = tmp_path / "report.html"
+    html.write_text("<html><body><h1>Equity report</h1><p>Printed by Chromium.</p></body></html>")
+    messages = []
+    pdf = print_pdf(html, tmp_path / "out.pdf", log=messages.append)
+    assert pdf == tmp_path / "out.pdf", messages
+    assert pdf.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+
+
+# --- end to end -------------------------------------------------------------------------------------
+
+def _pdf_text(pdf) -> str | None:
+    """The text of a PDF, or None when no extractor is available.
+
+    Chromium compresses page content streams, so searching the raw bytes is not enough on its own.
+    """
+    if importlib.util.find_spec("pypdf"):
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages)
+    if shutil.which("pdftotext"):
+        return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    return None
+
+
+def _plant_canary(source, target):
+    """Copy the district; rename one student to the canary id everywhere and give them a name."""
+    shutil.copytree(source, target)
+    students = pd.read_csv(target / "students.csv", dtype=str, keep_default_na=False)
+    victim = students["student_id"].iloc[0]
+    touched = []
+    for name in STUDENT_TABLES:
+        path = target / f"{name}.csv"
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        hits = table["student_id"] == victim
+        if hits.any():
+            touched.append(name)
+        table.loc[hits, "student_id"] = CANARY_ID
+        if name == "students":
+            table.insert(1, "student_name", [f"Student {i}" for i in range(len(table))])
+            table.loc[hits, "student_name"] = CANARY_NAME
+        table.to_csv(path, index=False)
+    for path in target.iterdir():  # no table may still name the student by the old id
+        if path.suffix == ".csv":
+            assert victim not in set(pd.read_csv(path, dtype=str, keep_default_na=False).get("student_id", [])), path
+    return touched
+
+
+@pytest.mark.slow
+def test_canary_student_reaches_no_published_output(bundled_district, tmp_path):
+    from equity_audit.pipeline import run_audit
+
+    district, out = tmp_path / "district", tmp_path / "run"
+    touched = _plant_canary(bundled_district, district)
+    assert {"students", "enrollments", "levels", "evidence"} <= set(touched)
+    report = run_audit(district, out, log=lambda message: None, progress=False)
+
+    def assert_clean(text: str, where: str):
+        lowered = text.lower()
+        leaked = [word for word in [CANARY_ID, *CANARY_WORDS] if word.lower() in lowered]
+        assert not leaked, f"{leaked} found in {where}"
+
+    assert_clean(report.read_text(encoding="utf-8"), "report.html")
+    for table in (out / "tables").glob("*.csv"):
+        assert_clean(table.read_text(encoding="utf-8"), f"tables/{table.name}")
+    sheets = pd.read_excel(out / "findings.xlsx", sheet_name=None, dtype=str)
+    assert_clean("\n".join(name + "\n" + sheet.to_csv() for name, sheet in sheets.items()), "findings.xlsx")
+    assert_clean((out / "findings.json").read_text(encoding="utf-8"), "findings.json")
+
+    # the canary is in the data this test searched: the confidential folder holds its id
+    confidential = b"".join(p.read_bytes() for p in (out / "confidential").rglob("*") if p.is_file())
+    assert CANARY_ID.encode() in confidential
+
+    pdf = out / "report.pdf"
+    if not pdf.exists():
+        pytest.skip("no report.pdf: Chromium is not installed, so the PDF could not be checked")
+    assert_clean(pdf.read_bytes().decode("latin-1"), "report.pdf (raw bytes)")
+    text = _pdf_text(pdf)
+    if text is None:
+        pytest.skip("cannot read the PDF's text: install poppler-utils (pdftotext); "
+                    "Chromium compresses page text, so raw bytes alone prove nothing")
+    assert "Synthetic district" in text, "text extraction must work for the check to mean anything"
+    assert_clean(text, "report.pdf (text)")
+
+
+@pytest.mark.slow
+def test_null_district_builds_report_and_findings(tmp_path):
+    from equity_audit.pipeline import run_audit
+    from equity_audit.synthetic import write_district
+
+    district = tmp_path / "district"
+    write_district(district, students=1500, seed=9, null=True)
+    messages = []
+    report = run_audit(district, tmp_path / "run", log=messages.append, progress=False)
+    assert report == tmp_path / "run" / "report.html" and report.exists()
+    assert (tmp_path / "run" / "findings.xlsx").exists()
+    document = json.loads((tmp_path / "run" / "findings.json").read_text())
+    assert document["tables"]
+    assert any("findings.xlsx" in m for m in messages) and any("findings.json" in m for m in messages)
+    assert any("report.pdf" in m for m in messages) or NO_PDF_MESSAGE in messages
