@@ -1,7 +1,8 @@
 """``equity-audit``: a small command line over the package.
 
 Commands: ``validate`` a district folder, ``synth`` a synthetic district,
-``run`` the whole audit, ``templates`` to write blank data templates.
+``run`` the whole audit, ``templates`` to write blank data templates,
+``workshop`` to serve the workshop explorer.
 Problems with the data or settings print a plain message and exit with code 2;
 a failing notebook exits with code 1.
 """
@@ -22,6 +23,7 @@ Examples:
   equity-audit validate --data data/synthetic
   equity-audit run --data data/synthetic --out runs/demo
   equity-audit synth --students 100000 --seed 7 --out /tmp/big --format parquet
+  equity-audit workshop --data data/synthetic
 
 Exit codes: 0 success; 1 an audit notebook failed; 2 a problem with the data,
 the settings or the command line."""
@@ -68,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
                                     "data dictionary README.md.")
     templates.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write")
     templates.set_defaults(handler=_templates)
+
+    workshop = commands.add_parser("workshop", help="serve the workshop explorer (Voila) for an equity team",
+                                   description="Serve notebooks/workshop.ipynb with Voila on 127.0.0.1, "
+                                   "code hidden: dropdowns for measure, school, year and subgroups, "
+                                   "aggregates only. Needs the workshop extra: "
+                                   "pip install equity-audit[workshop]. Stop it with Ctrl+C.")
+    workshop.add_argument("--data", required=True, type=Path, metavar="DIR", help="district folder")
+    workshop.add_argument("--port", type=int, default=8866, metavar="N", help="port on 127.0.0.1 (default 8866)")
+    workshop.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file (min_n, ...)")
+    workshop.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the address")
+    workshop.set_defaults(handler=_workshop)
     return parser
 
 
@@ -108,6 +121,67 @@ def _templates(args) -> int:
     written = write_templates(args.out)
     print(f"Wrote {len(written)} files to {args.out}.")
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _workshop(args) -> int:
+    import importlib.util
+    import signal
+    import shutil
+    import subprocess
+    import tempfile
+
+    import nbformat
+
+    from .config import load_config
+    from .load import load_district
+    from .paths import notebook_dir
+
+    missing = [name for name in ("voila", "ipywidgets") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise EquityAuditError(f"the workshop needs {' and '.join(missing)}, which is not installed: "
+                               "pip install 'equity-audit[workshop]'")
+    if not 0 < args.port < 65536:
+        raise EquityAuditError(f"--port must be between 1 and 65535, not {args.port}")
+    config = load_config(args.config)
+    load_district(args.data, invalid_rows=config.invalid_rows, score_scale=config.score_scale)  # validate first
+
+    source = notebook_dir() / "workshop.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    values = {"data_dir": str(args.data.resolve()), "run_dir": str(Path.cwd()),
+              "config_path": str(args.config.resolve()) if args.config else ""}
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = "\n".join(f"{name} = {value!r}" for name, value in values.items())
+    folder = Path(tempfile.mkdtemp(prefix="equity-audit-workshop-"))
+    try:
+        path = folder / "workshop.ipynb"
+        nbformat.write(notebook, path)
+        command = [sys.executable, "-m", "voila", str(path), f"--port={args.port}", "--Voila.ip=127.0.0.1",
+                   "--strip_sources=True", "--show_tracebacks=False"]
+        if args.no_browser:
+            command.append("--no-browser")
+        print(f"Workshop explorer for {args.data}: http://127.0.0.1:{args.port}/", flush=True)
+        print(f"Saved notes go to {Path.cwd() / 'workshop_notes'}. Stop with Ctrl+C.", flush=True)
+        server = subprocess.Popen(command, cwd=folder)
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: stop Voila too
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            print("equity-audit: workshop stopped.", file=sys.stderr)
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
