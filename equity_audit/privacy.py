@@ -562,7 +562,7 @@ def top_bottom_code(rates, n, *, bands: Sequence[Band] = DEFAULT_BANDS, scale: f
         low, high = inside & (rounded <= band.bottom), inside & (rounded >= band.top)
         mid = inside & ~low & ~high
         out[low] = f"≤ {_fmt(band.bottom)}%"
-        out[high] = [f"≥ {100-100/x:.0f}%" for x in size[high]]
+        out[high] = f"≥ {_fmt(band.top)}%"
         out[mid] = [f"{_fmt(v, band.step)}%" for v in rounded[mid]]
     out[np.isnan(r) | np.isnan(size)] = "n/a"
     if isinstance(rates, pd.DataFrame):
