@@ -31,11 +31,14 @@ Examples
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from . import stats
+from .privacy import DisclosureWarning, suppress
 from .contract import UNKNOWN
 
 __all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersections", "publishable",
@@ -91,7 +94,7 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
     table = _adjust_and_flag(table, min_n, fdr)
     if len(by) >= 2 and statistic != "median":
         table = _shrink_toward_main_effects(table, cells, by, statistic)
-    return _withhold_small(table, min_n)
+    return _withhold_small(_complementary(table, by, min_n), min_n)
 
 
 def _resolve_statistic(values: pd.Series, statistic: str) -> str:
@@ -351,6 +354,33 @@ def _interaction_pvalue(table: pd.DataFrame, predicted: np.ndarray, statistic: s
             se = table["sd"].to_numpy() / np.sqrt(n)
         z = (table["estimate"].to_numpy() - predicted) / se
     return np.where(n >= 2, 2 * sps.norm.sf(np.abs(z)), np.nan)
+
+
+def _complementary(table: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFrame:
+    """Withhold more cells where the published totals would reveal a withheld one.
+
+    The group sizes of a table add up to published totals (all students, or a
+    row of an intersection), so a single withheld group could be recovered by
+    subtraction; :func:`equity_audit.privacy.suppress` picks the extra cells.
+    Three-way tables keep primary suppression only.
+    """
+    if len(by) > 2:
+        return table
+    counts = table.pivot_table(index=by[0], columns=by[1] if len(by) == 2 else None, values="n",
+                               aggfunc="sum", observed=False, fill_value=0)
+    counts = counts if isinstance(counts, pd.DataFrame) else counts.to_frame("n")
+    with warnings.catch_warnings():
+        # a cell no suppression can protect is already withheld as a primary cell
+        warnings.simplefilter("ignore", DisclosureWarning)
+        withheld = suppress(counts.astype("int64"), min_n=min_n)
+    keys = withheld.stack().rename("_withheld") if len(by) == 2 else withheld.iloc[:, 0].rename("_withheld")
+    marked = table.merge(keys.reset_index().rename(columns={"level_1": by[-1]}) if len(by) == 2
+                         else keys.reset_index(), on=by, how="left")
+    extra = marked["_withheld"].fillna(False).to_numpy(bool) & ~table["suppressed"].to_numpy(bool)
+    table = table.copy()
+    table.loc[extra, "suppressed"] = True
+    table.loc[extra, "flagged"] = False
+    return table
 
 
 def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:

@@ -143,3 +143,20 @@ def test_a_group_without_variation_is_shown_but_not_tested():
     data = pd.DataFrame({"g": ["a"] * 14 + ["b"] * 200, "removals": [0] * 14 + [0, 1, 2, 0] * 50})
     row = disaggregate(data, "removals", by="g", statistic="mean").set_index("g").loc["a"]
     assert row["estimate"] == 0 and np.isnan(row["pvalue"]) and not bool(row["flagged"])
+
+
+def test_a_lone_small_group_takes_a_second_one_with_it():
+    # sizes add up to the published total: with only "a" withheld, 119 - 14 - 100 would give it away
+    data = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 14 + ["c"] * 100, "y": [1, 0, 1, 0, 1] + [0, 1] * 7 + [0, 1] * 50})
+    table = disaggregate(data, "y", by="g").set_index("g")
+    assert table["suppressed"].tolist() == [True, True, False]
+    assert table.loc["b", ["estimate", "low", "high", "pvalue"]].isna().all()
+
+
+def test_intersections_protect_their_row_and_column_totals():
+    data = pd.DataFrame({"a": ["x"] * 60 + ["y"] * 60, "b": ["p"] * 55 + ["q"] * 5 + ["p"] * 45 + ["q"] * 15,
+                         "y": [0, 1] * 60})
+    table = disaggregate(data, "y", by=["a", "b"]).set_index(["a", "b"])["suppressed"]
+    # (x, q) has 5: its row and its column each need a second withheld cell
+    assert table[("x", "q")] and table.sum() >= 3
+    assert (table.groupby(level=0).sum() != 1).all() and (table.groupby(level=1).sum() != 1).all()
