@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .contract import SUBGROUP_FLAGS, UNKNOWN
-from .privacy import publish_counts, small_cells
+from .privacy import publish_counts, small_cells, suppress
 from .subgroups import subgroup_columns, subgroup_labels
 
 __all__ = [
@@ -130,14 +130,24 @@ def by_grade_alt(counts: pd.DataFrame) -> str:
     )
 
 
+def _withheld(table: pd.DataFrame, min_n: int) -> pd.Series:
+    """Groups to withhold: small ones, and within each subgroup a second one where the
+    total (all students) would otherwise give a lone small group away."""
+    parts = []
+    for _, part in table.groupby("subgroup", sort=False):  # one per subgroup column
+        mask = suppress(part[["n"]].astype("int64"), min_n=min_n)["n"]
+        parts.append(mask)
+    return pd.concat(parts).reindex(table.index)
+
+
 def composition_table(student_years: pd.DataFrame, students: pd.DataFrame, min_n: int) -> pd.DataFrame:
     """Published composition of the latest year: n and share, small groups withheld."""
     latest = student_years["school_year"].max()
     table = composition(student_years, students, latest)
-    hidden = (table["n"] > 0) & (table["n"] < min_n)
+    hidden = _withheld(table, min_n)
     return table.assign(
         subgroup=table["subgroup"].str.replace("_", " "),
-        n=table["n"].astype("string").mask(hidden, f"<{min_n}"),
+        n=table["n"].astype("string").mask(hidden, f"<{min_n}").mask(hidden & (table["n"] >= min_n), "withheld"),
         share=table["share"].map("{:.1%}".format).mask(hidden, "suppressed"),
     )
 
@@ -161,7 +171,7 @@ def composition_shares(student_years: pd.DataFrame, students: pd.DataFrame, min_
     """
     latest = student_years["school_year"].max()
     table = composition(student_years, students, latest)
-    table["share"] = table["share"].mask((table["n"] > 0) & (table["n"] < min_n), 0.0)
+    table["share"] = table["share"].mask(_withheld(table, min_n), 0.0)
     flags = table["subgroup"].isin(SUBGROUP_FLAGS)
     yes = table[flags & (table["group"] == "Yes")].assign(
         group=lambda t: t["subgroup"].str.replace("_", " ").str.capitalize(),

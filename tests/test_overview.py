@@ -79,3 +79,14 @@ def test_composition_chart_has_one_bar_per_yes_no_subgroup():
     flags = shares[shares["subgroup"].str.startswith("programs")]
     assert flags[["group", "share"]].values.tolist() == [["English learner", 0.25]]
     assert len(shares[shares["subgroup"] == "race ethnicity"]) == 4
+
+
+def test_a_lone_small_group_is_protected_by_withholding_a_second():
+    students = pd.DataFrame({"student_id": [f"s{i}" for i in range(40)],
+                             "race_ethnicity": pd.Categorical(["Asian"] * 3 + ["Black/African American"] * 12
+                                                              + ["White"] * 25)})
+    years = pd.DataFrame({"student_id": students["student_id"], "school_year": 2025, "school_id": "s1",
+                          "grade_level": 3})
+    table = overview.composition_table(years, students, min_n=10).set_index("group")
+    assert table.loc["Asian", "n"] == "<10" and table.loc["Black/African American", "n"] == "withheld"
+    assert table.loc["White", "n"] == "25"
