@@ -395,7 +395,13 @@ def publishable(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
     """The table as it may be published: small n shown as ``<min_n``, p-values dropped."""
     shown = table.drop(columns=[c for c in ("successes", "sd", "total", "total_sq") if c in table])
     n = shown["n"].astype("Int64").astype("string")
-    shown["n"] = n.mask((shown["n"] > 0) & (shown["n"] < min_n), f"<{min_n}")
+    small = (shown["n"] > 0) & (shown["n"] < min_n)
+    # a group withheld to protect another (complementary suppression) hides its size too
+    protecting = shown["suppressed"].astype(bool) & (shown["n"] >= min_n) if "suppressed" in shown else False
+    shown["n"] = n.mask(small, f"<{min_n}").mask(protecting, "withheld")
+    for column in ("comparator_n",):
+        if column in shown:
+            shown[column] = shown[column].astype("Int64").astype("string").mask(small | protecting, "withheld")
     return shown
 
 

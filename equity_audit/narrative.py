@@ -168,7 +168,8 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
     shown = pd.DataFrame({
         "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
         "Group": table["group"].astype(str),
-        "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}"),
+        "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}")
+                    .mask(hidden & (table["n"] >= min_n), "withheld"),
         "Value": table["estimate"].map(value),
         "95% interval": [f"{value(max(lo, 0) if percent else lo)} to {value(min(hi, 1) if percent else hi)}"
                          for lo, hi in zip(table["low"], table["high"])],

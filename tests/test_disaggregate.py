@@ -70,12 +70,14 @@ def test_empty_categories_and_unknown_stay_visible():
 
 
 def test_small_cells_withhold_every_number_and_are_never_flagged():
-    data = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 50, "y": [1] * 5 + [0] * 50})
+    data = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 50 + ["c"] * 60, "y": [1] * 5 + [0] * 110})
     table = disaggregate(data, "y", by="g", min_n=10).set_index("g")
     assert bool(table.loc["a", "suppressed"]) and not bool(table.loc["a", "flagged"])
     assert table.loc["a", ["estimate", "low", "high", "difference", "pvalue"]].isna().all()
     shown = publishable(table.reset_index(), min_n=10).set_index("g")
-    assert shown.loc["a", "n"] == "<10" and shown.loc["b", "n"] == "50"
+    # "b" is withheld too, or 115 - 60 - b would give "a" away
+    assert shown["n"].tolist() == ["<10", "withheld", "60"]
+    assert shown.loc["a", "comparator_n"] == "withheld" and shown.loc["c", "comparator_n"] == "55"
     assert "successes" not in shown.columns
 
 
