@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import UNKNOWN
+from .privacy import top_bottom_code
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
@@ -170,7 +171,9 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
         "Group": table["group"].astype(str),
         "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}")
                     .mask(hidden & (table["n"] >= min_n), "withheld"),
-        "Value": table["estimate"].map(value),
+        # shares near 0% or 100% are coded by group size ("≥ 95%"): an exact 100% tells about everyone
+        "Value": (top_bottom_code(table["estimate"].to_numpy(dtype=float), table["n"].to_numpy(dtype=float),
+                                  scale=1) if percent else table["estimate"].map(value)),
         "95% interval": [f"{value(max(lo, 0) if percent else lo)} to {value(min(hi, 1) if percent else hi)}"
                          for lo, hi in zip(table["low"], table["high"])],
         "Others": table["comparator_estimate"].map(value),
@@ -225,7 +228,8 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     return pd.DataFrame({
         "Intersection": flagged["intersection"],
         "Students": flagged["n"].astype(int),
-        "Value": flagged["estimate"].map(value),
+        "Value": (top_bottom_code(flagged["estimate"].to_numpy(dtype=float), flagged["n"].to_numpy(dtype=float),
+                                  scale=1) if percent else flagged["estimate"].map(value)),
         "95% interval": [f"{value(lo)} to {value(hi)}" for lo, hi in zip(flagged["low"], flagged["high"])],
         "Expected from its groups": flagged["predicted"].map(value),
         "All other students": flagged["comparator_estimate"].map(value),

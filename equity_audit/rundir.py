@@ -18,6 +18,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pandas as pd
 
 from .config import Config
 from .load import District, load_district
+from .privacy import pseudonymise
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
            "CONFIDENTIAL_README"]
@@ -85,8 +87,20 @@ def read_table(run_dir: str | Path, name: str) -> pd.DataFrame:
     return pd.read_csv(Path(run_dir) / "tables" / f"{name}.csv")
 
 
+#: When this environment variable holds a key (at least 16 characters), student ids in the
+#: confidential lists are replaced by keyed-hash pseudonyms, e.g. before sharing them with a partner.
+PSEUDONYM_KEY = "EQUITY_AUDIT_PSEUDONYM_KEY"
+
+
 def write_confidential(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
-    """Write a student-level table into the confidential folder (never published)."""
+    """Write a student-level table into the confidential folder (never published).
+
+    With ``EQUITY_AUDIT_PSEUDONYM_KEY`` set, ``student_id`` is pseudonymised
+    (:func:`equity_audit.privacy.pseudonymise`).
+    """
+    key = os.environ.get(PSEUDONYM_KEY, "")
+    if key and "student_id" in table:
+        table = table.assign(student_id=pseudonymise(table["student_id"], key))
     path = confidential_dir(run_dir) / f"{name}.csv"
     table.to_csv(path, index=False)
     return path

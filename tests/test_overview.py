@@ -90,3 +90,22 @@ def test_a_lone_small_group_is_protected_by_withholding_a_second():
     table = overview.composition_table(years, students, min_n=10).set_index("group")
     assert table.loc["Asian", "n"] == "<10" and table.loc["Black/African American", "n"] == "withheld"
     assert table.loc["White", "n"] == "25"
+
+
+def test_extreme_shares_are_coded_by_group_size():
+    from equity_audit.narrative import display_table
+
+    table = pd.DataFrame({"subgroup": "x", "group": ["a", "b"], "n": [84, 500], "estimate": [1.0, 0.4],
+                          "low": [0.96, 0.35], "high": [1.0, 0.45], "comparator_estimate": [0.5, 0.6],
+                          "difference": [0.5, -0.2], "suppressed": False, "flagged": True})
+    assert display_table(table, percent=True)["Value"].tolist() == ["≥ 98%", "40.0%"]
+
+
+def test_confidential_lists_can_be_pseudonymised(tmp_path, monkeypatch):
+    from equity_audit import rundir
+
+    monkeypatch.setenv(rundir.PSEUDONYM_KEY, "a-key-of-sixteen-chars")
+    path = rundir.write_confidential(tmp_path, "list", pd.DataFrame({"student_id": ["S00001"], "v": [1]}))
+    text = path.read_text()
+    assert "S00001" not in text and len(text.splitlines()[1].split(",")[0]) == 16
+    assert (tmp_path / "confidential" / "README.txt").exists()
