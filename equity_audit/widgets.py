@@ -1,0 +1,564 @@
+"""The workshop explorer: an equity team picks a view, the chart and table follow.
+
+``notebooks/workshop.ipynb`` (served by ``equity-audit workshop``) is three
+calls into this module. Everything it does lives here so it can be tested
+without a browser:
+
+- :func:`build_facts` computes, once, one row per student, school year and
+  domain (plus an ``All domains`` row per student and year) with every metric
+  column and every subgroup column;
+- :func:`view` is pure: a metric and a selection in, the aggregate table as
+  people read it, a figure and its alt text out. It calls the same engine as the
+  report (:func:`~equity_audit.disaggregate.disaggregate`), so the minimum n,
+  the suppression of small groups and the 95% intervals are the report's;
+- :class:`Explorer` wires ipywidgets dropdowns to :func:`view` and renders the
+  result into ``HTML`` widgets (model state, so a test can read it), with the
+  discussion prompts beside the view and a notes area whose text, with the
+  current selection, :func:`export_notes` writes to a Markdown file.
+
+Only aggregates leave this module: the table shows n, the estimate and its
+interval for groups of at least ``min_n`` students and the word "withheld"
+otherwise, and exported notes hold the selection and that table, never a
+student-level row. Notes that contain a student id are refused.
+
+Examples
+--------
+>>> import pandas as pd
+>>> facts = pd.DataFrame({"student_id": [f"s{i}" for i in range(30)], "school_year": 2026,
+...                       "domain": ALL_DOMAINS, "school": "North",
+...                       "low_income": ["Yes"] * 12 + ["No"] * 15 + ["Unknown"] * 3,
+...                       "any_exclusion": [1, 0, 0] * 10})
+>>> table, figure, alt = view(facts, metric="discipline", by=["low_income"], min_n=10)
+>>> table.loc[table["Group"] == "Unknown", ["Students", "Value", "95% interval"]].values.tolist()
+[['<10', 'withheld', 'withheld']]
+>>> import matplotlib.pyplot as plt; plt.close(figure)
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, load_config
+from .disaggregate import disaggregate
+from .narrative import display_table, drop_empty_unknown, forest_alt, heatmap_alt, label, shown_groups
+from .overview import year_label
+
+__all__ = ["ALL_DOMAINS", "ALL_SCHOOLS", "METRICS", "PROMPTS", "Metric", "View", "build_facts",
+           "available_metrics", "view", "caption", "selection_text", "export_notes", "notes_folder",
+           "student_ids_in", "Explorer"]
+
+ALL_DOMAINS = "All domains"
+ALL_SCHOOLS = "All schools"
+NOTES_FOLDER = "workshop_notes"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measure the explorer can show."""
+
+    name: str          # the dropdown label
+    column: str        # the column of the facts
+    percent: bool      # a 0/1 rate shown as a percent, else a mean
+    by_domain: bool    # measured per domain (else per student and year)
+    measure: str       # how a sentence names it
+    xlabel: str        # the chart's axis
+    question: int      # which of the four questions it serves
+    reference: float | None = None       # a fixed reference line, e.g. one level a year
+    reference_label: str = "all students in this view"
+
+
+METRICS: dict[str, Metric] = {
+    "pace": Metric("Pace (levels gained a year)", "pace", False, True, "average pace (levels a year)",
+                   "Average levels gained per year", 1, 1.0, "one level a year"),
+    "levels_behind": Metric("Levels behind grade", "levels_behind", False, True,
+                            "average levels behind grade", "Average levels behind grade (negative: ahead)", 1),
+    "unmet_need": Metric("Unmet need (needs more support, had none)", "unmet_need", True, True,
+                         "the share of students needing more support who had none",
+                         "Share of students needing more support who had none", 1),
+    "access": Metric("Access: Level-4 work", "level4_work", True, False,
+                     "the share of students with Level-4 work", "Share of students with Level-4 work", 2),
+    "discipline": Metric("Discipline: any exclusion", "any_exclusion", True, False,
+                         "the share of students with a suspension or expulsion",
+                         "Share of students with a suspension or expulsion", 2),
+    "grades": Metric("Grades against evidence", "grade_residual", False, True,
+                     "grades against evidence (grade points)",
+                     "Grade points above (+) or below (-) what the evidence predicts", 3, 0.0,
+                     "grades match evidence"),
+}
+
+QUESTIONS = {
+    1: "Question 1: in what ways may we not be meeting the needs of groups of students?",
+    2: "Question 2: are there trends or patterns that suggest equity strategies are needed?",
+    3: "Question 3: what is preventing us from achieving greater equality?",
+}
+
+#: Discussion prompts shown beside each view, after "What do you notice? What do you wonder?".
+PROMPTS = {
+    "pace": ["Which groups are gaining more than a level a year, and what is working for them?",
+             "Where is a group's interval clearly below one level a year?"],
+    "levels_behind": ["Which groups start furthest from grade level, and are they also the slowest?",
+                      "What would it take for them to reach graduation level by 18?"],
+    "unmet_need": ["Who needs more support and did not get it? Is it the same at every school?",
+                   "How do students come to get support here: who asks, who notices?"],
+    "access": ["Which students ready to go deeper get Level-4 work, and which do not?",
+               "Who decides who is offered Level-4 work, and on what evidence?"],
+    "discipline": ["Which groups lose instructional time to exclusion more than others?",
+                   "What happens in the moments before a removal, and what alternatives exist?"],
+    "grades": ["Do some groups' grades sit above or below what their evidence of mastery shows?",
+               "What else goes into a grade here besides evidence of learning?"],
+}
+
+
+# --------------------------------------------------------------------------- facts
+
+def build_facts(district, config: Config | None = None) -> pd.DataFrame:
+    """One row per student, school year and domain, plus an ``All domains`` row per student and year.
+
+    Columns: ``student_id``, ``school_year``, ``domain``, ``school``,
+    ``grade_level``, every subgroup column, and the metric columns the
+    district's tables allow: ``pace``, ``levels_behind``, ``unmet_need`` (NA
+    unless the student was below pace or two or more levels behind),
+    ``level4_work``, ``any_exclusion`` (student-year measures, the same on
+    every row of a student and year) and ``grade_residual``. The ``All
+    domains`` row takes the mean pace, the most levels behind, unmet need in
+    any domain and the mean grade residual.
+    """
+    from .grading import discordance, grade_evidence, residuals
+    from .needs import domain_facts
+    from .patterns import student_year_facts
+
+    config = config or Config()
+    years = student_year_facts(district, config)
+    years["school_year"] = years["school_year"].astype("int64")
+    keep = [c for c in years.columns if c not in ("school_id", "n_schools")]
+    base = years[keep]
+
+    parts = []
+    try:
+        levels = domain_facts(district, config)
+    except KeyError:  # neither levels nor evidence with standards
+        levels = None
+    if levels is not None:
+        domain_rows = levels[["student_id", "school_year", "domain", "pace", "levels_behind"]].copy()
+        flagged = levels["flagged"].astype("boolean")
+        if "supported" in levels:
+            unmet = flagged & ~levels["supported"].astype("boolean")
+            domain_rows["unmet_need"] = unmet.where(flagged.fillna(False).to_numpy(), pd.NA)
+        else:
+            domain_rows["unmet_need"] = pd.Series(pd.NA, index=levels.index, dtype="boolean")
+        parts.append(domain_rows)
+    if "grades" in district and "evidence" in district and "standards" in district:
+        graded = residuals(discordance(grade_evidence(
+            district, proficient_score=config.proficient_score, school_year_start=config.school_year_start,
+            school_year_end=config.school_year_end)))
+        graded = graded.dropna(subset=["school_year", "domain"])
+        parts.append(graded.groupby(["student_id", "school_year", "domain"], observed=True)["residual"].mean()
+                     .rename("grade_residual").reset_index())
+
+    key = ["student_id", "school_year", "domain"]
+    if parts:
+        normalised = [p.astype({"student_id": "string", "school_year": "int64", "domain": "string"}) for p in parts]
+        by_domain = normalised[0]
+        for part in normalised[1:]:
+            by_domain = by_domain.merge(part, on=key, how="outer")
+    else:
+        by_domain = pd.DataFrame({"student_id": pd.Series(dtype="string"),
+                                  "school_year": pd.Series(dtype="int64"), "domain": pd.Series(dtype="string")})
+    measures = [c for c in ("pace", "levels_behind", "unmet_need", "grade_residual") if c in by_domain]
+
+    overall = by_domain.groupby(["student_id", "school_year"]).agg(
+        **{c: (c, "mean") for c in ("pace", "grade_residual") if c in measures},
+        **{c: (c, "max") for c in ("levels_behind",) if c in measures})
+    if "unmet_need" in measures:
+        unmet = by_domain["unmet_need"].astype("Float64")
+        grouped = unmet.groupby([by_domain["student_id"], by_domain["school_year"]])
+        known = grouped.count()
+        overall["unmet_need"] = pd.array(np.where(known > 0, grouped.sum() > 0, pd.NA), dtype="boolean")
+
+    base = base.assign(student_id=base["student_id"].astype("string"))
+    all_rows = base.merge(overall.reset_index(), on=["student_id", "school_year"], how="left")
+    all_rows["domain"] = ALL_DOMAINS
+    domain_rows = by_domain.merge(base, on=["student_id", "school_year"], how="inner")
+    facts = pd.concat([all_rows, domain_rows], ignore_index=True)
+    facts["domain"] = facts["domain"].astype(str)
+    facts["school"] = facts["school"].astype(str)
+    if "unmet_need" in facts:
+        facts["unmet_need"] = facts["unmet_need"].astype("boolean")
+    return facts
+
+
+def available_metrics(facts: pd.DataFrame) -> list[str]:
+    """The metrics whose column the facts hold with at least one value."""
+    return [key for key, metric in METRICS.items()
+            if metric.column in facts and facts[metric.column].notna().any()]
+
+
+# --------------------------------------------------------------------------- the view
+
+class View:
+    """What :func:`view` returns: unpacks as ``table, figure, alt``; also ``caption`` and ``data``.
+
+    ``table`` is the aggregate table as people read it (Students, Value,
+    95% interval, Others, Difference, Closer look; small groups withheld),
+    ``data`` the engine's table behind it (already withheld, no p-values shown).
+    """
+
+    def __init__(self, table: pd.DataFrame, figure, alt: str, caption: str, data: pd.DataFrame):
+        self.table, self.figure, self.alt, self.caption, self.data = table, figure, alt, caption, data
+
+    def __iter__(self):
+        return iter((self.table, self.figure, self.alt))
+
+
+def _filtered(facts: pd.DataFrame, metric: Metric, domain: str, school: str, year) -> pd.DataFrame:
+    rows = facts[facts["domain"] == (domain if metric.by_domain else ALL_DOMAINS)]
+    if school not in (None, ALL_SCHOOLS):
+        rows = rows[rows["school"] == school]
+    if year is not None:
+        rows = rows[rows["school_year"] == int(year)]
+    return rows
+
+
+def _as_by(by: str | Sequence[str]) -> list[str]:
+    columns = [by] if isinstance(by, str) else list(by)
+    if not 1 <= len(columns) <= 2:
+        raise ValueError("choose one subgroup, or two for their intersection")
+    return columns
+
+
+def latest_year(facts: pd.DataFrame) -> int:
+    return int(facts["school_year"].max())
+
+
+def caption(metric: str, *, domain: str = ALL_DOMAINS, school: str = ALL_SCHOOLS, year=None,
+            by: str | Sequence[str] = "race_ethnicity", min_n: int = 10) -> str:
+    """The view in one line: what, where, when, by what, and the suppression rule."""
+    chosen = METRICS[metric]
+    where = [chosen.name]
+    if chosen.by_domain:
+        where.append("in all domains" if domain == ALL_DOMAINS else f"in {domain}")
+    where.append(f"at {school.lower() if school == ALL_SCHOOLS else school}")
+    if year is not None:
+        where.append(f"in {year_label(int(year))}")
+    groups = " × ".join(label(c) for c in _as_by(by))
+    return f"{' '.join(where)}, by {groups}; groups under {min_n} students are withheld"
+
+
+def view(facts: pd.DataFrame, *, metric: str, domain: str = ALL_DOMAINS, school: str = ALL_SCHOOLS,
+         year=None, by: str | Sequence[str] = "race_ethnicity", min_n: int = 10, confidence: float = 0.95,
+         fdr: float = 0.05) -> View:
+    """One metric for one selection, by one subgroup or the intersection of two.
+
+    The table, the figure and the alt text are made exactly as the report
+    makes them: :func:`~equity_audit.disaggregate.disaggregate` with the
+    report's ``min_n``, ``confidence`` and ``fdr``, then
+    :func:`~equity_audit.narrative.display_table` and
+    :func:`~equity_audit.plots.forest` (one subgroup) or
+    :func:`~equity_audit.plots.rate_heatmap` (two). ``year`` None is the latest
+    school year; ``domain`` is ignored for the student-year metrics (access,
+    discipline).
+    """
+    from . import plots
+
+    chosen = METRICS[metric]
+    columns = _as_by(by)
+    year = latest_year(facts) if year is None else int(year)
+    rows = _filtered(facts, chosen, domain, school, year)
+    if chosen.column not in rows:
+        raise KeyError(f"the district's tables do not give {chosen.name.lower()}")
+    options = dict(min_n=min_n, confidence=confidence, fdr=fdr)
+    title = caption(metric, domain=domain, school=school, year=year, by=columns, min_n=min_n)
+    values = rows[chosen.column].astype("Float64")
+    overall = float(values.mean()) if values.notna().sum() >= min_n else None
+    reference = chosen.reference if chosen.reference is not None else overall
+    statistic = "rate" if chosen.percent else "mean"
+
+    if len(columns) == 1:
+        column = columns[0]
+        data = disaggregate(rows, chosen.column, by=[column], statistic=statistic, **options)
+        data = data.rename(columns={column: "group"}).assign(subgroup=column)
+        data["group"] = data["group"].astype(str)
+        data = shown_groups(data)
+        table = display_table(data, percent=chosen.percent, min_n=min_n)
+        figure = plots.forest(data.drop(columns="subgroup"), group="group", reference=reference,
+                              reference_label=chosen.reference_label, xlabel=chosen.xlabel,
+                              percent=chosen.percent, min_n=min_n)
+        alt = forest_alt(data, chosen.measure, percent=chosen.percent, reference=overall)
+    else:
+        first, second = columns
+        data = disaggregate(rows, chosen.column, by=columns, statistic=statistic, **options)
+        data = drop_empty_unknown(data, first, second)
+        named = data.assign(group=data[first].astype(str) + " × " + data[second].astype(str),
+                            subgroup=f"{first} × {second}")
+        table = display_table(named, percent=chosen.percent, min_n=min_n)
+        table["Subgroup"] = f"{label(first)} × {label(second)}"
+        figure = plots.rate_heatmap(data, rows=first, columns=second, min_n=min_n, percent=chosen.percent,
+                                    label=chosen.measure)
+        alt = heatmap_alt(data, first, second, chosen.measure, percent=chosen.percent)
+    return View(table, figure, alt, title, data)
+
+
+# --------------------------------------------------------------------------- notes
+
+def notes_folder(data_dir: str | Path | None = None, notes_dir: str | Path | None = None) -> Path:
+    """Where exported notes go: ``notes_dir/workshop_notes`` if given, else beside the data folder,
+    else (no data folder, or it cannot be written) the current directory's ``workshop_notes``."""
+    if notes_dir:
+        return Path(notes_dir) / NOTES_FOLDER
+    if data_dir:
+        parent = Path(data_dir).resolve().parent
+        if parent.is_dir() and _writable(parent):
+            return parent / NOTES_FOLDER
+    return Path.cwd() / NOTES_FOLDER
+
+
+def _writable(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.W_OK)
+
+
+def student_ids_in(text: str, ids) -> list[str]:
+    """Student ids that appear as words in ``text`` (notes must not name students)."""
+    words = set(re.findall(r"[\w\-]+", text))
+    return sorted(words & set(map(str, ids)))
+
+
+def selection_text(selection: Mapping[str, object]) -> str:
+    """The selection as a Markdown list."""
+    return "\n".join(f"- {name}: {value}" for name, value in selection.items())
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
+    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def export_notes(notes: str, selection: Mapping[str, object], folder: str | Path, *, title: str = "",
+                 table: pd.DataFrame | None = None, view_caption: str = "", now: datetime | None = None) -> Path:
+    """Write the team's notes, the current selection and the aggregate table to a timestamped Markdown file.
+
+    ``table`` must be the displayed (aggregate, withheld) table; the file
+    holds nothing student-level. Returns the path written, in ``folder``
+    (created if needed), named ``notes-YYYY-MM-DD-HHMMSS.md``.
+    """
+    now = now or datetime.now()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"notes-{now:%Y-%m-%d-%H%M%S}"
+    path = folder / f"{stem}.md"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = folder / f"{stem}-{suffix}.md"
+    parts = [f"# Workshop notes{': ' + title if title else ''}", "", f"Saved {now:%Y-%m-%d %H:%M}.", "",
+             "## Selection", "", selection_text(selection), ""]
+    if view_caption or table is not None:
+        parts += ["## View", ""]
+        if view_caption:
+            parts += [view_caption + ".", ""]
+        if table is not None:
+            parts += [_markdown_table(table), ""]
+    parts += ["## Notes", "", notes.strip() or "(no notes)", ""]
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- the explorer
+
+def _figure_html(figure, alt: str) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img class="ea-figure" src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+            f'style="max-width:100%;height:auto">')
+
+
+def _prompts_html(metric: str) -> str:
+    chosen = METRICS[metric]
+    items = "".join(f"<li>{html.escape(p)}</li>" for p in PROMPTS[metric])
+    return (f"<div class='ea-prompt-text'><h3>Talk about it</h3><p><b>What do you notice? What do you wonder?</b></p>"
+            f"<p><i>{html.escape(QUESTIONS[chosen.question])}</i></p><ul>{items}</ul>"
+            "<p>Name strengths and conditions, not deficits: say \"students who need more support\" and "
+            "ask what the system does, not what students lack. A gap is a question for the team, "
+            "not a verdict.</p></div>")
+
+
+class Explorer:
+    """Dropdowns for metric, domain, school, year and subgroups over :func:`view`.
+
+    Parameters
+    ----------
+    facts : DataFrame
+        From :func:`build_facts`.
+    config : Config, optional
+        ``min_n``, ``confidence`` and ``fdr`` are the report's.
+    subgroups : list of str, optional
+        Columns offered in the subgroup list (default: every subgroup column,
+        then ``school``).
+    title : str
+        Shown at the top and in exported notes.
+    notes_dir : path, optional
+        Folder receiving exported notes (see :func:`notes_folder`).
+
+    After any change, ``current`` holds the :class:`View` on screen and the
+    ``caption``, ``chart``, ``table`` and ``prompts`` HTML widgets its rendering.
+    """
+
+    def __init__(self, facts: pd.DataFrame, config: Config | None = None, *, subgroups: Sequence[str] | None = None,
+                 title: str = "", notes_dir: str | Path | None = None):
+        import ipywidgets as w
+
+        from .subgroups import subgroup_columns
+
+        self.facts, self.config, self.title = facts, config or Config(), title
+        self.notes_dir = Path(notes_dir) if notes_dir else notes_folder()
+        self._ids = set(facts["student_id"].astype(str))
+        groups = list(subgroups) if subgroups else [*subgroup_columns(facts), "school"]
+        metrics = available_metrics(facts)
+        if not metrics:
+            raise ValueError("the district's tables give none of the workshop's measures")
+        domains = [ALL_DOMAINS, *sorted(set(facts["domain"]) - {ALL_DOMAINS})]
+        schools = [ALL_SCHOOLS, *sorted(set(facts["school"]))]
+        years = sorted(set(facts["school_year"].astype(int)), reverse=True)
+        wide = w.Layout(width="auto")
+        style = {"description_width": "initial"}
+
+        self.metric = w.Dropdown(options=[(METRICS[m].name, m) for m in metrics], value=metrics[0],
+                                 description="Metric", style=style, layout=wide)
+        self.domain = w.Dropdown(options=domains, value=ALL_DOMAINS, description="Domain", style=style, layout=wide)
+        self.school = w.Dropdown(options=schools, value=ALL_SCHOOLS, description="School", style=style, layout=wide)
+        self.year = w.Dropdown(options=[(year_label(y), y) for y in years], value=years[0],
+                               description="School year", style=style, layout=wide)
+        self.by = w.SelectMultiple(options=[(label(c), c) for c in groups], value=(groups[0],), rows=6,
+                                   description="Subgroups (one, or two to cross)", style=style,
+                                   layout=w.Layout(width="auto"))
+        for control, name in ((self.metric, "metric"), (self.domain, "domain"), (self.school, "school"),
+                              (self.year, "year"), (self.by, "by")):
+            control.add_class(f"ea-{name}")
+        self.message = w.HTML(value="")
+        self.caption = w.HTML(value="")
+        self.chart = w.HTML(value="")
+        self.table = w.HTML(value="")
+        self.prompts = w.HTML(value="")
+        self.notes = w.Textarea(placeholder="What we notice, what we wonder, what we want to try next. "
+                                "No student names or ids.", layout=w.Layout(width="100%", height="140px"))
+        self.save = w.Button(description="Save notes", icon="save", button_style="primary")
+        self.saved = w.HTML(value="")
+        for widget, name in ((self.message, "message"), (self.caption, "caption"), (self.chart, "chart"),
+                             (self.table, "table"), (self.prompts, "prompts"), (self.notes, "notes"),
+                             (self.save, "save"), (self.saved, "saved")):
+            widget.add_class(f"ea-{name}")
+        self.current: View | None = None
+        self.last_saved: Path | None = None
+
+        for control in (self.metric, self.domain, self.school, self.year, self.by):
+            control.observe(self._changed, names="value")
+        self.save.on_click(self._save)
+        self.refresh()
+
+    @classmethod
+    def from_folder(cls, data_dir: str | Path, config_path: str | Path | None = "",
+                    notes_dir: str | Path | None = "") -> "Explorer":
+        """Load and validate a district folder, build the facts once, and make the explorer."""
+        from .load import load_district
+        from .plots import theme
+
+        config = load_config(config_path or None)
+        district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+        theme()
+        return cls(build_facts(district, config), config, title=config.district_name,
+                   notes_dir=notes_folder(data_dir, notes_dir or None))
+
+    # ---- state
+
+    def selection(self) -> dict:
+        """The current choices as keyword arguments of :func:`view`."""
+        by = list(self.by.value)[:2] or [self.by.options[0][1]]
+        return dict(metric=self.metric.value, domain=self.domain.value, school=self.school.value,
+                    year=self.year.value, by=by)
+
+    def selection_words(self) -> dict:
+        chosen = self.selection()
+        metric = METRICS[chosen["metric"]]
+        return {"Metric": metric.name,
+                "Domain": chosen["domain"] if metric.by_domain else "not by domain",
+                "School": chosen["school"], "School year": year_label(chosen["year"]),
+                "Groups": " × ".join(label(c) for c in chosen["by"]),
+                "Smallest group shown": f"{self.config.min_n} students"}
+
+    def refresh(self) -> View:
+        """Recompute the view for the current selection and render it."""
+        chosen = self.selection()
+        metric = METRICS[chosen["metric"]]
+        self.domain.disabled = not metric.by_domain
+        notes = []
+        if len(self.by.value) > 2:
+            notes.append("Only the first two subgroups chosen are crossed.")
+        if not metric.by_domain:
+            notes.append(f"{metric.name} is counted per student and year, not per domain.")
+        self.message.value = " ".join(f"<span>{html.escape(n)}</span>" for n in notes)
+        result = view(self.facts, min_n=self.config.min_n, confidence=self.config.confidence,
+                      fdr=self.config.fdr, **chosen)
+        self.current = result
+        self.caption.value = f"<h3 class='ea-caption-text'>{html.escape(result.caption)}</h3>"
+        self.chart.value = _figure_html(result.figure, result.alt)
+        self.table.value = result.table.to_html(index=False, classes="ea-data", border=0, escape=True)
+        self.prompts.value = _prompts_html(chosen["metric"])
+        return result
+
+    def _changed(self, change) -> None:
+        self.refresh()
+
+    def export(self) -> Path | None:
+        """Save the notes with the current selection; refuse notes naming a student id."""
+        found = student_ids_in(self.notes.value, self._ids)
+        if found:
+            self.saved.value = ("<b>Not saved:</b> the notes contain a student id. Notes are shared; "
+                                "describe groups, not students.")
+            return None
+        path = export_notes(self.notes.value, self.selection_words(), self.notes_dir, title=self.title,
+                            table=self.current.table if self.current else None,
+                            view_caption=self.current.caption if self.current else "")
+        self.last_saved = path
+        self.saved.value = f"Saved to <code>{html.escape(str(path))}</code>"
+        return path
+
+    def _save(self, _button) -> None:
+        self.export()
+
+    # ---- layout
+
+    def widget(self):
+        """The whole explorer as one ipywidgets box."""
+        import ipywidgets as w
+
+        header = w.HTML(value=f"<h2>Workshop explorer{': ' + html.escape(self.title) if self.title else ''}</h2>"
+                        f"<p>Every number is an aggregate with its n and a 95% interval; groups under "
+                        f"{self.config.min_n} students are withheld. No student is shown.</p>")
+        controls = w.HBox([w.VBox([self.metric, self.domain, self.school, self.year]), self.by])
+        main = w.HBox([w.VBox([self.caption, self.chart, self.table], layout=w.Layout(flex="3 1 0%")),
+                       w.VBox([self.prompts], layout=w.Layout(flex="1 1 0%", padding="0 0 0 16px"))])
+        notes = w.VBox([w.HTML(value="<h3>Team notes</h3><p>Saved notes hold the selection and the table above, "
+                               "never student-level data.</p>"), self.notes, w.HBox([self.save, self.saved])])
+        return w.VBox([header, controls, self.message, main, notes])
+
+    def show(self) -> None:
+        """Display the explorer in the notebook (or the Voila page)."""
+        from IPython.display import display
+
+        display(self.widget())

@@ -1,0 +1,208 @@
+"""The workshop explorer without a browser: the pure view, the widgets' callbacks and the notes export."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from equity_audit import widgets
+from equity_audit.config import Config
+from equity_audit.disaggregate import disaggregate
+from equity_audit.load import load_district
+from equity_audit.widgets import ALL_DOMAINS, ALL_SCHOOLS, METRICS, Explorer, build_facts, view
+
+from conftest import BUNDLED
+
+INTERVAL_COLUMNS = {"Subgroup", "Group", "Students", "Value", "95% interval", "Others", "Difference", "Closer look"}
+
+
+@pytest.fixture(scope="module")
+def facts() -> pd.DataFrame:
+    return build_facts(load_district(BUNDLED))
+
+
+@pytest.fixture
+def explorer(facts, tmp_path) -> Explorer:
+    return Explorer(facts, Config(), title="Synthetic district", notes_dir=tmp_path / "workshop_notes")
+
+
+def _withheld_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["Value"] == "withheld"]
+
+
+def test_facts_hold_every_metric_once_per_student_year_and_domain(facts):
+    assert set(widgets.available_metrics(facts)) == set(METRICS)
+    assert not facts.duplicated(["student_id", "school_year", "domain"]).any()
+    assert {ALL_DOMAINS, "ela", "math"} == set(facts["domain"])
+    overall = facts[facts["domain"] == ALL_DOMAINS]
+    assert overall["any_exclusion"].isin([0, 1]).all()
+    # unmet need is defined only for students below pace or two or more levels behind
+    math = facts[facts["domain"] == "math"]
+    assert math["unmet_need"].notna().sum() < math["pace"].notna().sum()
+
+
+@pytest.mark.parametrize("metric", list(METRICS))
+@pytest.mark.parametrize("by", [["race_ethnicity"], ["low_income", "disability"], ["school"]],
+                         ids=["subgroup", "intersection", "school"])
+def test_view_gives_the_report_table_for_every_metric(facts, metric, by):
+    table, figure, alt = view(facts, metric=metric, by=by, min_n=10)
+    assert INTERVAL_COLUMNS <= set(table.columns)
+    # n is shown, "<10" for a small group, "withheld" for one withheld to protect a small one
+    assert len(table) > 1 and table["Students"].str.fullmatch(r"\d+|<10|withheld").all()
+    shown = table[table["Value"] != "withheld"]
+    assert len(shown) and shown["95% interval"].str.contains(" to ").all()
+    assert (shown["Students"].str.fullmatch(r"\d+").all() and
+            (shown["Students"].astype(int) >= 10).all())
+    assert isinstance(figure, plt.Figure) and alt
+    plt.close(figure)
+
+
+def test_small_groups_are_withheld_with_no_number(facts):
+    result = view(facts, metric="pace", domain="math", school="Ridgeview Middle", by=["race_ethnicity", "disability"],
+                  min_n=10)
+    withheld = _withheld_rows(result.table)
+    assert len(withheld) > 0
+    assert set(withheld["Students"]) <= {"<10", "0", "withheld"}
+    assert (withheld[["Value", "95% interval", "Others", "Difference"]] == "withheld").all().all()
+    assert result.data.loc[result.data["suppressed"], ["estimate", "low", "high"]].isna().all().all()
+    assert "withheld" in result.caption
+
+
+def test_view_uses_the_report_engine_on_the_chosen_rows(facts):
+    year = int(facts["school_year"].max())
+    rows = facts[(facts["domain"] == ALL_DOMAINS) & (facts["school_year"] == year)]
+    expected = disaggregate(rows, "any_exclusion", by=["race_ethnicity"], min_n=10)
+    result = view(facts, metric="discipline", by="race_ethnicity", min_n=10)
+    merged = result.data.merge(expected.assign(group=expected["race_ethnicity"].astype(str)), on="group")
+    assert len(merged) == len(result.data)
+    assert (merged["n_x"] == merged["n_y"]).all()
+    pd.testing.assert_series_equal(merged["estimate_x"], merged["estimate_y"], check_names=False)
+
+
+def test_a_larger_minimum_withholds_more(facts):
+    small = view(facts, metric="access", by="race_ethnicity", min_n=10)
+    large = view(facts, metric="access", by="race_ethnicity", min_n=200)
+    assert len(_withheld_rows(large.table)) > len(_withheld_rows(small.table))
+    assert "<200" in set(large.table["Students"])
+
+
+def test_domain_school_and_year_filter_the_rows(facts):
+    math = view(facts, metric="pace", domain="math", by="gender").data
+    ela = view(facts, metric="pace", domain="ela", by="gender").data
+    assert not math["estimate"].equals(ela["estimate"])
+    one_school = view(facts, metric="levels_behind", school="Riverside High", by="gender").data
+    everyone = view(facts, metric="levels_behind", by="gender").data
+    assert one_school["n"].sum() < everyone["n"].sum()
+    first = int(facts["school_year"].min())
+    earlier = view(facts, metric="discipline", year=first, by="gender")
+    assert "2023-24" in earlier.caption or str(first - 1) in earlier.caption
+    # discipline is counted per student and year, so the domain does not change it
+    assert view(facts, metric="discipline", domain="math", by="gender").data.equals(
+        view(facts, metric="discipline", by="gender").data)
+
+
+def test_view_rejects_three_subgroups(facts):
+    with pytest.raises(ValueError, match="two"):
+        view(facts, metric="pace", by=["gender", "disability", "low_income"])
+
+
+def test_explorer_renders_the_first_view(explorer):
+    assert explorer.current is not None
+    assert "Pace" in explorer.caption.value
+    assert "<table" in explorer.table.value and "95% interval" in explorer.table.value
+    assert 'alt="Dot chart' in explorer.chart.value
+    assert "What do you notice? What do you wonder?" in explorer.prompts.value
+
+
+def test_changing_a_dropdown_updates_the_view(explorer):
+    before_caption, before_table = explorer.caption.value, explorer.table.value
+    explorer.metric.value = "discipline"
+    assert explorer.caption.value != before_caption and "Discipline" in explorer.caption.value
+    assert explorer.table.value != before_table
+    assert explorer.domain.disabled  # discipline is not by domain
+    assert "removal" in explorer.prompts.value
+    explorer.metric.value = "unmet_need"
+    assert not explorer.domain.disabled
+    explorer.school.value = "Birch Elementary"
+    assert "Birch Elementary" in explorer.caption.value
+    explorer.by.value = ("race_ethnicity", "english_learner")
+    assert "Race/ethnicity × English learner" in explorer.caption.value
+    assert explorer.current.table["Subgroup"].eq("Race/ethnicity × English learner").all()
+
+
+def test_a_third_subgroup_is_ignored_with_a_message(explorer):
+    explorer.by.value = ("race_ethnicity", "english_learner", "disability")
+    assert "first two" in explorer.message.value
+    assert "Disability" not in explorer.caption.value
+
+
+def test_no_student_id_reaches_the_page(explorer, facts):
+    ids = set(facts["student_id"].astype(str))
+    for metric in widgets.available_metrics(facts):
+        explorer.metric.value = metric
+        words = set(re.findall(r"[\w\-]+", explorer.table.value + explorer.caption.value + explorer.chart.value))
+        assert not words & ids
+
+
+def test_saving_notes_writes_markdown_with_the_selection(explorer, tmp_path):
+    explorer.metric.value = "access"
+    explorer.notes.value = "We notice access to Level-4 work differs by school.\nWe wonder who decides."
+    explorer.save.click()
+    path = explorer.last_saved
+    assert path is not None and path.parent == tmp_path / "workshop_notes" and path.suffix == ".md"
+    text = path.read_text()
+    assert "Access: Level-4 work" in text and "We wonder who decides." in text
+    assert "School year: " in text and "Smallest group shown: 10 students" in text
+    assert "| Subgroup | Group | Students |" in text
+    assert str(path) in explorer.saved.value
+    assert not set(re.findall(r"S\d{5}", text))
+
+
+def test_notes_naming_a_student_are_refused(explorer, facts):
+    explorer.notes.value = f"Talk to {facts['student_id'].iloc[0]}'s teacher"
+    assert explorer.export() is None
+    assert "Not saved" in explorer.saved.value
+    assert not (explorer.notes_dir.exists() and any(explorer.notes_dir.iterdir()))
+
+
+def test_export_notes_never_overwrites(tmp_path):
+    when = datetime(2026, 3, 4, 15, 30, 0)
+    first = widgets.export_notes("one", {"Metric": "Pace"}, tmp_path, now=when)
+    second = widgets.export_notes("two", {"Metric": "Pace"}, tmp_path, now=when)
+    assert first.name == "notes-2026-03-04-153000.md" and second != first
+    assert "- Metric: Pace" in first.read_text() and "two" in second.read_text()
+
+
+def test_notes_folder_defaults_beside_the_data(tmp_path):
+    data = tmp_path / "district"
+    data.mkdir()
+    assert widgets.notes_folder(data) == tmp_path / "workshop_notes"
+    assert widgets.notes_folder(data, tmp_path / "elsewhere") == tmp_path / "elsewhere" / "workshop_notes"
+
+
+def test_caption_names_the_selection():
+    text = widgets.caption("grades", domain="math", school=ALL_SCHOOLS, year=2026, by=["gender", "disability"],
+                           min_n=12)
+    assert text == ("Grades against evidence in math at all schools in 2025-26, by Gender × Disability; "
+                    "groups under 12 students are withheld")
+
+
+def test_workshop_command_without_voila_says_how_to_install(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    from equity_audit.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "voila" else real(name, *a))
+    assert main(["workshop", "--data", str(BUNDLED), "--no-browser"]) == 2
+    assert "pip install 'equity-audit[workshop]'" in capsys.readouterr().err
+
+
+def test_workshop_command_checks_the_data_first(tmp_path, capsys):
+    from equity_audit.cli import main
+
+    assert main(["workshop", "--data", str(tmp_path / "missing"), "--no-browser"]) == 2
+    assert capsys.readouterr().err.startswith("equity-audit: ")
