@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from equity_audit.contract import RACE_ETHNICITY
+from equity_audit.data.contract import RACE_ETHNICITY
 from equity_audit.disaggregate import disaggregate
 
 COLUMNS = ["race_ethnicity", "english_learner", "disability", "low_income"]

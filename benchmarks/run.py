@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "equity_audit.cli"]
+CLI = [sys.executable, "-m", "equity_audit.app.cli"]
 
 
 def child(args: list[str]) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from .exceptions import ConfigError
+from equity_audit.exceptions import ConfigError
 
 __all__ = ["Config", "load_config", "SETTING_DOCS"]
 

@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import stats
-from .privacy import DisclosureWarning, suppress
-from .contract import UNKNOWN
+from equity_audit import stats
+from equity_audit.privacy import DisclosureWarning, suppress
+from equity_audit.data.contract import UNKNOWN
 
 __all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersections", "publishable",
            "COMPARATORS"]

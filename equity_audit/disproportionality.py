@@ -52,7 +52,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .stats import ratio_interval
+from equity_audit.stats import ratio_interval
 
 __all__ = [
     "risk_ratios",

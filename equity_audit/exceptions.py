@@ -23,7 +23,7 @@ class EquityAuditError(Exception):
 class DataValidationError(EquityAuditError):
     """The district folder does not meet the data contract.
 
-    ``problems`` holds one :class:`equity_audit.problems.Problem` per distinct
+    ``problems`` holds one :class:`equity_audit.data.problems.Problem` per distinct
     problem, each naming the file, column, rows and values involved.
     """
 

@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import stats
-from .contract import UNKNOWN
+from equity_audit import stats
+from equity_audit.data.contract import UNKNOWN
 
 __all__ = [
     "scan_rates",

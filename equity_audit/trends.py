@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .disaggregate import disaggregate
+from equity_audit.disaggregate import disaggregate
 
 __all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "HEADLINES", "VERDICTS"]
 

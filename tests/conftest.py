@@ -30,7 +30,7 @@ def bundled_district() -> Path:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """The whole audit run once on the bundled district; returns the run directory."""
-    from equity_audit.pipeline import run_audit
+    from equity_audit.app.pipeline import run_audit
 
     out = tmp_path_factory.mktemp("demo_run")
     run_audit(BUNDLED, out, log=lambda message: None, progress=False)

@@ -8,7 +8,7 @@ from conftest import cli_env
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "equity_audit.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "equity_audit.app.cli", *map(str, args)],
                           capture_output=True, text=True, env=cli_env(), cwd=cwd)
 
 

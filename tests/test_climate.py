@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 
 import equity_audit as ea
-from equity_audit import climate
-from equity_audit.enrollment import student_years
-from equity_audit.subgroups import subgroup_columns
+from equity_audit.questions import climate
+from equity_audit.data.enrollment import student_years
+from equity_audit.data.subgroups import subgroup_columns
 
 
 def test_construct_scores_use_the_latest_survey_year():

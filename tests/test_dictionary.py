@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from equity_audit.contract import TABLES
-from equity_audit.dictionary import data_dictionary, write_templates
+from equity_audit.data.contract import TABLES
+from equity_audit.data.dictionary import data_dictionary, write_templates
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "data"
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from equity_audit import load_district
-from equity_audit.grading import (
+from equity_audit.questions.grading import (
     discordance, grade_evidence, grade_points, level4_by_student, residuals, teacher_gaps,
     teacher_gaps_all, term_period, time_to_level4, who_gets_rich_evidence,
 )
-from equity_audit.subgroups import subgroup_columns
-from equity_audit.synthetic import write_district
+from equity_audit.data.subgroups import subgroup_columns
+from equity_audit.data.synthetic import write_district
 
 BLACK = "Black/African American"
 
@@ -275,7 +275,7 @@ def test_null_district_all_groups_flags_at_most_five_percent(null):
 
 
 def test_planted_teacher_is_a_persistent_pattern_and_nobody_else():
-    from equity_audit import grading
+    from equity_audit.questions import grading
 
     district = load_district("data/synthetic")
     table = grading.residuals(grading.discordance(grading.grade_evidence(district)))

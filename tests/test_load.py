@@ -12,10 +12,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from equity_audit import load
-from equity_audit.contract import RACE_ETHNICITY, TABLES
+from equity_audit.data import load
+from equity_audit.data.contract import RACE_ETHNICITY, TABLES
 from equity_audit.exceptions import ConfigError, DataValidationError
-from equity_audit.load import District, Problem, load_district
+from equity_audit.data.load import District, Problem, load_district
 
 from districts import TODAY, VALID, add_lines, replace_line, write_district
 
@@ -537,12 +537,15 @@ def test_xlsx_input_uses_first_sheet_and_sheet_row_numbers(folder):
             in district.notes)
 
 
-def test_district_pickles(folder, tmp_path):
-    import pickle
+def test_district_round_trips_through_the_run_folder_store(folder, tmp_path):
+    from equity_audit.data.store import read_district, save_district
 
     district = load_district(write_district(folder), today=TODAY)
-    again = pickle.loads(pickle.dumps(district))
-    pd.testing.assert_frame_equal(again["students"], district["students"])
+    save_district(district, tmp_path / "store", key={"data_dir": str(folder)})
+    again = read_district(tmp_path / "store", key={"data_dir": str(folder)})
+    for name in district.tables:
+        pd.testing.assert_frame_equal(again[name], district[name])
+    pd.testing.assert_frame_equal(again.ledger, district.ledger)
 
 
 def test_windows_line_endings_and_spaces_around_values(folder):

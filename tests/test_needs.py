@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 import equity_audit as ea
-from equity_audit import needs, overview
+from equity_audit.questions import needs, overview
 from equity_audit.disaggregate import disaggregate, disaggregate_each, scan_intersections
-from equity_audit.subgroups import subgroup_columns
-from equity_audit.synthetic import write_district
+from equity_audit.data.subgroups import subgroup_columns
+from equity_audit.data.synthetic import write_district
 
 
 def supports_of(*rows):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from equity_audit.pipeline import steps
+from equity_audit.app.pipeline import steps
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 PARAMETERS = {"data_dir", "run_dir", "config_path"}

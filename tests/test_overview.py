@@ -1,9 +1,9 @@
 import pandas as pd
 
-from equity_audit import overview
-from equity_audit.enrollment import student_years
+from equity_audit.questions import overview
+from equity_audit.data.enrollment import student_years
 from equity_audit.privacy import publish_counts, small_cells
-from equity_audit.subgroups import subgroup_columns, subgroup_labels
+from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 
 def make_students():
@@ -93,7 +93,7 @@ def test_a_lone_small_group_is_protected_by_withholding_a_second():
 
 
 def test_extreme_shares_are_coded_by_group_size():
-    from equity_audit.narrative import display_table
+    from equity_audit.publish.narrative import display_table
 
     table = pd.DataFrame({"subgroup": "x", "group": ["a", "b"], "n": [84, 500], "estimate": [1.0, 0.4],
                           "low": [0.96, 0.35], "high": [1.0, 0.45], "comparator_estimate": [0.5, 0.6],
@@ -102,7 +102,7 @@ def test_extreme_shares_are_coded_by_group_size():
 
 
 def test_confidential_lists_can_be_pseudonymised(tmp_path, monkeypatch):
-    from equity_audit import rundir
+    from equity_audit.publish import rundir
 
     monkeypatch.setenv(rundir.PSEUDONYM_KEY, "a-key-of-sixteen-chars")
     path = rundir.write_confidential(tmp_path, "list", pd.DataFrame({"student_id": ["S00001"], "v": [1]}))

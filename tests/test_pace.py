@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from equity_audit.config import Config
-from equity_audit.load import load_district
+from equity_audit.data.load import load_district
 from equity_audit.pace import (
     BELOW_PACE,
     INSUFFICIENT,
@@ -503,7 +503,7 @@ def test_facts_show_english_learners_further_behind(bundled):
 
 
 def test_null_district_shows_no_english_learner_gap(tmp_path):
-    from equity_audit.synthetic import write_district
+    from equity_audit.data.synthetic import write_district
 
     write_district(tmp_path, students=3000, seed=5, null=True)
     students = per_student_pace(load_district(tmp_path))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import equity_audit as ea
-from equity_audit import patterns
+from equity_audit.questions import patterns
 from equity_audit.disaggregate import disaggregate
 from equity_audit.trends import gap_by_year, trend, trend_sentence
 
@@ -106,8 +106,8 @@ def test_small_years_are_not_judged():
 
 @pytest.mark.parametrize("null", [False, True])
 def test_planted_level4_access_gap_is_found_and_null_is_quiet(tmp_path, null):
-    from equity_audit.subgroups import core_subgroups
-    from equity_audit.synthetic import write_district
+    from equity_audit.data.subgroups import core_subgroups
+    from equity_audit.data.synthetic import write_district
 
     write_district(tmp_path, students=6000, seed=11, null=null, fmt="parquet")
     district = ea.load_district(tmp_path)

@@ -3,7 +3,7 @@ import nbformat
 import pytest
 
 from equity_audit.exceptions import StepFailedError
-from equity_audit.pipeline import Step, run_step, skipped_notebook, steps
+from equity_audit.app.pipeline import Step, run_step, skipped_notebook, steps
 
 
 def write_notebook(path, *sources):

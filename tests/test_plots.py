@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.text import Text
 
-from equity_audit import plots
+from equity_audit.publish import plots
 
 
 # --------------------------------------------------------------------------- helpers

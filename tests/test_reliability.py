@@ -419,7 +419,7 @@ def test_bundled_district_harsh_rater(bundled):
 
 
 def test_null_district_flags_no_scorer(tmp_path):
-    from equity_audit.synthetic import write_district
+    from equity_audit.data.synthetic import write_district
 
     write_district(tmp_path, students=2000, seed=5, null=True)
     district = equity_audit.load_district(tmp_path)

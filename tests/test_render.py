@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from equity_audit import render
-from equity_audit.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
+from equity_audit.publish import render
+from equity_audit.publish.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
 
 CANARY_ID = "CANARY0001"
 CANARY_NAME = "Zyxwvut Qwertyson"
@@ -170,7 +170,7 @@ def _plant_canary(source, target):
 
 @pytest.mark.slow
 def test_canary_student_reaches_no_published_output(bundled_district, tmp_path):
-    from equity_audit.pipeline import run_audit
+    from equity_audit.app.pipeline import run_audit
 
     district, out = tmp_path / "district", tmp_path / "run"
     touched = _plant_canary(bundled_district, district)
@@ -207,8 +207,8 @@ def test_canary_student_reaches_no_published_output(bundled_district, tmp_path):
 
 @pytest.mark.slow
 def test_null_district_builds_report_and_findings(tmp_path):
-    from equity_audit.pipeline import run_audit
-    from equity_audit.synthetic import write_district
+    from equity_audit.app.pipeline import run_audit
+    from equity_audit.data.synthetic import write_district
 
     district = tmp_path / "district"
     write_district(district, students=1500, seed=9, null=True)

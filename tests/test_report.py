@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from equity_audit.render import add_contents
+from equity_audit.publish.render import add_contents
 
 
 @pytest.fixture(scope="module")

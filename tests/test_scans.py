@@ -9,9 +9,10 @@ from matplotlib.text import Text
 from scipy.stats import norm
 
 import equity_audit as ea
-from equity_audit import plots, scans, stats
+from equity_audit.publish import plots
+from equity_audit import scans, stats
 from equity_audit.pace import school_year_of
-from equity_audit.synthetic import write_district
+from equity_audit.data.synthetic import write_district
 
 BLACK = "Black/African American"
 

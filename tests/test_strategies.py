@@ -1,6 +1,6 @@
 import pandas as pd
 
-from equity_audit import strategies
+from equity_audit.questions import strategies
 
 
 def findings(*rows):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from equity_audit.contract import GROUP_PREFIX, RACE_ETHNICITY, TABLES
-from equity_audit.synthetic import PLANTED_EFFECTS, generate_district, write_district
+from equity_audit.data.contract import GROUP_PREFIX, RACE_ETHNICITY, TABLES
+from equity_audit.data.synthetic import PLANTED_EFFECTS, generate_district, write_district
 
 N = 5000
 SEED = 11
@@ -442,7 +442,7 @@ def test_tiny_districts_still_meet_the_contract(students):
 # ------------------------------------------------------------------- loading
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_written_district_loads_without_problems(tmp_path, fmt):
-    load = pytest.importorskip("equity_audit.load")
+    load = pytest.importorskip("equity_audit.data.load")
     write_district(tmp_path, students=500, seed=4, fmt=fmt)
     tables, _ = generate_district(500, seed=4)
     district = load.load_district(tmp_path, today="2026-11-23")  # raises on any problem

@@ -8,11 +8,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from equity_audit import widgets
+from equity_audit.app import widgets
 from equity_audit.config import Config
 from equity_audit.disaggregate import disaggregate
-from equity_audit.load import load_district
-from equity_audit.widgets import ALL_DOMAINS, ALL_SCHOOLS, METRICS, Explorer, build_facts, view
+from equity_audit.data.load import load_district
+from equity_audit.app.widgets import ALL_DOMAINS, ALL_SCHOOLS, METRICS, Explorer, build_facts, view
 
 from conftest import BUNDLED
 
@@ -193,7 +193,7 @@ def test_caption_names_the_selection():
 def test_workshop_command_without_voila_says_how_to_install(monkeypatch, tmp_path, capsys):
     import importlib.util
 
-    from equity_audit.cli import main
+    from equity_audit.app.cli import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "voila" else real(name, *a))
@@ -202,7 +202,7 @@ def test_workshop_command_without_voila_says_how_to_install(monkeypatch, tmp_pat
 
 
 def test_workshop_command_checks_the_data_first(tmp_path, capsys):
-    from equity_audit.cli import main
+    from equity_audit.app.cli import main
 
     assert main(["workshop", "--data", str(tmp_path / "missing"), "--no-browser"]) == 2
     assert capsys.readouterr().err.startswith("equity-audit: ")

@@ -63,7 +63,7 @@ def workshop_server(tmp_path):
     port = _free_port()
     log = (tmp_path / "workshop.log").open("w")
     script = Path(sys.executable).with_name("equity-audit")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "equity_audit.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "equity_audit.app.cli"]
     server = subprocess.Popen(
         [*command, "workshop", "--data", str(BUNDLED), "--port", str(port), "--no-browser"], cwd=tmp_path, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)

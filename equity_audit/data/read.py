@@ -1,6 +1,6 @@
 """Find a district's table files and read them as text, keeping the analyst's row numbers.
 
-A district folder holds one file per table of :data:`equity_audit.contract.TABLES`,
+A district folder holds one file per table of :data:`equity_audit.data.contract.TABLES`,
 named after the table: ``students.csv``, ``enrollments.parquet``, ``schools.xlsx``
 (first sheet) and so on. :func:`read_table` reads one into a :class:`RawTable`:
 trimmed text columns (Parquet columns whose type already fits their contract kind
@@ -9,7 +9,7 @@ are kept typed), the normalised header and each row's number as the analyst sees
 Row numbers: for CSV and Excel the line or sheet row with the header as row 1 (so
 the first data row is 2); for Parquet the 1-based record number. A file that
 cannot be used at all (empty, not UTF-8, not comma-separated, corrupt) raises
-:class:`UnusableFile` carrying the :class:`~equity_audit.problems.Problem`.
+:class:`UnusableFile` carrying the :class:`~equity_audit.data.problems.Problem`.
 
 Decisions on ambiguous input
 ----------------------------
@@ -22,7 +22,7 @@ Decisions on ambiguous input
 Examples
 --------
 >>> from pathlib import Path
->>> from equity_audit.read import find_files, read_table
+>>> from equity_audit.data.read import find_files, read_table
 >>> found = find_files(Path("data/synthetic"))  # doctest: +SKIP
 >>> read_table(found.files["students"], "students").names[:2]  # doctest: +SKIP
 ['student_id', 'birth_date']
@@ -41,9 +41,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .contract import TABLES
-from .exceptions import DataValidationError
-from .problems import (
+from equity_audit.data.contract import TABLES
+from equity_audit.exceptions import DataValidationError
+from equity_audit.data.problems import (
     EXPECTED_COMMAS, EXPECTED_DATA, EXPECTED_FORMATS, EXPECTED_ONE_FILE, EXPECTED_UTF8,
     KIND_DELIMITER, KIND_EMPTY, KIND_ENCODING, KIND_MISSING_TABLE, KIND_NO_FOLDER, KIND_TWO_FILES,
     KIND_UNREADABLE, KIND_UNSUPPORTED, Problem, problem,

@@ -22,7 +22,7 @@ Decisions on ambiguous input
 Examples
 --------
 >>> import pandas as pd
->>> from equity_audit.contract import TABLES
+>>> from equity_audit.data.contract import TABLES
 >>> grade_level = TABLES["enrollments"].column("grade_level")
 >>> values, fails = coerce_column(pd.Series(["K", "Grade 3", "13", None]), grade_level)
 >>> values.tolist()
@@ -38,13 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .contract import ALIASES, Column
-from .problems import (
+from equity_audit.data.contract import ALIASES, Column
+from equity_audit.data.problems import (
     EXPECTED_DATE, EXPECTED_FLAG, EXPECTED_GRADE, EXPECTED_GRADE_LEVEL, EXPECTED_NUMBER,
     EXPECTED_SCHOOL_YEAR, EXPECTED_WHOLE, KIND_NOT_DATE, KIND_NOT_NUMBER, KIND_NOT_WHOLE,
     KIND_OUT_OF_RANGE, KIND_UNKNOWN_VALUE,
 )
-from .read import STRING
+from equity_audit.data.read import STRING
 
 __all__ = ["Fail", "coerce_column", "DATETIME", "PLAUSIBLE_YEARS"]
 

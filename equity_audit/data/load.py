@@ -1,11 +1,11 @@
 """Load a district folder and check it against the data contract.
 
-:func:`load_district` finds and reads the table files (:mod:`equity_audit.read`),
-types each column by its contract kind (:mod:`equity_audit.coerce`), and checks
+:func:`load_district` finds and reads the table files (:mod:`equity_audit.data.read`),
+types each column by its contract kind (:mod:`equity_audit.data.coerce`), and checks
 everything a district analyst could get wrong: missing files and columns, empty
 files, the wrong separator or encoding, values that are not dates, numbers, grade
 levels or accepted categories, missing required values, duplicate keys, ids that
-do not join, and impossible values. Problems (:mod:`equity_audit.problems`) are
+do not join, and impossible values. Problems (:mod:`equity_audit.data.problems`) are
 collected across all tables first, then reported together as a
 :class:`~equity_audit.exceptions.DataValidationError`, each naming the file,
 column, rows and values to fix. Only ``students`` and ``enrollments`` are required.
@@ -25,12 +25,12 @@ Decisions on ambiguous input
 * In "exclude" mode a row is counted once, under the first problem found for it;
   ``District.problems`` lists the row-level problems whose rows were left out.
 
-How values are read is decided in :mod:`equity_audit.read` (row numbers, blank
-cells) and :mod:`equity_audit.coerce` (dates, grade levels, school years).
+How values are read is decided in :mod:`equity_audit.data.read` (row numbers, blank
+cells) and :mod:`equity_audit.data.coerce` (dates, grade levels, school years).
 
 Examples
 --------
->>> from equity_audit.load import load_district
+>>> from equity_audit.data.load import load_district
 >>> district = load_district("data/synthetic")  # doctest: +SKIP
 >>> district.ledger[["table", "rows_read", "rows_used", "rows_excluded"]]  # doctest: +SKIP
 """
@@ -46,24 +46,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .coerce import PLAUSIBLE_YEARS, coerce_column
-from .contract import TABLES, UNKNOWN, Column, load_order
-from .exceptions import ConfigError, DataValidationError
-from .problems import (
+from equity_audit.data.coerce import PLAUSIBLE_YEARS, coerce_column
+from equity_audit.data.contract import TABLES, UNKNOWN, Column, load_order
+from equity_audit.exceptions import ConfigError, DataValidationError
+from equity_audit.data.problems import (
     EXACT_DUPLICATE, EXPECTED_DATA, EXPECTED_SCHOOL_YEAR, KIND_DUPLICATE_COLUMN, KIND_DUPLICATE_KEY,
     KIND_EMPTY, KIND_FUTURE, KIND_MISSING_COLUMN, KIND_MISSING_REFERENCED, KIND_MISSING_VALUE,
     KIND_ORDER, KIND_OUT_OF_RANGE, KIND_UNKNOWN_REFERENCE, KIND_VALUE_COUNT, REFERS_TO,
     WRONG_VALUE_COUNT, Problem, plural, problem,
 )
-from .read import STRING, RawTable, UnusableFile, find_files, read_table
+from equity_audit.data.read import STRING, RawTable, UnusableFile, find_files, read_table
 
 # Not used here, but importable from here: tests and callers compare a Problem's
 # kind and expected text against load.KIND_* and load.EXPECTED_*.
-from .problems import (  # noqa: F401  (re-exports)
+from equity_audit.data.problems import (  # noqa: F401  (re-exports)
     EXPECTED_COMMAS, EXPECTED_GRADE, EXPECTED_GRADE_LEVEL, EXPECTED_ONE_FILE, KIND_DELIMITER,
     KIND_ENCODING, KIND_MISSING_TABLE, KIND_NO_FOLDER, KIND_NOT_DATE,
 )
-from .read import FORMATS  # noqa: F401  (re-export)
+from equity_audit.data.read import FORMATS  # noqa: F401  (re-export)
 
 __all__ = [
     "District",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .contract import SUBGROUP_FLAGS, UNKNOWN
-from .privacy import publish_counts, small_cells, suppress
-from .subgroups import subgroup_columns, subgroup_labels
+from equity_audit.data.contract import SUBGROUP_FLAGS, UNKNOWN
+from equity_audit.privacy import publish_counts, small_cells, suppress
+from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = [
     "students_by", "composition", "grade_label", "year_label", "school_names", "data_period",

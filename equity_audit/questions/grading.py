@@ -36,10 +36,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import UNKNOWN
-from .pace import school_year_of
-from .scans import scan_gaps, scan_gaps_each
-from .subgroups import subgroup_columns, subgroup_labels
+from equity_audit.data.contract import UNKNOWN
+from equity_audit.pace import school_year_of
+from equity_audit.scans import scan_gaps, scan_gaps_each
+from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["teacher_patterns", "student_grading", 
     "LETTER_POINTS",
@@ -251,7 +251,7 @@ def grade_evidence(district, *, proficient_score: float = 3.0, school_year_start
         ``evidence_mean`` (mean score), ``proficient_share`` (share of scores
         >= ``proficient_score``), ``evidence_proficient`` (``evidence_mean >=
         proficient_score``; nullable boolean), then the student's subgroup
-        columns (:func:`equity_audit.subgroups.subgroup_labels`). Rows without
+        columns (:func:`equity_audit.data.subgroups.subgroup_labels`). Rows without
         evidence or with an unreadable grade are kept (NaN). ``attrs`` holds
         ``rows``, ``rows_without_evidence``, ``rows_without_section``,
         ``rows_without_grade_points``, ``evidence_without_standard`` and
@@ -518,7 +518,7 @@ def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10
     for its "Yes"-like group, since the other comparison is the same one
     mirrored. The q-values and ``closer_look`` are recomputed across every
     teacher x group scanned, so scanning more groups does not mean more chance
-    call-outs (as :func:`equity_audit.patterns.gap_scan`). Both are
+    call-outs (as :func:`equity_audit.questions.patterns.gap_scan`). Both are
     :func:`equity_audit.scans.scan_gaps_each`, here on each student's mean
     residual per teacher and with ``two_groups_once``.
 
@@ -712,7 +712,7 @@ def teacher_patterns(table: pd.DataFrame, *, group_column: str, focus, min_n: in
                      years_needed: int = 2, window: int = 3) -> pd.DataFrame:
     """Teachers whose grades-against-evidence gap for ``focus`` students warrants a closer look in
     at least ``years_needed`` of the last ``window`` school years (one year is never a pattern)."""
-    from .scans import persistence, scan_gaps_by_year
+    from equity_audit.scans import persistence, scan_gaps_by_year
 
     per_year = _per_student(table, [group_column], by_year=True)
     yearly = scan_gaps_by_year(per_year, unit="teacher_id", group=group_column, focus=focus, outcome="residual",

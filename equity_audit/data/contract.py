@@ -1,6 +1,6 @@
 """The data contract: the one definition of the tables a district provides.
 
-The validator (:mod:`equity_audit.load`), the CSV header templates in
+The validator (:mod:`equity_audit.data.load`), the CSV header templates in
 ``templates/data/`` and the data dictionary ``templates/data/README.md`` are all
 made from :data:`TABLES`, so they cannot drift apart.
 
@@ -33,7 +33,7 @@ Column kinds
 
 Examples
 --------
->>> from equity_audit.contract import TABLES
+>>> from equity_audit.data.contract import TABLES
 >>> TABLES["students"].required_columns
 ('student_id',)
 >>> [t.name for t in TABLES.values() if t.required]

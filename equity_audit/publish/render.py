@@ -31,7 +31,7 @@ import nbformat
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 
-from .paths import template_dir
+from equity_audit.paths import template_dir
 
 __all__ = ["render_report", "combine_notebooks", "print_pdf", "find_chromium", "write_workbook",
            "write_findings_json", "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",

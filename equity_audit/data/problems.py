@@ -1,6 +1,6 @@
 """What is wrong with a district's files, in words a district analyst can act on.
 
-Every check of :func:`equity_audit.load.load_district` reports a :class:`Problem`;
+Every check of :func:`equity_audit.data.load.load_district` reports a :class:`Problem`;
 the ``KIND_*`` constants classify them for code, the ``EXPECTED_*`` texts say
 what would have been accepted, and the exclusion reasons label the rows left out
 in ``District.exclusions``.
@@ -92,7 +92,7 @@ class Problem:
     column : str or None
         Column involved; several key columns are joined with ", ".
     rows : tuple of int
-        Every row number involved, as the user sees it (see :mod:`equity_audit.read`).
+        Every row number involved, as the user sees it (see :mod:`equity_audit.data.read`).
     values : tuple of str
         Every distinct offending value, in order of first appearance.
     expected : str

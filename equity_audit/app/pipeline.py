@@ -18,15 +18,16 @@ from typing import Callable
 import nbformat
 import papermill as pm
 
-from . import __version__
-from .config import load_config
-from .enrollment import student_years
-from .exceptions import StepFailedError
-from .overview import data_period
-from .paths import notebook_dir
-from .render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf, render_report,
-                     write_findings_json, write_workbook)
-from .rundir import confidential_dir, open_district
+from equity_audit._version import __version__
+from equity_audit.config import load_config
+from equity_audit.data.enrollment import student_years
+from equity_audit.data.requirements import missing_tables
+from equity_audit.exceptions import StepFailedError
+from equity_audit.paths import notebook_dir
+from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
+                                         render_report, write_findings_json, write_workbook)
+from equity_audit.questions.overview import data_period
+from equity_audit.publish.rundir import confidential_dir, open_district
 
 __all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook"]
 
@@ -48,12 +49,12 @@ class Step:
         metadata = nbformat.read(self.path, as_version=4).metadata
         return metadata.get("equity_audit", {}).get("requires", [])
 
-    def missing(self, district) -> list[str]:
-        """The tables to provide before this step can run; empty when it can."""
-        options = self.requires
-        if not options or any(all(name in district for name in option) for option in options):
-            return []
-        return [" and ".join(option) for option in options]
+    def missing(self, provided) -> list[str]:
+        """The tables to provide before this step can run; empty when it can.
+
+        ``provided`` holds the names of the tables the district provided.
+        """
+        return missing_tables(provided, self.requires)
 
 
 def steps(folder: Path | None = None) -> list[Step]:
@@ -118,7 +119,7 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     executed = []
     for number, step in enumerate(all_steps := steps(), start=1):
         started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
-        if missing := step.missing(district):
+        if missing := step.missing(district.tables):
             log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
             executed.append(skipped_notebook(step, missing, run_dir))
             continue

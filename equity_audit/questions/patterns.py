@@ -27,14 +27,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .disaggregate import disaggregate_each
-from .stats import bh_adjust
-from .enrollment import student_years
-from .overview import school_names
-from .pace import expected_level, school_year_of
-from .scans import scan_gaps_each
-from .subgroups import subgroup_columns, subgroup_labels
+from equity_audit.config import Config
+from equity_audit.disaggregate import disaggregate_each
+from equity_audit.stats import bh_adjust
+from equity_audit.data.enrollment import student_years
+from equity_audit.questions.overview import school_names
+from equity_audit.pace import expected_level, school_year_of
+from equity_audit.scans import scan_gaps_each
+from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
@@ -193,7 +193,7 @@ def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
 def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
     """Add ``pace`` per student and school year (mean over domains with enough evidence)
     and ``level4_ready`` (Level-4 work, only for students ready for it)."""
-    from .pace import options_from_config, pace_by_year
+    from equity_audit.pace import options_from_config, pace_by_year
 
     options = {k: v for k, v in options_from_config(config or Config()).items()
                if k in ("method", "year_days", "min_span_days", "year_basis", "school_year_start",
@@ -216,8 +216,8 @@ def idea_risk_ratios(facts: pd.DataFrame, outcome: str, *, category: str, state_
     ``consecutive_years_flagged`` and ``significant_disproportionality`` from
     the multi-year rule (``idea_years`` in the settings) for the latest year.
     """
-    from .contract import UNKNOWN
-    from .disproportionality import multi_year, outcome_table, risk_ratios
+    from equity_audit.data.contract import UNKNOWN
+    from equity_audit.disproportionality import multi_year, outcome_table, risk_ratios
 
     config = config or Config()
     population = facts[facts["disability"] == "Yes"] if disability_only else facts
@@ -279,7 +279,7 @@ def teacher_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, mi
                       fdr: float = 0.05) -> pd.DataFrame:
     """Per teacher and group: the gap in pace between the group's students and the teacher's
     other students (latest year), with false-discovery control across every teacher and group."""
-    from .subgroups import subgroup_labels
+    from equity_audit.data.subgroups import subgroup_labels
 
     taught = teacher_rows(district, current)
     # a teacher of both domains sees a student twice: one row per student and teacher, or

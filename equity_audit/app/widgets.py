@@ -47,10 +47,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import Config, load_config
-from .disaggregate import disaggregate
-from .narrative import display_table, drop_empty_unknown, forest_alt, heatmap_alt, label, shown_groups
-from .overview import year_label
+from equity_audit.config import Config, load_config
+from equity_audit.disaggregate import disaggregate
+from equity_audit.publish.narrative import display_table, drop_empty_unknown, forest_alt, heatmap_alt, label, shown_groups
+from equity_audit.questions.overview import year_label
 
 __all__ = ["ALL_DOMAINS", "ALL_SCHOOLS", "METRICS", "PROMPTS", "Metric", "View", "build_facts",
            "available_metrics", "view", "caption", "selection_text", "export_notes", "notes_folder",
@@ -132,9 +132,9 @@ def build_facts(district, config: Config | None = None) -> pd.DataFrame:
     domains`` row takes the mean pace, the most levels behind, unmet need in
     any domain and the mean grade residual.
     """
-    from .grading import discordance, grade_evidence, residuals
-    from .needs import domain_facts
-    from .patterns import student_year_facts
+    from equity_audit.questions.grading import discordance, grade_evidence, residuals
+    from equity_audit.questions.needs import domain_facts
+    from equity_audit.questions.patterns import student_year_facts
 
     config = config or Config()
     years = student_year_facts(district, config)
@@ -261,13 +261,13 @@ def view(facts: pd.DataFrame, *, metric: str, domain: str = ALL_DOMAINS, school:
     The table, the figure and the alt text are made exactly as the report
     makes them: :func:`~equity_audit.disaggregate.disaggregate` with the
     report's ``min_n``, ``confidence`` and ``fdr``, then
-    :func:`~equity_audit.narrative.display_table` and
-    :func:`~equity_audit.plots.forest` (one subgroup) or
-    :func:`~equity_audit.plots.rate_heatmap` (two). ``year`` None is the latest
+    :func:`~equity_audit.publish.narrative.display_table` and
+    :func:`~equity_audit.publish.plots.forest` (one subgroup) or
+    :func:`~equity_audit.publish.plots.rate_heatmap` (two). ``year`` None is the latest
     school year; ``domain`` is ignored for the student-year metrics (access,
     discipline).
     """
-    from . import plots
+    from equity_audit.publish import plots
 
     chosen = METRICS[metric]
     columns = _as_by(by)
@@ -423,7 +423,7 @@ class Explorer:
                  title: str = "", notes_dir: str | Path | None = None):
         import ipywidgets as w
 
-        from .subgroups import subgroup_columns
+        from equity_audit.data.subgroups import subgroup_columns
 
         self.facts, self.config, self.title = facts, config or Config(), title
         self.notes_dir = Path(notes_dir) if notes_dir else notes_folder()
@@ -475,8 +475,8 @@ class Explorer:
     def from_folder(cls, data_dir: str | Path, config_path: str | Path | None = "",
                     notes_dir: str | Path | None = "") -> "Explorer":
         """Load and validate a district folder, build the facts once, and make the explorer."""
-        from .load import load_district
-        from .plots import theme
+        from equity_audit.data.load import load_district
+        from equity_audit.publish.plots import theme
 
         config = load_config(config_path or None)
         district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)

@@ -1,6 +1,6 @@
 """A synthetic school district with planted, documented inequities.
 
-The generator builds every table of the data contract (:mod:`equity_audit.contract`)
+The generator builds every table of the data contract (:mod:`equity_audit.data.contract`)
 for a small K-12 district over several school years, and plants seven known
 inequities whose groups, ids and effect sizes are written to a machine-readable
 manifest. The audit notebooks, the benchmarks and the tests use it as ground
@@ -26,7 +26,7 @@ Design in brief
 
 Examples
 --------
->>> from equity_audit.synthetic import generate_district
+>>> from equity_audit.data.synthetic import generate_district
 >>> tables, manifest = generate_district(300, seed=1)
 >>> sorted(tables) == sorted(manifest["tables"])
 True
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from equity_audit.contract import TABLES
+from equity_audit.data.contract import TABLES
 
 __all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS"]
 
@@ -983,7 +983,7 @@ def _manifest(w: _World, tables, seed, null, n_schools) -> dict:
     order = {name: i for i, name in enumerate(PLANTED_EFFECTS)}
     planted = sorted(w.planted, key=lambda p: order[p["name"]])
     return {
-        "generator": "equity_audit.synthetic",
+        "generator": "equity_audit.data.synthetic",
         "format_version": _FORMAT_VERSION,
         "arguments": {"students": w.n, "seed": seed, "null": bool(null),
                       "years": [int(y) for y in w.years], "schools": n_schools},

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .pace import levels_from_evidence, options_from_config, student_levels
-from .subgroups import subgroup_columns, subgroup_labels
+from equity_audit.config import Config
+from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
+from equity_audit.pace import levels_from_evidence, options_from_config, student_levels
 
 __all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
            "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "support_list", "BEHIND_BANDS",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contract import ALIASES, TABLES, Column, Table
+from equity_audit.data.contract import ALIASES, TABLES, Column, Table
 
 __all__ = ["data_dictionary", "header_line", "write_templates"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import UNKNOWN
-from .stats import bh_adjust
-from .pace import school_year_of
+from equity_audit.data.contract import UNKNOWN
+from equity_audit.stats import bh_adjust
+from equity_audit.pace import school_year_of
 
 __all__ = ["construct_scores", "workforce_table", "climate_by_subgroup", "WHITE"]
 
@@ -83,8 +83,8 @@ def climate_by_subgroup(scores: pd.DataFrame, students: pd.DataFrame, columns: l
     (``min_n``, ``fdr``, ``confidence``); false discoveries are controlled
     within each construct.
     """
-    from .disaggregate import disaggregate_each
-    from .subgroups import subgroup_labels
+    from equity_audit.disaggregate import disaggregate_each
+    from equity_audit.data.subgroups import subgroup_labels
 
     labelled = scores.merge(subgroup_labels(students)[["student_id", *columns]], on="student_id", how="left")
     constructs = [c for c in scores.columns if c != "student_id"]

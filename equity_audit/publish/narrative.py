@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import UNKNOWN
-from .privacy import top_bottom_code
+from equity_audit.data.contract import UNKNOWN
+from equity_audit.privacy import top_bottom_code
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
@@ -433,7 +433,7 @@ def severity_table(severity: pd.DataFrame) -> pd.DataFrame:
     """Scorer severity for the report: scorers numbered, never named (names stay confidential).
 
     Returns a by-group table (``group`` = "Scorer 1" ..., sorted from harshest) that
-    :func:`equity_audit.plots.forest` can draw: the estimate is the mean deviation
+    :func:`equity_audit.publish.plots.forest` can draw: the estimate is the mean deviation
     from the other scorers, ``flagged`` marks harsh or lenient scorers.
     """
     ordered = severity.sort_values("mean_deviation").reset_index(drop=True)

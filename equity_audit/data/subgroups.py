@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
+from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
 
 __all__ = ["subgroup_columns", "core_subgroups", "subgroup_labels", "attach_subgroups", "FLAG_LABELS", "CORE"]
 

@@ -5,7 +5,7 @@ Layout of a run directory ``OUT``::
     OUT/tables/<name>.csv          published aggregate tables (already suppressed)
     OUT/figures/<name>.png         published figures
     OUT/confidential/              student-level data; never published
-    OUT/confidential/district.pkl  the validated district, loaded once per run
+    OUT/confidential/district/     the validated district, loaded once per run (Parquet + JSON)
     OUT/report.html                the rendered report
 
 Examples
@@ -19,14 +19,14 @@ Examples
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import pandas as pd
 
-from .config import Config
-from .load import District, load_district
-from .privacy import pseudonymise
+from equity_audit.config import Config
+from equity_audit.data.load import District, load_district
+from equity_audit.data.store import read_district, save_district
+from equity_audit.privacy import pseudonymise
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
            "CONFIDENTIAL_README"]
@@ -40,7 +40,7 @@ by the contracted auditor. Do not e-mail, publish or attach it to the report.
 Delete it when the audit is complete, following the district's retention policy.
 """
 
-_CACHE = "district.pkl"
+_CACHE = "district"
 
 
 def confidential_dir(run_dir: str | Path) -> Path:
@@ -61,15 +61,12 @@ def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | No
     """
     config = config or Config()
     cache = confidential_dir(run_dir) / _CACHE
-    key = (str(Path(data_dir).resolve()), config.invalid_rows, config.score_scale)
-    if cache.exists():
-        with cache.open("rb") as handle:
-            cached_key, district = pickle.load(handle)
-        if cached_key == key:
-            return district
+    key = {"data_dir": str(Path(data_dir).resolve()), "invalid_rows": config.invalid_rows,
+           "score_scale": config.score_scale}
+    if (district := read_district(cache, key)) is not None:
+        return district
     district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
-    with cache.open("wb") as handle:
-        pickle.dump((key, district), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    save_district(district, cache, key)
     return district
 
 

@@ -822,7 +822,7 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     '1 unit with fewer than 10 students not shown'
     >>> plt.close(fig)
     """
-    from . import stats
+    from equity_audit import stats
 
     _require(scan, ["n", "rate"])
     attrs = scan.attrs

@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .config import SETTING_DOCS
-from .exceptions import EquityAuditError
+from equity_audit._version import __version__
+from equity_audit.config import SETTING_DOCS
+from equity_audit.exceptions import EquityAuditError
 
 __all__ = ["main", "build_parser"]
 
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(args) -> int:
-    from .config import load_config
-    from .load import load_district
+    from equity_audit.config import load_config
+    from equity_audit.data.load import load_district
 
     config = load_config(args.config)
     district = load_district(args.data, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
@@ -100,7 +100,7 @@ def _validate(args) -> int:
 
 
 def _synth(args) -> int:
-    from .synthetic import write_district
+    from equity_audit.data.synthetic import write_district
 
     manifest = write_district(args.out, students=args.students, seed=args.seed,
                               null=args.null, fmt=args.format)
@@ -109,14 +109,14 @@ def _synth(args) -> int:
 
 
 def _run(args) -> int:
-    from .pipeline import run_audit
+    from equity_audit.app.pipeline import run_audit
 
     run_audit(args.data, args.out, args.config)
     return 0
 
 
 def _templates(args) -> int:
-    from .dictionary import write_templates
+    from equity_audit.data.dictionary import write_templates
 
     written = write_templates(args.out)
     print(f"Wrote {len(written)} files to {args.out}.")
@@ -136,9 +136,9 @@ def _workshop(args) -> int:
 
     import nbformat
 
-    from .config import load_config
-    from .load import load_district
-    from .paths import notebook_dir
+    from equity_audit.config import load_config
+    from equity_audit.data.load import load_district
+    from equity_audit.paths import notebook_dir
 
     missing = [name for name in ("voila", "ipywidgets") if importlib.util.find_spec(name) is None]
     if missing:
