@@ -19,6 +19,7 @@ Examples
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -27,13 +28,20 @@ import yaml
 
 from equity_audit.exceptions import ConfigError
 
-__all__ = ["Config", "load_config", "SETTING_DOCS"]
+__all__ = ["Config", "load_config", "SETTING_DOCS", "MIN_N_FLOOR", "MIN_N_FLOOR_OVERRIDDEN"]
+
+#: Smallest min_n without an override (the NCES convention), and with one.
+MIN_N_FLOOR, MIN_N_FLOOR_OVERRIDDEN = 10, 3
 
 #: Plain-language meaning of each setting, shown by ``equity-audit run --help``
 #: and in the report's settings table.
 SETTING_DOCS = {
     "district_name": "Name printed on the report cover.",
-    "min_n": "Smallest group whose results are shown as numbers; smaller groups are suppressed.",
+    "min_n": "Smallest group whose results are shown as numbers; smaller groups are suppressed. "
+    "Below 10 only with min_n_override: true, and the report says so.",
+    "min_n_override": "Set true to allow a min_n below 10 (never below 3); the report states it.",
+    "max_file_mb": "Largest data file read, in MB (a workbook: once unzipped); a larger file is "
+    "reported and not read.",
     "invalid_rows": "'error' stops on any bad row; 'exclude' leaves bad rows out and counts "
     "them in the data-quality ledger.",
     "score_min": "Lowest score on the evidence rubric.",
@@ -68,6 +76,7 @@ class Config:
 
     district_name: str = "Synthetic district"
     min_n: int = 10
+    min_n_override: bool = False
     invalid_rows: str = "error"
     score_min: float = 1.0
     score_max: float = 4.0
@@ -88,6 +97,7 @@ class Config:
     idea_years: int = 3
     fdr: float = 0.05
     confidence: float = 0.95
+    max_file_mb: float = 1024.0
 
     def __post_init__(self) -> None:
         _choice("invalid_rows", self.invalid_rows, ("error", "exclude"))
@@ -98,8 +108,14 @@ class Config:
                 raise ConfigError(f"Setting '{name}' is {getattr(self, name)!r}; expected MM-DD like 08-15.")
         if not 1 <= self.idea_years <= 3:
             raise ConfigError(f"Setting 'idea_years' is {self.idea_years}; expected 1, 2 or 3.")
-        if self.min_n < 1:
-            raise ConfigError(f"Setting 'min_n' is {self.min_n}; expected a whole number of 1 or more.")
+        floor = MIN_N_FLOOR_OVERRIDDEN if self.min_n_override else MIN_N_FLOOR
+        if self.min_n < floor:
+            raise ConfigError(
+                f"Setting 'min_n' is {self.min_n}; expected a whole number of {floor} or more. "
+                + ("Groups this small identify students." if self.min_n_override else
+                   f"A min_n below {MIN_N_FLOOR} needs 'min_n_override: true', which the report states."))
+        if self.max_file_mb <= 0:
+            raise ConfigError(f"Setting 'max_file_mb' is {self.max_file_mb}; expected a positive number.")
         if not self.score_min < self.proficient_score <= self.score_max:
             raise ConfigError(
                 "Settings 'score_min', 'proficient_score' and 'score_max' must satisfy "
@@ -131,6 +147,12 @@ class Config:
     def score_scale(self) -> tuple[float, float]:
         return (self.score_min, self.score_max)
 
+    @property
+    def load_options(self) -> dict:
+        """The settings :func:`equity_audit.data.load.load_district` takes, as keywords."""
+        return {"invalid_rows": self.invalid_rows, "score_scale": self.score_scale,
+                "max_file_mb": self.max_file_mb}
+
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
@@ -138,15 +160,31 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _coerce(name, value, annotation, source):
-    kind = {"str": str, "int": int, "float": float}[str(annotation)]
-    if kind is str and isinstance(value, str):
+    kind = {"str": str, "int": int, "float": float, "bool": bool}[str(annotation)]
+    if kind in (str, bool) and isinstance(value, kind):
         return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value)):
         return float(value)
-    expected = {str: "text", int: "a whole number", float: "a number"}[kind]
+    expected = {str: "text", int: "a whole number", float: "a finite number",
+                bool: "true or false"}[kind]
     raise ConfigError(f"In {source}, setting '{name}' is {value!r}; expected {expected}.")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a setting written twice (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"setting {key!r} is given more than once", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -163,7 +201,12 @@ def load_config(path: str | Path | None) -> Config:
     if not path.is_file():
         raise ConfigError(f"Configuration file {path} does not exist.")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"Configuration file {path} is not UTF-8 text (byte {err.start} is "
+                          f"{err.object[err.start:err.start + 1]!r}); save it as UTF-8.") from None
+    try:
+        values = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise ConfigError(f"Configuration file {path} is not valid YAML: {err}") from None
     if values is not None and not isinstance(values, dict):

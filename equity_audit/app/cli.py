@@ -89,7 +89,7 @@ def _validate(args) -> int:
     from equity_audit.data.load import load_district
 
     config = load_config(args.config)
-    district = load_district(args.data, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+    district = load_district(args.data, **config.load_options)
     print(f"{args.data}: the data meets the contract.\n")
     print(district.ledger.to_string(index=False))
     if len(district.exclusions):
@@ -147,7 +147,7 @@ def _workshop(args) -> int:
     if not 0 < args.port < 65536:
         raise EquityAuditError(f"--port must be between 1 and 65535, not {args.port}")
     config = load_config(args.config)
-    load_district(args.data, invalid_rows=config.invalid_rows, score_scale=config.score_scale)  # validate first
+    load_district(args.data, **config.load_options)  # validate first
 
     source = notebook_dir() / "workshop.ipynb"
     notebook = nbformat.read(source, as_version=4)

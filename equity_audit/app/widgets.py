@@ -479,7 +479,7 @@ class Explorer:
         from equity_audit.publish.plots import theme
 
         config = load_config(config_path or None)
-        district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+        district = load_district(data_dir, **config.load_options)
         theme()
         return cls(build_facts(district, config), config, title=config.district_name,
                    notes_dir=notes_folder(data_dir, notes_dir or None))

@@ -50,6 +50,7 @@ __all__ = ["Fail", "coerce_column", "DATETIME", "PLAUSIBLE_YEARS"]
 
 DATETIME = "datetime64[ns]"
 PLAUSIBLE_YEARS = (1900, 2100)
+_LEAP_BEFORE, _LEAP_AFTER = 1896, 2104
 
 _FLAGS = {"y": True, "yes": True, "true": True, "1": True,
           "n": False, "no": False, "false": False, "0": False}
@@ -146,8 +147,11 @@ def _parse_dates(values: pd.Series) -> pd.Series:
     """Parse distinct date texts; NaT where the text is not a real calendar date."""
     iso = values.str.extract(_ISO_DATE).astype(float)
     us = values.str.extract(_US_DATE).astype(float)
-    parts = pd.DataFrame({
-        "year": iso[0].fillna(us[2]), "month": iso[1].fillna(us[0]), "day": iso[2].fillna(us[1])})
+    year = iso[0].fillna(us[2])
+    # A year far outside the plausible range (3000, 0999) would overflow pandas' nanosecond dates;
+    # stand in a leap year just outside the range so the value is reported as implausible, not crash.
+    year = year.mask(year > PLAUSIBLE_YEARS[1], _LEAP_AFTER).mask(year < PLAUSIBLE_YEARS[0], _LEAP_BEFORE)
+    parts = pd.DataFrame({"year": year, "month": iso[1].fillna(us[0]), "day": iso[2].fillna(us[1])})
     return pd.to_datetime(parts, errors="coerce").astype(DATETIME) if len(parts) else \
         pd.Series([], dtype=DATETIME)
 

@@ -154,6 +154,8 @@ class Table:
     key: tuple[str, ...] = ()
     extra_prefix: str | None = None
     order_rules: tuple[tuple[str, str], ...] = field(default=())
+    #: (part, whole) pairs: on every row ``part`` may not exceed ``whole`` (an outcome within its base).
+    ceiling_rules: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -407,6 +409,7 @@ _TABLES = (
         "No Ed-Fi entity: the state education agency's published disproportionality or discipline files",
         "The state comparison the IDEA rule uses when a district's own comparison group is too small.",
         key=("category", "group"),
+        ceiling_rules=(("outcome", "base"),),
     ),
     Table(
         "staff",

@@ -51,7 +51,8 @@ from equity_audit.data.contract import TABLES, UNKNOWN, Column, load_order
 from equity_audit.exceptions import ConfigError, DataValidationError
 from equity_audit.data.problems import (
     EXACT_DUPLICATE, EXPECTED_DATA, EXPECTED_SCHOOL_YEAR, KIND_DUPLICATE_COLUMN, KIND_DUPLICATE_KEY,
-    KIND_EMPTY, KIND_FUTURE, KIND_MISSING_COLUMN, KIND_MISSING_REFERENCED, KIND_MISSING_VALUE,
+    KIND_CONTROL_CHARACTER, KIND_EMPTY, KIND_FUTURE, KIND_MISSING_COLUMN, KIND_MISSING_REFERENCED,
+    KIND_MISSING_VALUE,
     KIND_ORDER, KIND_OUT_OF_RANGE, KIND_UNKNOWN_REFERENCE, KIND_VALUE_COUNT, REFERS_TO,
     WRONG_VALUE_COUNT, Problem, plural, problem,
 )
@@ -80,6 +81,7 @@ __all__ = [
 #: Tables that mean nothing without another table (a table-level problem if it is absent).
 NEEDS_TABLE = {"rosters": ("sections",)}
 #: Columns checked against ``score_scale`` rather than fixed bounds.
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 SCORE_COLUMNS = frozenset({("evidence", "score"), ("calibration", "score")})
 
 
@@ -145,7 +147,7 @@ class District:
 
 
 def load_district(path, *, invalid_rows: str = "error", score_scale=(1, 4),
-                  today: date | str | None = None) -> District:
+                  today: date | str | None = None, max_file_mb: float = 1024) -> District:
     """Read and validate a district folder.
 
     Parameters
@@ -160,6 +162,8 @@ def load_district(path, *, invalid_rows: str = "error", score_scale=(1, 4),
         Range of rubric scores accepted in ``evidence.score`` and ``calibration.score``.
     today : date or str, optional
         Reference date for "not in the future" checks; defaults to today.
+    max_file_mb : float
+        Largest file read, in MB (a workbook: once unzipped); a larger one is reported, not read.
 
     Returns
     -------
@@ -182,7 +186,7 @@ def load_district(path, *, invalid_rows: str = "error", score_scale=(1, 4),
         raise ConfigError(f"score_scale is {tuple(score_scale)}; expected (lowest, highest) score.")
     folder = Path(path)
     ctx = _Context(folder, invalid_rows == "exclude", (low, high),
-                   pd.Timestamp(today or date.today()).normalize())
+                   pd.Timestamp(today or date.today()).normalize(), max_file_mb * 2**20)
     found = find_files(folder)
     ctx.problems += found.problems
     ctx.notes += found.notes
@@ -202,6 +206,7 @@ class _Context:
     exclude: bool
     score_scale: tuple[float, float]
     today: pd.Timestamp
+    max_bytes: float
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -270,7 +275,7 @@ def _row_problem(work: _Work, ctx: _Context, column: str, mask, kind: str, issue
 
 def _load_table(name: str, path: Path, ctx: _Context) -> _Work | None:
     try:
-        raw = read_table(path, name)
+        raw = read_table(path, name, ctx.max_bytes)
     except UnusableFile as error:
         ctx.problems.append(error.problem)
         return None
@@ -414,7 +419,9 @@ def _check_values(work: _Work, ctx: _Context) -> None:
             _check_not_in_future(work, column, ctx)
         if spec.kind == "school_year":
             _check_school_year(work, column, ctx)
+        _check_control_characters(work, column, ctx)
     _check_order(work, ctx)
+    _check_ceilings(work, ctx)
 
 
 def _check_bounds(work: _Work, spec: Column, ctx: _Context) -> None:
@@ -468,6 +475,29 @@ def _check_order(work: _Work, ctx: _Context) -> None:
                          (f"is before the {start} on the same row",
                           f"are before the {start} on the same rows"),
                          f"{end} on or after {start}", f"{end} is before {start}", work.raw[end])
+
+
+def _check_control_characters(work: _Work, column: str, ctx: _Context) -> None:
+    """A NUL or other control character in a value is an export fault, and can corrupt what the report shows."""
+    raw = work.raw[column]
+    if not pd.api.types.is_string_dtype(raw):
+        return
+    bad = raw.str.contains(_CONTROL, regex=True, na=False).to_numpy()
+    _row_problem(work, ctx, column, bad, KIND_CONTROL_CHARACTER,
+                 ("holds a control character", "hold control characters"),
+                 "printable text (no NUL or other control characters)",
+                 f"{column} holds a control character", raw.str.replace(_CONTROL, "\ufffd", regex=True))
+
+
+def _check_ceilings(work: _Work, ctx: _Context) -> None:
+    for part, whole in TABLES[work.name].ceiling_rules:
+        if part in work.frame and whole in work.frame:
+            above = (work.frame[part] > work.frame[whole]).fillna(False).to_numpy()
+            _row_problem(work, ctx, part, above, KIND_OUT_OF_RANGE,
+                         (f"is larger than the {whole} on the same row",
+                          f"are larger than the {whole} on the same rows"),
+                         f"{part} no larger than {whole}", f"{part} is larger than {whole}",
+                         work.raw[part])
 
 
 def _check_keys(work: _Work, ctx: _Context) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from equity_audit.exceptions import DataValidationError
 from equity_audit.data.problems import (
     EXPECTED_COMMAS, EXPECTED_DATA, EXPECTED_FORMATS, EXPECTED_ONE_FILE, EXPECTED_UTF8,
     KIND_DELIMITER, KIND_EMPTY, KIND_ENCODING, KIND_MISSING_TABLE, KIND_NO_FOLDER, KIND_TWO_FILES,
-    KIND_UNREADABLE, KIND_UNSUPPORTED, Problem, problem,
+    KIND_TOO_LARGE, KIND_UNREADABLE, KIND_UNSUPPORTED, Problem, problem,
 )
 
 __all__ = ["FORMATS", "STRING", "FoundFiles", "RawTable", "UnusableFile", "find_files", "read_table"]
@@ -58,6 +59,8 @@ STRING = pd.StringDtype("pyarrow")
 
 _SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
 _BOM = b"\xef\xbb\xbf"
+#: Largest file read unless the max_file_mb setting says otherwise.
+DEFAULT_MAX_BYTES = 1024 * 2**20
 
 
 class UnusableFile(Exception):
@@ -145,14 +148,40 @@ def _pick_file(name: str, paths: list[Path], problems: list[Problem]) -> Path | 
 # --------------------------------------------------------------------------- reading files
 
 
-def read_table(path: Path, table: str) -> RawTable:
-    """Read the file of contract table ``table``; raises :class:`UnusableFile`."""
+def read_table(path: Path, table: str, max_bytes: float = DEFAULT_MAX_BYTES) -> RawTable:
+    """Read the file of contract table ``table``; raises :class:`UnusableFile`.
+
+    A file larger than ``max_bytes`` (for a workbook: once unzipped) is refused
+    before it is read, so one oversized or crafted file cannot exhaust memory.
+    """
+    _check_size(path, table, max_bytes)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, table)
     if suffix == ".xlsx":
         return _read_xlsx(path, table)
     return _read_parquet(path, table)
+
+
+def _check_size(path: Path, table: str, max_bytes: float) -> None:
+    size = path.stat().st_size
+    if path.suffix.lower() == ".xlsx":
+        size = max(size, _unzipped_size(path, table))
+    if size > max_bytes:
+        raise UnusableFile(problem(
+            table, path.name, KIND_TOO_LARGE,
+            f"the file is {size / 2**20:,.0f} MB (unzipped, for a workbook), over the limit of "
+            f"{max_bytes / 2**20:,.0f} MB",
+            "a smaller file: export the table as Parquet, or raise the max_file_mb setting"))
+
+
+def _unzipped_size(path: Path, table: str) -> int:
+    """What an .xlsx (a zip archive) expands to, read from its directory without expanding it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return 0  # not a zip: openpyxl reports the workbook as unreadable
 
 
 def _normalise_header(name) -> str:

@@ -65,7 +65,7 @@ def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | No
            "score_scale": config.score_scale}
     if (district := read_district(cache, key)) is not None:
         return district
-    district = load_district(data_dir, invalid_rows=config.invalid_rows, score_scale=config.score_scale)
+    district = load_district(data_dir, **config.load_options)
     save_district(district, cache, key)
     return district
 
