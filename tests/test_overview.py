@@ -102,10 +102,16 @@ def test_extreme_shares_are_coded_by_group_size():
 
 
 def test_confidential_lists_can_be_pseudonymised(tmp_path, monkeypatch):
+    from districts import write_district
     from equity_audit.publish import rundir
 
     monkeypatch.setenv(rundir.PSEUDONYM_KEY, "a-key-of-sixteen-chars")
-    path = rundir.write_confidential(tmp_path, "list", pd.DataFrame({"student_id": ["S00001"], "v": [1]}))
-    text = path.read_text()
-    assert "S00001" not in text and len(text.splitlines()[1].split(",")[0]) == 16
-    assert (tmp_path / "confidential" / "README.txt").exists()
+    district = rundir.open_district(write_district(tmp_path / "data"), tmp_path / "run")
+    ids = district["students"]["student_id"]
+    assert ids.str.fullmatch("[0-9a-f]{16}").all() and len(set(ids)) == 4
+    path = rundir.write_confidential(tmp_path / "run", "list", district["students"][["student_id"]])
+    assert set(pd.read_csv(path)["student_id"]) == set(ids)
+    # the run's Parquet copy of the district holds pseudonyms only, and so does every table that joins
+    cached = pd.read_parquet(tmp_path / "run" / "confidential" / "district" / "tables" / "enrollments.parquet")
+    assert set(cached["student_id"]) <= set(ids)
+    assert (tmp_path / "run" / "confidential" / "README.txt").exists()

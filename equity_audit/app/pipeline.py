@@ -22,7 +22,7 @@ from equity_audit._version import __version__
 from equity_audit.config import load_config
 from equity_audit.data.enrollment import student_years
 from equity_audit.data.requirements import missing_tables
-from equity_audit.exceptions import StepFailedError
+from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_findings_json, write_workbook)
@@ -103,6 +103,11 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
               log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
     """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
 
+    The run is built in a fresh folder beside ``out_dir`` that replaces it only
+    when the whole run succeeds, so nothing from an earlier run survives into a
+    new report, and a failed run leaves the previous results as they were. The
+    folders and files are readable by their owner only.
+
     Returns the path of ``report.html``. Data problems raise
     :class:`~equity_audit.exceptions.DataValidationError` before any notebook runs.
     """
@@ -111,8 +116,45 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     config = load_config(config_path)
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(run_dir / "confidential", ignore_errors=True)
+    _check_replaceable(run_dir)
+    build = run_dir.with_name(f".{run_dir.name}.building")
+    shutil.rmtree(build, ignore_errors=True)
+    previous_umask = os.umask(0o077)  # kernels inherit it: every file of the run is owner-only
+    try:
+        build.mkdir(parents=True)
+        (build / RUN_MARKER).write_text("An equity-audit run folder.\n", encoding="utf-8")
+        written = _build(data_dir, build, config, config_path, log=log, progress=progress)
+    finally:
+        os.umask(previous_umask)
+    _replace(run_dir, build)
+    for label, name in written:
+        log(f"{label} written to {run_dir / name}")
+    return run_dir / REPORT_NAME
+
+
+#: File that marks a folder as an audit run, so a rerun may replace it.
+RUN_MARKER = ".equity-audit-run"
+
+
+def _check_replaceable(run_dir: Path) -> None:
+    """Refuse to replace a folder that holds anything but an earlier run."""
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / RUN_MARKER).exists() \
+            and not (run_dir / REPORT_NAME).exists():
+        raise ConfigError(f"The output folder {run_dir} already holds files that are not an audit run; "
+                          "choose a new or empty folder for --out.")
+
+
+def _replace(run_dir: Path, build: Path) -> None:
+    old = run_dir.with_name(f".{run_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if run_dir.exists():
+        run_dir.rename(old)
+    build.rename(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress) -> list:
+    """Run every step into ``run_dir``; the (label, file name) of each output written."""
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
@@ -130,14 +172,14 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     cover = {"district_name": config.district_name, "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
-    report = render_report(executed, run_dir / REPORT_NAME, cover=cover)
-    log(f"Report written to {report}")
-    # The same published tables for other tools; these read only OUT/tables/.
-    log(f"Workbook written to {write_workbook(run_dir)}")
-    log(f"Findings (JSON) written to {write_findings_json(run_dir, cover=cover)}")
+    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
+               # The same published tables for other tools; these read only OUT/tables/.
+               ("Workbook", write_workbook(run_dir).name),
+               ("Findings (JSON)", write_findings_json(run_dir, cover=cover).name)]
     started = time.perf_counter()
-    if pdf := print_pdf(report, log=log):
-        log(f"PDF written to {pdf} in {time.perf_counter() - started:.1f} s")
+    if pdf := print_pdf(run_dir / REPORT_NAME, log=log):
+        log(f"PDF printed in {time.perf_counter() - started:.1f} s")
+        written.append(("PDF", pdf.name))
     elif find_chromium() is None:
         log(NO_PDF_MESSAGE)
-    return report
+    return written

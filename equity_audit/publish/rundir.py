@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,7 @@ def confidential_dir(run_dir: str | Path) -> Path:
     """The run's confidential folder, created with its README on first use."""
     folder = Path(run_dir) / "confidential"
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # also when a notebook is run by hand, outside the pipeline's umask
     readme = folder / "README.txt"
     if not readme.exists():
         readme.write_text(CONFIDENTIAL_README, encoding="utf-8")
@@ -58,16 +60,33 @@ def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | No
 
     The pipeline validates once before any notebook runs; every notebook then
     reads the cached copy, and a notebook opened by hand loads the data itself.
+    With ``EQUITY_AUDIT_PSEUDONYM_KEY`` set, every ``student_id`` is replaced by its
+    keyed pseudonym as soon as the data is loaded, so no raw id reaches the run folder.
     """
     config = config or Config()
     cache = confidential_dir(run_dir) / _CACHE
-    key = {"data_dir": str(Path(data_dir).resolve()), "invalid_rows": config.invalid_rows,
-           "score_scale": config.score_scale}
+    secret = _pseudonym_key()
+    key = {"data_dir": str(Path(data_dir).resolve()), **config.load_options,
+           # a keyed digest tells keys apart without the key ever reaching the run folder
+           "pseudonyms": pseudonymise("equity-audit key check", secret) if secret else None}
     if (district := read_district(cache, key)) is not None:
         return district
     district = load_district(data_dir, **config.load_options)
+    if secret:
+        district = replace(district, tables={name: _with_pseudonyms(table, secret)
+                                             for name, table in district.tables.items()})
     save_district(district, cache, key)
     return district
+
+
+def _pseudonym_key() -> str:
+    return os.environ.get(PSEUDONYM_KEY, "")
+
+
+def _with_pseudonyms(table: pd.DataFrame, secret: str) -> pd.DataFrame:
+    if "student_id" not in table:
+        return table
+    return table.assign(student_id=pseudonymise(table["student_id"], secret))
 
 
 def write_table(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
@@ -92,12 +111,10 @@ PSEUDONYM_KEY = "EQUITY_AUDIT_PSEUDONYM_KEY"
 def write_confidential(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
     """Write a student-level table into the confidential folder (never published).
 
-    With ``EQUITY_AUDIT_PSEUDONYM_KEY`` set, ``student_id`` is pseudonymised
-    (:func:`equity_audit.privacy.pseudonymise`).
+    Ids are already pseudonyms when ``EQUITY_AUDIT_PSEUDONYM_KEY`` is set, because
+    :func:`open_district` replaces them on loading.
     """
-    key = os.environ.get(PSEUDONYM_KEY, "")
-    if key and "student_id" in table:
-        table = table.assign(student_id=pseudonymise(table["student_id"], key))
     path = confidential_dir(run_dir) / f"{name}.csv"
     table.to_csv(path, index=False)
+    path.chmod(0o600)
     return path
