@@ -206,3 +206,26 @@ def test_workshop_command_checks_the_data_first(tmp_path, capsys):
 
     assert main(["workshop", "--data", str(tmp_path / "missing"), "--no-browser"]) == 2
     assert capsys.readouterr().err.startswith("equity-audit: ")
+
+
+def test_notes_are_written_inert_and_ids_are_found_in_any_case(tmp_path):
+    notes = '<img src=x onerror="alert(1)"> see [here](javascript:alert(1)) about s00012'
+    path = widgets.export_notes(notes, {"School": "<b>Birch</b>"}, tmp_path,
+                                table=pd.DataFrame({"Group": ["<script>x</script>"], "n": [12]}))
+    text = path.read_text()
+    assert "<img" not in text and "<b>" not in text and "<script>" not in text
+    assert not re.search(r"(?<!\\)\]\(javascript:", text) and "&lt;img" in text
+    assert widgets.student_ids_in(notes, ["S00012", "S00099"]) == ["S00012"]
+
+
+def test_workshop_kernels_are_capped():
+    import asyncio
+
+    tornado_web = pytest.importorskip("tornado.web")
+    pytest.importorskip("jupyter_server")
+    from equity_audit.app.workshop_kernels import CappedKernelManager
+
+    manager = CappedKernelManager(max_kernels=0)
+    with pytest.raises(tornado_web.HTTPError) as full:
+        asyncio.run(manager.start_kernel())
+    assert full.value.status_code == 503 and "0 pages" in full.value.log_message

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def _wait_for(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
     raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
 
 
+TOKEN = "a-workshop-token-for-tests"
+
+
 @pytest.fixture
 def workshop_server(tmp_path):
     """``equity-audit workshop`` on a free port, stopped (with Voila and its kernels) afterwards."""
@@ -65,9 +69,9 @@ def workshop_server(tmp_path):
     script = Path(sys.executable).with_name("equity-audit")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "equity_audit.app.cli"]
     server = subprocess.Popen(
-        [*command, "workshop", "--data", str(BUNDLED), "--port", str(port), "--no-browser"], cwd=tmp_path, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+        [*command, "workshop", "--data", str(BUNDLED), "--port", str(port), "--no-browser", "--token", TOKEN],
+        cwd=tmp_path, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/?token={TOKEN}"
     try:
         _wait_for(url, server)
         yield url
@@ -80,6 +84,20 @@ def workshop_server(tmp_path):
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
         log.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_the_server_needs_its_token(workshop_server):
+    without = workshop_server.split("?")[0]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.build_opener(_NoRedirect).open(without, timeout=10)
+    assert refused.value.code == 302 and "/login" in refused.value.headers["Location"]
+    with urllib.request.urlopen(workshop_server, timeout=90) as response:
+        assert response.status == 200 and "/login" not in response.url
 
 
 def test_changing_the_metric_updates_the_view(workshop_server, tmp_path):

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     workshop.add_argument("--port", type=int, default=8866, metavar="N", help="port on 127.0.0.1 (default 8866)")
     workshop.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file (min_n, ...)")
     workshop.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the address")
+    workshop.add_argument("--token", metavar="TEXT", help="access token in the address (default: a new random one)")
+    workshop.add_argument("--max-pages", type=int, default=6, metavar="N",
+                          help="most pages open at once, each with its own kernel (default 6)")
     workshop.set_defaults(handler=_workshop)
     return parser
 
@@ -129,6 +132,7 @@ def _interrupt(signum, frame):
 
 def _workshop(args) -> int:
     import importlib.util
+    import secrets
     import signal
     import shutil
     import subprocess
@@ -146,6 +150,8 @@ def _workshop(args) -> int:
                                "pip install 'equity-audit[workshop]'")
     if not 0 < args.port < 65536:
         raise EquityAuditError(f"--port must be between 1 and 65535, not {args.port}")
+    if args.max_pages < 1:
+        raise EquityAuditError(f"--max-pages must be 1 or more, not {args.max_pages}")
     config = load_config(args.config)
     load_district(args.data, **config.load_options)  # validate first
 
@@ -160,11 +166,17 @@ def _workshop(args) -> int:
     try:
         path = folder / "workshop.ipynb"
         nbformat.write(notebook, path)
+        token = args.token or secrets.token_urlsafe(24)
         command = [sys.executable, "-m", "voila", str(path), f"--port={args.port}", "--Voila.ip=127.0.0.1",
-                   "--strip_sources=True", "--show_tracebacks=False"]
+                   "--strip_sources=True", "--show_tracebacks=False", f"--Voila.token={token}",
+                   "--VoilaConfiguration.multi_kernel_manager_class="
+                   "equity_audit.app.workshop_kernels.CappedKernelManager",
+                   f"--CappedKernelManager.max_kernels={args.max_pages}",
+                   # a page left open but unused for 15 minutes gives its kernel back
+                   "--MappingKernelManager.cull_idle_timeout=900", "--MappingKernelManager.cull_interval=60"]
         if args.no_browser:
             command.append("--no-browser")
-        print(f"Workshop explorer for {args.data}: http://127.0.0.1:{args.port}/", flush=True)
+        print(f"Workshop explorer for {args.data}: http://127.0.0.1:{args.port}/?token={token}", flush=True)
         print(f"Saved notes go to {Path.cwd() / 'workshop_notes'}. Stop with Ctrl+C.", flush=True)
         server = subprocess.Popen(command, cwd=folder)
         previous = signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: stop Voila too

@@ -328,9 +328,20 @@ def _writable(folder: Path) -> bool:
 
 
 def student_ids_in(text: str, ids) -> list[str]:
-    """Student ids that appear as words in ``text`` (notes must not name students)."""
-    words = set(re.findall(r"[\w\-]+", text))
-    return sorted(words & set(map(str, ids)))
+    """Student ids that appear as words in ``text``, whatever their case (notes must not name students).
+
+    Examples
+    --------
+    >>> student_ids_in("Ask about s00012 and S00013 next week", ["S00012", "S00013", "S00014"])
+    ['S00012', 'S00013']
+    """
+    words = {word.casefold() for word in re.findall(r"[\w\-]+", text)}
+    return sorted(i for i in set(map(str, ids)) if i.casefold() in words)
+
+
+def _inert(text: str) -> str:
+    """Text shown as typed in any Markdown viewer: no live HTML, links or images."""
+    return html.escape(str(text), quote=False).replace("[", "\\[").replace("]", "\\]")
 
 
 def selection_text(selection: Mapping[str, object]) -> str:
@@ -362,15 +373,15 @@ def export_notes(notes: str, selection: Mapping[str, object], folder: str | Path
     while path.exists():
         suffix += 1
         path = folder / f"{stem}-{suffix}.md"
-    parts = [f"# Workshop notes{': ' + title if title else ''}", "", f"Saved {now:%Y-%m-%d %H:%M}.", "",
-             "## Selection", "", selection_text(selection), ""]
+    parts = [f"# Workshop notes{': ' + _inert(title) if title else ''}", "", f"Saved {now:%Y-%m-%d %H:%M}.", "",
+             "## Selection", "", selection_text({k: _inert(v) for k, v in selection.items()}), ""]
     if view_caption or table is not None:
         parts += ["## View", ""]
         if view_caption:
-            parts += [view_caption + ".", ""]
+            parts += [_inert(view_caption) + ".", ""]
         if table is not None:
-            parts += [_markdown_table(table), ""]
-    parts += ["## Notes", "", notes.strip() or "(no notes)", ""]
+            parts += [_markdown_table(table.map(_inert)), ""]
+    parts += ["## Notes", "", _inert(notes.strip()) or "(no notes)", ""]
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
 
