@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from equity_audit.app.pipeline import steps
+from equity_audit.app.pipeline import building_folder, steps
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 PARAMETERS = {"data_dir", "run_dir", "config_path"}
@@ -55,7 +55,7 @@ def test_every_notebook_ran_in_the_pipeline(demo_run):
     for path in executed:
         meta = json.loads(path.read_text())["metadata"]["papermill"]
         assert meta["exception"] is None
-        assert meta["parameters"]["run_dir"] == str(demo_run)
+        assert meta["parameters"]["run_dir"] == str(building_folder(demo_run))
 
 
 def test_overview_artifacts_are_written(demo_run):

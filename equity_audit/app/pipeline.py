@@ -117,7 +117,7 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
     _check_replaceable(run_dir)
-    build = run_dir.with_name(f".{run_dir.name}.building")
+    build = building_folder(run_dir)
     shutil.rmtree(build, ignore_errors=True)
     previous_umask = os.umask(0o077)  # kernels inherit it: every file of the run is owner-only
     try:
@@ -130,6 +130,15 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     for label, name in written:
         log(f"{label} written to {run_dir / name}")
     return run_dir / REPORT_NAME
+
+
+def building_folder(run_dir: Path) -> Path:
+    """The hidden sibling folder a run is built in before it replaces ``run_dir``.
+
+    The executed notebooks record this folder as their ``run_dir`` parameter,
+    because that is where they wrote while the run was being built.
+    """
+    return run_dir.with_name(f".{run_dir.name}.building")
 
 
 #: File that marks a folder as an audit run, so a rerun may replace it.
