@@ -412,6 +412,26 @@ _TABLES = (
         ceiling_rules=(("outcome", "base"),),
     ),
     Table(
+        "attendance",
+        (
+            _STUDENT,
+            _c("school_year", "school_year", True, "School year (the calendar year in which it ends)."),
+            _c("school_id", "id", description="School the days were counted at; blank for the whole "
+               "district.", **_SCHOOL_REF),
+            _c("days_enrolled", "number", True, "Days the student was enrolled (instructional days).",
+               low=0, high=366),
+            _c("days_absent", "number", True, "Days absent, excused or not; half days as 0.5.",
+               low=0, high=366),
+        ),
+        "Days enrolled and absent per student, school year and school.",
+        "StudentSchoolAttendanceEvent (absence events, summed per school year); "
+        "StudentSchoolAssociation (days enrolled)",
+        "Chronic absenteeism (absent 10% or more of enrolled days) by group and by school: the equity "
+        "measure states report most.",
+        key=("student_id", "school_year", "school_id"),
+        ceiling_rules=(("days_absent", "days_enrolled"),),
+    ),
+    Table(
         "staff",
         (
             _c("staff_id", "id", True, "Staff identifier."),
