@@ -46,7 +46,8 @@ import pandas as pd
 from equity_audit.data.contract import DISCIPLINE_ACTIONS, TABLES, UNKNOWN
 from equity_audit.exceptions import EquityAuditError
 
-__all__ = ["EdFiImportError", "ImportResult", "EDFI_COLUMNS", "import_edfi", "read_edfi_table"]
+__all__ = ["EdFiImportError", "ImportResult", "EDFI_COLUMNS", "EDFI_OTHER_COLUMNS", "IMPORTED_TABLES",
+           "edfi_source", "import_edfi", "read_edfi_table"]
 
 
 class EdFiImportError(EquityAuditError):
@@ -100,6 +101,45 @@ EDFI_COLUMNS: dict[tuple[str, str], str] = {
     ("discipline", "school_id"): "DisciplineAction.ResponsibilitySchoolId",
 }
 
+#: Where the columns of the tables the import does not write (yet) live in Ed-Fi, for the dictionary.
+EDFI_OTHER_COLUMNS: dict[tuple[str, str], str] = {
+    ("students", "section_504"): "StudentEducationOrganizationAssociationStudentCharacteristic (Section 504)",
+    ("students", "foster_care"): "StudentEducationOrganizationAssociationStudentCharacteristic",
+    ("levels", "student_id"): "StudentAssessment.StudentUSI",
+    ("levels", "domain"): "AssessmentAcademicSubject.AcademicSubjectDescriptor",
+    ("levels", "as_of"): "StudentAssessment.AdministrationDate",
+    ("levels", "performance_level"): "StudentAssessmentPerformanceLevel.PerformanceLevelDescriptor, placed on "
+                                     "the continuum by the district",
+    ("standards", "standard_id"): "LearningStandard.LearningStandardId",
+    ("standards", "domain"): "LearningStandardAcademicSubject.AcademicSubjectDescriptor",
+    ("standards", "performance_level"): "LearningStandardGradeLevel.GradeLevelDescriptor",
+    ("evidence", "student_id"): "StudentGradebookEntry.StudentUSI",
+    ("evidence", "standard_id"): "GradebookEntryLearningStandard.LearningStandardId",
+    ("evidence", "assessed_on"): "StudentGradebookEntry.DateFulfilled",
+    ("evidence", "score"): "StudentGradebookEntry.NumericGradeEarned",
+    ("evidence", "task_type"): "GradebookEntry.GradebookEntryTypeDescriptor",
+    ("sections", "course_level"): "CourseLevelCharacteristic.CourseLevelCharacteristicDescriptor",
+    ("supports", "student_id"): "GeneralStudentProgramAssociation.StudentUSI; StudentInterventionAssociation",
+    ("supports", "support_type"): "ProgramTypeDescriptor or Intervention.InterventionClassDescriptor",
+    ("supports", "start_date"): "GeneralStudentProgramAssociation.BeginDate",
+    ("supports", "end_date"): "GeneralStudentProgramAssociation.EndDate",
+    ("opportunities", "student_id"): "GeneralStudentProgramAssociation.StudentUSI",
+    ("opportunities", "opportunity_type"): "ProgramTypeDescriptor (enrichment, acceleration programs)",
+    ("opportunities", "school_year"): "GeneralStudentProgramAssociation.BeginDate (its school year)",
+    ("survey", "student_id"): "SurveyResponse.StudentUSI",
+    ("survey", "construct"): "SurveySection.SurveySectionTitle",
+    ("survey", "item_id"): "SurveyQuestion.QuestionCode",
+    ("survey", "response"): "SurveyQuestionResponseValue.NumericResponse",
+    ("survey", "survey_date"): "SurveyResponse.ResponseDate",
+    ("staff", "staff_id"): "Staff.StaffUniqueId",
+    ("staff", "school_id"): "StaffSchoolAssociation.SchoolId",
+    ("staff", "race_ethnicity"): "Staff.HispanicLatinoEthnicity, else StaffRace.RaceDescriptor",
+    ("staff", "role"): "StaffEducationOrganizationAssignmentAssociation.StaffClassificationDescriptor",
+}
+
+#: The contract tables ``equity-audit import edfi`` writes.
+IMPORTED_TABLES = ("students", "enrollments", "schools", "sections", "rosters", "grades", "discipline")
+
 #: Ed-Fi tables counted and reported as left out when the contract has no table for them.
 _LEFT_OUT = {
     "attendance": ("StudentSchoolAttendanceEvent", "attendance events"),
@@ -108,6 +148,19 @@ _LEFT_OUT = {
 
 _GRADE_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
                 "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
+
+
+def edfi_source(table: str, column: str) -> str:
+    """Where a contract column comes from in an Ed-Fi ODS; empty when Ed-Fi has no such field.
+
+    Examples
+    --------
+    >>> edfi_source("enrollments", "entry_date")
+    'StudentSchoolAssociation.EntryDate'
+    >>> edfi_source("calibration", "work_id")
+    ''
+    """
+    return EDFI_COLUMNS.get((table, column)) or EDFI_OTHER_COLUMNS.get((table, column), "")
 
 
 @dataclass
