@@ -415,7 +415,8 @@ def _race(source: _Source, usi: pd.Series, hispanic: pd.Series, code: _Descripto
         races = races[races["race"] != ""].drop_duplicates()
         per_student = races.groupby("usi")["race"].agg(["first", "size"])
         named = np.where(per_student["size"] > 1, "Two or more races", per_student["first"])
-        race = usi.map(pd.Series(named, index=per_student.index)).fillna(UNKNOWN).astype("object")
+        race = usi.map(pd.Series(named, index=per_student.index, dtype="object")).astype("object")
+        race = race.where(race.notna(), UNKNOWN)
     race[hispanic.fillna(False).to_numpy()] = "Hispanic/Latino"  # Ed-Fi's and the federal rule
     return race
 
