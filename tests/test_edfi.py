@@ -365,3 +365,14 @@ def test_grand_bend_audit_publishes_no_name_or_raw_id(grand_bend, tmp_path):
         assert not [name for name in full if name.lower() in lowered], path
         leaked = set(re.findall(r"[A-Za-z0-9_-]+", text)) & ids
         assert not leaked, f"{sorted(leaked)[:5]} in {path.relative_to(run)}"
+
+
+def test_descriptor_ids_missing_from_descriptor_are_counted(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=14)
+    path = tmp_path / "edfi" / "StudentEducationOrganizationAssociation.csv"
+    frame = pd.read_csv(path)
+    frame.loc[:9, "SexDescriptorId"] = 999
+    frame.to_csv(path, index=False)
+    result = import_edfi(tmp_path / "edfi", tmp_path / "out")
+    assert any(note.startswith("1 descriptor id (999) not in Descriptor") for note in result.notes)
+    assert (imported_students(tmp_path / "out")["gender"] == "").sum() == 10  # blank: the loader's Unknown

@@ -312,6 +312,7 @@ class _Descriptors:
                       else pd.Series(_text(frame["codevalue"]).to_numpy(), index=_id(frame["descriptorid"])))
         self.codes = self.codes[~self.codes.index.duplicated()]
         self.available = frame is not None
+        self.unresolved: set[str] = set()
 
     def __call__(self, values: pd.Series) -> pd.Series:
         ids = _id(values)
@@ -322,6 +323,7 @@ class _Descriptors:
         if unresolved.any() and not self.available:
             raise EdFiImportError("The Ed-Fi export has descriptor ids but no Descriptor table to "
                                   "resolve them; expected a Descriptor folder or file.")
+        self.unresolved |= set(ids[unresolved].unique())
         return out
 
 
@@ -579,8 +581,9 @@ def _grades(source: _Source, usi, sections, unique, code: _Descriptors, result: 
     number = (pd.to_numeric(grade.loc[out.index, "numericgradeearned"], errors="coerce")
               if "numericgradeearned" in grade else None)
     value = pd.Series(pd.NA, index=out.index, dtype="string")
-    if number is not None:
-        value = number.map(lambda x: f"{x:g}", na_action="ignore").astype("string")
+    if number is not None:  # 63.0 is written 63
+        whole = (number == number.round()).fillna(False)
+        value = number.astype("string").where(~whole, number.round().astype("Int64").astype("string"))
     if letter is not None:
         value = letter.fillna(value)
     out = out.assign(term=period, grade=value)
@@ -717,6 +720,11 @@ def import_edfi(source: str | Path, out: str | Path, *, fmt: str = "csv") -> Imp
             why = ("the data contract has no table for them" if contract_name not in TABLES
                    else "this import does not map them yet")
             result.left_out.append(f"{len(frame):,} {words} ({edfi_name}) were not imported: {why}.")
+    if code.unresolved:
+        shown = ", ".join(sorted(code.unresolved)[:10])
+        n = len(code.unresolved)
+        result.notes.append(f"{n:,} descriptor id{'s' if n != 1 else ''} ({shown}) not in Descriptor: "
+                            "their values were read as blank.")
     result.left_out.append("Names, birth dates, addresses, contact details, login ids and other identifiers "
                            "were not imported.")
     out.mkdir(parents=True, exist_ok=True)
