@@ -356,7 +356,7 @@ def _students(source: _Source, usi: pd.Series, code: _Descriptors, result: Impor
             hispanic = out["usi"].map(flag).astype("boolean")
         if "limitedenglishproficiencydescriptorid" in seoa:
             lep = code(seoa["limitedenglishproficiencydescriptorid"])
-            limited = seoa.loc[_normal_series(lep) == "limited", "usi"]
+            limited = seoa.loc[_normal_series(lep).eq("limited").fillna(False).to_numpy(), "usi"]
             out["english_learner"] = _flag(out["usi"], limited)
     if "gender" not in out:
         student = source.need("Student")
