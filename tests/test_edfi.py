@@ -376,3 +376,13 @@ def test_descriptor_ids_missing_from_descriptor_are_counted(tmp_path):
     result = import_edfi(tmp_path / "edfi", tmp_path / "out")
     assert any(note.startswith("1 descriptor id (999) not in Descriptor") for note in result.notes)
     assert (imported_students(tmp_path / "out")["gender"] == "").sum() == 10  # blank: the loader's Unknown
+
+
+def test_parquet_output_loads_like_csv(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=15)
+    as_csv = import_edfi(tmp_path / "edfi", tmp_path / "csv")
+    as_parquet = import_edfi(tmp_path / "edfi", tmp_path / "parquet", fmt="parquet")
+    assert as_parquet.rows == as_csv.rows
+    a, b = load_district(tmp_path / "csv"), load_district(tmp_path / "parquet")
+    pd.testing.assert_frame_equal(a["students"], b["students"])
+    pd.testing.assert_frame_equal(a["enrollments"], b["enrollments"])

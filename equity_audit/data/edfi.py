@@ -503,21 +503,25 @@ def _schools(source: _Source, code: _Descriptors) -> pd.DataFrame | None:
 _SECTION_KEY = ("localcoursecode", "schoolid", "schoolyear", "sessionname", "sectionidentifier")
 
 
+def _keys(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """Key columns as comparable text: school ids and years as integers, the rest trimmed."""
+    return pd.DataFrame({c: _id(frame[c]) if c in ("schoolid", "schoolyear") else _text(frame[c])
+                         for c in columns}, index=frame.index)
+
+
 def _section_ids(frame: pd.DataFrame, unique: bool) -> pd.Series:
+    """The section identifier, or the whole Ed-Fi section key joined by ``|`` where it alone is ambiguous."""
     if unique:
         return _text(frame["sectionidentifier"])
-    parts = [_id(frame[c]) if c in ("schoolid", "schoolyear") else _text(frame[c]) for c in _SECTION_KEY]
-    out = parts[0].fillna("")
-    for part in parts[1:]:
-        out = out + "|" + part.fillna("")
-    return out
+    parts = _keys(frame, _SECTION_KEY).fillna("")
+    return parts[_SECTION_KEY[0]].str.cat([parts[c] for c in _SECTION_KEY[1:]], sep="|")
 
 
 def _sections(source: _Source, code: _Descriptors, result: ImportResult):
     section = source.get("Section", _SECTION_KEY)
     if section is None:
         return None, None
-    distinct = section[list(_SECTION_KEY)].astype("string").drop_duplicates()
+    distinct = _keys(section, _SECTION_KEY).drop_duplicates()
     unique = not distinct["sectionidentifier"].duplicated().any()  # the identifier alone names a section
     out = pd.DataFrame({"section_id": _section_ids(section, unique),
                         "school_year": _id(section["schoolyear"]),
@@ -542,8 +546,8 @@ def _sections(source: _Source, code: _Descriptors, result: ImportResult):
                                              "CourseCode"))
     if offering is not None:
         join = ["localcoursecode", "schoolid", "schoolyear", "sessionname"]
-        offer = offering[join].astype("string").assign(course_id=_text(offering["coursecode"]))
-        out["course_id"] = section[join].astype("string").merge(
+        offer = _keys(offering, join).assign(course_id=_text(offering["coursecode"]))
+        out["course_id"] = _keys(section, join).merge(
             offer.drop_duplicates(join), on=join, how="left")["course_id"].to_numpy()
         course = source.get("Course", ("CourseCode", "AcademicSubjectDescriptorId"))
         if course is not None:
