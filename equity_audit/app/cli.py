@@ -2,7 +2,8 @@
 
 Commands: ``validate`` a district folder, ``synth`` a synthetic district,
 ``run`` the whole audit, ``templates`` to write blank data templates,
-``workshop`` to serve the workshop explorer.
+``workshop`` to serve the workshop explorer, ``import edfi`` to turn an Ed-Fi
+ODS export into a district folder.
 Problems with the data or settings print a plain message and exit with code 2;
 a failing notebook exits with code 1.
 """
@@ -24,6 +25,7 @@ Examples:
   equity-audit run --data data/synthetic --out runs/demo
   equity-audit synth --students 100000 --seed 7 --out /tmp/big --format parquet
   equity-audit workshop --data data/synthetic
+  equity-audit import edfi --source edfi-export --out district
 
 Exit codes: 0 success; 1 an audit notebook failed; 2 a problem with the data,
 the settings or the command line."""
@@ -84,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     workshop.add_argument("--max-pages", type=int, default=6, metavar="N",
                           help="most pages open at once, each with its own kernel (default 6)")
     workshop.set_defaults(handler=_workshop)
+
+    importer = commands.add_parser("import", help="turn a student information system export into a district folder",
+                                   description="Read an export from a student information system and write "
+                                   "a district folder that meets the data contract.")
+    systems = importer.add_subparsers(dest="system", required=True, metavar="SYSTEM")
+    edfi = systems.add_parser("edfi", help="an Ed-Fi ODS export (one folder or file per table)",
+                              description="Read an Ed-Fi ODS export (one folder or file per ODS table, Parquet "
+                              "or CSV; descriptor ids resolved through Descriptor) and write students, "
+                              "enrollments, schools, sections, rosters, grades and discipline. Names, birth "
+                              "dates and other identifiers are not imported. What the contract has no table "
+                              "for (attendance, assessments) is counted and named. The folder written is "
+                              "then validated.")
+    edfi.add_argument("--source", required=True, type=Path, metavar="DIR", help="the Ed-Fi export folder")
+    edfi.add_argument("--out", required=True, type=Path, metavar="DIR", help="district folder to write (new or empty)")
+    edfi.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    edfi.set_defaults(handler=_import_edfi)
     return parser
 
 
@@ -123,6 +141,25 @@ def _templates(args) -> int:
 
     written = write_templates(args.out)
     print(f"Wrote {len(written)} files to {args.out}.")
+    return 0
+
+
+def _import_edfi(args) -> int:
+    from equity_audit.data.edfi import import_edfi
+    from equity_audit.data.load import load_district
+
+    result = import_edfi(args.source, args.out, fmt=args.format)
+    written = ", ".join(f"{name} {rows:,}" for name, rows in result.rows.items())
+    print(f"Imported the Ed-Fi export {args.source} into {args.out}: {written} rows.")
+    for line in result.left_out:
+        print(f"Left out: {line}")
+    for note in result.notes:
+        print(f"Note: {note}")
+    district = load_district(args.out)
+    if len(district.exclusions):
+        print("Rows the validator left out:\n" + district.exclusions.to_string(index=False))
+    print(f"{args.out}: the data meets the contract. Run the audit with: "
+          f"equity-audit run --data {args.out} --out RUN_DIR")
     return 0
 
 

@@ -336,7 +336,8 @@ _TABLES = (
         "Additional supports each student received.",
         "StudentProgramAssociation; StudentInterventionAssociation",
         "Whether students who are behind or below pace receive support: unmet need.",
-        key=("student_id", "support_type", "start_date"),
+        # the same support in two domains (tutoring in math and in ELA) starting the same day is two rows
+        key=("student_id", "support_type", "start_date", "domain"),
         order_rules=(("start_date", "end_date"),),
     ),
     Table(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from equity_audit.data.contract import ALIASES, TABLES, Column, Table
+from equity_audit.data.edfi import IMPORTED_TABLES, edfi_source
 
 __all__ = ["data_dictionary", "header_line", "write_templates"]
 
@@ -39,6 +40,10 @@ A district provides one folder with one file per table, named `<table>.csv`,
 the report says what each missing table would have shown. Required columns are
 marked with *. Column names are matched without regard to case or spaces.
 Header-only CSV templates for every table sit beside this file.
+
+A district whose data is in an Ed-Fi ODS can write this folder with
+`equity-audit import edfi --source EXPORT --out DIR`; the last column of each
+table below names the Ed-Fi field a column comes from.
 
 Check a folder before a run with `equity-audit validate --data DIR`: every
 problem is named with its file, column, row and value. Nothing is dropped
@@ -74,10 +79,13 @@ def _table_section(table: Table) -> str:
         "",
         f"*Ed-Fi source:* {table.edfi}",
         "",
+        "*Ed-Fi import:* " + ("`equity-audit import edfi` writes this table." if table.name in IMPORTED_TABLES
+                              else "not written by `equity-audit import edfi`; export it yourself."),
+        "",
     ]
     if table.key:
         lines += [f"*Unique key:* {', '.join(table.key)}", ""]
-    lines += ["| column | type | meaning |", "| --- | --- | --- |"]
+    lines += ["| column | type | meaning | Ed-Fi |", "| --- | --- | --- | --- |"]
     lines += [_column_row(table, column) for column in table.columns]
     return "\n".join(lines) + "\n"
 
@@ -98,7 +106,8 @@ def _column_row(table: Table, column: Column) -> str:
         notes.append(f"Must match `{column.references}`.")
     if column.not_in_future:
         notes.append("Not in the future.")
-    return f"| {name} | {kind} | {' '.join(notes)} |"
+    source = edfi_source(table.name, column.name) or "no Ed-Fi field"
+    return f"| {name} | {kind} | {' '.join(notes)} | {source} |"
 
 
 def write_templates(folder: str | Path) -> list[Path]:

@@ -501,10 +501,11 @@ def _check_ceilings(work: _Work, ctx: _Context) -> None:
 
 
 def _check_keys(work: _Work, ctx: _Context) -> None:
-    key = list(TABLES[work.name].key)
+    table = TABLES[work.name]
+    # an optional key column the file does not have is left out of the key (a blank domain)
+    key = [k for k in table.key if k in work.frame or table.column(k).required]
     if not key or any(k not in work.frame for k in key):
         return
-    table = TABLES[work.name]
     required = [k for k in key if table.column(k).required]
     candidate = work.frame[required].notna().all(axis=1).to_numpy()
     if ctx.exclude:  # a row already left out cannot make a good row a duplicate
