@@ -21,7 +21,7 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
-           "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
+           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
            "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
            "FINDING_COLUMNS"]
@@ -76,6 +76,56 @@ def _group_name(row) -> str:
     if group in ("Yes", "No", "Y", "N"):
         return f"{label(subgroup)}: {group}"
     return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
+
+
+def group_words(subgroup: str, group: str) -> str:
+    """How a sentence names a group, person-first for yes/no subgroups.
+
+    >>> group_words("english_learner", "Yes")
+    'English learners'
+    """
+    return _group_name({"subgroup": subgroup, "group": group})
+
+
+#: How a finding says which way the group fares, and what the team might do with it.
+DIRECTION_WORDS = {
+    "worse": ("they fare worse", "Worth asking why."),
+    "better": ("they fare better", "A strength: worth learning what works here."),
+    "neutral": ("a difference with no better or worse side", "Worth understanding."),
+}
+
+
+def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, comparator: str,
+                     comparator_estimate, difference, interval, direction: str, qvalue=None,
+                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "") -> str:
+    """One finding in plain words, saying plainly whether the group fares worse or better.
+
+    ``interval`` is the 95% interval of ``estimate`` (``interval_of="estimate"``) or of the
+    difference (``"difference"``). ``unit_name`` prefixes a school, PLC, teacher or scorer.
+
+    >>> finding_sentence(subject="English learners", measure="average pace (levels a year)", percent=False,
+    ...                  n=60, estimate=0.66, comparator="all other students", comparator_estimate=1.04,
+    ...                  difference=-0.38, interval=[0.61, 0.71], direction="worse")
+    'English learners: average pace (levels a year) is 0.66 (n=60; 95% interval 0.61 to 0.71) against 1.04 for all other students: they fare worse. Worth asking why.'
+    """
+    value = lambda v: fmt_value(min(max(v, 0), 1) if percent and v is not None and not pd.isna(v) else v,  # noqa: E731
+                                percent=percent)
+    fares, action = DIRECTION_WORDS[direction]
+    details = [f"n={int(n)}"] if n is not None and not pd.isna(n) else []
+    low, high = (list(interval) + [None, None])[:2] if interval else (None, None)
+    if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+        if interval_of == "difference":
+            scale, unit = (100, " points") if percent else (1, "")
+            details.append(f"difference {difference * scale:+.{0 if percent else 2}f}{unit}, 95% interval "
+                           f"{low * scale:+.{0 if percent else 2}f} to {high * scale:+.{0 if percent else 2}f}")
+        else:
+            details.append(f"95% interval {value(low)} to {value(high)}")
+    shown = f" ({'; '.join(details)})" if details else ""
+    name = subject[:1].upper() + subject[1:]
+    prefix = f"{unit_name}: {measure} of {subject}" if unit_name else f"{name}: {measure}"
+    against = (f" against {value(comparator_estimate)} for {comparator}"
+               if comparator_estimate is not None and not pd.isna(comparator_estimate) else f" against {comparator}")
+    return f"{prefix} is {value(estimate)}{shown}{against}: {fares}.{extra} {action}"
 
 
 def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: float | None = None) -> str:
