@@ -610,18 +610,21 @@ def _document(findings: list[Finding], cover: dict | None, extra: dict | None = 
             "findings": [finding.as_dict() for finding in findings]}
 
 
-def write_findings(run_dir: str | Path, *, cover: dict | None = None, tables: dict | None = None) -> Path:
+def write_findings(run_dir: str | Path, *, cover: dict | None = None, with_tables: bool = False) -> Path:
     """Write ``findings.json`` and ``confidential/findings.json`` from the run's tables; the public path.
 
-    Both documents follow ``findings.schema.json``. ``tables`` (name -> records), when
-    given, is kept under ``"tables"`` in the published document for other tools.
+    Both documents follow ``findings.schema.json``. With ``with_tables`` the published
+    document also holds every published table as records (``"tables"``), for other tools.
     """
     run_dir = Path(run_dir)
     found = build_findings(run_dir)
+    extra = None
+    if with_tables:
+        extra = {"tables": {name: [_clean(record) for record in _read(path).astype(object).to_dict(orient="records")]
+                            for name, path in _tables(run_dir, False).items()}}
     published = run_dir / FINDINGS_NAME
-    text = json.dumps(_document(found["published"], cover, {"tables": tables} if tables is not None else None),
-                      indent=1, ensure_ascii=False, allow_nan=False)
-    published.write_text(text + "\n", encoding="utf-8")
+    published.write_text(json.dumps(_document(found["published"], cover, extra), indent=1, ensure_ascii=False,
+                                     allow_nan=False) + "\n", encoding="utf-8")
     if (run_dir / "confidential").is_dir():
         (run_dir / "confidential" / FINDINGS_NAME).write_text(
             json.dumps(_document(found["confidential"], cover), indent=1, ensure_ascii=False, allow_nan=False) + "\n",
