@@ -187,3 +187,23 @@ def test_every_flag_of_a_run_reaches_the_findings(demo_run):
     for document in (demo_run / "findings.json", demo_run / "confidential" / "findings.json"):
         jsonschema.validate(json.loads(document.read_text()), F.schema())
     assert all(not f["confidential"] for f in F.read_findings(demo_run))
+
+
+def test_workbook_findings_sheet_lists_every_published_finding(tmp_path):
+    from equity_audit.publish.render import write_workbook
+
+    run = run_folder(tmp_path, simulated(7, effect=0.3))
+    F.write_findings(run)
+    sheets = pd.read_excel(write_workbook(run), sheet_name=None)
+    assert list(sheets)[:2] == ["Contents", "Findings"]
+    records = F.read_findings(run)
+    assert sheets["Findings"]["statement"].tolist() == [r["statement"] for r in records]
+    assert set(sheets["Findings"]["direction"]) == {"worse", "better"}
+
+
+def test_schema_ships_inside_the_package():
+    from importlib.resources import files
+
+    shipped = json.loads(files("equity_audit.publish").joinpath("findings.schema.json").read_text())
+    assert shipped == F.schema()
+    jsonschema.Draft202012Validator.check_schema(shipped)
