@@ -207,3 +207,16 @@ def test_schema_ships_inside_the_package():
     shipped = json.loads(files("equity_audit.publish").joinpath("findings.schema.json").read_text())
     assert shipped == F.schema()
     jsonschema.Draft202012Validator.check_schema(shipped)
+
+
+def test_section_findings_tables_say_which_way_the_group_fares():
+    from equity_audit.publish import narrative
+
+    table = disaggregate_each(simulated(8, effect=0.3), "pace", ["cohort"])
+    found = narrative.findings(table, section="unmet need", measure="average pace (levels a year)", percent=False)
+    by_group = found.set_index("group")["statement"]
+    assert by_group["g1"].endswith("they fare worse. Worth asking why.")
+    assert "they fare better" in by_group["g2"]
+    unmet = narrative.findings(table.assign(statistic="rate"), section="unmet need", measure="unmet need",
+                               percent=False)  # higher unmet need is worse: the pace-ahead group reads as worse
+    assert "they fare worse" in unmet.set_index("group")["statement"]["g2"]

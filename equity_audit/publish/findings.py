@@ -41,7 +41,7 @@ from equity_audit.exceptions import EquityAuditError
 from equity_audit.publish import narrative
 
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
-           "FINDINGS_NAME", "FindingsError", "direction", "build_findings", "write_findings", "uncovered",
+           "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings", "write_findings", "uncovered",
            "schema", "read_findings", "findings_frame"]
 
 SCHEMA_VERSION = "1.0"
@@ -89,6 +89,29 @@ MEASURES = {
 #: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
 #: keys take the polarity of ``access`` and ``climate``.
 POLARITY = {key: polarity for key, (_, polarity, _) in MEASURES.items()}
+
+
+#: Words the sections use for a measure in their own findings tables, with its key.
+LABEL_ALIASES = {"unmet need": "unmet_need", "the share removed from class": "exclusion",
+                 "the share without access to acceleration or Level-4 work": "talent_without_access"}
+
+
+def polarity_of_label(label: str) -> int | None:
+    """The polarity of a measure named in words (a label of :data:`MEASURES` or an alias); None if unknown.
+
+    >>> polarity_of_label("unmet need"), polarity_of_label("access to dual enrollment"), polarity_of_label("x")
+    (-1, 1, None)
+    """
+    by_label = {words: POLARITY[key] for key, (words, _, _) in MEASURES.items()}
+    if label in by_label:
+        return by_label[label]
+    if label in LABEL_ALIASES:
+        return POLARITY[LABEL_ALIASES[label]]
+    if label.startswith("access to "):
+        return POLARITY["access"]
+    if label.startswith("climate"):
+        return POLARITY["climate"]
+    return None
 
 
 def _base_key(measure: str) -> str:
