@@ -387,11 +387,21 @@ def _finding(source: Source, *, key: str, measure: str | None = None, measure_la
     if direction_ is None:
         direction_ = direction(measure, fields["difference"])
     digest = hashlib.sha1(f"{source.table}|{key}".encode()).hexdigest()[:12]
+    details = {**_priority_marks(measure, fields), **(details or {})}
     return Finding(id=f"{source.table}-{digest}", question=QUESTIONS[source.section], section=source.section,
                    analysis=source.analysis, measure=measure, measure_label=label, unit=source.unit,
                    kind=fields.pop("kind", source.kind), direction=direction_, years=list(years),
-                   source=source.table, details=details or {},
+                   source=source.table, details=details,
                    confidential=source.confidential if confidential is None else confidential, **fields)
+
+
+def _priority_marks(measure: str, fields: dict) -> dict:
+    """Marks the action plan reads: ``mirror`` (a "No" cell of a yes/no subgroup only mirrors the
+    "Yes" cell) and ``actionable`` (a difference of at least :data:`narrative.MIN_DIFFERENCE`)."""
+    difference = fields.get("difference")
+    floor = narrative.MIN_DIFFERENCE[MEASURES[_base_key(measure)][2]]
+    return {"mirror": any(str(group) in ("No", "N") for group in fields.get("groups", [])),
+            "actionable": difference is None or abs(difference) >= floor}
 
 
 def _rate_affected(row, measure: str):

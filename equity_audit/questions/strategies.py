@@ -108,7 +108,7 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
     ['race_ethnicity', 'worse']
     """
     columns = ["section", "measure", "subgroup", "group", "n", "qvalue", "difference", "students_affected",
-               "direction", "finding_kind", "statement"]
+               "direction", "finding_kind", "mirror", "actionable", "statement"]
     rows = [{
         "section": record.get("section", ""),
         "measure": " ".join(str(record.get(key) or "").replace("_", " ")
@@ -117,6 +117,8 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
         **{key: record.get(key) for key in ("n", "qvalue", "difference", "students_affected", "direction",
                                             "statement")},
         "finding_kind": record.get("kind"),
+        "mirror": bool((record.get("details") or {}).get("mirror", False)),
+        "actionable": bool((record.get("details") or {}).get("actionable", True)),
     } for record in records]
     return pd.DataFrame(rows, columns=columns)
 
@@ -125,18 +127,24 @@ def strengths(findings: pd.DataFrame) -> pd.DataFrame:
     """The findings where a group fares better: strengths to learn from, not priorities to act on."""
     if findings.empty or "direction" not in findings:
         return findings.iloc[0:0]
-    return findings[findings["direction"] == "better"].reset_index(drop=True)
+    keep = findings["direction"] == "better"
+    if "mirror" in findings:
+        keep &= ~findings["mirror"].astype(bool)
+    return findings[keep].reset_index(drop=True)
 
 
 def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings ranked and mapped to a framework area, a strategy and a question.
 
-    Strengths (``direction`` "better") are left out. Ranked by the number of students
+    Strengths (``direction`` "better"), "No" cells that mirror a "Yes" cell and differences
+    too small to act on are left out (they stay in ``findings.json``). Ranked by the number of students
     affected, then by certainty (adjusted p-value, smaller first), then by the size of
     the difference.
     """
     if "direction" in findings:  # strengths are findings, not priorities: see strengths()
         findings = findings[findings["direction"] != "better"]
+    if "mirror" in findings:  # a "No" cell mirrors the "Yes" cell; a tiny difference is not a priority
+        findings = findings[~findings["mirror"].astype(bool) & findings["actionable"].astype(bool)]
     if findings.empty:
         return pd.DataFrame(columns=["priority", "finding", "area", "strategy", "kind", "question", "students"])
     matched = [_rule(str(measure)) for measure in findings["measure"]]  # one per finding
