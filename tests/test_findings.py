@@ -220,3 +220,11 @@ def test_section_findings_tables_say_which_way_the_group_fares():
     unmet = narrative.findings(table.assign(statistic="rate"), section="unmet need", measure="unmet need",
                                percent=False)  # higher unmet need is worse: the pace-ahead group reads as worse
     assert "they fare worse" in unmet.set_index("group")["statement"]["g2"]
+
+
+def test_a_registered_table_missing_a_column_is_named_in_a_plain_error(tmp_path):
+    run = run_folder(tmp_path, simulated(9, effect=0.3))
+    path = run / "tables" / "pace_by_subgroup.csv"
+    pd.read_csv(path).drop(columns=["comparator_estimate"]).to_csv(path, index=False)
+    with pytest.raises(F.FindingsError, match="pace_by_subgroup has no column 'comparator_estimate'"):
+        F.build_findings(run)

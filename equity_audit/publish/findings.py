@@ -347,9 +347,13 @@ def build_findings(run_dir: str | Path) -> dict[str, list[Finding]]:
             table = _read(available[name])
             if table.empty:
                 continue
-            rows = table[source.flagged(table)]
-            if len(rows):
-                result[key].extend(_CONVERTERS[source.layout](source, rows))
+            try:
+                rows = table[source.flagged(table)]
+                if len(rows):
+                    result[key].extend(_CONVERTERS[source.layout](source, rows))
+            except KeyError as err:
+                raise FindingsError(f"The table {name} has no column {err} that its findings need: update its "
+                                    "entry in REGISTRY (equity_audit/publish/findings.py).") from None
     result["published"].extend(_count_findings(result["confidential"]))
     return result
 
