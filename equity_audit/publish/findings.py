@@ -41,7 +41,8 @@ from equity_audit.exceptions import EquityAuditError
 from equity_audit.publish import narrative
 
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
-           "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings", "write_findings", "uncovered",
+           "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
+           "write_findings", "uncovered",
            "schema", "read_findings", "findings_frame"]
 
 SCHEMA_VERSION = "1.0"
@@ -518,7 +519,9 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
 
 def _unit_words(source: Source, unit: str) -> str:
     """A school by its name; a PLC, teacher or scorer by kind and id."""
-    return unit if source.unit == "school" else f"{source.unit.upper() if source.unit == 'plc' else source.unit.capitalize()} {unit}"
+    if source.unit == "school":
+        return unit
+    return f"{'PLC' if source.unit == 'plc' else source.unit.capitalize()} {unit}"
 
 
 _RATIO = re.compile(r"\s*([-\d.]+)\s*\(([-\d.]+)\s*to\s*([-\d.]+)\)")

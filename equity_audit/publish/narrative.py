@@ -21,7 +21,8 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
-           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "label_direction", "idea_findings", "gap_findings", "access_findings", "combine_findings",
+           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "label_direction",
+           "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
            "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
            "FINDING_COLUMNS"]

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["AREAS", "RULES", "gather_findings", "findings_table", "action_plan", "strengths", "area_counts", "areas_alt", "plan_display"]
+__all__ = ["AREAS", "RULES", "gather_findings", "findings_table", "action_plan", "strengths", "area_counts",
+           "areas_alt", "plan_display"]
 
 #: The eight areas of the equity framework (section VI of the paper).
 AREAS = {
@@ -136,10 +137,10 @@ def strengths(findings: pd.DataFrame) -> pd.DataFrame:
 def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings ranked and mapped to a framework area, a strategy and a question.
 
-    Strengths (``direction`` "better"), "No" cells that mirror a "Yes" cell and differences
-    too small to act on are left out (they stay in ``findings.json``). Ranked by the number of students
-    affected, then by certainty (adjusted p-value, smaller first), then by the size of
-    the difference.
+    Strengths (``direction`` "better"), "No" cells that mirror a "Yes" cell and
+    differences too small to act on are left out (they stay in ``findings.json``).
+    Ranked by the number of students affected, then by certainty (adjusted p-value,
+    smaller first), then by the size of the difference.
     """
     if "direction" in findings:  # strengths are findings, not priorities: see strengths()
         findings = findings[findings["direction"] != "better"]
