@@ -85,7 +85,7 @@ MEASURES = {
     "climate": ("climate survey score", 1, False),
     "gap_trend": ("a headline gap over the years", 0, False),
     "scorer_severity": ("scores against other scorers of the same work (score points)", 1, False),
-    "scorer_group_gap": ("scores of one group against the scorer's other students (score points)", 1, False),
+    "scorer_group_gap": ("score deviation from the other scorers (score points)", 1, False),
 }
 #: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
 #: keys take the polarity of ``access`` and ``climate``.
