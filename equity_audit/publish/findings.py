@@ -293,7 +293,7 @@ REGISTRY = {source.table: source for source in [
            "unit_gap", unit="teacher", unit_column="teacher_id", confidential=True),
     Source("teacher_patterns_grades_against_evidence", "bias", "grading patterns by teacher over the years",
            "grade_residual", "pattern", kind="persistence", unit="teacher", unit_column="teacher_id",
-           confidential=True, flag=lambda t: t["pattern"].fillna("").astype(str).str.strip() != ""),
+           confidential=True, flag=lambda t: t["pattern"].astype("string").fillna("").str.strip() != ""),
     Source("scorer_severity", "bias", "scorer severity in calibration", "scorer_severity", "severity",
            kind="severity", unit="scorer", unit_column="scorer_id", confidential=True,
            flag=lambda t: _any_true(t, ["harsh", "lenient"])),
