@@ -17,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from equity_audit.publish import render
+from equity_audit.publish.findings import SCHEMA_VERSION, build_findings
 from equity_audit.publish.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
 
 CANARY_ID = "CANARY0001"
@@ -34,10 +35,14 @@ def test_workbook_has_contents_and_one_sheet_per_published_table(demo_run):
     assert workbook.exists()
     tables = sorted(p.name for p in (demo_run / "tables").glob("*.csv"))
     sheets = pd.read_excel(workbook, sheet_name=None)
-    assert list(sheets)[0] == "Contents"
-    assert len(sheets) == len(tables) + 1
+    assert list(sheets)[:2] == ["Contents", "Findings"]
+    assert len(sheets) == len(tables) + 2
     contents = sheets["Contents"]
-    assert sorted(contents["Table file"].str.removeprefix("tables/")) == tables
+    assert contents["Table file"].iloc[0] == "findings.json"
+    assert sorted(contents["Table file"].iloc[1:].str.removeprefix("tables/")) == tables
+    findings = json.loads((demo_run / "findings.json").read_text(encoding="utf-8"))["findings"]
+    assert len(sheets["Findings"]) == len(findings) > 0
+    assert sheets["Findings"]["statement"].tolist() == [f["statement"] for f in findings]
     assert set(contents["Sheet"]) == set(sheets) - {"Contents"}
     assert contents["Description"].str.len().gt(5).all()
     assert all(len(name) <= 31 for name in sheets)
@@ -74,9 +79,9 @@ def test_findings_json(demo_run):
     assert document["period"] == "2023-24 to 2025-26"
     names = {p.stem for p in (demo_run / "tables").glob("*.csv")}
     assert set(document["tables"]) == names
-    findings = [n for n in names if n.startswith("findings_")]
-    expected = sum(len(pd.read_csv(demo_run / "tables" / f"{n}.csv")) for n in findings)
-    assert len(document["findings"]) == expected > 0
+    # one record per flagged row of the published tables (publish/findings.py), in its schema
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert len(document["findings"]) == len(build_findings(demo_run)["published"]) > 0
     assert all(record["statement"] for record in document["findings"])
 
 

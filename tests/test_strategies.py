@@ -38,3 +38,32 @@ def test_area_counts_list_every_area():
         ("s", "unmet need", "", "", 10, 0.01, 0.1, "x"))))
     assert len(counts) == 8 and counts["findings"].sum() == 1
     assert strategies.action_plan(pd.DataFrame()).empty
+
+
+def record(statement, *, direction="worse", mirror=False, actionable=True, affected=10):
+    return {"section": "unmet_need", "measure": "pace", "measure_label": "average pace (levels a year)",
+            "analysis": "pace", "subgroups": ["cohort"], "groups": ["g"], "n": 50, "qvalue": 0.01,
+            "difference": -0.3, "students_affected": affected, "direction": direction, "kind": "gap",
+            "statement": statement, "details": {"mirror": mirror, "actionable": actionable}}
+
+
+def test_plan_from_finding_records_leaves_out_strengths_mirrors_and_tiny_differences():
+    table = strategies.findings_table([record("kept"), record("strength", direction="better"),
+                                       record("mirror", mirror=True), record("tiny", actionable=False),
+                                       record("neutral", direction="neutral", affected=5)])
+    assert len(table) == 5
+    plan = strategies.action_plan(table)
+    assert plan["finding"].tolist() == ["kept", "neutral"]
+    assert plan.loc[0, "area"].startswith("8. Progress")
+    assert strategies.strengths(table)["statement"].tolist() == ["strength"]
+
+
+def test_gather_findings_prefers_findings_json(tmp_path):
+    import json
+
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"section": ["s"], "measure": ["unmet need"], "statement": ["from csv"]}).to_csv(
+        tmp_path / "tables" / "findings_old.csv", index=False)
+    assert strategies.gather_findings(tmp_path)["statement"].tolist() == ["from csv"]
+    (tmp_path / "findings.json").write_text(json.dumps({"findings": [record("from json")]}))
+    assert strategies.gather_findings(tmp_path)["statement"].tolist() == ["from json"]

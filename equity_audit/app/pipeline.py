@@ -24,8 +24,9 @@ from equity_audit.data.enrollment import student_years
 from equity_audit.data.requirements import missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
+from equity_audit.publish.findings import write_findings
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
-                                         render_report, write_findings_json, write_workbook)
+                                         render_report, write_workbook)
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
 
@@ -167,24 +168,27 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
+    cover = {"district_name": config.district_name, "version": __version__,
+             "period": data_period(student_years(district["enrollments"])),
+             "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = []
     for number, step in enumerate(all_steps := steps(), start=1):
         started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
         if missing := step.missing(district.tables):
             log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
             executed.append(skipped_notebook(step, missing, run_dir))
-            continue
-        log(f"{counter} {step.name} ...")
-        executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
-                                 config_path=config_path, progress=progress))
-        log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
-    cover = {"district_name": config.district_name, "version": __version__,
-             "period": data_period(student_years(district["enrollments"])),
-             "settings": config.as_dict(), "generated": date.today().isoformat()}
+        else:
+            log(f"{counter} {step.name} ...")
+            executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
+                                     config_path=config_path, progress=progress))
+            log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
+        # findings.json (and confidential/findings.json) from every table written so far, so each step
+        # (the strategies step above all) reads the findings of the steps before it; after the last
+        # step it is final. It also holds the published tables for other tools (only OUT/tables/).
+        findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
-               # The same published tables for other tools; these read only OUT/tables/.
                ("Workbook", write_workbook(run_dir).name),
-               ("Findings (JSON)", write_findings_json(run_dir, cover=cover).name)]
+               ("Findings (JSON)", findings_json)]
     started = time.perf_counter()
     if pdf := print_pdf(run_dir / REPORT_NAME, log=log):
         log(f"PDF printed in {time.perf_counter() - started:.1f} s")

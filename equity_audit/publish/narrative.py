@@ -21,7 +21,8 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
-           "count_sentence", "idea_findings", "gap_findings", "access_findings", "combine_findings",
+           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "label_direction",
+           "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
            "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
            "FINDING_COLUMNS"]
@@ -76,6 +77,56 @@ def _group_name(row) -> str:
     if group in ("Yes", "No", "Y", "N"):
         return f"{label(subgroup)}: {group}"
     return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
+
+
+def group_words(subgroup: str, group: str) -> str:
+    """How a sentence names a group, person-first for yes/no subgroups.
+
+    >>> group_words("english_learner", "Yes")
+    'English learners'
+    """
+    return _group_name({"subgroup": subgroup, "group": group})
+
+
+#: How a finding says which way the group fares, and what the team might do with it.
+DIRECTION_WORDS = {
+    "worse": ("they fare worse", "Worth asking why."),
+    "better": ("they fare better", "A strength: worth learning what works here."),
+    "neutral": ("a difference with no better or worse side", "Worth understanding."),
+}
+
+
+def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, comparator: str,
+                     comparator_estimate, difference, interval, direction: str, qvalue=None,
+                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "") -> str:
+    """One finding in plain words, saying plainly whether the group fares worse or better.
+
+    ``interval`` is the 95% interval of ``estimate`` (``interval_of="estimate"``) or of the
+    difference (``"difference"``). ``unit_name`` prefixes a school, PLC, teacher or scorer.
+
+    >>> finding_sentence(subject="English learners", measure="average pace (levels a year)", percent=False,
+    ...                  n=60, estimate=0.66, comparator="all other students", comparator_estimate=1.04,
+    ...                  difference=-0.38, interval=[0.61, 0.71], direction="worse")
+    'English learners: average pace (levels a year) is 0.66 (n=60; 95% interval 0.61 to 0.71) against 1.04 for all other students: they fare worse. Worth asking why.'
+    """
+    value = lambda v: fmt_value(min(max(v, 0), 1) if percent and v is not None and not pd.isna(v) else v,  # noqa: E731
+                                percent=percent)
+    fares, action = DIRECTION_WORDS[direction]
+    details = [f"n={int(n)}"] if n is not None and not pd.isna(n) else []
+    low, high = (list(interval) + [None, None])[:2] if interval else (None, None)
+    if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+        if interval_of == "difference":
+            scale, unit = (100, " points") if percent else (1, "")
+            details.append(f"difference {difference * scale:+.{0 if percent else 2}f}{unit}, 95% interval "
+                           f"{low * scale:+.{0 if percent else 2}f} to {high * scale:+.{0 if percent else 2}f}")
+        else:
+            details.append(f"95% interval {value(low)} to {value(high)}")
+    shown = f" ({'; '.join(details)})" if details else ""
+    name = subject[:1].upper() + subject[1:]
+    prefix = f"{unit_name}: {measure} of {subject}" if unit_name else f"{name}: {measure}"
+    against = (f" against {value(comparator_estimate)} for {comparator}"
+               if comparator_estimate is not None and not pd.isna(comparator_estimate) else f" against {comparator}")
+    return f"{prefix} is {value(estimate)}{shown}{against}: {fares}.{extra} {action}"
 
 
 def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: float | None = None) -> str:
@@ -139,12 +190,35 @@ def findings(table: pd.DataFrame, *, section: str, measure: str, percent: bool,
     return flagged.reindex(columns=FINDING_COLUMNS).reset_index(drop=True)
 
 
+def label_direction(measure: str, difference) -> str:
+    """``worse``, ``better`` or ``neutral`` for a difference in a measure named in words.
+
+    The polarity comes from :data:`equity_audit.publish.findings.MEASURES` (a higher
+    suspension rate is worse, a higher pace better); an unknown measure is neutral.
+
+    >>> label_direction("average pace (levels a year)", -0.4), label_direction("unmet need", -0.1)
+    ('worse', 'better')
+    """
+    from equity_audit.publish.findings import polarity_of_label  # findings builds on this module
+
+    polarity = polarity_of_label(measure) or 0
+    if difference is None or pd.isna(difference) or difference == 0 or polarity == 0:
+        return "neutral"
+    return "better" if np.sign(difference) * polarity > 0 else "worse"
+
+
+def _fares(measure: str, difference) -> str:
+    """The end of a finding: which way the group fares, and what to do with it."""
+    fares, action = DIRECTION_WORDS[label_direction(measure, difference)]
+    return f": {fares}. {action}"
+
+
 def _statement(row, measure: str, percent: bool) -> str:
     value = lambda v: fmt_value(min(max(v, 0), 1) if percent else v, percent=percent)  # noqa: E731
     name = _group_name(row)
     return (f"{name[:1].upper() + name[1:]}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
             f"{value(row['low'])} to {value(row['high'])}) against {value(row['comparator_estimate'])} "
-            f"for all other students. Worth asking why.")
+            f"for all other students{_fares(measure, row['difference'])}")
 
 
 def pace_headline(summary: pd.DataFrame) -> str:
@@ -329,8 +403,8 @@ def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame
                            f"{fmt_value(row['focus_estimate'], percent=True)} (n={int(row['focus_n'])}) against "
                            f"{fmt_value(row['others_estimate'], percent=True)} for their schoolmates "
                            f"(difference {row['difference'] * 100:+.0f} points, 95% interval "
-                           f"{row['difference_low'] * 100:+.0f} to {row['difference_high'] * 100:+.0f}). "
-                           "Warrants a closer look.")}
+                           f"{row['difference_low'] * 100:+.0f} to {row['difference_high'] * 100:+.0f})"
+                           f"{_fares(measure, row['difference'])}")}
             for _, row in flagged.iterrows()]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
@@ -347,7 +421,8 @@ def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
                            f"at {fmt_value(row['estimate'], percent=True)} (n={int(row['n'])}; 95% interval "
                            f"{fmt_value(row['low'], percent=True)} to {fmt_value(row['high'], percent=True)}) "
                            f"against {fmt_value(row['comparator_estimate'], percent=True)} for other students "
-                           f"({period}): under four-fifths of their access. Worth asking why.")}
+                           f"({period}): under four-fifths of their access"
+                           + _fares(f"access to {row['opportunity']}", row["difference"]))}
             for _, row in gaps.iterrows()]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 

@@ -285,9 +285,16 @@ def write_workbook(run_dir: str | Path) -> Path:
         "Table file": [f"tables/{path.name}" for path in tables.values()],
         "Description": [_describe(name) for name in tables],
     })
+    found = findings_sheet(run_dir)
+    if found is not None:
+        contents = pd.concat([pd.DataFrame({"Sheet": ["Findings"], "Table file": [JSON_NAME], "Description": [
+            "Every finding of the audit, one per row, with its direction (worse, better or neutral)."]}),
+            contents], ignore_index=True)
     out = run_dir / WORKBOOK_NAME
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         contents.to_excel(writer, sheet_name="Contents", index=False)
+        if found is not None:
+            found.to_excel(writer, sheet_name="Findings", index=False)
         for name, path in tables.items():
             table = _read_published(path)
             table = table.astype(object).map(_cell) if not table.empty else table
@@ -303,6 +310,21 @@ def write_workbook(run_dir: str | Path) -> Path:
             cell.hyperlink = f"#'{cell.value}'!A1"
             cell.font = Font(color="0563C1", underline="single")
     return out
+
+
+def findings_sheet(run_dir: str | Path) -> pd.DataFrame | None:
+    """The published findings (``OUT/findings.json``) as the workbook's Findings sheet, or None."""
+    path = Path(run_dir) / JSON_NAME
+    if not path.exists():
+        return None
+    records = json.loads(path.read_text(encoding="utf-8")).get("findings", [])
+    columns = ["question", "section", "statement", "direction", "kind", "measure_label", "unit", "unit_name",
+               "subgroups", "groups", "n", "estimate", "comparator", "comparator_estimate", "difference",
+               "qvalue", "students_affected", "id"]
+    sheet = pd.DataFrame([{key: record.get(key) for key in columns} for record in records], columns=columns)
+    for key in ("subgroups", "groups"):  # lists as "a; b", cells hold no lists
+        sheet[key] = sheet[key].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v)
+    return sheet.astype(object).map(_cell) if len(sheet) else sheet
 
 
 def _records(table: pd.DataFrame) -> list[dict]:

@@ -1,7 +1,8 @@
 """From findings to strategies: the framework's fourth question.
 
-The findings of the earlier sections (``tables/findings_*.csv`` in the run
-directory) are ranked and each is mapped to the areas of the equity framework
+The findings of the earlier sections (``findings.json`` in the run directory,
+one record per flagged result; ``tables/findings_*.csv`` in a run made before it
+existed) are ranked and each is mapped to the areas of the equity framework
 of *In Pursuit of Equality* (section VI) and to the core equity strategies of
 section V.B, with the kind of strategy the paper distinguishes: learner-based,
 belief-based or systemic. The mapping is a transparent table of rules
@@ -20,12 +21,14 @@ Examples
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["AREAS", "RULES", "gather_findings", "action_plan", "area_counts", "areas_alt", "plan_display"]
+__all__ = ["AREAS", "RULES", "gather_findings", "findings_table", "action_plan", "strengths", "area_counts",
+           "areas_alt", "plan_display"]
 
 #: The eight areas of the equity framework (section VI of the paper).
 AREAS = {
@@ -77,19 +80,72 @@ _GROUP_STRATEGIES = {
 
 
 def gather_findings(run_dir: str | Path) -> pd.DataFrame:
-    """Every ``tables/findings_*.csv`` the earlier sections wrote, stacked."""
+    """The findings of the earlier sections, one row each.
+
+    Read from the run's published ``findings.json`` (written by the pipeline after
+    every step); a run folder without it falls back to the ``tables/findings_*.csv``
+    the sections wrote. Never reads the confidential findings.
+    """
+    path = Path(run_dir) / "findings.json"
+    if path.exists():
+        return findings_table(json.loads(path.read_text(encoding="utf-8")).get("findings", []))
     paths = sorted((Path(run_dir) / "tables").glob("findings_*.csv"))
     parts = [pd.read_csv(path) for path in paths if path.stat().st_size > 0]
     parts = [part for part in parts if len(part)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def findings_table(records: list[dict]) -> pd.DataFrame:
+    """Finding records (of ``findings.json``) as the table :func:`action_plan` ranks.
+
+    ``measure`` holds the words the rules match (key, label and analysis); ``subgroup``
+    and ``group`` the first attribute and value, ``direction`` worse, better or neutral.
+
+    >>> table = findings_table([{"section": "patterns", "measure": "oss", "analysis": "gaps",
+    ...     "measure_label": "the out-of-school suspension rate", "subgroups": ["race_ethnicity"],
+    ...     "groups": ["A"], "n": 40, "qvalue": 0.01, "difference": 0.1, "students_affected": 9,
+    ...     "direction": "worse", "kind": "gap", "statement": "s"}])
+    >>> table.loc[0, ["subgroup", "direction"]].tolist()
+    ['race_ethnicity', 'worse']
+    """
+    columns = ["section", "measure", "subgroup", "group", "n", "qvalue", "difference", "students_affected",
+               "direction", "finding_kind", "mirror", "actionable", "statement"]
+    rows = [{
+        "section": record.get("section", ""),
+        "measure": " ".join(str(record.get(key) or "").replace("_", " ")
+                            for key in ("measure", "measure_label", "analysis")).strip(),
+        "subgroup": (record.get("subgroups") or [""])[0], "group": (record.get("groups") or [""])[0],
+        **{key: record.get(key) for key in ("n", "qvalue", "difference", "students_affected", "direction",
+                                            "statement")},
+        "finding_kind": record.get("kind"),
+        "mirror": bool((record.get("details") or {}).get("mirror", False)),
+        "actionable": bool((record.get("details") or {}).get("actionable", True)),
+    } for record in records]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def strengths(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings where a group fares better: strengths to learn from, not priorities to act on."""
+    if findings.empty or "direction" not in findings:
+        return findings.iloc[0:0]
+    keep = findings["direction"] == "better"
+    if "mirror" in findings:
+        keep &= ~findings["mirror"].astype(bool)
+    return findings[keep].reset_index(drop=True)
+
+
 def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings ranked and mapped to a framework area, a strategy and a question.
 
-    Ranked by the number of students affected, then by certainty (adjusted
-    p-value, smaller first), then by the size of the difference.
+    Strengths (``direction`` "better"), "No" cells that mirror a "Yes" cell and
+    differences too small to act on are left out (they stay in ``findings.json``).
+    Ranked by the number of students affected, then by certainty (adjusted p-value,
+    smaller first), then by the size of the difference.
     """
+    if "direction" in findings:  # strengths are findings, not priorities: see strengths()
+        findings = findings[findings["direction"] != "better"]
+    if "mirror" in findings:  # a "No" cell mirrors the "Yes" cell; a tiny difference is not a priority
+        findings = findings[~findings["mirror"].astype(bool) & findings["actionable"].astype(bool)]
     if findings.empty:
         return pd.DataFrame(columns=["priority", "finding", "area", "strategy", "kind", "question", "students"])
     matched = [_rule(str(measure)) for measure in findings["measure"]]  # one per finding

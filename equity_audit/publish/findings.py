@@ -1,0 +1,688 @@
+"""One finding record for everything the audit flags, and the registry that builds them.
+
+Every section writes its tables to the run folder (``tables/*.csv`` published,
+``confidential/*.csv`` teacher- and scorer-level). A table with a flag column
+(``flagged``, ``closer_look``, ``beyond_main_effects``, ``harsh`` ...) is listed in
+:data:`REGISTRY`, which says how each flagged row becomes a :class:`Finding`.
+:func:`write_findings` writes ``findings.json`` (published tables only, never a
+withheld row) and ``confidential/findings.json`` (same schema), both checked
+against ``findings.schema.json``, shipped beside this module.
+
+A finding says in which direction the group fares: ``worse``, ``better`` or
+``neutral``, from the sign of the difference and the :data:`POLARITY` of the
+measure (a higher suspension rate is worse, a higher pace is better). Strengths
+are findings too.
+
+:func:`uncovered` lists the tables of a run that have a flag column but no
+registry entry: a flag that no finding reports is a bug, and a test says so.
+
+Examples
+--------
+>>> direction("oss", 0.08), direction("pace", 0.3), direction("pace", -0.3), direction("pace", 0.0)
+('worse', 'better', 'worse', 'neutral')
+>>> POLARITY["unmet_need"], POLARITY["pace"]
+(-1, 1)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from equity_audit.exceptions import EquityAuditError
+from equity_audit.publish import narrative
+
+__all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
+           "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
+           "write_findings", "uncovered",
+           "schema", "read_findings", "findings_frame"]
+
+SCHEMA_VERSION = "1.0"
+FINDINGS_NAME = "findings.json"
+
+#: The audit's sections, with the framework question each answers.
+QUESTIONS = {"unmet_need": 1, "patterns": 2, "bias": 3, "strategies": 4}
+
+#: Columns that mark a row for a closer look. A table holding one must be in :data:`REGISTRY`.
+FLAG_COLUMNS = ("flagged", "closer_look", "beyond_main_effects", "access_gap", "harsh", "lenient",
+                "persistent", "pattern", "significant_disproportionality", "Significant disproportionality",
+                "Years above threshold", "verdict", "Closer look")
+
+
+class FindingsError(EquityAuditError):
+    """The findings of a run could not be built or do not meet their schema."""
+
+
+#: measure key -> (label, polarity, percent). Polarity: +1 higher is better for the
+#: group, -1 higher is worse, 0 neither (direction is then "neutral").
+MEASURES = {
+    "pace": ("average pace (levels a year)", 1, False),
+    "two_plus_behind": ("the share two or more levels behind", -1, True),
+    "unmet_need": ("the share who needed more support and had none", -1, True),
+    "talent_without_access": ("the share ready to move on without acceleration or Level-4 work", -1, True),
+    "exclusion": ("the exclusionary discipline rate", -1, True),
+    "removals": ("removals from class per student", -1, False),
+    "days_removed": ("days removed per student", -1, False),
+    "oss": ("the out-of-school suspension rate", -1, True),
+    "oss_risk_ratio": ("the out-of-school suspension risk", -1, True),
+    "level4_access": ("access to Level-4 work", 1, True),
+    "access": ("access to opportunities", 1, True),
+    "below_pace": ("the share below pace", -1, True),
+    "grade_residual": ("grades against evidence (grade points)", 1, False),
+    "high_grade_low_evidence": ("the share of A or B grades with evidence not yet proficient", 0, True),
+    "low_grade_high_evidence": ("the share of C, D or F grades with proficient evidence", -1, True),
+    "performance_tasks": ("the share of evidence from performance tasks", 1, True),
+    "dok34": ("the share of evidence at DOK 3 or 4", 1, True),
+    "reaching_level4": ("the share of Level-3 standards taken on to Level 4", 1, True),
+    "climate": ("climate survey score", 1, False),
+    "gap_trend": ("a headline gap over the years", 0, False),
+    "scorer_severity": ("scores against other scorers of the same work (score points)", 1, False),
+    "scorer_group_gap": ("score deviation from the other scorers (score points)", 1, False),
+}
+#: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
+#: keys take the polarity of ``access`` and ``climate``.
+POLARITY = {key: polarity for key, (_, polarity, _) in MEASURES.items()}
+
+
+#: Words the sections use for a measure in their own findings tables, with its key.
+LABEL_ALIASES = {"unmet need": "unmet_need", "the share removed from class": "exclusion",
+                 "the share without access to acceleration or Level-4 work": "talent_without_access"}
+
+
+def polarity_of_label(label: str) -> int | None:
+    """The polarity of a measure named in words (a label of :data:`MEASURES` or an alias); None if unknown.
+
+    >>> polarity_of_label("unmet need"), polarity_of_label("access to dual enrollment"), polarity_of_label("x")
+    (-1, 1, None)
+    """
+    by_label = {words: POLARITY[key] for key, (words, _, _) in MEASURES.items()}
+    if label in by_label:
+        return by_label[label]
+    if label in LABEL_ALIASES:
+        return POLARITY[LABEL_ALIASES[label]]
+    if label.startswith("access to "):
+        return POLARITY["access"]
+    if label.startswith("climate"):
+        return POLARITY["climate"]
+    return None
+
+
+def _base_key(measure: str) -> str:
+    for prefix in ("access_", "climate_"):
+        if measure.startswith(prefix):
+            return prefix[:-1]
+    return measure
+
+
+def direction(measure: str, difference) -> str:
+    """``worse``, ``better`` or ``neutral`` for a group whose ``measure`` differs by ``difference``.
+
+    The sign of the difference times the measure's polarity: a higher
+    suspension rate is worse, a higher pace better. No difference, an unknown
+    difference or a measure with no polarity give ``neutral``.
+    """
+    polarity = POLARITY.get(_base_key(measure))
+    if polarity is None:
+        raise FindingsError(f"The measure '{measure}' has no polarity: add it to MEASURES in "
+                            "equity_audit/publish/findings.py.")
+    if difference is None or pd.isna(difference) or difference == 0 or polarity == 0:
+        return "neutral"
+    return "better" if np.sign(difference) * polarity > 0 else "worse"
+
+
+@dataclass
+class Finding:
+    """One result the audit flags, published or confidential.
+
+    ``subgroups`` are attributes (``["english_learner", "disability"]``) and
+    ``groups`` their values (``["Yes", "Yes"]``), empty for a whole unit.
+    ``comparator`` names what the group is compared with; ``interval`` is the
+    95% interval of ``estimate`` (or of ``difference`` when the table has only that).
+    """
+
+    id: str
+    question: int
+    section: str
+    analysis: str
+    measure: str
+    measure_label: str
+    unit: str
+    unit_id: str | None
+    unit_name: str | None
+    subgroups: list
+    groups: list
+    kind: str
+    direction: str
+    n: float | None
+    estimate: float | None
+    comparator: str
+    comparator_estimate: float | None
+    difference: float | None
+    interval: list | None
+    qvalue: float | None
+    students_affected: float | None
+    years: list
+    statement: str
+    source: str
+    confidential: bool = False
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The finding as JSON-safe values (NaN becomes null)."""
+        return {key: _clean(value) for key, value in asdict(self).items()}
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --- the registry ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """How the flagged rows of one table become findings.
+
+    ``layout`` names the table's shape (one converter each); ``flag`` is the
+    function that marks the rows to report; ``measure`` is a key of
+    :data:`MEASURES` (``access`` and ``climate`` tables take it per row).
+    """
+
+    table: str
+    section: str
+    analysis: str
+    measure: str
+    layout: str
+    kind: str = "gap"
+    unit: str = "district"
+    unit_column: str | None = None
+    confidential: bool = False
+    flag: Callable[[pd.DataFrame], pd.Series] | None = None
+
+    def flagged(self, table: pd.DataFrame) -> pd.Series:
+        """The rows to report, never a withheld one."""
+        marks = self.flag(table) if self.flag else _truthy(table[_DEFAULT_FLAG[self.layout]])
+        if "suppressed" in table:
+            marks &= ~_truthy(table["suppressed"])
+        return marks.fillna(False).astype(bool)
+
+
+def _any_true(table: pd.DataFrame, columns: list[str]) -> pd.Series:
+    marks = pd.Series(False, index=table.index)
+    for column in columns:
+        if column in table:
+            marks |= _truthy(table[column])
+    return marks
+
+
+def _truthy(column: pd.Series) -> pd.Series:
+    if column.dtype == bool:
+        return column
+    return column.astype(str).str.strip().str.lower().isin(["true", "yes", "1", "1.0"])
+
+
+_DEFAULT_FLAG = {"by_group": "flagged", "by_unit": "flagged", "intersection": "beyond_main_effects",
+                 "unit_gap": "closer_look", "funnel": "closer_look", "scorer_gap": "closer_look",
+                 "idea": "Years above threshold", "severity": "harsh", "pattern": "pattern", "trend": "verdict"}
+
+
+def _by(table, section, measure, **kw):
+    return Source(table, section, kw.pop("analysis", table.removesuffix("_by_subgroup").replace("_", " ")),
+                  measure, "by_group", **kw)
+
+
+REGISTRY = {source.table: source for source in [
+    # question 1: unmet need
+    _by("pace_by_subgroup", "unmet_need", "pace"),
+    _by("two_plus_behind_by_subgroup", "unmet_need", "two_plus_behind"),
+    Source("pace_intersections", "unmet_need", "pace of intersections", "pace", "intersection",
+           kind="beyond_main_effects"),
+    Source("unmet_need_by_school", "unmet_need", "unmet need by school", "unmet_need", "by_unit", unit="school",
+           unit_column="group"),
+    _by("unmet_need_by_subgroup", "unmet_need", "unmet_need"),
+    Source("unmet_need_intersections", "unmet_need", "unmet need of intersections", "unmet_need", "intersection",
+           kind="beyond_main_effects"),
+    _by("talent_without_access_by_subgroup", "unmet_need", "talent_without_access"),
+    # question 2: patterns
+    _by("exclusion_by_subgroup", "patterns", "exclusion"),
+    _by("removals_by_subgroup", "patterns", "removals"),
+    _by("days_removed_by_subgroup", "patterns", "days_removed"),
+    Source("idea_oss_all_students", "patterns", "IDEA risk ratio, all students", "oss_risk_ratio", "idea",
+           kind="disproportionality", flag=lambda t: pd.to_numeric(t["Years above threshold"], errors="coerce") > 0),
+    Source("idea_oss_students_with_disabilities", "patterns", "IDEA risk ratio, students with disabilities",
+           "oss_risk_ratio", "idea", kind="disproportionality",
+           flag=lambda t: pd.to_numeric(t["Years above threshold"], errors="coerce") > 0),
+    Source("oss_gaps_by_school", "patterns", "suspension gaps within schools", "oss", "unit_gap", unit="school",
+           unit_column="school"),
+    _by("access_by_subgroup", "patterns", "access", analysis="access (latest year)"),
+    _by("access_by_subgroup_all_years", "patterns", "access", analysis="access (all years)"),
+    Source("level4_gaps_by_school", "patterns", "Level-4 access gaps within schools", "level4_access", "unit_gap",
+           unit="school", unit_column="school"),
+    Source("below_pace_by_school", "patterns", "below pace by school", "below_pace", "funnel", kind="outlier",
+           unit="school", unit_column="school"),
+    Source("below_pace_by_plc", "patterns", "below pace by PLC", "below_pace", "funnel", kind="outlier",
+           unit="plc", unit_column="plc_id"),
+    Source("gap_trends", "patterns", "gap trends", "gap_trend", "trend", kind="trend",
+           flag=lambda t: t["verdict"].isin(["narrowing", "widening"])),
+    Source("teacher_scan_below_pace", "patterns", "below pace by teacher", "below_pace", "funnel", kind="outlier",
+           unit="teacher", unit_column="teacher_id", confidential=True),
+    # question 3: bias
+    _by("grade_residual_by_subgroup", "bias", "grade_residual"),
+    _by("high_grade_low_evidence_by_subgroup", "bias", "high_grade_low_evidence"),
+    _by("low_grade_high_evidence_by_subgroup", "bias", "low_grade_high_evidence"),
+    _by("performance_tasks_by_subgroup", "bias", "performance_tasks"),
+    _by("dok34_by_subgroup", "bias", "dok34"),
+    _by("reaching_level4_by_subgroup", "bias", "reaching_level4"),
+    _by("climate_by_subgroup", "bias", "climate"),
+    Source("teacher_scan_grades_against_evidence", "bias", "grades against evidence by teacher", "grade_residual",
+           "unit_gap", unit="teacher", unit_column="teacher_id", confidential=True),
+    Source("teacher_patterns_grades_against_evidence", "bias", "grading patterns by teacher over the years",
+           "grade_residual", "pattern", kind="persistence", unit="teacher", unit_column="teacher_id",
+           confidential=True, flag=lambda t: t["pattern"].astype("string").fillna("").str.strip() != ""),
+    Source("scorer_severity", "bias", "scorer severity in calibration", "scorer_severity", "severity",
+           kind="severity", unit="scorer", unit_column="scorer_id", confidential=True,
+           flag=lambda t: _any_true(t, ["harsh", "lenient"])),
+    Source("scorer_severity_by_subgroup", "bias", "scorer severity against one group", "scorer_group_gap",
+           "scorer_gap", unit="scorer", unit_column="scorer_id", confidential=True),
+    Source("teacher_scan_pace_gaps", "bias", "pace gaps by teacher", "pace", "unit_gap", unit="teacher",
+           unit_column="teacher_id", confidential=True),
+]}
+
+
+# --- reading a run folder --------------------------------------------------------------------------
+
+def _tables(run_dir: Path, confidential: bool) -> dict[str, Path]:
+    folder = run_dir / ("confidential" if confidential else "tables")
+    return {path.stem: path for path in sorted(folder.glob("*.csv"))}
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def uncovered(run_dir: str | Path) -> list[str]:
+    """Tables of a run with a flag column and no :data:`REGISTRY` entry (``confidential/`` prefixed)."""
+    run_dir, missing = Path(run_dir), []
+    for confidential in (False, True):
+        for name, path in _tables(run_dir, confidential).items():
+            if name.startswith("findings_") or name in REGISTRY:
+                continue
+            columns = pd.read_csv(path, nrows=0).columns if path.stat().st_size else []
+            if any(column in FLAG_COLUMNS for column in columns):
+                missing.append(f"confidential/{name}" if confidential else name)
+    return missing
+
+
+def build_findings(run_dir: str | Path) -> dict[str, list[Finding]]:
+    """The findings of a run: ``{"published": [...], "confidential": [...]}``.
+
+    Published findings come only from ``tables/``; confidential ones only from
+    ``confidential/``. Published findings also count, without naming anyone, the
+    teachers and scorers of each confidential analysis that warrant a closer look.
+    """
+    run_dir = Path(run_dir)
+    result = {"published": [], "confidential": []}
+    for confidential, key in ((False, "published"), (True, "confidential")):
+        available = _tables(run_dir, confidential)
+        for name, source in REGISTRY.items():
+            if source.confidential != confidential or name not in available:
+                continue
+            table = _read(available[name])
+            if table.empty:
+                continue
+            try:
+                rows = table[source.flagged(table)]
+                if len(rows):
+                    result[key].extend(_CONVERTERS[source.layout](source, rows))
+            except KeyError as err:
+                raise FindingsError(f"The table {name} has no column {err} that its findings need: update its "
+                                    "entry in REGISTRY (equity_audit/publish/findings.py).") from None
+    result["published"].extend(_count_findings(result["confidential"]))
+    return result
+
+
+def _count_findings(confidential: list[Finding]) -> list[Finding]:
+    """One published finding per confidential analysis: how many units, never which."""
+    counts: dict[str, list[Finding]] = {}
+    for finding in confidential:
+        counts.setdefault(finding.source, []).append(finding)
+    out = []
+    for name, found in counts.items():
+        source, units = REGISTRY[name], len({f.unit_id for f in found})
+        statement = (f"{units} {source.unit}(s) warrant a closer look in {source.analysis} ({len(found)} result(s)). "
+                     "Who they are is in the run's confidential folder, for a professional conversation "
+                     "in their PLC.")
+        out.append(_finding(source, unit_id=None, unit_name=None, subgroups=[], groups=[], kind="count",
+                            direction_="neutral", n=units, estimate=None, comparator="", comparator_estimate=None,
+                            difference=None, interval=None, qvalue=None, students_affected=None,
+                            statement=statement, confidential=False, key=f"count:{name}"))
+    return out
+
+
+# --- converters: one per table layout ---------------------------------------------------------------
+
+def _num(value):
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return None if pd.isna(number) else float(number)
+
+
+def _finding(source: Source, *, key: str, measure: str | None = None, measure_label: str | None = None,
+             direction_: str | None = None, confidential: bool | None = None, years=(), details=None,
+             **fields) -> Finding:
+    measure = measure or source.measure
+    label = measure_label or MEASURES[_base_key(measure)][0]
+    if direction_ is None:
+        direction_ = direction(measure, fields["difference"])
+    digest = hashlib.sha1(f"{source.table}|{key}".encode()).hexdigest()[:12]
+    details = {**_priority_marks(measure, fields), **(details or {})}
+    return Finding(id=f"{source.table}-{digest}", question=QUESTIONS[source.section], section=source.section,
+                   analysis=source.analysis, measure=measure, measure_label=label, unit=source.unit,
+                   kind=fields.pop("kind", source.kind), direction=direction_, years=list(years),
+                   source=source.table, details=details,
+                   confidential=source.confidential if confidential is None else confidential, **fields)
+
+
+def _priority_marks(measure: str, fields: dict) -> dict:
+    """Marks the action plan reads: ``mirror`` (a "No" cell of a yes/no subgroup only mirrors the
+    "Yes" cell) and ``actionable`` (a difference of at least :data:`narrative.MIN_DIFFERENCE`)."""
+    difference = fields.get("difference")
+    floor = narrative.MIN_DIFFERENCE[MEASURES[_base_key(measure)][2]]
+    return {"mirror": any(str(group) in ("No", "N") for group in fields.get("groups", [])),
+            "actionable": difference is None or abs(difference) >= floor}
+
+
+def _rate_affected(row, measure: str):
+    n, estimate = _num(row.get("n")), _num(row.get("estimate"))
+    if n is None:
+        return None
+    if str(row.get("statistic")) != "rate" or estimate is None:
+        return n
+    with_outcome = round(estimate * n)
+    return float(n - with_outcome if POLARITY.get(_base_key(measure), 0) > 0 else with_outcome)
+
+
+def _group_measure(source: Source, row) -> tuple[str, str]:
+    if source.measure == "access" and "measure" in row and pd.notna(row.get("measure")):
+        return f"access_{row['measure']}", f"access to {row.get('opportunity', row['measure'])}"
+    if source.measure == "climate" and pd.notna(row.get("construct")):
+        return f"climate_{row['construct']}", f"climate survey score: {row['construct']}"
+    return source.measure, MEASURES[source.measure][0]
+
+
+def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        measure, label = _group_measure(source, row)
+        percent = MEASURES[_base_key(measure)][2]
+        whole_unit = source.unit != "district"
+        subgroups, groups = ([], []) if whole_unit else ([str(row["subgroup"])], [str(row["group"])])
+        unit_name = str(row[source.unit_column]) if whole_unit else None
+        values = dict(n=_num(row["n"]), estimate=_num(row["estimate"]),
+                      comparator_estimate=_num(row["comparator_estimate"]), difference=_num(row["difference"]),
+                      interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
+        comparator = f"students in other {source.unit}s" if whole_unit else "all other students"
+        dir_ = direction(measure, values["difference"])
+        statement = narrative.finding_sentence(
+            subject=unit_name if whole_unit else narrative.group_words(subgroups[0], groups[0]),
+            measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
+            extra=(" Under four-fifths of their access." if _truthy(pd.Series([row.get("access_gap")])).iloc[0]
+                   else ""))
+        out.append(_finding(source, key=f"{row.get('subgroup')}|{row.get('group')}|{measure}", measure=measure,
+                            measure_label=label, direction_=dir_, unit_id=unit_name, unit_name=unit_name,
+                            subgroups=subgroups, groups=groups, comparator=comparator,
+                            students_affected=_rate_affected(row, measure), statement=statement, **values))
+    return out
+
+
+def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    percent = MEASURES[source.measure][2]
+    for _, row in rows.iterrows():
+        subgroups = [part.strip() for part in str(row["columns"]).split("×")]
+        groups = [part.split(":", 1)[-1].strip() for part in str(row["intersection"]).split("×")]
+        estimate, predicted = _num(row["estimate"]), _num(row.get("predicted"))
+        difference = None if estimate is None or predicted is None else estimate - predicted
+        dir_ = direction(source.measure, difference)
+        values = dict(n=_num(row["n"]), estimate=estimate, comparator_estimate=predicted, difference=difference,
+                      interval=[_num(row["low"]), _num(row["high"])],
+                      qvalue=_num(row.get("interaction_qvalue", row.get("qvalue"))))
+        comparator = "what the main effects of its groups predict"
+        statement = narrative.finding_sentence(
+            subject="students in all of: " + "; ".join(narrative.group_words(s, g) for s, g in zip(subgroups, groups)),
+            measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_, **values)
+        out.append(_finding(source, key=str(row["intersection"]), direction_=dir_, unit_id=None, unit_name=None,
+                            subgroups=subgroups, groups=groups, comparator=comparator,
+                            students_affected=_rate_affected(row, source.measure), statement=statement,
+                            details={"all_others_estimate": _num(row.get("comparator_estimate"))}, **values))
+    return out
+
+
+def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    percent = MEASURES[source.measure][2]
+    for _, row in rows.iterrows():
+        unit = str(row[source.unit_column])
+        n = _num(row.get("focus_n", row.get("n")))
+        estimate, other = _num(row["focus_estimate"]), _num(row["others_estimate"])
+        values = dict(n=n, estimate=estimate, comparator_estimate=other, difference=_num(row["difference"]),
+                      interval=[_num(row.get("difference_low")), _num(row.get("difference_high"))],
+                      qvalue=_num(row.get("qvalue")))
+        dir_ = direction(source.measure, values["difference"])
+        comparator = f"other students of the same {source.unit}"
+        statement = narrative.finding_sentence(
+            subject=narrative.group_words(str(row["subgroup"]), str(row["group"])), unit_name=_unit_words(source, unit),
+            measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_,
+            interval_of="difference", **values)
+        affected = (round(estimate * n) if percent and n is not None and estimate is not None else n)
+        out.append(_finding(source, key=f"{unit}|{row['subgroup']}|{row['group']}", direction_=dir_, unit_id=unit,
+                            unit_name=unit, subgroups=[str(row["subgroup"])], groups=[str(row["group"])],
+                            comparator=comparator, students_affected=affected, statement=statement, **values))
+    return out
+
+
+def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        unit = str(row[source.unit_column])
+        rate, target = _num(row["rate"]), _num(row["target"])
+        values = dict(n=_num(row["n"]), estimate=rate, comparator_estimate=target,
+                      difference=None if rate is None or target is None else rate - target,
+                      interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
+        dir_ = direction(source.measure, values["difference"])
+        comparator = "the district rate"
+        statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
+                                               percent=True,
+                                               comparator=comparator, direction=dir_, **values)
+        out.append(_finding(source, key=unit, direction_=dir_, unit_id=unit, unit_name=unit, subgroups=[], groups=[],
+                            comparator=comparator, students_affected=_num(row.get("events")), statement=statement,
+                            **values))
+    return out
+
+
+def _unit_words(source: Source, unit: str) -> str:
+    """A school by its name; a PLC, teacher or scorer by kind and id."""
+    if source.unit == "school":
+        return unit
+    return f"{'PLC' if source.unit == 'plc' else source.unit.capitalize()} {unit}"
+
+
+_RATIO = re.compile(r"\s*([-\d.]+)\s*\(([-\d.]+)\s*to\s*([-\d.]+)\)")
+
+
+def _percent(text) -> float | None:
+    match = re.fullmatch(r"\s*([-\d.]+)\s*%\s*", str(text))
+    return float(match.group(1)) / 100 if match else None
+
+
+def _idea(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        group = str(row["Group"])
+        risk, comparison = _percent(row.get("Risk")), _percent(row.get("Comparison risk"))
+        ratio = _RATIO.match(str(row.get("Risk ratio (95% interval)", "")))
+        difference = None if risk is None or comparison is None else risk - comparison
+        dir_ = direction(source.measure, difference)
+        significant = _truthy(pd.Series([row.get("Significant disproportionality")])).iloc[0]
+        rule = (" Significant disproportionality under the IDEA rule." if significant else
+                " Above the threshold this year; not yet for the years the IDEA rule requires.")
+        values = dict(n=_num(row.get("Students")), estimate=risk, comparator_estimate=comparison,
+                      difference=difference, interval=None, qvalue=None)
+        statement = narrative.finding_sentence(
+            subject=f"{group} students" + (" with disabilities" if "disabilities" in source.table else ""),
+            measure=MEASURES[source.measure][0], percent=True, comparator="all other students", direction=dir_,
+            extra=(f" Risk ratio {ratio.group(1)} (95% interval {ratio.group(2)} to {ratio.group(3)})." if ratio
+                   else "") + rule, **values)
+        out.append(_finding(source, key=group, direction_=dir_, unit_id=None, unit_name=None,
+                            subgroups=["race_ethnicity"], groups=[group], comparator="all other students",
+                            students_affected=None, statement=statement,
+                            details={"risk_ratio": _num(ratio.group(1)) if ratio else None,
+                                     "significant_disproportionality": bool(significant)}, **values))
+    return out
+
+
+def _trend(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        headline = str(row["headline"])
+        measure_words, _, group = headline.partition(": ")
+        out.append(_finding(source, key=headline, direction_="neutral", measure_label=measure_words,
+                            unit_id=None, unit_name=None, subgroups=[], groups=[group] if group else [],
+                            n=None, estimate=None, comparator="the first school year", comparator_estimate=None,
+                            difference=None, interval=None, qvalue=None, students_affected=None,
+                            statement=str(row["sentence"]), details={"verdict": str(row["verdict"])}))
+    return out
+
+
+def _severity(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        scorer = str(row[source.unit_column])
+        values = dict(n=_num(row["works"]), estimate=_num(row["mean_deviation"]), comparator_estimate=0.0,
+                      difference=_num(row["mean_deviation"]), interval=[_num(row["low"]), _num(row["high"])],
+                      qvalue=_num(row.get("qvalue")))
+        dir_ = direction(source.measure, values["difference"])
+        kind = "harsh" if _truthy(pd.Series([row["harsh"]])).iloc[0] else "lenient"
+        statement = narrative.finding_sentence(
+            subject=f"Scorer {scorer}", measure=MEASURES[source.measure][0], percent=False,
+            comparator="the other scorers of the same work", direction=dir_,
+            extra=f" A consistently {kind} scorer: the students scored fare {dir_}.", **values)
+        out.append(_finding(source, key=scorer, direction_=dir_, unit_id=scorer, unit_name=scorer, subgroups=[],
+                            groups=[], comparator="the other scorers of the same work", students_affected=None,
+                            statement=statement, details={"qwk": _num(row.get("qwk")), "severity": kind}, **values))
+    return out
+
+
+def _scorer_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        scorer = str(row[source.unit_column])
+        subgroups = [str(row["group_column"])] if "group_column" in row else []
+        groups = [str(row["focus"])] if "focus" in row else []
+        values = dict(n=_num(row["n_focus"]), estimate=_num(row["mean_focus"]),
+                      comparator_estimate=_num(row["mean_other"]), difference=_num(row["difference"]),
+                      interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
+        dir_ = direction(source.measure, values["difference"])
+        subject = narrative.group_words(subgroups[0], groups[0]) if groups else "the students of one group"
+        statement = narrative.finding_sentence(
+            subject=subject, unit_name=_unit_words(source, scorer), measure=MEASURES[source.measure][0], percent=False,
+            comparator="the scorer's other students", direction=dir_, interval_of="difference", **values)
+        out.append(_finding(source, key=scorer, direction_=dir_, unit_id=scorer, unit_name=scorer,
+                            subgroups=subgroups, groups=groups, comparator="the scorer's other students",
+                            students_affected=values["n"], statement=statement, **values))
+    return out
+
+
+def _pattern(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    out = []
+    for _, row in rows.iterrows():
+        teacher = str(row[source.unit_column])
+        years = [y.strip() for y in str(row.get("flagged_years", "")).replace(";", ",").split(",")
+                 if y.strip() and y.strip().lower() != "nan"]
+        statement = (f"Teacher {teacher}: {MEASURES[source.measure][0]} warrant a closer look in "
+                     f"{int(_num(row.get('years_flagged')) or len(years))} of "
+                     f"{int(_num(row.get('years_scanned')) or 0)} school years ({row['pattern']}). "
+                     "A pattern over years, not one year alone.")
+        out.append(_finding(source, key=teacher, direction_="neutral", unit_id=teacher, unit_name=teacher,
+                            subgroups=[], groups=[], n=_num(row.get("years_scanned")), estimate=None,
+                            comparator="the teacher's other students", comparator_estimate=None, difference=None,
+                            interval=None, qvalue=None, students_affected=None, years=years, statement=statement,
+                            details={"pattern": str(row["pattern"])}))
+    return out
+
+
+_CONVERTERS = {"by_group": _by_group, "by_unit": _by_group, "intersection": _intersection, "unit_gap": _unit_gap,
+               "funnel": _funnel, "idea": _idea, "trend": _trend, "severity": _severity,
+               "scorer_gap": _scorer_gap, "pattern": _pattern}
+
+
+# --- schema and files ------------------------------------------------------------------------------
+
+def schema() -> dict:
+    """The JSON Schema of ``findings.json`` (shipped as ``findings.schema.json``)."""
+    return json.loads((Path(__file__).with_name("findings.schema.json")).read_text(encoding="utf-8"))
+
+
+def _document(findings: list[Finding], cover: dict | None, extra: dict | None = None) -> dict:
+    cover = cover or {}
+    return {"schema_version": SCHEMA_VERSION,
+            "district": cover.get("district_name", ""), "period": cover.get("period", ""),
+            "generated": cover.get("generated") or date.today().isoformat(),
+            "version": cover.get("version", ""), "settings": _clean(cover.get("settings", {})),
+            **(extra or {}),
+            "findings": [finding.as_dict() for finding in findings]}
+
+
+def write_findings(run_dir: str | Path, *, cover: dict | None = None, with_tables: bool = False) -> Path:
+    """Write ``findings.json`` and ``confidential/findings.json`` from the run's tables; the public path.
+
+    Both documents follow ``findings.schema.json``. With ``with_tables`` the published
+    document also holds every published table as records (``"tables"``), for other tools.
+    """
+    run_dir = Path(run_dir)
+    found = build_findings(run_dir)
+    extra = None
+    if with_tables:
+        extra = {"tables": {name: [_clean(record) for record in _read(path).astype(object).to_dict(orient="records")]
+                            for name, path in _tables(run_dir, False).items()}}
+    published = run_dir / FINDINGS_NAME
+    published.write_text(json.dumps(_document(found["published"], cover, extra), indent=1, ensure_ascii=False,
+                                     allow_nan=False) + "\n", encoding="utf-8")
+    if (run_dir / "confidential").is_dir():
+        (run_dir / "confidential" / FINDINGS_NAME).write_text(
+            json.dumps(_document(found["confidential"], cover), indent=1, ensure_ascii=False, allow_nan=False) + "\n",
+            encoding="utf-8")
+    return published
+
+
+def read_findings(path: str | Path) -> list[dict]:
+    """The finding records of a ``findings.json`` (an empty list when the file is missing)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FINDINGS_NAME
+    if not path.exists():
+        return []
+    return json.loads(path.read_text(encoding="utf-8")).get("findings", [])
+
+
+def findings_frame(findings: list[Finding] | list[dict]) -> pd.DataFrame:
+    """Findings as a table, one row each (for the workbook and the action plan)."""
+    records = [f.as_dict() if isinstance(f, Finding) else f for f in findings]
+    return pd.DataFrame(records, columns=list(Finding.__dataclass_fields__))
