@@ -11,20 +11,40 @@ Rules (``/work/shared/research/methods.md`` section 5.2)
 ---------------------------------------------------------
 * **Endpoint pace** = (last level - first level) / years between them.
 * **Regression pace** = least-squares slope of level on time in years.
-* **Minimum evidence**: endpoint needs 2 points, regression 3, and in both the
-  first and last point must be at least ``min_span_days`` calendar days apart.
-  Otherwise the status is ``"insufficient evidence"`` and the pace is NaN,
-  never 0: a missing pace is not a stalled student.
+* **Minimum evidence**: at least ``min_points`` levels (never fewer than 2 for
+  endpoint or 3 for regression; the audit's setting ``pace_min_points`` is 3),
+  a first and last level at least ``min_span_years`` apart on the chosen basis
+  (setting ``pace_min_span_years``, 0.5) and ``min_span_days`` calendar days
+  apart. Otherwise the status is ``"insufficient evidence"``, the pace is NaN,
+  never 0 (a missing pace is not a stalled student), and ``insufficient_reason``
+  says why (:data:`REASONS`); ``attrs["insufficient"]`` counts each reason.
+* **Measurement error**: every pace has a standard error ``pace_se``. A level
+  is a noisy reading of where a student is; its error variance is estimated
+  from the scatter of levels around each student's own straight line, pooled
+  over the students of a domain with 3 or more levels (residual sum of squares
+  over its degrees of freedom). The regression slope then has SE
+  sigma / sqrt(sum (t - mean t)^2) and the endpoint pace sigma * sqrt(2) / span.
+  ``pace_low`` and ``pace_high`` are the normal interval at ``confidence``.
 * **Status**: ``"on pace"`` when pace >= 1.0 (exactly 1.0 is on pace),
-  ``"below pace"`` otherwise. A falling level gives a negative pace; it is kept,
-  because a student losing ground is information, not an error.
-* **Year basis**: ``"calendar"`` counts every day, ``year_days`` (365.25) a year.
-  ``"school"`` counts only days between ``school_year_start`` and
-  ``school_year_end`` and one school year per year, so summers add no time.
+  ``"below pace"`` otherwise: the point estimate, to describe. A falling level
+  gives a negative pace; it is kept, because a student losing ground is
+  information, not an error. The *flag* ``below_pace`` of
+  :func:`student_levels` accounts for the error (see there): a student is
+  flagged only when the whole interval lies below the threshold (or, with
+  ``pace_shrinkage``, when the empirical-Bayes pace does), so that in a
+  district where every student truly gains one level a year few are flagged.
+* **Year basis**: ``"school"`` (the default) counts only days between
+  ``school_year_start`` and ``school_year_end`` and one school year per year,
+  so summers add no time. ``"calendar"`` counts every day, ``year_days``
+  (365.25) a year.
   One level gained from 1 September 2024 to 1 June 2025 (273 days) is
   365.25 / 273 = 1.34 levels a year on the calendar basis, but the school
   window 15 August 2024 - 15 June 2025 has 304 days, so on the school basis it
   is 304 / 273 = 1.11 levels per school year.
+* **Unit crediting**: a school, PLC or teacher is credited only with the growth
+  made while the student was with it: :func:`pace_by_unit` splits each
+  student's levels by enrollment or roster spells and computes the pace
+  within each spell.
 * **School year of a date**: the school year whose start (``school_year_start``,
   15 August by default) is the latest on or before the date, named, as in
   Ed-Fi, by the calendar year in which it ends: 2024-08-15 to 2025-08-14 is
@@ -42,6 +62,8 @@ Examples
 ...     "performance_level": [3.0, 4.25, 5.0]})
 >>> pace(levels)[["student_id", "pace", "n_points", "status"]].round(2).values.tolist()
 [['a', 1.25, 2, 'on pace'], ['b', nan, 1, 'insufficient evidence']]
+>>> pace(levels, min_points=3)["insufficient_reason"].tolist()
+['too few levels', 'too few levels']
 """
 from __future__ import annotations
 
@@ -56,13 +78,19 @@ __all__ = [
     "ON_PACE",
     "BELOW_PACE",
     "INSUFFICIENT",
+    "REASONS",
     "pace",
+    "pace_by_unit",
+    "enrollment_spells",
+    "roster_spells",
     "pace_by_year",
     "levels_from_evidence",
     "expected_level",
     "school_year_of",
     "student_levels",
     "options_from_config",
+    "shrunk_pace",
+    "PACE_OPTIONS",
 ]
 
 #: Paces (levels per year) the paper asks about for students who are behind.
@@ -73,6 +101,10 @@ BELOW_PACE = "below pace"
 INSUFFICIENT = "insufficient evidence"
 #: Every value of the ``status`` column.
 STATUSES = (ON_PACE, BELOW_PACE, INSUFFICIENT)
+TOO_FEW = "too few levels"
+TOO_SHORT = "too short a span"
+#: Every value of ``insufficient_reason`` (NA when there is a pace).
+REASONS = (TOO_FEW, TOO_SHORT)
 
 _KEY = ["student_id", "domain"]
 _LEVEL_COLUMNS = ["student_id", "domain", "as_of", "performance_level"]
@@ -225,17 +257,7 @@ def _level_points(levels: pd.DataFrame, keys=_KEY) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ pace
-def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
-         min_span_days: int = 90, year_basis: str = "calendar", school_year_start: str = "08-15",
-         school_year_end: str = "06-15") -> pd.DataFrame:
-    """Pace (performance levels per year) of each student in each domain.
-
-    Parameters
-    ----------
-    levels : DataFrame
-        The ``levels`` table: ``student_id``, ``domain``, ``as_of`` (dates) and
-        ``performance_level``. Rows missing a date or level are ignored.
-    method : {"endpoint", "regression"}
+_OPTIONS_DOC = '''    method : {"endpoint", "regression"}
         ``"endpoint"``: (last level - first level) / years between them.
         ``"regression"``: least-squares slope of level on time in years, from
         grouped sums of t, t², y and t·y; it uses every point, so one noisy
@@ -244,65 +266,97 @@ def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 3
         Days in a year on the calendar basis.
     min_span_days : int
         Fewest calendar days between the first and last level.
-    year_basis : {"calendar", "school"}
-        ``"calendar"`` divides days by ``year_days``; ``"school"`` counts only
-        days inside the school-year window (``school_year_start`` to
-        ``school_year_end``) and divides by that window's length, so summers do
-        not count and a pace is levels per school year.
+    year_basis : {"school", "calendar"}
+        ``"school"`` (default) counts only days inside the school-year window
+        (``school_year_start`` to ``school_year_end``) and divides by that
+        window's length, so summers do not count and a pace is levels per
+        school year; ``"calendar"`` divides days by ``year_days``.
     school_year_start, school_year_end : str
         The school-year window as MM-DD.
+    min_points : int, optional
+        Fewest levels for a pace; never fewer than the method needs (2 for
+        endpoint, 3 for regression), which is also the default.
+    min_span_years : float
+        Fewest years (on ``year_basis``) between the first and last level.
+    confidence : float
+        Confidence level of ``pace_low`` and ``pace_high``.
+    level_sd : float, optional
+        Known measurement error (SD) of one level; by default it is estimated
+        from the data (module notes).'''
+
+
+def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
+         min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
+         school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
+         confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
+    """Pace (performance levels per year) of each student in each domain.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        The ``levels`` table: ``student_id``, ``domain``, ``as_of`` (dates) and
+        ``performance_level``. Rows missing a date or level are ignored.
+    {options}
 
     Returns
     -------
     DataFrame
         One row per student and domain, sorted by them, with ``pace``,
         ``status`` (``"on pace"`` when pace >= 1.0, ``"below pace"``,
-        ``"insufficient evidence"``), ``n_points``, ``first_date``,
-        ``last_date``, ``span_days`` (calendar days), ``span_years`` (on the
-        chosen basis), ``first_level``, ``last_level`` and ``current_level``
-        (the latest level, the same as ``last_level``).
+        ``"insufficient evidence"``), ``pace_se``, ``pace_low``, ``pace_high``,
+        ``insufficient_reason`` (NA, or one of :data:`REASONS`),
+        ``n_points``, ``first_date``, ``last_date``, ``span_days`` (calendar
+        days), ``span_years`` (on the chosen basis), ``first_level``,
+        ``last_level`` and ``current_level`` (the latest level, the same as
+        ``last_level``). ``attrs["insufficient"]`` counts students without a
+        pace by reason and ``attrs["level_sd"]`` holds the level error used
+        (per domain).
 
     Notes
     -----
-    Too little evidence (fewer than 2 points for endpoint or 3 for regression,
-    or a span below ``min_span_days``, or no time elapsed on the school basis)
-    gives a NaN pace and ``"insufficient evidence"``, never a pace of 0.
+    Too little evidence (fewer than ``min_points`` levels, or a span below
+    ``min_span_years`` or ``min_span_days``, or no time elapsed on the school
+    basis) gives a NaN pace and ``"insufficient evidence"``, never a pace of 0.
 
     Examples
     --------
     One level over 369 days falls just short of one level a year on the
     calendar basis; between two summer dates a school year apart it is exactly
-    one level per school year:
+    one level per school year (the default basis):
 
     >>> import pandas as pd
-    >>> levels = pd.DataFrame({
+    >>> levels = pd.DataFrame({{
     ...     "student_id": ["a", "a"], "domain": ["math", "math"],
     ...     "as_of": pd.to_datetime(["2024-06-20", "2025-06-24"]),
-    ...     "performance_level": [4.0, 5.0]})
-    >>> pace(levels)[["pace", "span_days", "status"]].round(4).values.tolist()
+    ...     "performance_level": [4.0, 5.0]}})
+    >>> pace(levels, year_basis="calendar")[["pace", "span_days", "status"]].round(4).values.tolist()
     [[0.9898, 369, 'below pace']]
-    >>> pace(levels, year_basis="school")[["pace", "status"]].values.tolist()
+    >>> pace(levels)[["pace", "status"]].values.tolist()
     [[1.0, 'on pace']]
 
     The endpoint pace looks only at the first and last level; the regression
     slope also weighs the early jump to 3.0 (times 0, 0.2 and 1 year):
 
-    >>> three = pd.DataFrame({
+    >>> three = pd.DataFrame({{
     ...     "student_id": ["a"] * 3, "domain": ["ela"] * 3,
     ...     "as_of": pd.to_datetime(["2023-01-01", "2023-03-15", "2024-01-01"]),
-    ...     "performance_level": [2.0, 3.0, 3.0]})
-    >>> float(pace(three, year_days=365)["pace"].iloc[0])
+    ...     "performance_level": [2.0, 3.0, 3.0]}})
+    >>> float(pace(three, year_basis="calendar", year_days=365)["pace"].iloc[0])
     1.0
-    >>> round(float(pace(three, method="regression", year_days=365)["pace"].iloc[0]), 4)  # 5/7
+    >>> out = pace(three, method="regression", year_basis="calendar", year_days=365)
+    >>> round(float(out["pace"].iloc[0]), 4)  # 5/7
     0.7143
     """
     return _pace_table(levels, _KEY, method=method, year_days=year_days, min_span_days=min_span_days,
-                       year_basis=year_basis, calendar=_Calendar(school_year_start, school_year_end))
+                       year_basis=year_basis, calendar=_Calendar(school_year_start, school_year_end),
+                       min_points=min_points, min_span_years=min_span_years, confidence=confidence,
+                       level_sd=level_sd)
 
 
 def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
-                 min_span_days: int = 90, year_basis: str = "calendar", school_year_start: str = "08-15",
-                 school_year_end: str = "06-15") -> pd.DataFrame:
+                 min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
+                 school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
+                 confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
     """Pace of each student and domain within each school year, for trends.
 
     Takes the same options as :func:`pace` and returns the same columns plus
@@ -316,11 +370,11 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
     Examples
     --------
     >>> import pandas as pd
-    >>> levels = pd.DataFrame({
+    >>> levels = pd.DataFrame({{
     ...     "student_id": ["a"] * 4, "domain": ["math"] * 4,
     ...     "as_of": pd.to_datetime(["2023-09-20", "2024-05-10", "2024-09-20", "2025-05-10"]),
-    ...     "performance_level": [2.0, 2.6, 2.9, 3.9]})
-    >>> by_year = pace_by_year(levels, year_basis="school")
+    ...     "performance_level": [2.0, 2.6, 2.9, 3.9]}})
+    >>> by_year = pace_by_year(levels)
     >>> by_year[["school_year", "n_points", "status"]].values.tolist()
     [[2024, 2, 'below pace'], [2025, 2, 'on pace']]
     """
@@ -329,16 +383,26 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
     points = _level_points(levels).copy()
     points["school_year"] = calendar.ed_fi_year(_days(points["as_of"]))
     table = _pace_table(points, [*_KEY, "school_year"], method=method, year_days=year_days,
-                        min_span_days=min_span_days, year_basis=year_basis, calendar=calendar)
+                        min_span_days=min_span_days, year_basis=year_basis, calendar=calendar,
+                        min_points=min_points, min_span_years=min_span_years, confidence=confidence,
+                        level_sd=level_sd)
     table["school_year"] = table["school_year"].astype("Int64")
     return table
 
 
-def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, calendar) -> pd.DataFrame:
+pace.__doc__ = pace.__doc__.format(options=_OPTIONS_DOC.strip("\n").lstrip())
+pace_by_year.__doc__ = pace_by_year.__doc__.format()
+
+
+def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, calendar,
+                min_points=None, min_span_years=0.0, confidence=0.95, level_sd=None) -> pd.DataFrame:
     if method not in _METHODS:
         raise ValueError(f"method is {method!r}; expected 'endpoint' or 'regression'.")
     if year_basis not in _BASES:
         raise ValueError(f"year_basis is {year_basis!r}; expected 'calendar' or 'school'.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence is {confidence!r}; expected a number between 0 and 1.")
+    needed = max(_MIN_POINTS[method], int(min_points or 0))
     points = _level_points(levels, keys)
     days = _days(points["as_of"])
     order, starts = _runs(points, keys, days)
@@ -347,14 +411,71 @@ def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, c
     years = _elapsed_years(days, np.repeat(days[starts], counts), year_basis, year_days, calendar)
     out = points.iloc[order[starts]][keys].reset_index(drop=True)
     out = pd.concat([out, _summary(days, level, years, starts)], axis=1)
-    enough = (out["n_points"] >= _MIN_POINTS[method]) & (out["span_days"] >= min_span_days)
-    enough &= out["span_years"] > 0  # two summer dates of one break are no time on the school basis
-    slope = _endpoint(out) if method == "endpoint" else _regression(level, years, starts)
+    few = (out["n_points"] < needed).to_numpy()
+    short = ~few & ~((out["span_days"] >= min_span_days) & (out["span_years"] > 0)
+                     & (out["span_years"] >= min_span_years - 1e-12)).to_numpy()
+    enough = ~few & ~short
+    fit = _line_fits(level, years, starts)
+    slope = _endpoint(out) if method == "endpoint" else fit["slope"]
+    sd, sd_by_domain = _level_error(fit, out["domain"].to_numpy() if "domain" in out else None, level_sd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = (sd * np.sqrt(2.0) / out["span_years"].to_numpy() if method == "endpoint"
+              else sd / np.sqrt(fit["sxx"]))
     # Rounding to 9 decimals removes float noise such as 4.1 - 3.1 = 0.9999999999999996,
     # which would otherwise put a student gaining exactly one level a year below pace.
-    out.insert(len(keys), "pace", np.round(np.where(enough, slope, np.nan), _DECIMALS))
+    values = np.round(np.where(enough, slope, np.nan), _DECIMALS)
+    se = np.where(enough, se, np.nan)
+    z = float(_normal_quantile(0.5 + confidence / 2))
+    out.insert(len(keys), "pace", values)
     out.insert(len(keys) + 1, "status", _status(out["pace"]))
+    out.insert(len(keys) + 2, "pace_se", se)
+    out.insert(len(keys) + 3, "pace_low", values - z * se)
+    out.insert(len(keys) + 4, "pace_high", values + z * se)
+    reason = pd.Series(pd.NA, index=out.index, dtype="string")
+    reason[few] = TOO_FEW
+    reason[short] = TOO_SHORT
+    out.insert(len(keys) + 5, "insufficient_reason", reason)
+    out.attrs = {"insufficient": {r: int((reason == r).sum()) for r in REASONS},
+                 "level_sd": sd_by_domain}
     return out
+
+
+def _normal_quantile(p: float) -> float:
+    from scipy.stats import norm
+
+    return norm.ppf(p)
+
+
+def _line_fits(level, t, starts) -> dict:
+    """Per run: OLS slope, centred sum of squares of t, residual SS and its degrees of freedom."""
+    if len(level) == 0:
+        empty = np.empty(0)
+        return {"slope": empty, "sxx": empty, "rss": empty, "df": empty}
+    counts = np.diff(np.r_[starts, len(level)])
+    st, sy = np.add.reduceat(t, starts), np.add.reduceat(level, starts)
+    stt, sty = np.add.reduceat(t * t, starts), np.add.reduceat(t * level, starts)
+    syy = np.add.reduceat(level * level, starts)
+    sxx, sxy = stt - st * st / counts, sty - st * sy / counts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = sxy / sxx
+        rss = np.clip(syy - sy * sy / counts - slope * sxy, 0.0, None)
+    usable = (counts >= 3) & (sxx > 0)
+    return {"slope": slope, "sxx": sxx, "rss": np.where(usable, rss, 0.0),
+            "df": np.where(usable, counts - 2, 0).astype("float64")}
+
+
+def _level_error(fit: dict, domain, level_sd) -> tuple[np.ndarray, dict]:
+    """SD of one level's measurement error for each run (given, or pooled per domain), and per domain."""
+    n = len(fit["rss"])
+    if level_sd is not None:
+        return np.full(n, float(level_sd)), {"all": float(level_sd)}
+    code, names = pd.factorize(pd.Series(domain if domain is not None else np.zeros(n)), sort=True)
+    rss = np.bincount(code, weights=fit["rss"], minlength=len(names))
+    df = np.bincount(code, weights=fit["df"], minlength=len(names))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_domain = np.sqrt(np.where(df > 0, rss / df, np.nan))
+    sd = by_domain[code] if n else np.empty(0)
+    return np.asarray(sd, dtype="float64"), {str(k): float(v) for k, v in zip(names, by_domain)}
 
 
 def _summary(days, level, years, starts) -> pd.DataFrame:
@@ -375,21 +496,6 @@ def _summary(days, level, years, starts) -> pd.DataFrame:
 def _endpoint(summary: pd.DataFrame) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return ((summary["last_level"] - summary["first_level"]) / summary["span_years"]).to_numpy()
-
-
-def _regression(level, t, starts) -> np.ndarray:
-    """OLS slope per run from grouped sums of t, t², y and t·y.
-
-    ``t`` is measured from each run's first point: absolute times (about 55
-    years since 1970) would make Σt² - (Σt)²/n cancel most significant digits.
-    """
-    if len(level) == 0:
-        return np.empty(0)
-    counts = np.diff(np.r_[starts, len(level)])
-    st, sy = np.add.reduceat(t, starts), np.add.reduceat(level, starts)
-    stt, sty = np.add.reduceat(t * t, starts), np.add.reduceat(t * level, starts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (counts * sty - st * sy) / (counts * stt - st * st)
 
 
 def _status(values: pd.Series) -> np.ndarray:
@@ -597,16 +703,25 @@ def options_from_config(config) -> dict:
     'regression'
     """
     names = ("year_days", "min_span_days", "year_basis", "school_year_start", "school_year_end",
-             "pace_threshold", "levels_behind_threshold", "graduation_level", "graduation_age")
-    return {"method": config.pace_method, **{name: getattr(config, name) for name in names}}
+             "pace_threshold", "levels_behind_threshold", "graduation_level", "graduation_age",
+             "pace_shrinkage", "confidence")
+    return {"method": config.pace_method, "min_points": config.pace_min_points,
+            "min_span_years": config.pace_min_span_years, **{name: getattr(config, name) for name in names}}
+
+
+#: Keywords of :func:`pace` and :func:`pace_by_year` among those of :func:`options_from_config`.
+PACE_OPTIONS = ("method", "year_days", "min_span_days", "year_basis", "school_year_start", "school_year_end",
+                "min_points", "min_span_years", "confidence")
 
 
 def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd.DataFrame | None = None,
                    *, method: str = "endpoint", year_days: float = 365.25, min_span_days: int = 90,
-                   year_basis: str = "calendar", school_year_start: str = "08-15",
+                   year_basis: str = "school", school_year_start: str = "08-15",
                    school_year_end: str = "06-15", pace_threshold: float = 1.0,
                    levels_behind_threshold: float = 2.0, graduation_level: float = 13.0,
-                   graduation_age: float = 18.0, scenarios=SCENARIOS) -> pd.DataFrame:
+                   graduation_age: float = 18.0, scenarios=SCENARIOS, min_points: int | None = None,
+                   min_span_years: float = 0.0, confidence: float = 0.95, pace_shrinkage: bool = False,
+                   level_sd: float | None = None) -> pd.DataFrame:
     """The pace facts: one row per student and domain with a level, ready to disaggregate.
 
     Parameters
@@ -616,10 +731,19 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
     students : DataFrame, optional
         The ``students`` table; only ``birth_date`` is used (for the age-18
         projections). Without it, or without a birth date, those are NaN/NA.
-    method, year_days, min_span_days, year_basis, school_year_start, school_year_end
+    method, year_days, min_span_days, year_basis, school_year_start, school_year_end, min_points, \
+    min_span_years, confidence, level_sd
         As in :func:`pace`. :func:`options_from_config` maps a run's settings.
     pace_threshold : float
-        ``below_pace`` is pace < this.
+        The pace a student is flagged below (``below_pace``), allowing for the
+        pace's measurement error: see ``pace_shrinkage``.
+    pace_shrinkage : bool
+        ``False`` (default): ``below_pace`` when the whole interval
+        (``pace_high``) is below ``pace_threshold``. ``True``: when the
+        empirical-Bayes pace ``pace_shrunk`` is below it; ``pace_shrunk`` =
+        m + B (pace - m), with m the domain's mean pace, B = tau² / (tau² +
+        se²) and tau² = max(variance of paces - mean se², 0), so with no true
+        spread every student is shrunk fully to the mean.
     levels_behind_threshold : float
         ``two_plus_behind`` is levels_behind >= this.
     graduation_level, graduation_age : float
@@ -641,8 +765,11 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
         * ``as_of`` and ``current_level``: the latest level and its date.
         * ``expected_level`` (:func:`expected_level` at ``as_of``) and
           ``levels_behind`` = expected - current: positive is behind grade.
-        * ``pace``, ``n_points``, ``span_days``, ``status`` as in :func:`pace`.
-        * ``below_pace`` (NA with insufficient evidence) and ``two_plus_behind``.
+        * ``pace``, ``pace_se``, ``pace_low``, ``pace_high``,
+          ``insufficient_reason``, ``n_points``, ``span_days``, ``status`` as
+          in :func:`pace`, and ``pace_shrunk`` (see ``pace_shrinkage``).
+        * ``below_pace`` (NA with insufficient evidence, or when the pace's
+          error is unknown) and ``two_plus_behind``.
         * ``age_at_as_of`` (days / 365.25), ``years_to_18`` (years from
           ``as_of`` to ``graduation_age``, 0 once reached),
           ``projected_level_at_18`` = current + pace x years_to_18,
@@ -682,13 +809,43 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
     (False, True)
     """
     table = pace(levels, method=method, year_days=year_days, min_span_days=min_span_days,
-                 year_basis=year_basis, school_year_start=school_year_start, school_year_end=school_year_end)
+                 year_basis=year_basis, school_year_start=school_year_start, school_year_end=school_year_end,
+                 min_points=min_points, min_span_years=min_span_years, confidence=confidence, level_sd=level_sd)
+    counted = table.attrs
     table = table.rename(columns={"last_date": "as_of"})
+    table["pace_shrunk"] = shrunk_pace(table)
     calendar = _Calendar(school_year_start, school_year_end)
     facts = _with_enrollment(table, enrollments, calendar)
-    facts = _with_flags(facts, pace_threshold, levels_behind_threshold)
+    facts = _with_flags(facts, pace_threshold, levels_behind_threshold, pace_shrinkage)
     facts = _with_projections(facts, students, graduation_level, graduation_age, scenarios, calendar)
+    facts.attrs = counted
     return facts
+
+
+def shrunk_pace(table: pd.DataFrame, by: str = "domain") -> pd.Series:
+    """Empirical-Bayes pace: each pace shrunk toward its ``by`` group's mean by its reliability.
+
+    ``m + B (pace - m)`` with ``m`` the group's mean pace, ``B = tau² / (tau² +
+    se²)`` and ``tau² = max(var(pace) - mean(se²), 0)`` (method of moments).
+    With ``tau² = 0`` (no spread beyond error) every pace becomes ``m``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"domain": "m", "pace": [0.5, 1.0, 1.5], "pace_se": [1.0, 1.0, 1.0]})
+    >>> shrunk_pace(table).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    values, se = table["pace"].astype("float64"), table["pace_se"].astype("float64")
+    known = values.notna() & se.notna()
+    group = table[by] if by in table else pd.Series(0, index=table.index)
+    kept = pd.DataFrame({"g": group[known], "p": values[known], "v": se[known] ** 2})
+    stats = kept.groupby("g")[["p", "v"]].agg({"p": ["mean", "var"], "v": "mean"})
+    mean = group.map(stats[("p", "mean")])
+    tau2 = group.map((stats[("p", "var")] - stats[("v", "mean")]).clip(lower=0.0).fillna(0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(tau2 > 0, tau2 / (tau2 + se ** 2), 0.0)
+    return (mean + weight * (values - mean)).where(known).rename("pace_shrunk")
 
 
 def _with_enrollment(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Calendar) -> pd.DataFrame:
@@ -722,10 +879,13 @@ def _enrollment_at(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Ca
     return chosen[[*_KEY, "school_year", "school_id", "grade_level"]]
 
 
-def _with_flags(facts: pd.DataFrame, pace_threshold: float, behind_threshold: float) -> pd.DataFrame:
-    pace_values = facts["pace"].astype("Float64")
+def _with_flags(facts: pd.DataFrame, pace_threshold: float, behind_threshold: float,
+                shrinkage: bool = False) -> pd.DataFrame:
+    # the flag allows for the pace's error: the whole interval, or the shrunk pace, is below
+    judged = facts["pace_shrunk"] if shrinkage else facts["pace_high"]
+    judged = judged.astype("float64").where(facts["pace"].notna())
     behind = facts["levels_behind"].astype("Float64")
-    facts["below_pace"] = (pace_values < pace_threshold).astype("boolean")
+    facts["below_pace"] = (judged.astype("Float64") < pace_threshold).astype("boolean")
     facts["two_plus_behind"] = (behind >= behind_threshold).astype("boolean")
     return facts
 
@@ -788,7 +948,7 @@ def _years_at_pace(to_gain: np.ndarray, pace_values: np.ndarray) -> np.ndarray:
 def _fact_columns(scenarios) -> list[str]:
     base = ["student_id", "domain", "school_year", "school_id", "grade_level", "as_of", "current_level",
             "expected_level", "levels_behind", "two_plus_behind", "pace", "status", "below_pace",
-            "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
+            "pace_se", "pace_low", "pace_high", "pace_shrunk", "insufficient_reason", "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
             "projected_level_at_18", "pace_needed", "on_track_to_graduate", "years_to_target_at_pace"]
     for rate in scenarios:
         suffix = str(float(rate)).replace(".", "_")
