@@ -627,6 +627,174 @@ def _level_on_each_date(placed: dict, reached: dict, n_domains: int) -> dict:
     return {k: v[last] for k, v in found.items()}
 
 
+# ------------------------------------------------------------------------- unit crediting
+_SPELL_COLUMNS = ["student_id", "spell_start", "spell_end"]
+
+
+def pace_by_unit(levels: pd.DataFrame, spells: pd.DataFrame, *, unit: str = "school_id",
+                 level_sd: float | None = None, **options) -> pd.DataFrame:
+    """Pace credited to each unit (school, PLC, teacher): only growth made while the student was there.
+
+    Each level is assigned to every spell of the student that contains its
+    date (``spell_start`` <= ``as_of`` <= ``spell_end``; a missing end is an
+    open spell; when ``spells`` has a ``domain`` column, only levels of that
+    domain), and a pace is computed within each spell, with the same rules and
+    options as :func:`pace`. A student who moves mid-year gives each school
+    only its own part; the growth between the last level at the old school and
+    the first at the new one is credited to neither. Minimum evidence applies
+    within the spell, so a short spell gives no pace rather than a noisy one.
+
+    The level error (``level_sd``) is, by default, estimated from the
+    students' whole histories (:func:`pace` on ``levels``), since spells are
+    short.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        The ``levels`` table.
+    spells : DataFrame
+        ``student_id``, ``unit``, ``spell_start``, ``spell_end`` (dates) and
+        optionally ``domain`` and other columns (kept), e.g. from
+        :func:`enrollment_spells` or :func:`roster_spells`.
+    unit : str
+        The column of ``spells`` naming the unit.
+    level_sd : float, optional
+        Measurement error of one level; estimated when not given.
+    **options
+        Keywords of :func:`pace` (``method``, ``year_basis``, ``min_points`` ...).
+
+    Returns
+    -------
+    DataFrame
+        One row per student, domain and spell: ``unit``, ``student_id``,
+        ``domain``, ``spell_start``, then the columns of :func:`pace`, and
+        ``spell_end`` and any other spell columns.
+
+    Examples
+    --------
+    A student gains 0.5 at the first school and 0.4 at the second after a
+    move on 1 February (levels per school year; 1 February is day 170 of 304):
+
+    >>> import pandas as pd
+    >>> levels = pd.DataFrame({"student_id": "a", "domain": "m", "performance_level": [3.0, 3.5, 3.6, 4.0],
+    ...     "as_of": pd.to_datetime(["2024-08-15", "2025-01-14", "2025-02-01", "2025-06-15"])})
+    >>> spells = pd.DataFrame({"student_id": "a", "school_id": ["s1", "s2"],
+    ...     "spell_start": pd.to_datetime(["2024-08-15", "2025-02-01"]),
+    ...     "spell_end": pd.to_datetime(["2025-01-31", None])})
+    >>> out = pace_by_unit(levels, spells, min_span_days=0, level_sd=0.1)
+    >>> out[["school_id", "n_points", "pace"]].round(3).values.tolist()
+    [['s1', 2, 1.0], ['s2', 2, 0.907]]
+    """
+    _check_columns(spells, [*_SPELL_COLUMNS, unit], "spells")
+    points = _level_points(levels)
+    if level_sd is None:
+        known = pace(points, **options).attrs.get("level_sd", {})
+        finite = [v for v in known.values() if np.isfinite(v)]
+        level_sd = float(np.sqrt(np.mean(np.square(finite)))) if finite else None
+    extra = [c for c in spells.columns if c not in {*_SPELL_COLUMNS, unit, "domain"}]
+    spell = spells[[*_SPELL_COLUMNS, unit, *extra] + (["domain"] if "domain" in spells else [])]
+    spell = spell.rename(columns={"domain": "_spell_domain"}).reset_index(drop=True)
+    spell["_spell"] = np.arange(len(spell))
+    pairs = points.merge(spell, on="student_id", how="inner")
+    day = pairs["as_of"].astype("datetime64[ns]")
+    inside = (day >= pairs["spell_start"]) & (pairs["spell_end"].isna() | (day <= pairs["spell_end"]))
+    if "_spell_domain" in pairs:
+        inside &= pairs["_spell_domain"].isna() | (pairs["_spell_domain"] == pairs["domain"])
+    pairs = pairs[inside.to_numpy(dtype=bool)]
+    keys = ["_spell", "student_id", "domain"]
+    table = _pace_table(pairs, keys, calendar=_Calendar(options.pop("school_year_start", "08-15"),
+                                                        options.pop("school_year_end", "06-15")),
+                        level_sd=level_sd, **_pace_defaults(options))
+    described = spell.drop(columns=[c for c in ("student_id", "_spell_domain") if c in spell])
+    out = table.merge(described, on="_spell", how="left")
+    front = [unit, "student_id", "domain", "spell_start"]
+    out = out[front + [c for c in out.columns if c not in {*front, "_spell"}]]
+    out.attrs = table.attrs
+    return out.sort_values(front, kind="stable").reset_index(drop=True)
+
+
+def _pace_defaults(options: dict) -> dict:
+    """The keywords of :func:`_pace_table` with :func:`pace`'s defaults."""
+    defaults = {"method": "endpoint", "year_days": 365.25, "min_span_days": 90, "year_basis": "school",
+                "min_points": None, "min_span_years": 0.0, "confidence": 0.95}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"pace_by_unit got unknown option(s) {sorted(unknown)}.")
+    return {**defaults, **options}
+
+
+def _year_window(school_year: pd.Series, calendar: _Calendar) -> tuple[pd.Series, pd.Series]:
+    """First day of each Ed-Fi school year, and the day before the next one starts."""
+    year = pd.to_numeric(school_year, errors="coerce").to_numpy("float64")
+    known = ~np.isnan(year)
+    start_year = np.where(known, year, 1970).astype("int64") - calendar.wraps
+    begin = _on(start_year, calendar.start).astype("datetime64[ns]")
+    finish = (_on(start_year + 1, calendar.start) - np.timedelta64(1, "D")).astype("datetime64[ns]")
+    begin = np.where(known, begin, np.datetime64("NaT"))
+    finish = np.where(known, finish, np.datetime64("NaT"))
+    return pd.Series(begin, index=school_year.index), pd.Series(finish, index=school_year.index)
+
+
+def enrollment_spells(enrollments: pd.DataFrame, *, school_year_start: str = "08-15",
+                      school_year_end: str = "06-15") -> pd.DataFrame:
+    """Enrollment spells for :func:`pace_by_unit`: each enrollment from entry to exit.
+
+    A missing entry date is the start of its school year; a missing exit date
+    the day before the next school year starts (the summer adds no time on the
+    school basis).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> enr = pd.DataFrame({"student_id": ["a", "a"], "school_year": [2025, 2025], "school_id": ["s1", "s2"],
+    ...     "entry_date": pd.to_datetime([None, "2025-02-01"]), "exit_date": pd.to_datetime(["2025-01-31", None])})
+    >>> enrollment_spells(enr)[["school_id", "spell_start", "spell_end"]].astype(str).values.tolist()
+    [['s1', '2024-08-15', '2025-01-31'], ['s2', '2025-02-01', '2025-08-14']]
+    """
+    _check_columns(enrollments, ["student_id", "school_year", "school_id"], "enrollments")
+    begin, finish = _year_window(enrollments["school_year"], _Calendar(school_year_start, school_year_end))
+    entry = enrollments["entry_date"] if "entry_date" in enrollments else pd.Series(pd.NaT, enrollments.index)
+    leave = enrollments["exit_date"] if "exit_date" in enrollments else pd.Series(pd.NaT, enrollments.index)
+    return pd.DataFrame({
+        "student_id": enrollments["student_id"], "school_id": enrollments["school_id"],
+        "school_year": enrollments["school_year"],
+        "spell_start": entry.astype("datetime64[ns]").fillna(begin),
+        "spell_end": leave.astype("datetime64[ns]").fillna(finish),
+    }).reset_index(drop=True)
+
+
+def roster_spells(rosters: pd.DataFrame, sections: pd.DataFrame, *, school_year_start: str = "08-15",
+                  school_year_end: str = "06-15") -> pd.DataFrame:
+    """Roster spells for :func:`pace_by_unit`: each student's time in each section.
+
+    Rosters carry no dates in the data contract, so a spell is the section's
+    school year (its start to the day before the next one); optional
+    ``entry_date``/``exit_date`` columns of ``rosters`` narrow it. The
+    section's ``teacher_id``, ``plc_id``, ``school_id`` and ``domain`` come
+    along, so the spells serve teacher and PLC crediting alike.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rosters = pd.DataFrame({"student_id": ["a"], "section_id": ["X"]})
+    >>> sections = pd.DataFrame({"section_id": ["X"], "school_year": [2025], "teacher_id": ["T1"],
+    ...                          "domain": ["math"]})
+    >>> roster_spells(rosters, sections)[["teacher_id", "spell_start", "spell_end"]].astype(str).values.tolist()
+    [['T1', '2024-08-15', '2025-08-14']]
+    """
+    _check_columns(rosters, ["student_id", "section_id"], "rosters")
+    _check_columns(sections, ["section_id", "school_year", "teacher_id"], "sections")
+    wanted = [c for c in ("section_id", "school_year", "teacher_id", "plc_id", "school_id", "domain")
+              if c in sections]
+    linked = rosters.merge(sections[wanted], on="section_id", how="inner").reset_index(drop=True)
+    begin, finish = _year_window(linked["school_year"], _Calendar(school_year_start, school_year_end))
+    entry = linked.pop("entry_date") if "entry_date" in linked else pd.Series(pd.NaT, linked.index)
+    leave = linked.pop("exit_date") if "exit_date" in linked else pd.Series(pd.NaT, linked.index)
+    linked["spell_start"] = entry.astype("datetime64[ns]").fillna(begin)
+    linked["spell_end"] = leave.astype("datetime64[ns]").fillna(finish)
+    return linked
+
+
 # ------------------------------------------------------------------------- expected level
 def expected_level(grade_level, as_of, *, school_year=None, school_year_start: str = "08-15",
                    school_year_end: str = "06-15"):
@@ -767,7 +935,8 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
           ``levels_behind`` = expected - current: positive is behind grade.
         * ``pace``, ``pace_se``, ``pace_low``, ``pace_high``,
           ``insufficient_reason``, ``n_points``, ``span_days``, ``status`` as
-          in :func:`pace`, and ``pace_shrunk`` (see ``pace_shrinkage``).
+          in :func:`pace`, and ``pace_shrunk``, ``pace_shrunk_se`` (see
+          ``pace_shrinkage``).
         * ``below_pace`` (NA with insufficient evidence, or when the pace's
           error is unknown) and ``two_plus_behind``.
         * ``age_at_as_of`` (days / 365.25), ``years_to_18`` (years from
@@ -813,7 +982,9 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
                  min_points=min_points, min_span_years=min_span_years, confidence=confidence, level_sd=level_sd)
     counted = table.attrs
     table = table.rename(columns={"last_date": "as_of"})
-    table["pace_shrunk"] = shrunk_pace(table)
+    table[["pace_shrunk", "pace_shrunk_se"]] = shrunk_pace(table)
+    z = float(_normal_quantile(0.5 + confidence / 2))
+    table["pace_shrunk_high"] = table["pace_shrunk"] + z * table["pace_shrunk_se"]
     calendar = _Calendar(school_year_start, school_year_end)
     facts = _with_enrollment(table, enrollments, calendar)
     facts = _with_flags(facts, pace_threshold, levels_behind_threshold, pace_shrinkage)
@@ -822,30 +993,37 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
     return facts
 
 
-def shrunk_pace(table: pd.DataFrame, by: str = "domain") -> pd.Series:
+def shrunk_pace(table: pd.DataFrame, by: str = "domain") -> pd.DataFrame:
     """Empirical-Bayes pace: each pace shrunk toward its ``by`` group's mean by its reliability.
 
-    ``m + B (pace - m)`` with ``m`` the group's mean pace, ``B = tau² / (tau² +
-    se²)`` and ``tau² = max(var(pace) - mean(se²), 0)`` (method of moments).
-    With ``tau² = 0`` (no spread beyond error) every pace becomes ``m``.
+    ``pace_shrunk = m + B (pace - m)`` with ``m`` the group's mean pace,
+    ``B = tau² / (tau² + se²)`` and ``tau² = max(var(pace) - mean(se²), 0)``
+    (method of moments). With ``tau² = 0`` (no spread beyond error) every pace
+    becomes ``m``. ``pace_shrunk_se`` is the posterior SD, sqrt(B se² +
+    (1 - B)² var(m)), which keeps the error of the group mean itself, so a
+    district whose students all grow at exactly the threshold is not flagged
+    wholesale because its mean came out a hair below it.
 
     Examples
     --------
     >>> import pandas as pd
     >>> table = pd.DataFrame({"domain": "m", "pace": [0.5, 1.0, 1.5], "pace_se": [1.0, 1.0, 1.0]})
-    >>> shrunk_pace(table).tolist()
+    >>> shrunk_pace(table)["pace_shrunk"].tolist()
     [1.0, 1.0, 1.0]
     """
     values, se = table["pace"].astype("float64"), table["pace_se"].astype("float64")
     known = values.notna() & se.notna()
     group = table[by] if by in table else pd.Series(0, index=table.index)
     kept = pd.DataFrame({"g": group[known], "p": values[known], "v": se[known] ** 2})
-    stats = kept.groupby("g")[["p", "v"]].agg({"p": ["mean", "var"], "v": "mean"})
-    mean = group.map(stats[("p", "mean")])
-    tau2 = group.map((stats[("p", "var")] - stats[("v", "mean")]).clip(lower=0.0).fillna(0.0))
+    stats = kept.groupby("g").agg(mean=("p", "mean"), var=("p", "var"), n=("p", "size"), error=("v", "mean"))
+    mean = group.map(stats["mean"])
+    tau2 = group.map((stats["var"] - stats["error"]).clip(lower=0.0).fillna(0.0))
+    mean_var = group.map((stats["var"] / stats["n"]).fillna(np.inf))
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = np.where(tau2 > 0, tau2 / (tau2 + se ** 2), 0.0)
-    return (mean + weight * (values - mean)).where(known).rename("pace_shrunk")
+    shrunk = (mean + weight * (values - mean)).where(known)
+    spread = np.sqrt(weight * se ** 2 + (1 - weight) ** 2 * mean_var).where(known)
+    return pd.DataFrame({"pace_shrunk": shrunk, "pace_shrunk_se": spread}, index=table.index)
 
 
 def _with_enrollment(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Calendar) -> pd.DataFrame:
@@ -882,7 +1060,7 @@ def _enrollment_at(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Ca
 def _with_flags(facts: pd.DataFrame, pace_threshold: float, behind_threshold: float,
                 shrinkage: bool = False) -> pd.DataFrame:
     # the flag allows for the pace's error: the whole interval, or the shrunk pace, is below
-    judged = facts["pace_shrunk"] if shrinkage else facts["pace_high"]
+    judged = facts["pace_shrunk_high"] if shrinkage else facts["pace_high"]
     judged = judged.astype("float64").where(facts["pace"].notna())
     behind = facts["levels_behind"].astype("Float64")
     facts["below_pace"] = (judged.astype("Float64") < pace_threshold).astype("boolean")
@@ -948,7 +1126,7 @@ def _years_at_pace(to_gain: np.ndarray, pace_values: np.ndarray) -> np.ndarray:
 def _fact_columns(scenarios) -> list[str]:
     base = ["student_id", "domain", "school_year", "school_id", "grade_level", "as_of", "current_level",
             "expected_level", "levels_behind", "two_plus_behind", "pace", "status", "below_pace",
-            "pace_se", "pace_low", "pace_high", "pace_shrunk", "insufficient_reason", "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
+            "pace_se", "pace_low", "pace_high", "pace_shrunk", "pace_shrunk_se", "insufficient_reason", "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
             "projected_level_at_18", "pace_needed", "on_track_to_graduate", "years_to_target_at_pace"]
     for rate in scenarios:
         suffix = str(float(rate)).replace(".", "_")
