@@ -508,12 +508,15 @@ def levels_from_evidence(evidence: pd.DataFrame, standards: pd.DataFrame, *,
     """Dated performance levels derived from scored evidence, for districts without a levels table.
 
     Rule: on each date a student was assessed in a domain, their level is the
-    highest performance level L such that, by that date, they have scored at
-    least ``proficient_score`` on at least ``min_standards`` distinct standards
-    that sit at level L in that domain. Proficiency once shown is kept (a later
-    lower score does not withdraw it), levels need not be reached in order, and
-    dates before the first level is reached, or students who never reach one,
-    have no row. The result therefore never falls over time.
+    highest performance level L such that, on that date, at least
+    ``min_standards`` distinct standards at level L in that domain are
+    currently shown proficient: the latest score on the standard (the mean of
+    that day's scores when there are several) is at least ``proficient_score``.
+    The rule follows the evidence both ways: a later score below proficient on
+    a standard withdraws it, and the level falls if L no longer has enough
+    standards (to the next level that still has, or to no row). Levels need not
+    be reached in order; dates on which no level is held, and students who
+    never reach one, have no row. The result does not depend on row order.
 
     Parameters
     ----------
@@ -542,9 +545,16 @@ def levels_from_evidence(evidence: pd.DataFrame, standards: pd.DataFrame, *,
     ...     "student_id": "a", "standard_id": ["m3a", "m3a", "m3b", "m4a", "m4b"],
     ...     "assessed_on": pd.to_datetime(["2024-09-10", "2024-10-01", "2024-11-01",
     ...                                    "2024-12-01", "2025-01-15"]),
-    ...     "score": [3, 2, 3, 4, 2]})
+    ...     "score": [3, 4, 3, 4, 2]})
     >>> levels_from_evidence(evidence, standards)[["as_of", "performance_level"]].astype(str).values.tolist()
     [['2024-11-01', '3.0'], ['2024-12-01', '3.0'], ['2025-01-15', '3.0']]
+
+    A later score of 2 on ``m3a`` withdraws it, and level 3 with it:
+
+    >>> later = pd.concat([evidence, pd.DataFrame({"student_id": ["a"], "standard_id": ["m3a"],
+    ...     "assessed_on": pd.to_datetime(["2025-02-01"]), "score": [2]})])
+    >>> levels_from_evidence(later, standards)["as_of"].astype(str).tolist()[-1]
+    '2025-01-15'
     """
     _check_columns(evidence, ["student_id", "standard_id", "assessed_on", "score"], "evidence")
     _check_columns(standards, ["standard_id", "domain", "performance_level"], "standards")
@@ -585,46 +595,86 @@ def _placed_evidence(evidence: pd.DataFrame, standards: pd.DataFrame):
 
 
 def _levels_reached(placed: dict, proficient_score: float, min_standards: int) -> dict:
-    """Day each student reached each level: when the ``min_standards``-th standard there was shown."""
-    shown = {k: v[placed["score"] >= proficient_score] for k, v in placed.items()}
+    """Days on which each student's set of levels held changes, as bit-mask increments.
+
+    1. Each standard's state on each day it was scored: proficient when the
+       mean of that day's scores on it is at least ``proficient_score`` (so
+       several scores on one day do not depend on row order); the state holds
+       until the standard is scored again.
+    2. Per student, domain and level, the number of its standards currently
+       proficient, and whether that reaches ``min_standards`` ("held").
+    3. Each change of a level's held state as +/- 2**code of the level, so a
+       running sum over a student's time line is the bit mask of held levels.
+    """
+    level_values, level_code = np.unique(placed["level"], return_inverse=True)
+    if len(level_values) > 62:
+        raise ValueError(f"The standards table has {len(level_values)} distinct performance levels; "
+                         "at most 62 are supported.")
     n_standards = int(placed["standard"].max(initial=-1)) + 1
-    # The first proficient score on a standard is when it counts; repeats add nothing.
-    order, starts = _sorted_runs(shown["s"] * n_standards + shown["standard"], shown["day"])
-    first = {k: v[order[starts]] for k, v in shown.items()}
-    level_code, _ = pd.factorize(first["level"], sort=True)
-    n_levels = int(level_code.max(initial=-1)) + 1
     n_domains = int(placed["d"].max(initial=-1)) + 1
-    group = (first["s"] * n_domains + first["d"]) * n_levels + level_code
-    order, starts = _sorted_runs(group, first["day"])
-    # Rank of each standard within its (student, domain, level) run, in order of first proficiency.
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    nth = order[rank == min_standards - 1]
-    return {k: first[k][nth] for k in ("s", "d", "level", "day")}
+    # 1. one state per student, standard and day
+    order, _ = _sorted_runs(placed["s"] * n_standards + placed["standard"], placed["day"])
+    key, day = (placed["s"] * n_standards + placed["standard"])[order], placed["day"][order]
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (day[1:] != day[:-1])]) if len(key) else \
+        np.zeros(0, dtype="int64")
+    if len(starts) == 0:
+        return {"s": starts, "d": starts, "day": starts, "bits": starts}
+    sizes = np.diff(np.r_[starts, len(key)])
+    state = (np.add.reduceat(placed["score"][order], starts) / sizes >= proficient_score).astype("int64")
+    first = order[starts]
+    new_standard = np.r_[True, key[starts][1:] != key[starts][:-1]]
+    change = state - np.where(new_standard, 0, np.r_[0, state[:-1]])
+    moved = change != 0
+    s, d, code = placed["s"][first][moved], placed["d"][first][moved], level_code[first][moved]
+    day, change = day[starts][moved], change[moved]
+    # 2. proficient standards per student, domain and level, over time
+    group = (s * max(n_domains, 1) + d) * len(level_values) + code
+    count, (s, d, code, day, group) = _running_sum(group, day, change, s, d, code, day, group)
+    held = (count >= min_standards).astype("int64")
+    new_group = np.r_[True, group[1:] != group[:-1]]
+    flip = held - np.where(new_group, 0, np.r_[0, held[:-1]])
+    kept = flip != 0
+    bits = flip[kept] * (np.int64(1) << code[kept].astype("int64"))
+    return {"s": s[kept], "d": d[kept], "day": day[kept], "bits": bits, "levels": level_values}
+
+
+def _running_sum(group, day, change, *columns):
+    """Sum of ``change`` per (group, day), then its running total within each group, in day order."""
+    order, _ = _sorted_runs(group, day)
+    group, day, change = group[order], day[order], change[order]
+    last = np.r_[(group[1:] != group[:-1]) | (day[1:] != day[:-1]), True]
+    total = np.cumsum(change)
+    # running total within the group: subtract what came before the group's first row
+    group_start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before = np.r_[0, total][group_start]
+    total = total - np.repeat(before, np.diff(np.r_[group_start, len(group)]))
+    return total[last], tuple(c[order][last] for c in columns)
 
 
 def _level_on_each_date(placed: dict, reached: dict, n_domains: int) -> dict:
-    """Highest level reached on or before each assessment day of each student and domain.
+    """The highest level held on each assessment day of each student and domain.
 
-    Reach events and assessment days are merged into one time line per student
-    and domain (a reach sorts before an assessment of the same day), and a running
-    maximum over it carries the best level forward; assessment days before any
-    level is reached stay at -inf and are dropped.
+    Changes of held levels and assessment days are merged into one time line
+    per student and domain (a change sorts before an assessment of the same
+    day); a running sum of the bit increments is the mask of levels held, and
+    its highest set bit is the level. Days on which no level is held have no row.
     """
     n = len(reached["s"])
     s = np.r_[reached["s"], placed["s"]]
     d = np.r_[reached["d"], placed["d"]]
     day = np.r_[reached["day"], placed["day"]]
     is_assessment = np.r_[np.zeros(n, dtype="int64"), np.ones(len(placed["s"]), dtype="int64")]
-    level = np.r_[reached["level"], np.full(len(placed["s"]), -np.inf)]
+    bits = np.r_[reached["bits"], np.zeros(len(placed["s"]), dtype="int64")].astype("int64")
     group = s * max(n_domains, 1) + d
-    order, _ = _sorted_runs(group, day * 2 + is_assessment)
-    running = pd.Series(level[order]).groupby(group[order]).cummax().to_numpy()
-    take = (is_assessment[order] == 1) & np.isfinite(running)
-    found = {"s": s[order][take], "d": d[order][take], "day": day[order][take], "level": running[take]}
-    # Several pieces of evidence on one day give one level for that day.
-    last = np.r_[(found["s"][1:] != found["s"][:-1]) | (found["d"][1:] != found["d"][:-1])
-                 | (found["day"][1:] != found["day"][:-1]), True] if len(found["s"]) else np.zeros(0, bool)
-    return {k: v[last] for k, v in found.items()}
+    mask, (s, d, day, is_assessment) = _running_sum(group, day * 2 + is_assessment, bits, s, d, day,
+                                                    is_assessment)
+    take = (is_assessment == 1) & (mask > 0)
+    mask = mask[take]
+    top = np.full(mask.shape, -1, dtype="int64")
+    for code in range(len(reached.get("levels", ()))):  # a handful of levels, not students
+        top = np.where((mask >> code) & 1, code, top)
+    level = np.asarray(reached.get("levels", np.zeros(0)), dtype="float64")
+    return {"s": s[take], "d": d[take], "day": day[take], "level": level[top] if len(top) else top}
 
 
 # ------------------------------------------------------------------------- unit crediting

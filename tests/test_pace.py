@@ -253,8 +253,12 @@ def brute_force_levels(evidence, standards, proficient_score, min_standards):
         for domain in sorted(set(domains)):
             ev = mine[domains == domain]
             for day in sorted(ev["assessed_on"].unique()):
-                shown = ev[(ev["assessed_on"] <= day) & (ev["score"] >= proficient_score)]
-                per_level = where.loc[shown["standard_id"].unique(), "performance_level"].value_counts()
+                # each standard's latest day scored by then, its scores that day averaged
+                seen = ev[ev["assessed_on"] <= day]
+                latest = seen[seen["assessed_on"] == seen.groupby("standard_id")["assessed_on"].transform("max")]
+                state = latest.groupby("standard_id")["score"].mean()
+                shown = state[state >= proficient_score]
+                per_level = where.loc[shown.index, "performance_level"].value_counts()
                 reached = per_level[per_level >= min_standards]
                 if len(reached):
                     rows.append([student, domain, pd.Timestamp(day), float(reached.index.max())])
@@ -276,18 +280,41 @@ def test_levels_from_evidence_matches_the_rule_on_random_data(min_standards):
     assert len(want) > 0
     pd.testing.assert_frame_equal(got.astype({"student_id": object, "domain": object}),
                                   want.astype({"student_id": object, "domain": object}), check_dtype=False)
-    # Monotone: never falls within a student and domain.
-    assert (got.groupby(["student_id", "domain"])["performance_level"].diff().dropna() >= 0).all()
+    # the evidence goes down as well as up: some levels fall (here with one standard a level)
+    assert min_standards > 1 or (got.groupby(["student_id", "domain"])["performance_level"].diff().dropna() < 0).any()
+    # and the row order of the evidence does not matter
+    shuffled = levels_from_evidence(evidence.sample(frac=1, random_state=1), STANDARDS,
+                                    min_standards=min_standards)
+    pd.testing.assert_frame_equal(got, shuffled)
+
+
+def test_levels_from_evidence_follows_a_lower_score_down():
+    evidence = evidence_of(
+        ("a", "m3a", "2024-09-10", 3), ("a", "m3b", "2024-09-20", 3),   # level 3
+        ("a", "m4a", "2024-10-10", 4), ("a", "m4b", "2024-10-20", 3),   # level 4
+        ("a", "m4b", "2024-11-10", 2),  # no longer proficient on m4b: back to level 3
+        ("a", "m4b", "2024-12-10", 4),  # shown again: level 4
+        ("a", "m3a", "2025-01-10", 2), ("a", "m4a", "2025-01-10", 1),  # level 3 and 4 both lost
+        ("a", "m3c", "2025-02-10", 3),  # m3b and m3c: level 3 again
+        ("a", "m3c", "2025-03-10", 2), ("a", "m3c", "2025-03-10", 4),  # same day: mean 3, proficient
+    )
+    got = levels_from_evidence(evidence, STANDARDS)
+    assert got.assign(as_of=got["as_of"].dt.strftime("%m-%d"))[["as_of", "performance_level"]].values.tolist() == [
+        ["09-20", 3.0], ["10-10", 3.0], ["10-20", 4.0], ["11-10", 3.0], ["12-10", 4.0], ["02-10", 3.0],
+        ["03-10", 3.0]]
+    # the 10 January date holds no level: it has no row rather than a made-up one
+    falling = pace(got, min_span_days=0)
+    assert falling["pace"].iloc[0] == pytest.approx(0.0)
 
 
 def test_levels_from_evidence_feeds_pace(bundled_district):
     district = load_district(bundled_district)
     derived = levels_from_evidence(district["evidence"], district["standards"])
     assert not derived.empty
-    assert (derived.groupby(["student_id", "domain"])["performance_level"].diff().dropna() >= 0).all()
+    assert derived["performance_level"].isin(district["standards"]["performance_level"]).all()
     table = pace(derived)
     assert set(table["status"]) <= {ON_PACE, BELOW_PACE, INSUFFICIENT}
-    assert table["pace"].dropna().ge(0).all()  # monotone levels cannot give a negative pace
+    assert table["pace"].notna().mean() > 0.5
 
 
 # -------------------------------------------------------------------------- expected level
