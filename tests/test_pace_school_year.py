@@ -211,3 +211,32 @@ def test_teachers_and_schools_are_credited_only_with_their_year():
     spells = roster_spells(rosters, sections)
     earlier = pace_by_unit(levels, spells[spells["school_year"] == 2024], unit="teacher_id")
     assert earlier["pace"].mean() == pytest.approx(1.0) and (earlier["n_points"] == 3).all()
+
+
+def test_teacher_pace_gaps_do_not_credit_a_teacher_with_an_earlier_year():
+    from equity_audit.questions.patterns import teacher_pace_gaps
+
+    # English learners grew slowly in 2024 (with T1) and like everyone else in 2025 (with T2)
+    rng = np.random.default_rng(8)
+    n = 120
+    el = np.arange(n) < 40
+    levels = simulated(9, n=n, noise=0.05)
+    second_year = levels["as_of"] >= "2024-08-15"
+    slow = levels["student_id"].str[1:].astype(int).to_numpy() < 40
+    t = np.select([levels["as_of"] == d for d in DATES], SCHOOL_TIME)
+    levels["performance_level"] -= np.where(slow & ~second_year, 0.6 * t, np.where(slow, 0.6 * 0.8, 0.0))
+    students = pd.DataFrame({"student_id": [f"s{i:05d}" for i in range(n)], "english_learner": el,
+                             "low_income": rng.random(n) < 0.5})
+    sections = pd.DataFrame({"section_id": ["a", "b", "c", "d"], "school_year": [2024, 2024, 2025, 2025],
+                             "teacher_id": ["T1", "T1", "T2", "T2"], "domain": ["ela", "math"] * 2})
+    rosters = pd.DataFrame({"student_id": np.tile(students["student_id"], 4),
+                            "section_id": np.repeat(["a", "b", "c", "d"], n)})
+    district = {"levels": levels, "students": students, "sections": sections, "rosters": rosters,
+                "enrollments": enrolled(levels)}
+    current = pd.DataFrame({"school_year": [2025]})
+    gaps = teacher_pace_gaps(district, current, ["english_learner"], min_n=10)
+    row = gaps[gaps["teacher_id"] == "T2"].iloc[0]
+    assert abs(row["difference"]) < 0.1 and not bool(row["closer_look"])
+    # over the whole history the slower first year would have been charged to T2
+    whole = pace(levels).assign(el=lambda f: f["student_id"].str[1:].astype(int) < 40)
+    assert whole.groupby("el")["pace"].mean().diff().iloc[-1] < -0.2
