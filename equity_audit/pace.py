@@ -79,6 +79,8 @@ __all__ = [
     "BELOW_PACE",
     "INSUFFICIENT",
     "REASONS",
+    "TOO_FEW",
+    "TOO_SHORT",
     "pace",
     "pace_by_unit",
     "enrollment_spells",
@@ -257,7 +259,18 @@ def _level_points(levels: pd.DataFrame, keys=_KEY) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ pace
-_OPTIONS_DOC = '''    method : {"endpoint", "regression"}
+def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
+         min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
+         school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
+         confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
+    """Pace (performance levels per year) of each student in each domain.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        The ``levels`` table: ``student_id``, ``domain``, ``as_of`` (dates) and
+        ``performance_level``. Rows missing a date or level are ignored.
+    method : {"endpoint", "regression"}
         ``"endpoint"``: (last level - first level) / years between them.
         ``"regression"``: least-squares slope of level on time in years, from
         grouped sums of t, t², y and t·y; it uses every point, so one noisy
@@ -282,21 +295,7 @@ _OPTIONS_DOC = '''    method : {"endpoint", "regression"}
         Confidence level of ``pace_low`` and ``pace_high``.
     level_sd : float, optional
         Known measurement error (SD) of one level; by default it is estimated
-        from the data (module notes).'''
-
-
-def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
-         min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
-         school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
-         confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
-    """Pace (performance levels per year) of each student in each domain.
-
-    Parameters
-    ----------
-    levels : DataFrame
-        The ``levels`` table: ``student_id``, ``domain``, ``as_of`` (dates) and
-        ``performance_level``. Rows missing a date or level are ignored.
-    {options}
+        from the data (module notes).
 
     Returns
     -------
@@ -325,10 +324,10 @@ def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 3
     one level per school year (the default basis):
 
     >>> import pandas as pd
-    >>> levels = pd.DataFrame({{
+    >>> levels = pd.DataFrame({
     ...     "student_id": ["a", "a"], "domain": ["math", "math"],
     ...     "as_of": pd.to_datetime(["2024-06-20", "2025-06-24"]),
-    ...     "performance_level": [4.0, 5.0]}})
+    ...     "performance_level": [4.0, 5.0]})
     >>> pace(levels, year_basis="calendar")[["pace", "span_days", "status"]].round(4).values.tolist()
     [[0.9898, 369, 'below pace']]
     >>> pace(levels)[["pace", "status"]].values.tolist()
@@ -337,10 +336,10 @@ def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 3
     The endpoint pace looks only at the first and last level; the regression
     slope also weighs the early jump to 3.0 (times 0, 0.2 and 1 year):
 
-    >>> three = pd.DataFrame({{
+    >>> three = pd.DataFrame({
     ...     "student_id": ["a"] * 3, "domain": ["ela"] * 3,
     ...     "as_of": pd.to_datetime(["2023-01-01", "2023-03-15", "2024-01-01"]),
-    ...     "performance_level": [2.0, 3.0, 3.0]}})
+    ...     "performance_level": [2.0, 3.0, 3.0]})
     >>> float(pace(three, year_basis="calendar", year_days=365)["pace"].iloc[0])
     1.0
     >>> out = pace(three, method="regression", year_basis="calendar", year_days=365)
@@ -370,10 +369,10 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
     Examples
     --------
     >>> import pandas as pd
-    >>> levels = pd.DataFrame({{
+    >>> levels = pd.DataFrame({
     ...     "student_id": ["a"] * 4, "domain": ["math"] * 4,
     ...     "as_of": pd.to_datetime(["2023-09-20", "2024-05-10", "2024-09-20", "2025-05-10"]),
-    ...     "performance_level": [2.0, 2.6, 2.9, 3.9]}})
+    ...     "performance_level": [2.0, 2.6, 2.9, 3.9]})
     >>> by_year = pace_by_year(levels)
     >>> by_year[["school_year", "n_points", "status"]].values.tolist()
     [[2024, 2, 'below pace'], [2025, 2, 'on pace']]
@@ -388,10 +387,6 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
                         level_sd=level_sd)
     table["school_year"] = table["school_year"].astype("Int64")
     return table
-
-
-pace.__doc__ = pace.__doc__.format(options=_OPTIONS_DOC.strip("\n").lstrip())
-pace_by_year.__doc__ = pace_by_year.__doc__.format()
 
 
 def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, calendar,
