@@ -48,14 +48,23 @@ SETTING_DOCS = {
     "score_max": "Highest score on the evidence rubric.",
     "proficient_score": "Rubric score that means proficient.",
     "year_days": "Days in a year when pace is computed on the calendar basis.",
-    "year_basis": "'calendar' counts every day (year_days a year); 'school' counts only days "
-    "between school_year_start and school_year_end, one school year a year.",
+    "year_basis": "'school' (the default) counts only days between school_year_start and "
+    "school_year_end, one school year a year, so summers do not count; 'calendar' counts every "
+    "day (year_days a year).",
     "school_year_start": "First day of the school year, as MM-DD.",
     "school_year_end": "Last day of the school year, as MM-DD.",
     "pace_method": "'endpoint' (last minus first level over the time between) or 'regression' "
     "(least-squares slope of level on time).",
     "min_span_days": "Fewest days between a student's first and last level for a pace to be "
     "computed; below it the status is 'insufficient evidence'.",
+    "pace_min_points": "Fewest dated levels for a pace (at least 2, and 3 for the regression "
+    "method); with fewer the student has no pace and is counted as 'too few levels'.",
+    "pace_min_span_years": "Fewest years (on year_basis) between a student's first and last level "
+    "for a pace; shorter spans give no pace and are counted as 'too short a span'.",
+    "pace_shrinkage": "How a student is flagged below pace given the error of a pace: false (the "
+    "default) flags only when the whole confidence interval of the pace is below pace_threshold; "
+    "true flags when the empirical-Bayes pace, shrunk toward the domain's mean by its reliability, "
+    "is below it.",
     "graduation_level": "Level reached on finishing grade 12 (level L holds grade L's standards).",
     "graduation_age": "Age by which the district aims for students to graduate.",
     "pace_threshold": "Pace (levels per year) below which a student is flagged as not on pace.",
@@ -82,11 +91,14 @@ class Config:
     score_max: float = 4.0
     proficient_score: float = 3.0
     year_days: float = 365.25
-    year_basis: str = "calendar"
+    year_basis: str = "school"
     school_year_start: str = "08-15"
     school_year_end: str = "06-15"
     pace_method: str = "endpoint"
     min_span_days: int = 90
+    pace_min_points: int = 3
+    pace_min_span_years: float = 0.5
+    pace_shrinkage: bool = False
     graduation_level: float = 13.0
     graduation_age: float = 18.0
     pace_threshold: float = 1.0
@@ -106,6 +118,16 @@ class Config:
         for name in ("school_year_start", "school_year_end"):
             if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", getattr(self, name)):
                 raise ConfigError(f"Setting '{name}' is {getattr(self, name)!r}; expected MM-DD like 08-15.")
+        if self.pace_min_points < 2:
+            raise ConfigError(f"Setting 'pace_min_points' is {self.pace_min_points}; expected 2 or more.")
+        if self.pace_method == "regression" and self.pace_min_points < 3:
+            raise ConfigError(f"Setting 'pace_min_points' is {self.pace_min_points}; the regression "
+                              "method needs 3 or more.")
+        if not 0 <= self.pace_min_span_years <= 10:
+            raise ConfigError(f"Setting 'pace_min_span_years' is {self.pace_min_span_years}; "
+                              "expected a number of years from 0 to 10.")
+        if self.min_span_days < 0:
+            raise ConfigError(f"Setting 'min_span_days' is {self.min_span_days}; expected 0 or more.")
         if not 1 <= self.idea_years <= 3:
             raise ConfigError(f"Setting 'idea_years' is {self.idea_years}; expected 1, 2 or 3.")
         floor = MIN_N_FLOOR_OVERRIDDEN if self.min_n_override else MIN_N_FLOOR

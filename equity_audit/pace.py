@@ -11,20 +11,40 @@ Rules (``/work/shared/research/methods.md`` section 5.2)
 ---------------------------------------------------------
 * **Endpoint pace** = (last level - first level) / years between them.
 * **Regression pace** = least-squares slope of level on time in years.
-* **Minimum evidence**: endpoint needs 2 points, regression 3, and in both the
-  first and last point must be at least ``min_span_days`` calendar days apart.
-  Otherwise the status is ``"insufficient evidence"`` and the pace is NaN,
-  never 0: a missing pace is not a stalled student.
+* **Minimum evidence**: at least ``min_points`` levels (never fewer than 2 for
+  endpoint or 3 for regression; the audit's setting ``pace_min_points`` is 3),
+  a first and last level at least ``min_span_years`` apart on the chosen basis
+  (setting ``pace_min_span_years``, 0.5) and ``min_span_days`` calendar days
+  apart. Otherwise the status is ``"insufficient evidence"``, the pace is NaN,
+  never 0 (a missing pace is not a stalled student), and ``insufficient_reason``
+  says why (:data:`REASONS`); ``attrs["insufficient"]`` counts each reason.
+* **Measurement error**: every pace has a standard error ``pace_se``. A level
+  is a noisy reading of where a student is; its error variance is estimated
+  from the scatter of levels around each student's own straight line, pooled
+  over the students of a domain with 3 or more levels (residual sum of squares
+  over its degrees of freedom). The regression slope then has SE
+  sigma / sqrt(sum (t - mean t)^2) and the endpoint pace sigma * sqrt(2) / span.
+  ``pace_low`` and ``pace_high`` are the normal interval at ``confidence``.
 * **Status**: ``"on pace"`` when pace >= 1.0 (exactly 1.0 is on pace),
-  ``"below pace"`` otherwise. A falling level gives a negative pace; it is kept,
-  because a student losing ground is information, not an error.
-* **Year basis**: ``"calendar"`` counts every day, ``year_days`` (365.25) a year.
-  ``"school"`` counts only days between ``school_year_start`` and
-  ``school_year_end`` and one school year per year, so summers add no time.
+  ``"below pace"`` otherwise: the point estimate, to describe. A falling level
+  gives a negative pace; it is kept, because a student losing ground is
+  information, not an error. The *flag* ``below_pace`` of
+  :func:`student_levels` accounts for the error (see there): a student is
+  flagged only when the whole interval lies below the threshold (or, with
+  ``pace_shrinkage``, when the empirical-Bayes pace does), so that in a
+  district where every student truly gains one level a year few are flagged.
+* **Year basis**: ``"school"`` (the default) counts only days between
+  ``school_year_start`` and ``school_year_end`` and one school year per year,
+  so summers add no time. ``"calendar"`` counts every day, ``year_days``
+  (365.25) a year.
   One level gained from 1 September 2024 to 1 June 2025 (273 days) is
   365.25 / 273 = 1.34 levels a year on the calendar basis, but the school
   window 15 August 2024 - 15 June 2025 has 304 days, so on the school basis it
   is 304 / 273 = 1.11 levels per school year.
+* **Unit crediting**: a school, PLC or teacher is credited only with the growth
+  made while the student was with it: :func:`pace_by_unit` splits each
+  student's levels by enrollment or roster spells and computes the pace
+  within each spell.
 * **School year of a date**: the school year whose start (``school_year_start``,
   15 August by default) is the latest on or before the date, named, as in
   Ed-Fi, by the calendar year in which it ends: 2024-08-15 to 2025-08-14 is
@@ -42,6 +62,8 @@ Examples
 ...     "performance_level": [3.0, 4.25, 5.0]})
 >>> pace(levels)[["student_id", "pace", "n_points", "status"]].round(2).values.tolist()
 [['a', 1.25, 2, 'on pace'], ['b', nan, 1, 'insufficient evidence']]
+>>> pace(levels, min_points=3)["insufficient_reason"].tolist()
+['too few levels', 'too few levels']
 """
 from __future__ import annotations
 
@@ -56,13 +78,21 @@ __all__ = [
     "ON_PACE",
     "BELOW_PACE",
     "INSUFFICIENT",
+    "REASONS",
+    "TOO_FEW",
+    "TOO_SHORT",
     "pace",
+    "pace_by_unit",
+    "enrollment_spells",
+    "roster_spells",
     "pace_by_year",
     "levels_from_evidence",
     "expected_level",
     "school_year_of",
     "student_levels",
     "options_from_config",
+    "shrunk_pace",
+    "PACE_OPTIONS",
 ]
 
 #: Paces (levels per year) the paper asks about for students who are behind.
@@ -73,6 +103,10 @@ BELOW_PACE = "below pace"
 INSUFFICIENT = "insufficient evidence"
 #: Every value of the ``status`` column.
 STATUSES = (ON_PACE, BELOW_PACE, INSUFFICIENT)
+TOO_FEW = "too few levels"
+TOO_SHORT = "too short a span"
+#: Every value of ``insufficient_reason`` (NA when there is a pace).
+REASONS = (TOO_FEW, TOO_SHORT)
 
 _KEY = ["student_id", "domain"]
 _LEVEL_COLUMNS = ["student_id", "domain", "as_of", "performance_level"]
@@ -226,8 +260,9 @@ def _level_points(levels: pd.DataFrame, keys=_KEY) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------ pace
 def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
-         min_span_days: int = 90, year_basis: str = "calendar", school_year_start: str = "08-15",
-         school_year_end: str = "06-15") -> pd.DataFrame:
+         min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
+         school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
+         confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
     """Pace (performance levels per year) of each student in each domain.
 
     Parameters
@@ -244,44 +279,58 @@ def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 3
         Days in a year on the calendar basis.
     min_span_days : int
         Fewest calendar days between the first and last level.
-    year_basis : {"calendar", "school"}
-        ``"calendar"`` divides days by ``year_days``; ``"school"`` counts only
-        days inside the school-year window (``school_year_start`` to
-        ``school_year_end``) and divides by that window's length, so summers do
-        not count and a pace is levels per school year.
+    year_basis : {"school", "calendar"}
+        ``"school"`` (default) counts only days inside the school-year window
+        (``school_year_start`` to ``school_year_end``) and divides by that
+        window's length, so summers do not count and a pace is levels per
+        school year; ``"calendar"`` divides days by ``year_days``.
     school_year_start, school_year_end : str
         The school-year window as MM-DD.
+    min_points : int, optional
+        Fewest levels for a pace; never fewer than the method needs (2 for
+        endpoint, 3 for regression), which is also the default.
+    min_span_years : float
+        Fewest years (on ``year_basis``) between the first and last level.
+    confidence : float
+        Confidence level of ``pace_low`` and ``pace_high``.
+    level_sd : float, optional
+        Known measurement error (SD) of one level; by default it is estimated
+        from the data (module notes).
 
     Returns
     -------
     DataFrame
         One row per student and domain, sorted by them, with ``pace``,
         ``status`` (``"on pace"`` when pace >= 1.0, ``"below pace"``,
-        ``"insufficient evidence"``), ``n_points``, ``first_date``,
-        ``last_date``, ``span_days`` (calendar days), ``span_years`` (on the
-        chosen basis), ``first_level``, ``last_level`` and ``current_level``
-        (the latest level, the same as ``last_level``).
+        ``"insufficient evidence"``), ``pace_se``, ``pace_low``, ``pace_high``,
+        ``insufficient_reason`` (NA, or one of :data:`REASONS`),
+        ``n_points``, ``first_date``, ``last_date``, ``span_days`` (calendar
+        days), ``span_years`` (on the chosen basis), ``first_level``,
+        ``last_level`` and ``current_level`` (the latest level, the same as
+        ``last_level``). ``attrs["insufficient"]`` counts students without a
+        pace by reason and ``attrs["level_sd"]`` holds the level error used
+        (per domain).
 
     Notes
     -----
-    Too little evidence (fewer than 2 points for endpoint or 3 for regression,
-    or a span below ``min_span_days``, or no time elapsed on the school basis)
-    gives a NaN pace and ``"insufficient evidence"``, never a pace of 0.
+    Too little evidence (fewer than ``min_points`` levels, or a span below
+    ``min_span_years`` or ``min_span_days``, or no time elapsed on the school
+    basis) gives a NaN pace and ``"insufficient evidence"``, never a pace of 0.
 
     Examples
     --------
     One level over 369 days falls just short of one level a year on the
     calendar basis; between two summer dates a school year apart it is exactly
-    one level per school year:
+    one level per school year (the default basis):
 
     >>> import pandas as pd
     >>> levels = pd.DataFrame({
     ...     "student_id": ["a", "a"], "domain": ["math", "math"],
     ...     "as_of": pd.to_datetime(["2024-06-20", "2025-06-24"]),
     ...     "performance_level": [4.0, 5.0]})
-    >>> pace(levels)[["pace", "span_days", "status"]].round(4).values.tolist()
+    >>> pace(levels, year_basis="calendar")[["pace", "span_days", "status"]].round(4).values.tolist()
     [[0.9898, 369, 'below pace']]
-    >>> pace(levels, year_basis="school")[["pace", "status"]].values.tolist()
+    >>> pace(levels)[["pace", "status"]].values.tolist()
     [[1.0, 'on pace']]
 
     The endpoint pace looks only at the first and last level; the regression
@@ -291,18 +340,22 @@ def pace(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 3
     ...     "student_id": ["a"] * 3, "domain": ["ela"] * 3,
     ...     "as_of": pd.to_datetime(["2023-01-01", "2023-03-15", "2024-01-01"]),
     ...     "performance_level": [2.0, 3.0, 3.0]})
-    >>> float(pace(three, year_days=365)["pace"].iloc[0])
+    >>> float(pace(three, year_basis="calendar", year_days=365)["pace"].iloc[0])
     1.0
-    >>> round(float(pace(three, method="regression", year_days=365)["pace"].iloc[0]), 4)  # 5/7
+    >>> out = pace(three, method="regression", year_basis="calendar", year_days=365)
+    >>> round(float(out["pace"].iloc[0]), 4)  # 5/7
     0.7143
     """
     return _pace_table(levels, _KEY, method=method, year_days=year_days, min_span_days=min_span_days,
-                       year_basis=year_basis, calendar=_Calendar(school_year_start, school_year_end))
+                       year_basis=year_basis, calendar=_Calendar(school_year_start, school_year_end),
+                       min_points=min_points, min_span_years=min_span_years, confidence=confidence,
+                       level_sd=level_sd)
 
 
 def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: float = 365.25,
-                 min_span_days: int = 90, year_basis: str = "calendar", school_year_start: str = "08-15",
-                 school_year_end: str = "06-15") -> pd.DataFrame:
+                 min_span_days: int = 90, year_basis: str = "school", school_year_start: str = "08-15",
+                 school_year_end: str = "06-15", min_points: int | None = None, min_span_years: float = 0.0,
+                 confidence: float = 0.95, level_sd: float | None = None) -> pd.DataFrame:
     """Pace of each student and domain within each school year, for trends.
 
     Takes the same options as :func:`pace` and returns the same columns plus
@@ -320,7 +373,7 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
     ...     "student_id": ["a"] * 4, "domain": ["math"] * 4,
     ...     "as_of": pd.to_datetime(["2023-09-20", "2024-05-10", "2024-09-20", "2025-05-10"]),
     ...     "performance_level": [2.0, 2.6, 2.9, 3.9]})
-    >>> by_year = pace_by_year(levels, year_basis="school")
+    >>> by_year = pace_by_year(levels)
     >>> by_year[["school_year", "n_points", "status"]].values.tolist()
     [[2024, 2, 'below pace'], [2025, 2, 'on pace']]
     """
@@ -329,16 +382,22 @@ def pace_by_year(levels: pd.DataFrame, *, method: str = "endpoint", year_days: f
     points = _level_points(levels).copy()
     points["school_year"] = calendar.ed_fi_year(_days(points["as_of"]))
     table = _pace_table(points, [*_KEY, "school_year"], method=method, year_days=year_days,
-                        min_span_days=min_span_days, year_basis=year_basis, calendar=calendar)
+                        min_span_days=min_span_days, year_basis=year_basis, calendar=calendar,
+                        min_points=min_points, min_span_years=min_span_years, confidence=confidence,
+                        level_sd=level_sd)
     table["school_year"] = table["school_year"].astype("Int64")
     return table
 
 
-def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, calendar) -> pd.DataFrame:
+def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, calendar,
+                min_points=None, min_span_years=0.0, confidence=0.95, level_sd=None) -> pd.DataFrame:
     if method not in _METHODS:
         raise ValueError(f"method is {method!r}; expected 'endpoint' or 'regression'.")
     if year_basis not in _BASES:
         raise ValueError(f"year_basis is {year_basis!r}; expected 'calendar' or 'school'.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence is {confidence!r}; expected a number between 0 and 1.")
+    needed = max(_MIN_POINTS[method], int(min_points or 0))
     points = _level_points(levels, keys)
     days = _days(points["as_of"])
     order, starts = _runs(points, keys, days)
@@ -347,14 +406,71 @@ def _pace_table(levels, keys, *, method, year_days, min_span_days, year_basis, c
     years = _elapsed_years(days, np.repeat(days[starts], counts), year_basis, year_days, calendar)
     out = points.iloc[order[starts]][keys].reset_index(drop=True)
     out = pd.concat([out, _summary(days, level, years, starts)], axis=1)
-    enough = (out["n_points"] >= _MIN_POINTS[method]) & (out["span_days"] >= min_span_days)
-    enough &= out["span_years"] > 0  # two summer dates of one break are no time on the school basis
-    slope = _endpoint(out) if method == "endpoint" else _regression(level, years, starts)
+    few = (out["n_points"] < needed).to_numpy()
+    short = ~few & ~((out["span_days"] >= min_span_days) & (out["span_years"] > 0)
+                     & (out["span_years"] >= min_span_years - 1e-12)).to_numpy()
+    enough = ~few & ~short
+    fit = _line_fits(level, years, starts)
+    slope = _endpoint(out) if method == "endpoint" else fit["slope"]
+    sd, sd_by_domain = _level_error(fit, out["domain"].to_numpy() if "domain" in out else None, level_sd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = (sd * np.sqrt(2.0) / out["span_years"].to_numpy() if method == "endpoint"
+              else sd / np.sqrt(fit["sxx"]))
     # Rounding to 9 decimals removes float noise such as 4.1 - 3.1 = 0.9999999999999996,
     # which would otherwise put a student gaining exactly one level a year below pace.
-    out.insert(len(keys), "pace", np.round(np.where(enough, slope, np.nan), _DECIMALS))
+    values = np.round(np.where(enough, slope, np.nan), _DECIMALS)
+    se = np.where(enough, se, np.nan)
+    z = float(_normal_quantile(0.5 + confidence / 2))
+    out.insert(len(keys), "pace", values)
     out.insert(len(keys) + 1, "status", _status(out["pace"]))
+    out.insert(len(keys) + 2, "pace_se", se)
+    out.insert(len(keys) + 3, "pace_low", values - z * se)
+    out.insert(len(keys) + 4, "pace_high", values + z * se)
+    reason = pd.Series(pd.NA, index=out.index, dtype="string")
+    reason[few] = TOO_FEW
+    reason[short] = TOO_SHORT
+    out.insert(len(keys) + 5, "insufficient_reason", reason)
+    out.attrs = {"insufficient": {r: int((reason == r).sum()) for r in REASONS},
+                 "level_sd": sd_by_domain}
     return out
+
+
+def _normal_quantile(p: float) -> float:
+    from scipy.stats import norm
+
+    return norm.ppf(p)
+
+
+def _line_fits(level, t, starts) -> dict:
+    """Per run: OLS slope, centred sum of squares of t, residual SS and its degrees of freedom."""
+    if len(level) == 0:
+        empty = np.empty(0)
+        return {"slope": empty, "sxx": empty, "rss": empty, "df": empty}
+    counts = np.diff(np.r_[starts, len(level)])
+    st, sy = np.add.reduceat(t, starts), np.add.reduceat(level, starts)
+    stt, sty = np.add.reduceat(t * t, starts), np.add.reduceat(t * level, starts)
+    syy = np.add.reduceat(level * level, starts)
+    sxx, sxy = stt - st * st / counts, sty - st * sy / counts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = sxy / sxx
+        rss = np.clip(syy - sy * sy / counts - slope * sxy, 0.0, None)
+    usable = (counts >= 3) & (sxx > 0)
+    return {"slope": slope, "sxx": sxx, "rss": np.where(usable, rss, 0.0),
+            "df": np.where(usable, counts - 2, 0).astype("float64")}
+
+
+def _level_error(fit: dict, domain, level_sd) -> tuple[np.ndarray, dict]:
+    """SD of one level's measurement error for each run (given, or pooled per domain), and per domain."""
+    n = len(fit["rss"])
+    if level_sd is not None:
+        return np.full(n, float(level_sd)), {"all": float(level_sd)}
+    code, names = pd.factorize(pd.Series(domain if domain is not None else np.zeros(n)), sort=True)
+    rss = np.bincount(code, weights=fit["rss"], minlength=len(names))
+    df = np.bincount(code, weights=fit["df"], minlength=len(names))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_domain = np.sqrt(np.where(df > 0, rss / df, np.nan))
+    sd = by_domain[code] if n else np.empty(0)
+    return np.asarray(sd, dtype="float64"), {str(k): float(v) for k, v in zip(names, by_domain)}
 
 
 def _summary(days, level, years, starts) -> pd.DataFrame:
@@ -377,21 +493,6 @@ def _endpoint(summary: pd.DataFrame) -> np.ndarray:
         return ((summary["last_level"] - summary["first_level"]) / summary["span_years"]).to_numpy()
 
 
-def _regression(level, t, starts) -> np.ndarray:
-    """OLS slope per run from grouped sums of t, t², y and t·y.
-
-    ``t`` is measured from each run's first point: absolute times (about 55
-    years since 1970) would make Σt² - (Σt)²/n cancel most significant digits.
-    """
-    if len(level) == 0:
-        return np.empty(0)
-    counts = np.diff(np.r_[starts, len(level)])
-    st, sy = np.add.reduceat(t, starts), np.add.reduceat(level, starts)
-    stt, sty = np.add.reduceat(t * t, starts), np.add.reduceat(t * level, starts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (counts * sty - st * sy) / (counts * stt - st * st)
-
-
 def _status(values: pd.Series) -> np.ndarray:
     return np.select([values >= _ON_PACE_AT, values < _ON_PACE_AT], [ON_PACE, BELOW_PACE], INSUFFICIENT)
 
@@ -402,12 +503,15 @@ def levels_from_evidence(evidence: pd.DataFrame, standards: pd.DataFrame, *,
     """Dated performance levels derived from scored evidence, for districts without a levels table.
 
     Rule: on each date a student was assessed in a domain, their level is the
-    highest performance level L such that, by that date, they have scored at
-    least ``proficient_score`` on at least ``min_standards`` distinct standards
-    that sit at level L in that domain. Proficiency once shown is kept (a later
-    lower score does not withdraw it), levels need not be reached in order, and
-    dates before the first level is reached, or students who never reach one,
-    have no row. The result therefore never falls over time.
+    highest performance level L such that, on that date, at least
+    ``min_standards`` distinct standards at level L in that domain are
+    currently shown proficient: the latest score on the standard (the mean of
+    that day's scores when there are several) is at least ``proficient_score``.
+    The rule follows the evidence both ways: a later score below proficient on
+    a standard withdraws it, and the level falls if L no longer has enough
+    standards (to the next level that still has, or to no row). Levels need not
+    be reached in order; dates on which no level is held, and students who
+    never reach one, have no row. The result does not depend on row order.
 
     Parameters
     ----------
@@ -436,9 +540,16 @@ def levels_from_evidence(evidence: pd.DataFrame, standards: pd.DataFrame, *,
     ...     "student_id": "a", "standard_id": ["m3a", "m3a", "m3b", "m4a", "m4b"],
     ...     "assessed_on": pd.to_datetime(["2024-09-10", "2024-10-01", "2024-11-01",
     ...                                    "2024-12-01", "2025-01-15"]),
-    ...     "score": [3, 2, 3, 4, 2]})
+    ...     "score": [3, 4, 3, 4, 2]})
     >>> levels_from_evidence(evidence, standards)[["as_of", "performance_level"]].astype(str).values.tolist()
     [['2024-11-01', '3.0'], ['2024-12-01', '3.0'], ['2025-01-15', '3.0']]
+
+    A later score of 2 on ``m3a`` withdraws it, and level 3 with it:
+
+    >>> later = pd.concat([evidence, pd.DataFrame({"student_id": ["a"], "standard_id": ["m3a"],
+    ...     "assessed_on": pd.to_datetime(["2025-02-01"]), "score": [2]})])
+    >>> levels_from_evidence(later, standards)["as_of"].astype(str).tolist()[-1]
+    '2025-01-15'
     """
     _check_columns(evidence, ["student_id", "standard_id", "assessed_on", "score"], "evidence")
     _check_columns(standards, ["standard_id", "domain", "performance_level"], "standards")
@@ -479,46 +590,254 @@ def _placed_evidence(evidence: pd.DataFrame, standards: pd.DataFrame):
 
 
 def _levels_reached(placed: dict, proficient_score: float, min_standards: int) -> dict:
-    """Day each student reached each level: when the ``min_standards``-th standard there was shown."""
-    shown = {k: v[placed["score"] >= proficient_score] for k, v in placed.items()}
+    """Days on which each student's set of levels held changes, as bit-mask increments.
+
+    1. Each standard's state on each day it was scored: proficient when the
+       mean of that day's scores on it is at least ``proficient_score`` (so
+       several scores on one day do not depend on row order); the state holds
+       until the standard is scored again.
+    2. Per student, domain and level, the number of its standards currently
+       proficient, and whether that reaches ``min_standards`` ("held").
+    3. Each change of a level's held state as +/- 2**code of the level, so a
+       running sum over a student's time line is the bit mask of held levels.
+    """
+    level_values, level_code = np.unique(placed["level"], return_inverse=True)
+    if len(level_values) > 62:
+        raise ValueError(f"The standards table has {len(level_values)} distinct performance levels; "
+                         "at most 62 are supported.")
     n_standards = int(placed["standard"].max(initial=-1)) + 1
-    # The first proficient score on a standard is when it counts; repeats add nothing.
-    order, starts = _sorted_runs(shown["s"] * n_standards + shown["standard"], shown["day"])
-    first = {k: v[order[starts]] for k, v in shown.items()}
-    level_code, _ = pd.factorize(first["level"], sort=True)
-    n_levels = int(level_code.max(initial=-1)) + 1
     n_domains = int(placed["d"].max(initial=-1)) + 1
-    group = (first["s"] * n_domains + first["d"]) * n_levels + level_code
-    order, starts = _sorted_runs(group, first["day"])
-    # Rank of each standard within its (student, domain, level) run, in order of first proficiency.
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    nth = order[rank == min_standards - 1]
-    return {k: first[k][nth] for k in ("s", "d", "level", "day")}
+    # 1. one state per student, standard and day
+    order, _ = _sorted_runs(placed["s"] * n_standards + placed["standard"], placed["day"])
+    key, day = (placed["s"] * n_standards + placed["standard"])[order], placed["day"][order]
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (day[1:] != day[:-1])]) if len(key) else \
+        np.zeros(0, dtype="int64")
+    if len(starts) == 0:
+        return {"s": starts, "d": starts, "day": starts, "bits": starts}
+    sizes = np.diff(np.r_[starts, len(key)])
+    state = (np.add.reduceat(placed["score"][order], starts) / sizes >= proficient_score).astype("int64")
+    first = order[starts]
+    new_standard = np.r_[True, key[starts][1:] != key[starts][:-1]]
+    change = state - np.where(new_standard, 0, np.r_[0, state[:-1]])
+    moved = change != 0
+    s, d, code = placed["s"][first][moved], placed["d"][first][moved], level_code[first][moved]
+    day, change = day[starts][moved], change[moved]
+    # 2. proficient standards per student, domain and level, over time
+    group = (s * max(n_domains, 1) + d) * len(level_values) + code
+    count, (s, d, code, day, group) = _running_sum(group, day, change, s, d, code, day, group)
+    held = (count >= min_standards).astype("int64")
+    new_group = np.r_[True, group[1:] != group[:-1]]
+    flip = held - np.where(new_group, 0, np.r_[0, held[:-1]])
+    kept = flip != 0
+    bits = flip[kept] * (np.int64(1) << code[kept].astype("int64"))
+    return {"s": s[kept], "d": d[kept], "day": day[kept], "bits": bits, "levels": level_values}
+
+
+def _running_sum(group, day, change, *columns):
+    """Sum of ``change`` per (group, day), then its running total within each group, in day order."""
+    order, _ = _sorted_runs(group, day)
+    group, day, change = group[order], day[order], change[order]
+    last = np.r_[(group[1:] != group[:-1]) | (day[1:] != day[:-1]), True]
+    total = np.cumsum(change)
+    # running total within the group: subtract what came before the group's first row
+    group_start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before = np.r_[0, total][group_start]
+    total = total - np.repeat(before, np.diff(np.r_[group_start, len(group)]))
+    return total[last], tuple(c[order][last] for c in columns)
 
 
 def _level_on_each_date(placed: dict, reached: dict, n_domains: int) -> dict:
-    """Highest level reached on or before each assessment day of each student and domain.
+    """The highest level held on each assessment day of each student and domain.
 
-    Reach events and assessment days are merged into one time line per student
-    and domain (a reach sorts before an assessment of the same day), and a running
-    maximum over it carries the best level forward; assessment days before any
-    level is reached stay at -inf and are dropped.
+    Changes of held levels and assessment days are merged into one time line
+    per student and domain (a change sorts before an assessment of the same
+    day); a running sum of the bit increments is the mask of levels held, and
+    its highest set bit is the level. Days on which no level is held have no row.
     """
     n = len(reached["s"])
     s = np.r_[reached["s"], placed["s"]]
     d = np.r_[reached["d"], placed["d"]]
     day = np.r_[reached["day"], placed["day"]]
     is_assessment = np.r_[np.zeros(n, dtype="int64"), np.ones(len(placed["s"]), dtype="int64")]
-    level = np.r_[reached["level"], np.full(len(placed["s"]), -np.inf)]
+    bits = np.r_[reached["bits"], np.zeros(len(placed["s"]), dtype="int64")].astype("int64")
     group = s * max(n_domains, 1) + d
-    order, _ = _sorted_runs(group, day * 2 + is_assessment)
-    running = pd.Series(level[order]).groupby(group[order]).cummax().to_numpy()
-    take = (is_assessment[order] == 1) & np.isfinite(running)
-    found = {"s": s[order][take], "d": d[order][take], "day": day[order][take], "level": running[take]}
-    # Several pieces of evidence on one day give one level for that day.
-    last = np.r_[(found["s"][1:] != found["s"][:-1]) | (found["d"][1:] != found["d"][:-1])
-                 | (found["day"][1:] != found["day"][:-1]), True] if len(found["s"]) else np.zeros(0, bool)
-    return {k: v[last] for k, v in found.items()}
+    mask, (s, d, day, is_assessment) = _running_sum(group, day * 2 + is_assessment, bits, s, d, day,
+                                                    is_assessment)
+    take = (is_assessment == 1) & (mask > 0)
+    mask = mask[take]
+    top = np.full(mask.shape, -1, dtype="int64")
+    for code in range(len(reached.get("levels", ()))):  # a handful of levels, not students
+        top = np.where((mask >> code) & 1, code, top)
+    level = np.asarray(reached.get("levels", np.zeros(0)), dtype="float64")
+    return {"s": s[take], "d": d[take], "day": day[take], "level": level[top] if len(top) else top}
+
+
+# ------------------------------------------------------------------------- unit crediting
+_SPELL_COLUMNS = ["student_id", "spell_start", "spell_end"]
+
+
+def pace_by_unit(levels: pd.DataFrame, spells: pd.DataFrame, *, unit: str = "school_id",
+                 level_sd: float | None = None, **options) -> pd.DataFrame:
+    """Pace credited to each unit (school, PLC, teacher): only growth made while the student was there.
+
+    Each level is assigned to every spell of the student that contains its
+    date (``spell_start`` <= ``as_of`` <= ``spell_end``; a missing end is an
+    open spell; when ``spells`` has a ``domain`` column, only levels of that
+    domain), and a pace is computed within each spell, with the same rules and
+    options as :func:`pace`. A student who moves mid-year gives each school
+    only its own part; the growth between the last level at the old school and
+    the first at the new one is credited to neither. Minimum evidence applies
+    within the spell, so a short spell gives no pace rather than a noisy one.
+
+    The level error (``level_sd``) is, by default, estimated from the
+    students' whole histories (:func:`pace` on ``levels``), since spells are
+    short.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        The ``levels`` table.
+    spells : DataFrame
+        ``student_id``, ``unit``, ``spell_start``, ``spell_end`` (dates) and
+        optionally ``domain`` and other columns (kept), e.g. from
+        :func:`enrollment_spells` or :func:`roster_spells`.
+    unit : str
+        The column of ``spells`` naming the unit.
+    level_sd : float, optional
+        Measurement error of one level; estimated when not given.
+    **options
+        Keywords of :func:`pace` (``method``, ``year_basis``, ``min_points`` ...).
+
+    Returns
+    -------
+    DataFrame
+        One row per student, domain and spell: ``unit``, ``student_id``,
+        ``domain``, ``spell_start``, then the columns of :func:`pace`, and
+        ``spell_end`` and any other spell columns.
+
+    Examples
+    --------
+    A student gains 0.5 at the first school and 0.4 at the second after a
+    move on 1 February (levels per school year; 1 February is day 170 of 304):
+
+    >>> import pandas as pd
+    >>> levels = pd.DataFrame({"student_id": "a", "domain": "m", "performance_level": [3.0, 3.5, 3.6, 4.0],
+    ...     "as_of": pd.to_datetime(["2024-08-15", "2025-01-14", "2025-02-01", "2025-06-15"])})
+    >>> spells = pd.DataFrame({"student_id": "a", "school_id": ["s1", "s2"],
+    ...     "spell_start": pd.to_datetime(["2024-08-15", "2025-02-01"]),
+    ...     "spell_end": pd.to_datetime(["2025-01-31", None])})
+    >>> out = pace_by_unit(levels, spells, min_span_days=0, level_sd=0.1)
+    >>> out[["school_id", "n_points", "pace"]].round(3).values.tolist()
+    [['s1', 2, 1.0], ['s2', 2, 0.907]]
+    """
+    _check_columns(spells, [*_SPELL_COLUMNS, unit], "spells")
+    points = _level_points(levels)
+    if level_sd is None:
+        known = pace(points, **options).attrs.get("level_sd", {})
+        finite = [v for v in known.values() if np.isfinite(v)]
+        level_sd = float(np.sqrt(np.mean(np.square(finite)))) if finite else None
+    extra = [c for c in spells.columns if c not in {*_SPELL_COLUMNS, unit, "domain"}]
+    spell = spells[[*_SPELL_COLUMNS, unit, *extra] + (["domain"] if "domain" in spells else [])]
+    spell = spell.rename(columns={"domain": "_spell_domain"}).reset_index(drop=True)
+    spell["_spell"] = np.arange(len(spell))
+    pairs = points.merge(spell, on="student_id", how="inner")
+    day = pairs["as_of"].astype("datetime64[ns]")
+    inside = (day >= pairs["spell_start"]) & (pairs["spell_end"].isna() | (day <= pairs["spell_end"]))
+    if "_spell_domain" in pairs:
+        inside &= pairs["_spell_domain"].isna() | (pairs["_spell_domain"] == pairs["domain"])
+    pairs = pairs[inside.to_numpy(dtype=bool)]
+    keys = ["_spell", "student_id", "domain"]
+    table = _pace_table(pairs, keys, calendar=_Calendar(options.pop("school_year_start", "08-15"),
+                                                        options.pop("school_year_end", "06-15")),
+                        level_sd=level_sd, **_pace_defaults(options))
+    described = spell.drop(columns=[c for c in ("student_id", "_spell_domain") if c in spell])
+    out = table.merge(described, on="_spell", how="left")
+    front = [unit, "student_id", "domain", "spell_start"]
+    out = out[front + [c for c in out.columns if c not in {*front, "_spell"}]]
+    out.attrs = table.attrs
+    return out.sort_values(front, kind="stable").reset_index(drop=True)
+
+
+def _pace_defaults(options: dict) -> dict:
+    """The keywords of :func:`_pace_table` with :func:`pace`'s defaults."""
+    defaults = {"method": "endpoint", "year_days": 365.25, "min_span_days": 90, "year_basis": "school",
+                "min_points": None, "min_span_years": 0.0, "confidence": 0.95}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"pace_by_unit got unknown option(s) {sorted(unknown)}.")
+    return {**defaults, **options}
+
+
+def _year_window(school_year: pd.Series, calendar: _Calendar) -> tuple[pd.Series, pd.Series]:
+    """First day of each Ed-Fi school year, and the day before the next one starts."""
+    year = pd.to_numeric(school_year, errors="coerce").to_numpy("float64")
+    known = ~np.isnan(year)
+    start_year = np.where(known, year, 1970).astype("int64") - calendar.wraps
+    begin = _on(start_year, calendar.start).astype("datetime64[ns]")
+    finish = (_on(start_year + 1, calendar.start) - np.timedelta64(1, "D")).astype("datetime64[ns]")
+    begin = np.where(known, begin, np.datetime64("NaT"))
+    finish = np.where(known, finish, np.datetime64("NaT"))
+    return pd.Series(begin, index=school_year.index), pd.Series(finish, index=school_year.index)
+
+
+def enrollment_spells(enrollments: pd.DataFrame, *, school_year_start: str = "08-15",
+                      school_year_end: str = "06-15") -> pd.DataFrame:
+    """Enrollment spells for :func:`pace_by_unit`: each enrollment from entry to exit.
+
+    A missing entry date is the start of its school year; a missing exit date
+    the day before the next school year starts (the summer adds no time on the
+    school basis).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> enr = pd.DataFrame({"student_id": ["a", "a"], "school_year": [2025, 2025], "school_id": ["s1", "s2"],
+    ...     "entry_date": pd.to_datetime([None, "2025-02-01"]), "exit_date": pd.to_datetime(["2025-01-31", None])})
+    >>> enrollment_spells(enr)[["school_id", "spell_start", "spell_end"]].astype(str).values.tolist()
+    [['s1', '2024-08-15', '2025-01-31'], ['s2', '2025-02-01', '2025-08-14']]
+    """
+    _check_columns(enrollments, ["student_id", "school_year", "school_id"], "enrollments")
+    begin, finish = _year_window(enrollments["school_year"], _Calendar(school_year_start, school_year_end))
+    entry = enrollments["entry_date"] if "entry_date" in enrollments else pd.Series(pd.NaT, enrollments.index)
+    leave = enrollments["exit_date"] if "exit_date" in enrollments else pd.Series(pd.NaT, enrollments.index)
+    return pd.DataFrame({
+        "student_id": enrollments["student_id"], "school_id": enrollments["school_id"],
+        "school_year": enrollments["school_year"],
+        "spell_start": entry.astype("datetime64[ns]").fillna(begin),
+        "spell_end": leave.astype("datetime64[ns]").fillna(finish),
+    }).reset_index(drop=True)
+
+
+def roster_spells(rosters: pd.DataFrame, sections: pd.DataFrame, *, school_year_start: str = "08-15",
+                  school_year_end: str = "06-15") -> pd.DataFrame:
+    """Roster spells for :func:`pace_by_unit`: each student's time in each section.
+
+    Rosters carry no dates in the data contract, so a spell is the section's
+    school year (its start to the day before the next one); optional
+    ``entry_date``/``exit_date`` columns of ``rosters`` narrow it. The
+    section's ``teacher_id``, ``plc_id``, ``school_id`` and ``domain`` come
+    along, so the spells serve teacher and PLC crediting alike.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rosters = pd.DataFrame({"student_id": ["a"], "section_id": ["X"]})
+    >>> sections = pd.DataFrame({"section_id": ["X"], "school_year": [2025], "teacher_id": ["T1"],
+    ...                          "domain": ["math"]})
+    >>> roster_spells(rosters, sections)[["teacher_id", "spell_start", "spell_end"]].astype(str).values.tolist()
+    [['T1', '2024-08-15', '2025-08-14']]
+    """
+    _check_columns(rosters, ["student_id", "section_id"], "rosters")
+    _check_columns(sections, ["section_id", "school_year", "teacher_id"], "sections")
+    wanted = [c for c in ("section_id", "school_year", "teacher_id", "plc_id", "school_id", "domain")
+              if c in sections]
+    linked = rosters.merge(sections[wanted], on="section_id", how="inner").reset_index(drop=True)
+    begin, finish = _year_window(linked["school_year"], _Calendar(school_year_start, school_year_end))
+    entry = linked.pop("entry_date") if "entry_date" in linked else pd.Series(pd.NaT, linked.index)
+    leave = linked.pop("exit_date") if "exit_date" in linked else pd.Series(pd.NaT, linked.index)
+    linked["spell_start"] = entry.astype("datetime64[ns]").fillna(begin)
+    linked["spell_end"] = leave.astype("datetime64[ns]").fillna(finish)
+    return linked
 
 
 # ------------------------------------------------------------------------- expected level
@@ -597,16 +916,25 @@ def options_from_config(config) -> dict:
     'regression'
     """
     names = ("year_days", "min_span_days", "year_basis", "school_year_start", "school_year_end",
-             "pace_threshold", "levels_behind_threshold", "graduation_level", "graduation_age")
-    return {"method": config.pace_method, **{name: getattr(config, name) for name in names}}
+             "pace_threshold", "levels_behind_threshold", "graduation_level", "graduation_age",
+             "pace_shrinkage", "confidence")
+    return {"method": config.pace_method, "min_points": config.pace_min_points,
+            "min_span_years": config.pace_min_span_years, **{name: getattr(config, name) for name in names}}
+
+
+#: Keywords of :func:`pace` and :func:`pace_by_year` among those of :func:`options_from_config`.
+PACE_OPTIONS = ("method", "year_days", "min_span_days", "year_basis", "school_year_start", "school_year_end",
+                "min_points", "min_span_years", "confidence")
 
 
 def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd.DataFrame | None = None,
                    *, method: str = "endpoint", year_days: float = 365.25, min_span_days: int = 90,
-                   year_basis: str = "calendar", school_year_start: str = "08-15",
+                   year_basis: str = "school", school_year_start: str = "08-15",
                    school_year_end: str = "06-15", pace_threshold: float = 1.0,
                    levels_behind_threshold: float = 2.0, graduation_level: float = 13.0,
-                   graduation_age: float = 18.0, scenarios=SCENARIOS) -> pd.DataFrame:
+                   graduation_age: float = 18.0, scenarios=SCENARIOS, min_points: int | None = None,
+                   min_span_years: float = 0.0, confidence: float = 0.95, pace_shrinkage: bool = False,
+                   level_sd: float | None = None) -> pd.DataFrame:
     """The pace facts: one row per student and domain with a level, ready to disaggregate.
 
     Parameters
@@ -616,10 +944,19 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
     students : DataFrame, optional
         The ``students`` table; only ``birth_date`` is used (for the age-18
         projections). Without it, or without a birth date, those are NaN/NA.
-    method, year_days, min_span_days, year_basis, school_year_start, school_year_end
+    method, year_days, min_span_days, year_basis, school_year_start, school_year_end, min_points, \
+    min_span_years, confidence, level_sd
         As in :func:`pace`. :func:`options_from_config` maps a run's settings.
     pace_threshold : float
-        ``below_pace`` is pace < this.
+        The pace a student is flagged below (``below_pace``), allowing for the
+        pace's measurement error: see ``pace_shrinkage``.
+    pace_shrinkage : bool
+        ``False`` (default): ``below_pace`` when the whole interval
+        (``pace_high``) is below ``pace_threshold``. ``True``: when the
+        empirical-Bayes pace ``pace_shrunk`` is below it; ``pace_shrunk`` =
+        m + B (pace - m), with m the domain's mean pace, B = tau² / (tau² +
+        se²) and tau² = max(variance of paces - mean se², 0), so with no true
+        spread every student is shrunk fully to the mean.
     levels_behind_threshold : float
         ``two_plus_behind`` is levels_behind >= this.
     graduation_level, graduation_age : float
@@ -641,8 +978,12 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
         * ``as_of`` and ``current_level``: the latest level and its date.
         * ``expected_level`` (:func:`expected_level` at ``as_of``) and
           ``levels_behind`` = expected - current: positive is behind grade.
-        * ``pace``, ``n_points``, ``span_days``, ``status`` as in :func:`pace`.
-        * ``below_pace`` (NA with insufficient evidence) and ``two_plus_behind``.
+        * ``pace``, ``pace_se``, ``pace_low``, ``pace_high``,
+          ``insufficient_reason``, ``n_points``, ``span_days``, ``status`` as
+          in :func:`pace`, and ``pace_shrunk``, ``pace_shrunk_se`` (see
+          ``pace_shrinkage``).
+        * ``below_pace`` (NA with insufficient evidence, or when the pace's
+          error is unknown) and ``two_plus_behind``.
         * ``age_at_as_of`` (days / 365.25), ``years_to_18`` (years from
           ``as_of`` to ``graduation_age``, 0 once reached),
           ``projected_level_at_18`` = current + pace x years_to_18,
@@ -682,13 +1023,52 @@ def student_levels(levels: pd.DataFrame, enrollments: pd.DataFrame, students: pd
     (False, True)
     """
     table = pace(levels, method=method, year_days=year_days, min_span_days=min_span_days,
-                 year_basis=year_basis, school_year_start=school_year_start, school_year_end=school_year_end)
+                 year_basis=year_basis, school_year_start=school_year_start, school_year_end=school_year_end,
+                 min_points=min_points, min_span_years=min_span_years, confidence=confidence, level_sd=level_sd)
+    counted = table.attrs
     table = table.rename(columns={"last_date": "as_of"})
+    table[["pace_shrunk", "pace_shrunk_se"]] = shrunk_pace(table)
+    z = float(_normal_quantile(0.5 + confidence / 2))
+    table["pace_shrunk_high"] = table["pace_shrunk"] + z * table["pace_shrunk_se"]
     calendar = _Calendar(school_year_start, school_year_end)
     facts = _with_enrollment(table, enrollments, calendar)
-    facts = _with_flags(facts, pace_threshold, levels_behind_threshold)
+    facts = _with_flags(facts, pace_threshold, levels_behind_threshold, pace_shrinkage)
     facts = _with_projections(facts, students, graduation_level, graduation_age, scenarios, calendar)
+    facts.attrs = counted
     return facts
+
+
+def shrunk_pace(table: pd.DataFrame, by: str = "domain") -> pd.DataFrame:
+    """Empirical-Bayes pace: each pace shrunk toward its ``by`` group's mean by its reliability.
+
+    ``pace_shrunk = m + B (pace - m)`` with ``m`` the group's mean pace,
+    ``B = tau² / (tau² + se²)`` and ``tau² = max(var(pace) - mean(se²), 0)``
+    (method of moments). With ``tau² = 0`` (no spread beyond error) every pace
+    becomes ``m``. ``pace_shrunk_se`` is the posterior SD, sqrt(B se² +
+    (1 - B)² var(m)), which keeps the error of the group mean itself, so a
+    district whose students all grow at exactly the threshold is not flagged
+    wholesale because its mean came out a hair below it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"domain": "m", "pace": [0.5, 1.0, 1.5], "pace_se": [1.0, 1.0, 1.0]})
+    >>> shrunk_pace(table)["pace_shrunk"].tolist()
+    [1.0, 1.0, 1.0]
+    """
+    values, se = table["pace"].astype("float64"), table["pace_se"].astype("float64")
+    known = values.notna() & se.notna()
+    group = table[by] if by in table else pd.Series(0, index=table.index)
+    kept = pd.DataFrame({"g": group[known], "p": values[known], "v": se[known] ** 2})
+    stats = kept.groupby("g").agg(mean=("p", "mean"), var=("p", "var"), n=("p", "size"), error=("v", "mean"))
+    mean = group.map(stats["mean"])
+    tau2 = group.map((stats["var"] - stats["error"]).clip(lower=0.0).fillna(0.0))
+    mean_var = group.map((stats["var"] / stats["n"]).fillna(np.inf))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(tau2 > 0, tau2 / (tau2 + se ** 2), 0.0)
+    shrunk = (mean + weight * (values - mean)).where(known)
+    spread = np.sqrt(weight * se ** 2 + (1 - weight) ** 2 * mean_var).where(known)
+    return pd.DataFrame({"pace_shrunk": shrunk, "pace_shrunk_se": spread}, index=table.index)
 
 
 def _with_enrollment(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Calendar) -> pd.DataFrame:
@@ -722,10 +1102,13 @@ def _enrollment_at(table: pd.DataFrame, enrollments: pd.DataFrame, calendar: _Ca
     return chosen[[*_KEY, "school_year", "school_id", "grade_level"]]
 
 
-def _with_flags(facts: pd.DataFrame, pace_threshold: float, behind_threshold: float) -> pd.DataFrame:
-    pace_values = facts["pace"].astype("Float64")
+def _with_flags(facts: pd.DataFrame, pace_threshold: float, behind_threshold: float,
+                shrinkage: bool = False) -> pd.DataFrame:
+    # the flag allows for the pace's error: the whole interval, or the shrunk pace, is below
+    judged = facts["pace_shrunk_high"] if shrinkage else facts["pace_high"]
+    judged = judged.astype("float64").where(facts["pace"].notna())
     behind = facts["levels_behind"].astype("Float64")
-    facts["below_pace"] = (pace_values < pace_threshold).astype("boolean")
+    facts["below_pace"] = (judged.astype("Float64") < pace_threshold).astype("boolean")
     facts["two_plus_behind"] = (behind >= behind_threshold).astype("boolean")
     return facts
 
@@ -788,7 +1171,7 @@ def _years_at_pace(to_gain: np.ndarray, pace_values: np.ndarray) -> np.ndarray:
 def _fact_columns(scenarios) -> list[str]:
     base = ["student_id", "domain", "school_year", "school_id", "grade_level", "as_of", "current_level",
             "expected_level", "levels_behind", "two_plus_behind", "pace", "status", "below_pace",
-            "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
+            "pace_se", "pace_low", "pace_high", "pace_shrunk", "pace_shrunk_se", "insufficient_reason", "n_points", "first_date", "span_days", "age_at_as_of", "years_to_18",
             "projected_level_at_18", "pace_needed", "on_track_to_graduate", "years_to_target_at_pace"]
     for rate in scenarios:
         suffix = str(float(rate)).replace(".", "_")

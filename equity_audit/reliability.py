@@ -707,14 +707,18 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
 
 
 def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_column, focus,
-                         score="score", standard="standard_id", confidence=0.95,
+                         score="score", standard="standard_id", student="student_id", confidence=0.95,
                          fdr=0.05) -> pd.DataFrame:
     """Whether a scorer scores one subgroup of students differently, on the same standards.
 
     Every score gets a residual: score minus the mean score of its standard
     over all scorers and students (so standards of different difficulty are
-    comparable). Per scorer, the mean residual of ``focus`` students is
-    compared with that of the scorer's other students (Welch interval,
+    comparable). **The student is the unit**: the scores one scorer gave one
+    student share that student's achievement, so they are averaged first
+    (one mean residual per scorer and student) and the comparison counts
+    students, not scores; treating them as independent would call noise a
+    difference. Per scorer, the mean of ``focus`` students is compared with
+    that of the scorer's other students (Welch interval,
     :func:`equity_audit.stats.welch_difference`); p-values are
     Benjamini–Hochberg adjusted across scorers
     (:func:`equity_audit.stats.bh_adjust`), and ``closer_look`` marks
@@ -733,6 +737,10 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
         Rows missing any of them are dropped.
     scorer, standard, score : str
         Column names.
+    student : str or None, default "student_id"
+        Column naming the student. When the table has no such column (or
+        ``None``), each score is its own unit, which is valid only when every
+        student has a single score per scorer.
     group_column : str
         Subgroup column (e.g. ``"english_learner"`` or ``"race_ethnicity"``).
     focus
@@ -745,7 +753,8 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
     -------
     DataFrame
         One row per scorer (first column named as ``scorer``): ``n_focus``,
-        ``n_other``, ``mean_focus``,
+        ``n_other`` (students, or scores without a student column),
+        ``scores`` (scores behind them), ``mean_focus``,
         ``mean_other`` (mean residuals), ``difference`` (focus − other),
         ``low``, ``high``, ``pvalue``, ``qvalue``, ``closer_look``; sorted by
         ``qvalue``. Scorers without at least 2 scores in each group have NaN
@@ -773,9 +782,16 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
         "score": pd.to_numeric(evidence_with_subgroups[score]).astype(float).to_numpy(),
         "group": evidence_with_subgroups[group_column].astype(object).to_numpy(),
     })
+    clustered = student is not None and student in evidence_with_subgroups.columns
+    df["student"] = (evidence_with_subgroups[student].astype(object).to_numpy() if clustered
+                     else np.arange(len(df)))
     df = df[df.notna().all(axis=1)]
     df["residual"] = df["score"] - df.groupby("standard")["score"].transform("mean")
     df["is_focus"] = (df["group"] == focus).to_numpy(dtype=bool)
+    scores = df.groupby("scorer", sort=True).size()
+    # one mean residual per scorer and student: the student, not the score, is the unit
+    df = df.groupby(["scorer", "student"], sort=True).agg(residual=("residual", "mean"),
+                                                          is_focus=("is_focus", "first")).reset_index()
     agg = df.groupby(["scorer", "is_focus"], sort=True)["residual"].agg(["count", "mean", "std"])
     agg = agg.unstack("is_focus")
     scorers = agg.index.to_numpy(dtype=object)
@@ -796,6 +812,7 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
         "scorer_id" if scorer == "scorer_id" else scorer: scorers,
         "n_focus": n1.astype(int),
         "n_other": n0.astype(int),
+        "scores": scores.reindex(scorers).to_numpy(dtype=int),
         "mean_focus": part("mean", True),
         "mean_other": part("mean", False),
         "difference": np.atleast_1d(res.difference),

@@ -50,3 +50,20 @@ def test_missing_and_malformed_files(tmp_path):
     listing.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="setting: value"):
         load_config(listing)
+
+
+def test_pace_defaults_are_school_year_with_minimum_evidence():
+    config = Config()
+    assert config.year_basis == "school"
+    assert (config.pace_min_points, config.pace_min_span_years, config.pace_shrinkage) == (3, 0.5, False)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"pace_min_points": 1}, "'pace_min_points' is 1; expected 2 or more"),
+    ({"pace_method": "regression", "pace_min_points": 2}, "regression method needs 3"),
+    ({"pace_min_span_years": -0.5}, "'pace_min_span_years' is -0.5"),
+    ({"pace_shrinkage": "yes"}, "expected true or false"),
+])
+def test_invalid_pace_evidence_settings_are_explained(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_mapping(values)

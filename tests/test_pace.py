@@ -53,33 +53,33 @@ def test_two_points_on_the_same_day_are_insufficient():
 
 def test_span_below_min_span_days_is_insufficient():
     short = levels_of(("a", "math", "2024-09-01", 4.0), ("a", "math", "2024-11-29", 4.5))  # 89 days
-    row = one(pace(short))
+    row = one(pace(short, year_basis="calendar"))
     assert row["span_days"] == 89
     assert np.isnan(row["pace"]) and row["status"] == INSUFFICIENT
-    enough = one(pace(short, min_span_days=89))
+    enough = one(pace(short, min_span_days=89, year_basis="calendar"))
     assert enough["pace"] == pytest.approx(0.5 / (89 / 365.25), abs=1e-9)
-    just = one(pace(levels_of(("a", "math", "2024-09-01", 4.0), ("a", "math", "2024-11-30", 4.5))))
+    just = one(pace(levels_of(("a", "math", "2024-09-01", 4.0), ("a", "math", "2024-11-30", 4.5)), year_basis="calendar"))
     assert just["span_days"] == 90
     assert just["pace"] == pytest.approx(0.5 * 365.25 / 90, abs=1e-9)
 
 
 def test_falling_level_gives_a_negative_pace_below_pace():
-    row = one(pace(levels_of(("a", "ela", "2023-01-01", 5.0), ("a", "ela", "2024-01-01", 4.5)), year_days=365))
+    row = one(pace(levels_of(("a", "ela", "2023-01-01", 5.0), ("a", "ela", "2024-01-01", 4.5)), year_days=365, year_basis="calendar"))
     assert row["pace"] == -0.5
     assert row["status"] == BELOW_PACE
     assert row["first_level"] == 5.0 and row["last_level"] == 4.5 and row["current_level"] == 4.5
 
 
 def test_exactly_one_level_a_year_is_on_pace():
-    four_years = one(pace(levels_of(("a", "m", "2020-09-01", 3.0), ("a", "m", "2024-09-01", 7.0))))
+    four_years = one(pace(levels_of(("a", "m", "2020-09-01", 3.0), ("a", "m", "2024-09-01", 7.0)), year_basis="calendar"))
     assert four_years["span_days"] == 1461  # 4 x 365.25
     assert four_years["pace"] == 1.0
     assert four_years["status"] == ON_PACE
     # 4.1 - 3.1 is 0.9999999999999996 in floating point; it must still be on pace.
-    decimal = one(pace(levels_of(("a", "m", "2023-01-01", 3.1), ("a", "m", "2024-01-01", 4.1)), year_days=365))
+    decimal = one(pace(levels_of(("a", "m", "2023-01-01", 3.1), ("a", "m", "2024-01-01", 4.1)), year_days=365, year_basis="calendar"))
     assert decimal["pace"] == 1.0 and decimal["status"] == ON_PACE
     just_below = one(pace(levels_of(("a", "m", "2023-01-01", 3.1), ("a", "m", "2024-01-01", 4.09)),
-                          year_days=365))
+                          year_days=365, year_basis="calendar"))
     assert just_below["status"] == BELOW_PACE
 
 
@@ -91,8 +91,8 @@ def test_endpoint_and_regression_on_a_hand_computed_three_point_example():
     # t = 0, 73/365 = 0.2, 1 year; y = 2, 3, 3. Endpoint: (3 - 2) / 1 = 1.
     # Regression: t-bar 0.4, y-bar 8/3; Sxy = 0.4, Sxx = 0.56, slope = 5/7.
     levels = levels_of(*THREE)
-    assert one(pace(levels, year_days=365))["pace"] == 1.0
-    slope = one(pace(levels, method="regression", year_days=365))
+    assert one(pace(levels, year_days=365, year_basis="calendar"))["pace"] == 1.0
+    slope = one(pace(levels, method="regression", year_days=365, year_basis="calendar"))
     assert slope["pace"] == pytest.approx(5 / 7, abs=1e-9)
     assert slope["status"] == BELOW_PACE
     assert slope["n_points"] == 3
@@ -100,8 +100,8 @@ def test_endpoint_and_regression_on_a_hand_computed_three_point_example():
 
 def test_regression_needs_three_points():
     two = levels_of(*THREE[::2])
-    assert one(pace(two, year_days=365))["pace"] == 1.0
-    row = one(pace(two, method="regression", year_days=365))
+    assert one(pace(two, year_days=365, year_basis="calendar"))["pace"] == 1.0
+    row = one(pace(two, method="regression", year_days=365, year_basis="calendar"))
     assert np.isnan(row["pace"]) and row["status"] == INSUFFICIENT
 
 
@@ -110,7 +110,7 @@ def test_regression_recovers_an_exact_line_and_ignores_point_order():
                                                                   "2024-01-01"])]
     shuffled = levels_of(*rows).iloc[[2, 0, 3, 1]]  # input order must not matter
     # 2021-01-01 .. 2024-01-01 has no 29 February: the points are exactly 365 days apart.
-    row = one(pace(shuffled, method="regression", year_days=365))
+    row = one(pace(shuffled, method="regression", year_days=365, year_basis="calendar"))
     assert row["span_days"] == 1095 and row["first_level"] == 2.0 and row["current_level"] == 6.5
     assert row["pace"] == pytest.approx(1.5, abs=1e-9)
 
@@ -128,7 +128,7 @@ def test_unknown_method_or_basis_is_an_error():
 def test_methods_note_369_days_calendar_versus_school_year():
     # methods.md 5.2: one level over 369 days is 0.9898 a year on the 365.25 basis.
     levels = levels_of(("a", "m", "2024-06-20", 4.0), ("a", "m", "2025-06-24", 5.0))
-    calendar = one(pace(levels))
+    calendar = one(pace(levels, year_basis="calendar"))
     assert calendar["span_days"] == 369
     assert calendar["pace"] == pytest.approx(365.25 / 369, abs=1e-9)
     assert round(calendar["pace"], 4) == 0.9898
@@ -145,7 +145,8 @@ def test_school_basis_counts_only_the_school_window():
     school = one(pace(levels, year_basis="school"))
     assert school["span_years"] == pytest.approx(273 / 304, abs=1e-12)
     assert school["pace"] == pytest.approx(304 / 273, abs=1e-9)
-    assert one(pace(levels))["pace"] == pytest.approx(365.25 / 273, abs=1e-9)
+    assert one(pace(levels, year_basis="calendar"))["pace"] == pytest.approx(365.25 / 273, abs=1e-9)
+    assert one(pace(levels))["pace"] == school["pace"]  # the school basis is the default
 
 
 def test_school_basis_summer_adds_no_time():
@@ -181,7 +182,7 @@ def test_pace_by_year_assigns_levels_to_school_years():
         ("a", "m", "2024-09-20", 2.9), ("a", "m", "2025-05-10", 3.9),
         ("b", "m", "2024-09-20", 5.0),
     )
-    table = pace_by_year(levels, year_days=365)
+    table = pace_by_year(levels, year_days=365, year_basis="calendar")
     assert table[["student_id", "school_year", "n_points"]].values.tolist() == [
         ["a", 2024, 4], ["a", 2025, 2], ["b", 2025, 1]]
     assert str(table["school_year"].dtype) == "Int64"
@@ -252,8 +253,12 @@ def brute_force_levels(evidence, standards, proficient_score, min_standards):
         for domain in sorted(set(domains)):
             ev = mine[domains == domain]
             for day in sorted(ev["assessed_on"].unique()):
-                shown = ev[(ev["assessed_on"] <= day) & (ev["score"] >= proficient_score)]
-                per_level = where.loc[shown["standard_id"].unique(), "performance_level"].value_counts()
+                # each standard's latest day scored by then, its scores that day averaged
+                seen = ev[ev["assessed_on"] <= day]
+                latest = seen[seen["assessed_on"] == seen.groupby("standard_id")["assessed_on"].transform("max")]
+                state = latest.groupby("standard_id")["score"].mean()
+                shown = state[state >= proficient_score]
+                per_level = where.loc[shown.index, "performance_level"].value_counts()
                 reached = per_level[per_level >= min_standards]
                 if len(reached):
                     rows.append([student, domain, pd.Timestamp(day), float(reached.index.max())])
@@ -275,18 +280,41 @@ def test_levels_from_evidence_matches_the_rule_on_random_data(min_standards):
     assert len(want) > 0
     pd.testing.assert_frame_equal(got.astype({"student_id": object, "domain": object}),
                                   want.astype({"student_id": object, "domain": object}), check_dtype=False)
-    # Monotone: never falls within a student and domain.
-    assert (got.groupby(["student_id", "domain"])["performance_level"].diff().dropna() >= 0).all()
+    # the evidence goes down as well as up: some levels fall (here with one standard a level)
+    assert min_standards > 1 or (got.groupby(["student_id", "domain"])["performance_level"].diff().dropna() < 0).any()
+    # and the row order of the evidence does not matter
+    shuffled = levels_from_evidence(evidence.sample(frac=1, random_state=1), STANDARDS,
+                                    min_standards=min_standards)
+    pd.testing.assert_frame_equal(got, shuffled)
+
+
+def test_levels_from_evidence_follows_a_lower_score_down():
+    evidence = evidence_of(
+        ("a", "m3a", "2024-09-10", 3), ("a", "m3b", "2024-09-20", 3),   # level 3
+        ("a", "m4a", "2024-10-10", 4), ("a", "m4b", "2024-10-20", 3),   # level 4
+        ("a", "m4b", "2024-11-10", 2),  # no longer proficient on m4b: back to level 3
+        ("a", "m4b", "2024-12-10", 4),  # shown again: level 4
+        ("a", "m3a", "2025-01-10", 2), ("a", "m4a", "2025-01-10", 1),  # level 3 and 4 both lost
+        ("a", "m3c", "2025-02-10", 3),  # m3b and m3c: level 3 again
+        ("a", "m3c", "2025-03-10", 2), ("a", "m3c", "2025-03-10", 4),  # same day: mean 3, proficient
+    )
+    got = levels_from_evidence(evidence, STANDARDS)
+    assert got.assign(as_of=got["as_of"].dt.strftime("%m-%d"))[["as_of", "performance_level"]].values.tolist() == [
+        ["09-20", 3.0], ["10-10", 3.0], ["10-20", 4.0], ["11-10", 3.0], ["12-10", 4.0], ["02-10", 3.0],
+        ["03-10", 3.0]]
+    # the 10 January date holds no level: it has no row rather than a made-up one
+    falling = pace(got, min_span_days=0)
+    assert falling["pace"].iloc[0] == pytest.approx(0.0)
 
 
 def test_levels_from_evidence_feeds_pace(bundled_district):
     district = load_district(bundled_district)
     derived = levels_from_evidence(district["evidence"], district["standards"])
     assert not derived.empty
-    assert (derived.groupby(["student_id", "domain"])["performance_level"].diff().dropna() >= 0).all()
+    assert derived["performance_level"].isin(district["standards"]["performance_level"]).all()
     table = pace(derived)
     assert set(table["status"]) <= {ON_PACE, BELOW_PACE, INSUFFICIENT}
-    assert table["pace"].dropna().ge(0).all()  # monotone levels cannot give a negative pace
+    assert table["pace"].notna().mean() > 0.5
 
 
 # -------------------------------------------------------------------------- expected level
@@ -319,7 +347,7 @@ def test_rows_missing_a_key_date_or_level_are_ignored():
     levels = levels_of(("a", "m", "2024-09-01", 3.0), ("a", "m", "2025-09-01", 4.0),
                        ("a", "m", "2025-10-01", 9.0), ("a", "m", None, 9.0), (None, "m", "2024-09-01", 1.0))
     levels.loc[2, "performance_level"] = np.nan
-    row = one(pace(levels))
+    row = one(pace(levels, year_basis="calendar"))
     assert row["n_points"] == 2 and row["pace"] == pytest.approx(365.25 / 365, abs=1e-9)
 
 
@@ -339,7 +367,8 @@ def test_levels_behind_sign_and_flags():
     )
     enrollments = enrollments_of(("behind", 2025, "s1", 8, "2024-08-20"), ("ahead", 2025, "s1", 10, "2024-08-20"),
                                  ("edge", 2025, "s1", 10, "2024-08-20"))
-    facts = student_levels(levels, enrollments).set_index("student_id")
+    # two levels each: the level error cannot be estimated from the data, so it is given
+    facts = student_levels(levels, enrollments, level_sd=0.1).set_index("student_id")
     behind, ahead, edge = facts.loc["behind"], facts.loc["ahead"], facts.loc["edge"]
     # 2 June 2025 is day 291 of the 304-day window.
     assert behind["expected_level"] == pytest.approx(8 + 291 / 304, abs=1e-12)
@@ -361,7 +390,7 @@ def test_projections_with_a_birth_date():
     # on 2027-06-02, so she graduates with the class whose school year ends 2027-06-15:
     # 743 days after the latest level.
     students = pd.DataFrame({"student_id": ["a", "b"], "birth_date": pd.to_datetime(["2009-06-02"] * 2)})
-    facts = student_levels(levels, enrollments, students).set_index("student_id")
+    facts = student_levels(levels, enrollments, students, year_basis="calendar").set_index("student_id")
     a, b = facts.loc["a"], facts.loc["b"]
     pace_a = 0.5 / (259 / 365.25)
     assert a["pace"] == pytest.approx(pace_a, abs=1e-9)

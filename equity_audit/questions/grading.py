@@ -12,7 +12,9 @@ penalising something other than learning. Following the methods notes
 - :func:`discordance`: "A/B with evidence not yet proficient" and
   "C/D/F with proficient evidence", as 0/1;
 - :func:`residuals`: ``grade_points ~ evidence_mean + domain`` fitted
-  district-wide; the residual is the grade minus what the evidence predicts;
+  district-wide, corrected for the error in the evidence mean (so regression
+  to the mean does not read as a group graded lower); the residual is the
+  grade minus what the evidence predicts;
 - :func:`teacher_gaps`, :func:`teacher_gaps_all`: within each teacher, the
   difference in mean residual between a focus group and the teacher's other
   students, scanned with :func:`equity_audit.scans.scan_gaps` (Welch,
@@ -248,7 +250,11 @@ def grade_evidence(district, *, proficient_score: float = 3.0, school_year_start
         One row per grade: ``student_id``, ``section_id``, ``term``,
         ``teacher_id``, ``plc_id``, ``school_id``, ``domain``, ``course_id``,
         ``school_year``, ``grade_points``, ``evidence_n`` (0 without evidence),
-        ``evidence_mean`` (mean score), ``proficient_share`` (share of scores
+        ``evidence_mean`` (mean score), ``evidence_other_n`` and
+        ``evidence_other_mean`` (the student's evidence in the same domain and
+        school year outside the term: the instrument of :func:`residuals`;
+        NaN for whole-year grades or without other evidence),
+        ``proficient_share`` (share of scores
         >= ``proficient_score``), ``evidence_proficient`` (``evidence_mean >=
         proficient_score``; nullable boolean), then the student's subgroup
         columns (:func:`equity_audit.data.subgroups.subgroup_labels`). Rows without
@@ -286,6 +292,7 @@ def grade_evidence(district, *, proficient_score: float = 3.0, school_year_start
                                             school_year_start, school_year_end)
     table = table.merge(summary, on=[*_KEYS, "_period"], how="left").drop(columns="_period")
     table["evidence_n"] = table["evidence_n"].fillna(0).astype("int64")
+    table["evidence_other_n"] = table["evidence_other_n"].fillna(0).astype("int64")
     table["evidence_proficient"] = (table["evidence_mean"] >= proficient_score).astype("boolean")
     table.loc[table["evidence_n"] == 0, "evidence_proficient"] = pd.NA
     table = _with_subgroups(table, district)
@@ -327,7 +334,17 @@ def _evidence_by_period(evidence, standards, proficient_score, school_year_start
                          base.assign(_period=_WHOLE_YEAR)], ignore_index=True)
     summary = (stacked.groupby([*_KEYS, "_period"], observed=True, sort=False, dropna=True)
                .agg(evidence_n=("score", "size"), evidence_mean=("score", "mean"),
-                    proficient_share=("proficient", "mean")).reset_index())
+                    proficient_share=("proficient", "mean"), _sum=("score", "sum")).reset_index())
+    # the same student's evidence in the domain and year outside the period: an independent
+    # reading of their achievement, the instrument residuals() uses against regression to the mean
+    year = summary.loc[summary["_period"] == _WHOLE_YEAR, [*_KEYS, "evidence_n", "_sum"]]
+    year = year.rename(columns={"evidence_n": "_year_n", "_sum": "_year_sum"})
+    summary = summary.merge(year, on=_KEYS, how="left")
+    other_n = summary.pop("_year_n") - summary["evidence_n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        other = (summary.pop("_year_sum") - summary.pop("_sum")) / other_n
+    summary["evidence_other_n"] = other_n.astype("int64")
+    summary["evidence_other_mean"] = other.where(other_n > 0)
     summary["school_year"] = summary["school_year"].astype("Int64")
     return summary, unplaced
 
@@ -386,13 +403,29 @@ def discordance(table: pd.DataFrame, *, high_grade: float = HIGH_GRADE,
 # --------------------------------------------------------------------------- residuals
 
 
-def residuals(table: pd.DataFrame, *, effects=("domain",)) -> pd.DataFrame:
+def residuals(table: pd.DataFrame, *, effects=("domain",), reliability_adjusted: bool = True) -> pd.DataFrame:
     """Fit ``grade_points ~ evidence_mean + effects`` district-wide; add predictions and residuals.
 
-    Ordinary least squares (:func:`numpy.linalg.lstsq`) on the rows with
-    grade points, evidence and every effect known; each effect column enters
-    as fixed effects (one indicator per value but the first, sorted). Pass
-    ``effects=("course_id",)`` for course fixed effects, or ``()`` for none.
+    Least squares on the rows with grade points, evidence and every effect
+    known; each effect column enters as fixed effects (one indicator per value
+    but the first, sorted). Pass ``effects=("course_id",)`` for course fixed
+    effects, or ``()`` for none.
+
+    **Error in the evidence mean (Kelley bias).** ``evidence_mean`` averages a
+    few noisy scores, so an ordinary least-squares slope is attenuated toward
+    0 and the residual of a group whose true achievement is lower comes out
+    negative even when every teacher grades true achievement alike
+    (regression to the mean). With ``reliability_adjusted`` (the default) and
+    an ``evidence_other_mean`` column (from :func:`grade_evidence`: the same
+    student's evidence in the same domain and year outside the term), the
+    slope is instead estimated by instrumental variables, the other evidence
+    instrumenting the term's (just-identified two-stage least squares, fitted on
+    the rows that have both). Its error is independent of the term's, so the
+    slope is not attenuated, and the residual ``grade - a - b x evidence_mean``
+    of every group has mean 0 whether grades follow true achievement or the
+    recorded scores, whatever the groups' true achievement. Without the
+    column, with fewer than 30 rows that have it, or with
+    ``reliability_adjusted=False``, the plain least-squares fit is used.
 
     Returns
     -------
@@ -400,7 +433,8 @@ def residuals(table: pd.DataFrame, *, effects=("domain",)) -> pd.DataFrame:
         ``table`` with ``predicted_points`` and ``residual`` (grade points minus
         predicted; NaN for rows not fitted). ``attrs`` adds ``coefficients``
         (dict: ``intercept``, ``evidence_mean``, ``<effect>[<value>]``),
-        ``n_fitted`` and ``r_squared``.
+        ``n_fitted``, ``r_squared`` and ``reliability_adjusted`` (whether the
+        instrumented slope was used; ``n_instrumented`` rows fitted it).
 
     Examples
     --------
@@ -410,22 +444,49 @@ def residuals(table: pd.DataFrame, *, effects=("domain",)) -> pd.DataFrame:
     >>> out = residuals(table)
     >>> round(out.attrs["coefficients"]["evidence_mean"], 6), out["residual"].round(3).tolist()
     (1.0, [-0.125, -0.125, -0.125, 0.375])
+
     """
     effects = list(effects)
     out = table.copy()
     fitted = (out[["grade_points", "evidence_mean"]].notna().all(axis=1)
               & out[effects].notna().all(axis=1)).to_numpy()
     design = _design(out.loc[fitted], effects)
+    x = design.to_numpy(float)
     y = out.loc[fitted, "grade_points"].to_numpy(float)
-    coefficients, *_ = np.linalg.lstsq(design.to_numpy(float), y, rcond=None)
-    predicted = design.to_numpy(float) @ coefficients
+    instrument = _instrument(out.loc[fitted], design) if reliability_adjusted else None
+    if instrument is not None:
+        has, z = instrument
+        coefficients = np.linalg.solve(z.T @ x[has], z.T @ y[has])
+    else:
+        coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    predicted = x @ coefficients
     out["predicted_points"] = _spread(fitted, predicted)
     out["residual"] = out["grade_points"].astype(float) - out["predicted_points"]
     total = float(((y - y.mean()) ** 2).sum()) if y.size else np.nan
     out.attrs = {**table.attrs, "coefficients": dict(zip(design.columns, map(float, coefficients))),
                  "n_fitted": int(fitted.sum()),
-                 "r_squared": 1 - float(((y - predicted) ** 2).sum()) / total if total else np.nan}
+                 "r_squared": 1 - float(((y - predicted) ** 2).sum()) / total if total else np.nan,
+                 "reliability_adjusted": instrument is not None,
+                 "n_instrumented": int(instrument[0].sum()) if instrument is not None else 0}
     return out
+
+
+_MIN_INSTRUMENTED = 30
+
+
+def _instrument(rows: pd.DataFrame, design: pd.DataFrame):
+    """Rows with other evidence, and the instrument matrix (the design with it in place of the term's)."""
+    if "evidence_other_mean" not in rows:
+        return None
+    other = rows["evidence_other_mean"].to_numpy(float)
+    has = np.isfinite(other)
+    if has.sum() < _MIN_INSTRUMENTED:
+        return None
+    z = design.to_numpy(float)[has].copy()
+    z[:, list(design.columns).index("evidence_mean")] = other[has]
+    if np.linalg.matrix_rank(z.T @ design.to_numpy(float)[has]) < z.shape[1]:
+        return None
+    return has, z
 
 
 def _design(rows: pd.DataFrame, effects: list[str]) -> pd.DataFrame:

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from equity_audit.config import Config
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
-from equity_audit.pace import levels_from_evidence, options_from_config, student_levels
+from equity_audit.pace import (PACE_OPTIONS, enrollment_spells, levels_from_evidence, options_from_config,
+                               pace_by_unit, roster_spells, school_year_of, shrunk_pace, student_levels)
 
 __all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
            "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "support_list", "BEHIND_BANDS",
-           "PACE_BANDS"]
+           "PACE_BANDS", "unit_pace_facts"]
 
 #: Opportunities that count as a chance to move on or go deeper.
 ACCESS_TYPES = ("acceleration", "level4_work")
@@ -100,6 +102,62 @@ def _levels(district, config: Config) -> pd.DataFrame:
         return levels_from_evidence(district["evidence"], district["standards"],
                                     proficient_score=config.proficient_score)
     raise KeyError("levels")
+
+
+def unit_pace_facts(district, config: Config | None = None, *, unit: str = "school_id",
+                    school_year: int | None = None) -> pd.DataFrame:
+    """Pace credited to each school, PLC or teacher in one school year, for the unit scans.
+
+    A unit is credited only with the growth made while the student was with
+    it: levels are split by enrollment spells (``unit="school_id"``) or by
+    roster spells (``"teacher_id"``, ``"plc_id"``) with
+    :func:`equity_audit.pace.pace_by_unit`, so a student who moved mid-year
+    counts at each school with that school's part only, and a school is not
+    credited with growth made elsewhere in earlier years.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit, student, domain and spell in ``school_year`` (by
+        default the latest year with levels): the :func:`pace_by_unit` columns
+        plus ``below`` (1.0 when flagged below pace with the run's rule
+        (interval or shrinkage), 0.0 when not, NA without a pace), ready for
+        :func:`equity_audit.scans.scan_rates` with ``outcome="below"``.
+        ``attrs["insufficient"]`` counts the spells without a pace, by reason.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> district = {"levels": pd.DataFrame({"student_id": "a", "domain": "m",
+    ...     "as_of": pd.to_datetime(["2024-09-01", "2024-11-01", "2025-01-20", "2025-03-01", "2025-05-01",
+    ...                              "2025-06-10"]), "performance_level": [3.0, 3.2, 3.4, 3.5, 3.7, 3.8]}),
+    ...     "enrollments": pd.DataFrame({"student_id": "a", "school_year": 2025, "school_id": ["s1", "s2"],
+    ...     "entry_date": pd.to_datetime([None, "2025-02-01"]), "exit_date": pd.to_datetime(["2025-01-31", None])})}
+    >>> out = unit_pace_facts(district, Config(pace_min_span_years=0.3, min_span_days=60))
+    >>> out[["school_id", "n_points"]].values.tolist()
+    [['s1', 3], ['s2', 3]]
+    """
+    config = config or Config()
+    levels = _levels(district, config)
+    window = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
+    if school_year is None:
+        school_year = int(pd.Series(school_year_of(levels["as_of"], **window)).max())
+    if unit == "school_id":
+        spells = enrollment_spells(district["enrollments"], **window)
+    else:
+        spells = roster_spells(district["rosters"], district["sections"], **window)
+    spells = spells[pd.to_numeric(spells["school_year"], errors="coerce") == school_year]
+    options = {k: v for k, v in options_from_config(config).items() if k in PACE_OPTIONS}
+    table = pace_by_unit(levels, spells, unit=unit, **options)
+    if config.pace_shrinkage:
+        shrunk = shrunk_pace(table)
+        z = float(norm.ppf(0.5 + config.confidence / 2))
+        judged = shrunk["pace_shrunk"] + z * shrunk["pace_shrunk_se"]
+    else:
+        judged = table["pace_high"]
+    below = (judged.astype("float64") < config.pace_threshold).astype("Float64")
+    table["below"] = below.where(table["pace"].notna() & judged.notna(), pd.NA)
+    return table
 
 
 def missing_for_unmet_need(district) -> list[str]:

@@ -193,11 +193,10 @@ def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
 def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
     """Add ``pace`` per student and school year (mean over domains with enough evidence)
     and ``level4_ready`` (Level-4 work, only for students ready for it)."""
-    from equity_audit.pace import options_from_config, pace_by_year
+    from equity_audit.pace import PACE_OPTIONS, options_from_config, pace_by_year
 
-    options = {k: v for k, v in options_from_config(config or Config()).items()
-               if k in ("method", "year_days", "min_span_days", "year_basis", "school_year_start",
-                        "school_year_end")}
+    # the run's pace settings (school-year basis, minimum evidence), as every other pace
+    options = {k: v for k, v in options_from_config(config or Config()).items() if k in PACE_OPTIONS}
     yearly = pace_by_year(levels, **options).groupby(_KEY)["pace"].mean().reset_index()
     merged = facts.merge(yearly.astype({"school_year": "int64"}), on=_KEY, how="left")
     if "level4_work" in merged and "ready" in merged:
@@ -276,12 +275,18 @@ def current_domain_facts(domain_facts: pd.DataFrame, facts: pd.DataFrame) -> pd.
 
 
 def teacher_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, min_n: int = 10,
-                      fdr: float = 0.05) -> pd.DataFrame:
+                      fdr: float = 0.05, config: Config | None = None) -> pd.DataFrame:
     """Per teacher and group: the gap in pace between the group's students and the teacher's
-    other students (latest year), with false-discovery control across every teacher and group."""
-    from equity_audit.data.subgroups import subgroup_labels
+    other students (latest year), with false-discovery control across every teacher and group.
 
-    taught = teacher_rows(district, current)
+    Each teacher is credited only with the growth made while the student was on their roster
+    (:func:`equity_audit.questions.needs.unit_pace_facts` with roster spells), not with the
+    student's whole history; ``current`` gives the school year (its latest)."""
+    from equity_audit.data.subgroups import subgroup_labels
+    from equity_audit.questions.needs import unit_pace_facts
+
+    year = int(pd.to_numeric(current["school_year"]).max())
+    taught = unit_pace_facts(district, config, unit="teacher_id", school_year=year)
     # a teacher of both domains sees a student twice: one row per student and teacher, or
     # the scan would count the same student as two and be overconfident
     per_student = taught.groupby(["teacher_id", "student_id"])["pace"].mean().reset_index()

@@ -1,0 +1,110 @@
+"""Grades against evidence: the error in the evidence mean must not read as a group graded lower.
+
+Simulated districts where grades depend only on true achievement, groups differ in true
+achievement, and evidence means average a few noisy scores (Kelley's regression to the mean).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from equity_audit.questions.grading import grade_evidence, residuals, teacher_gaps
+
+TEACHERS, STUDENTS_PER_TEACHER = 20, 80
+
+
+def simulated(seed: int, bias: float = 0.0, score_sd: float = 0.8, on_recorded: bool = False) -> pd.DataFrame:
+    """One grade per student; teacher T00 grades group "f" ``bias`` points lower at equal achievement.
+
+    Grades follow true achievement, or with ``on_recorded`` the term's recorded mean score.
+    """
+    rng = np.random.default_rng(seed)
+    n = TEACHERS * STUDENTS_PER_TEACHER
+    focus = rng.random(n) < 0.3
+    ability = rng.normal(np.where(focus, 2.2, 2.8), 0.5)  # the focus group's true mean is lower
+    scores_n = rng.integers(2, 7, n)
+    # the means of scores_n (this term) and other_n (the rest of the year) noisy scores
+    mean = ability + rng.normal(0, score_sd / np.sqrt(scores_n))
+    other_n = rng.integers(0, 7, n)
+    other = np.where(other_n > 0, ability + rng.normal(0, score_sd / np.sqrt(np.maximum(other_n, 1))), np.nan)
+    teacher = np.repeat([f"T{t:02d}" for t in range(TEACHERS)], STUDENTS_PER_TEACHER)
+    points = 0.4 + 1.1 * (mean if on_recorded else ability) + rng.normal(0, 0.3, n)
+    points -= bias * ((teacher == "T00") & focus)
+    return pd.DataFrame({
+        "student_id": [f"s{i:05d}" for i in range(n)], "teacher_id": teacher, "domain": "math",
+        "group": np.where(focus, "f", "o"), "grade_points": points, "evidence_mean": mean,
+        "evidence_n": scores_n, "evidence_other_n": other_n, "evidence_other_mean": other})
+
+
+def flagged(table: pd.DataFrame) -> list[str]:
+    gaps = teacher_gaps(table, group_column="group", focus="f", min_n=10)
+    return gaps.loc[gaps["closer_look"], "teacher_id"].tolist()
+
+
+def test_instrumented_slope_recovers_the_true_slope():
+    table = residuals(simulated(0))
+    assert table.attrs["reliability_adjusted"] and table.attrs["n_instrumented"] > 1000
+    assert table.attrs["coefficients"]["evidence_mean"] == pytest.approx(1.1, abs=0.08)
+    plain = residuals(simulated(0), reliability_adjusted=False)
+    assert plain.attrs["coefficients"]["evidence_mean"] < 0.95  # attenuated
+
+
+def test_grades_that_follow_the_recorded_scores_are_not_overcorrected():
+    slopes = [residuals(simulated(seed, on_recorded=True)).attrs["coefficients"]["evidence_mean"]
+              for seed in range(5)]
+    assert np.mean(slopes) == pytest.approx(1.1, abs=0.05)
+    assert not flagged(residuals(simulated(7, on_recorded=True)))
+
+
+def test_group_residual_is_unbiased_in_a_null_district():
+    biased, corrected = [], []
+    for seed in range(20):
+        rows = simulated(100 + seed)
+        focus = (rows["group"] == "f").to_numpy()
+        corrected.append(residuals(rows)["residual"][focus].mean())
+        biased.append(residuals(rows, reliability_adjusted=False)["residual"][focus].mean())
+    # the plain fit puts the focus group about 0.1 grade points below its evidence
+    assert np.mean(biased) < -0.08
+    corrected = np.asarray(corrected)
+    assert abs(corrected.mean()) < 3 * corrected.std(ddof=1) / np.sqrt(len(corrected))
+    assert abs(corrected.mean()) < 0.02
+
+
+def test_null_district_flags_no_teacher_in_most_seeds():
+    seeds_with_flags = sum(bool(flagged(residuals(simulated(200 + seed)))) for seed in range(20))
+    assert seeds_with_flags <= 2
+
+
+def test_a_teacher_grading_one_group_lower_at_equal_evidence_is_flagged():
+    hits = [flagged(residuals(simulated(300 + seed, bias=0.5))) for seed in range(10)]
+    assert sum("T00" in found for found in hits) >= 7  # about 24 focus students per teacher
+    assert sum(len(set(found) - {"T00"}) for found in hits) <= 2
+
+
+def test_without_the_correction_the_null_flags_teachers():
+    # the test above can fail: the plain fit flags teachers on every null district
+    seeds_with_flags = sum(bool(flagged(residuals(simulated(200 + seed), reliability_adjusted=False)))
+                           for seed in range(5))
+    assert seeds_with_flags >= 4
+
+
+def test_grade_evidence_reports_the_spread_of_the_scores():
+    district = {
+        "grades": pd.DataFrame({"student_id": ["S1", "S2"], "section_id": "X", "term": "y", "grade": ["B", "C"]}),
+        "sections": pd.DataFrame({"section_id": ["X"], "school_year": [2025], "school_id": ["H"],
+                                  "teacher_id": ["T1"], "course_id": ["M1"], "domain": ["math"]}),
+        "evidence": pd.DataFrame({"student_id": ["S1", "S1", "S1", "S2"], "standard_id": "M.1",
+                                  "assessed_on": pd.to_datetime(["2024-10-01", "2024-11-01", "2025-03-01",
+                                                                 "2024-10-01"]),
+                                  "score": [2.0, 3.0, 4.0, 3.0]}),
+        "standards": pd.DataFrame({"standard_id": ["M.1"], "domain": ["math"]})}
+    table = grade_evidence(district)
+    # whole-year grades have no evidence outside their term
+    assert table["evidence_other_n"].tolist() == [0, 0] and table["evidence_other_mean"].isna().all()
+    district["grades"] = pd.DataFrame({"student_id": ["S1", "S1"], "section_id": "X", "term": ["s1", "s2"],
+                                       "grade": ["B", "A"]})
+    halves = grade_evidence(district)
+    assert halves["evidence_mean"].tolist() == [2.5, 4.0]
+    assert halves["evidence_other_n"].tolist() == [1, 2]
+    assert halves["evidence_other_mean"].tolist() == [4.0, 2.5]
