@@ -113,9 +113,10 @@ EDFI_COLUMNS: dict[tuple[str, str], str] = {
     ("attendance", "student_id"): "StudentSchoolAssociation.StudentUSI (as Student.StudentUniqueId)",
     ("attendance", "school_year"): "the enrollment's school year (StudentSchoolAssociation)",
     ("attendance", "school_id"): "StudentSchoolAssociation.SchoolId",
-    ("attendance", "days_enrolled"): "CalendarDate with an Instructional day (or Make-up day) "
-                                     "CalendarDateCalendarEvent between EntryDate and ExitWithdrawDate; "
-                                     "without a calendar, Session.TotalInstructionalDays of whole sessions",
+    ("attendance", "days_enrolled"): "CalendarDateCalendarEvent dates with an Instructional day, Make-up "
+                                     "day or Student late arrival/early dismissal event, from EntryDate to "
+                                     "ExitWithdrawDate; without calendar dates, Session.TotalInstructionalDays "
+                                     "of the sessions enrolled whole",
     ("attendance", "days_absent"): "StudentSchoolAttendanceEvent with an Excused or Unexcused Absence "
                                    "AttendanceEventCategoryDescriptor, EventDuration (else 1) per day",
 }
