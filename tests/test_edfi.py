@@ -397,11 +397,12 @@ SCHOOL_DAYS = pd.bdate_range("2024-08-26", "2025-06-06")
 
 
 def add_attendance(folder: Path, seed: int, *, calendar: bool = True, sessions: bool = False,
-                   null: bool = False) -> pd.DataFrame:
-    """Add entry and exit dates, a school calendar and attendance events to a simulated export.
+                   null: bool = False, calendars: int = 1) -> pd.DataFrame:
+    """Add entry and exit dates, school calendars and attendance events to a simulated export.
 
     Returns the truth per student (index ``student_id``): ``days_enrolled`` and ``days_absent``,
-    worked out on a dense student-by-day grid. ``null``: no event is an absence.
+    worked out on a dense student-by-day grid. ``null``: no event is an absence. With ``calendars``
+    above 1, each school has that many calendars and each enrollment names its own (CalendarCode).
     """
     rng = np.random.default_rng(seed)
     descriptor = pd.read_csv(folder / "Descriptor.csv")
@@ -417,15 +418,19 @@ def add_attendance(folder: Path, seed: int, *, calendar: bool = True, sessions: 
     exit_ = np.where(leaves, days[rng.integers(80, len(days), n)], np.datetime64("NaT"))
     ssa["EntryDate"] = pd.Series(entry).dt.strftime("%Y-%m-%d")
     ssa["ExitWithdrawDate"] = pd.Series(exit_).dt.strftime("%Y-%m-%d")
-    ssa.to_csv(folder / "StudentSchoolAssociation.csv", index=False)
     schools = sorted(ssa["SchoolId"].unique())
-    # each school's calendar: every weekday, some of them holidays or teacher-only days, a few make-up days
-    event = rng.choice(list(CALENDAR_EVENTS), (len(schools), len(days)), p=[0.85, 0.07, 0.03, 0.05])
+    own = rng.integers(0, calendars, n)  # the calendar of each enrollment at its school
+    if calendars > 1:
+        ssa["CalendarCode"] = [f"C{k}" for k in own]
+    ssa.to_csv(folder / "StudentSchoolAssociation.csv", index=False)
+    # each calendar: every weekday, some of them holidays or teacher-only days, a few make-up days
+    event = rng.choice(list(CALENDAR_EVENTS), (len(schools) * calendars, len(days)), p=[0.85, 0.07, 0.03, 0.05])
     instructional = np.isin(event, [50, 52])
     if calendar:
-        rows = pd.DataFrame({"CalendarCode": np.repeat([f"C{s}" for s in schools], len(days)),
-                             "SchoolId": np.repeat(schools, len(days)), "SchoolYear": 2025,
-                             "Date": np.tile(SCHOOL_DAYS.strftime("%Y-%m-%d"), len(schools)),
+        rows = pd.DataFrame({"CalendarCode": np.repeat([f"C{k}" for _ in schools for k in range(calendars)],
+                                                       len(days)),
+                             "SchoolId": np.repeat(np.repeat(schools, calendars), len(days)), "SchoolYear": 2025,
+                             "Date": np.tile(SCHOOL_DAYS.strftime("%Y-%m-%d"), len(schools) * calendars),
                              "CalendarEventDescriptorId": event.ravel()})
         rows.to_csv(folder / "CalendarDateCalendarEvent.csv", index=False)
         rows.drop(columns="CalendarEventDescriptorId").to_csv(folder / "CalendarDate.csv", index=False)
@@ -445,7 +450,7 @@ def add_attendance(folder: Path, seed: int, *, calendar: bool = True, sessions: 
                   "EventDate": SCHOOL_DAYS[day].strftime("%Y-%m-%d"), "AttendanceEventCategoryDescriptorId": category,
                   "EventDuration": duration}).to_csv(folder / "StudentSchoolAttendanceEvent.csv", index=False)
     # the truth on a student x day grid
-    row = ssa["SchoolId"].map({s: i for i, s in enumerate(schools)}).to_numpy()
+    row = ssa["SchoolId"].map({s: i for i, s in enumerate(schools)}).to_numpy() * calendars + own
     enrolled = (days[None, :] >= entry[:, None]) & ((days[None, :] <= exit_[:, None]) | ~leaves[:, None])
     absent = np.zeros((n, len(days)))
     student_row = pd.Series(np.arange(n), index=ssa["StudentUSI"]).loc[usi].to_numpy()
@@ -479,6 +484,23 @@ def test_attendance_counts_absences_over_the_calendar_instructional_days(tmp_pat
     assert any("not instructional in the school calendar" in note for note in result.notes)
     district = load_district(tmp_path / "out")
     assert len(district["attendance"]) == len(truth)
+
+
+def test_attendance_follows_each_enrollments_own_calendar(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=30)
+    truth = add_attendance(tmp_path / "edfi", seed=31, calendars=2)
+    import_edfi(tmp_path / "edfi", tmp_path / "out")
+    got = imported_attendance(tmp_path / "out")
+    truth = truth.loc[got.index]
+    assert len(got) > 300
+    assert (got["days_enrolled"] == truth["days_enrolled"]).all()
+    assert np.allclose(got["days_absent"], truth["days_absent"])
+    # without CalendarCode, a day counts when any calendar of the school has it: more days, never fewer
+    path = tmp_path / "edfi" / "StudentSchoolAssociation.csv"
+    pd.read_csv(path).drop(columns="CalendarCode").to_csv(path, index=False)
+    import_edfi(tmp_path / "edfi", tmp_path / "union")
+    union = imported_attendance(tmp_path / "union").loc[got.index, "days_enrolled"]
+    assert (union >= got["days_enrolled"]).all() and (union > got["days_enrolled"]).mean() > 0.5
 
 
 def test_attendance_null_export_counts_no_absence(tmp_path):

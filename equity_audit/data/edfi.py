@@ -735,19 +735,56 @@ def _instructional_dates(source: _Source, code: _Descriptors) -> pd.DataFrame | 
     return out.drop_duplicates()
 
 
-def _calendar_days(spans: pd.DataFrame, dates: pd.DataFrame) -> pd.Series:
-    """Instructional days of the school calendar between entry and exit (both included) of each span.
+_ANY_CALENDAR = "\x00any"  # the calendar of an enrollment without a CalendarCode: every calendar of the school
+_DAY_SPAN = 1_000_000  # days since 1970 stay below this: (calendar number, day) as one sortable integer
 
-    The enrollment's ``CalendarCode`` names its calendar; without one, a date is counted when any
-    calendar of the school and year has it as an instructional day.
+
+class _Calendars:
+    """The instructional dates of every school calendar, to count days between two dates quickly.
+
+    An enrollment's ``CalendarCode`` names its calendar; without one, a date counts when any calendar
+    of the school and year has it as an instructional day. Each (school, year, calendar) gets a number
+    and each date the integer ``number * _DAY_SPAN + day``, so the days of any span are two binary
+    searches in one sorted array: no enrollment-by-date table is built.
     """
-    own = spans[spans["calendar"].notna()].reset_index().merge(
-        dates, on=["school", "year", "calendar"], how="inner")
-    anyc = spans[spans["calendar"].isna()].reset_index().merge(
-        dates.drop(columns="calendar").drop_duplicates(), on=["school", "year"], how="inner")
-    both = pd.concat([own, anyc], ignore_index=True)
-    inside = (both["date"] >= both["entry"]) & (both["exit"].isna() | (both["date"] <= both["exit"]))
-    return both[inside].groupby("index").size().reindex(spans.index, fill_value=0).astype(float)
+
+    def __init__(self, dates: pd.DataFrame):
+        union = dates.assign(calendar=_ANY_CALENDAR).drop_duplicates()
+        dates = pd.concat([dates.assign(calendar=dates["calendar"].fillna(_ANY_CALENDAR)), union],
+                          ignore_index=True).drop_duplicates()
+        self.keys = dates[["school", "year", "calendar"]].drop_duplicates().reset_index(drop=True)
+        self.keys["number"] = np.arange(len(self.keys), dtype="int64")
+        number = dates.merge(self.keys, on=["school", "year", "calendar"], how="left")["number"].to_numpy()
+        self.sorted = np.sort(number * _DAY_SPAN + self._day(dates["date"]))
+        self.covered = pd.MultiIndex.from_frame(dates[["school", "year"]].drop_duplicates())
+
+    @staticmethod
+    def _day(dates: pd.Series) -> np.ndarray:
+        return (pd.to_datetime(dates) - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype="int64")
+
+    def has(self, spans: pd.DataFrame) -> pd.Series:
+        """Whether the school and year of each span have calendar dates."""
+        return pd.Series(pd.MultiIndex.from_frame(spans[["school", "year"]]).isin(self.covered), index=spans.index)
+
+    def number(self, spans: pd.DataFrame) -> np.ndarray:
+        """The calendar number of each span; -1 when its calendar code has no dates."""
+        key = spans[["school", "year"]].assign(calendar=spans["calendar"].fillna(_ANY_CALENDAR))
+        found = key.merge(self.keys, on=["school", "year", "calendar"], how="left")["number"]
+        return found.fillna(-1).to_numpy(dtype="int64")
+
+    def days(self, spans: pd.DataFrame) -> pd.Series:
+        """Instructional days from entry to exit (both included; no exit: to the end of the calendar)."""
+        number = self.number(spans)
+        first = number * _DAY_SPAN + self._day(spans["entry"])
+        last = number * _DAY_SPAN + np.where(spans["exit"].isna(), _DAY_SPAN - 1,
+                                             self._day(spans["exit"].fillna(pd.Timestamp("1970-01-01"))))
+        count = np.searchsorted(self.sorted, last, side="right") - np.searchsorted(self.sorted, first, side="left")
+        return pd.Series(np.where(number >= 0, count, 0), index=spans.index, dtype=float)
+
+    def instructional(self, hits: pd.DataFrame) -> np.ndarray:
+        """Whether each (span, date) row is an instructional day of the span's calendar."""
+        value = self.number(hits) * _DAY_SPAN + self._day(hits["date"])
+        return np.isin(value, self.sorted) & (self.number(hits) >= 0)
 
 
 def _session_days(source: _Source, spans: pd.DataFrame) -> pd.Series:
@@ -794,13 +831,11 @@ def _attendance(source: _Source, usi: pd.Series, enrollments: pd.DataFrame, code
             codes.drop_duplicates(["usi", "school", "entry"]), on=["usi", "school", "entry"],
             how="left")["calendar"].to_numpy()
     dates = _instructional_dates(source, code)
-    with_calendar = pd.Series(False, index=spans.index)
+    calendars = _Calendars(dates) if dates is not None and len(dates) else None
+    with_calendar = calendars.has(spans) if calendars is not None else pd.Series(False, index=spans.index)
     enrolled = pd.Series(np.nan, index=spans.index)
-    if dates is not None:
-        covered = dates[["school", "year"]].drop_duplicates()
-        with_calendar = pd.Series(pd.MultiIndex.from_frame(spans[["school", "year"]]).isin(
-            pd.MultiIndex.from_frame(covered)), index=spans.index)
-        enrolled[with_calendar] = _calendar_days(spans[with_calendar], dates)
+    if calendars is not None:
+        enrolled[with_calendar] = calendars.days(spans[with_calendar])
     enrolled[~with_calendar] = _session_days(source, spans[~with_calendar])
     by_session = int((~with_calendar & enrolled.notna()).sum())
     if by_session:
@@ -816,21 +851,19 @@ def _attendance(source: _Source, usi: pd.Series, enrollments: pd.DataFrame, code
     # an absence counts for the enrollment whose entry-exit dates hold it
     hits = spans.reset_index().merge(absences, on=["usi", "school"], how="inner")
     inside = (hits["date"] >= hits["entry"]) & (hits["exit"].isna() | (hits["date"] <= hits["exit"]))
-    absent = hits[inside].groupby("index")["days"].sum().reindex(spans.index, fill_value=0.0)
-    if dates is not None:  # on a calendar, an absence on a day that is not instructional is not counted
-        instructional = hits[inside].merge(dates[["school", "date"]].drop_duplicates(), on=["school", "date"],
-                                           how="left", indicator=True)
-        calendar_rows = instructional["index"].map(with_calendar)
-        off = calendar_rows & (instructional["_merge"] == "left_only")
-        if off.any():
-            result.notes.append(f"attendance: {int(off.sum()):,} absences on days that are not instructional "
-                                "in the school calendar were not counted.")
-            absent = absent - instructional[off].groupby("index")["days"].sum().reindex(spans.index, fill_value=0.0)
-    matched = int(inside.sum())
-    outside = len(absences) - matched
+    outside = len(absences) - int(inside.sum())
     if outside > 0:
         result.notes.append(f"attendance: {outside:,} absence days outside every imported enrollment of the "
                             "student at that school were not counted.")
+    hits = hits[inside]
+    on_calendar = hits["index"].map(with_calendar).to_numpy(dtype=bool)
+    if on_calendar.any():  # on a calendar, an absence on a day that is not instructional is not counted
+        off = on_calendar & ~calendars.instructional(hits)
+        if off.any():
+            result.notes.append(f"attendance: {int(off.sum()):,} absences on days that are not instructional "
+                                "in the school calendar were not counted.")
+            hits = hits[~off]
+    absent = hits.groupby("index")["days"].sum().reindex(spans.index, fill_value=0.0)
     out = pd.DataFrame({"student_id": spans["student_id"], "school_year": spans["year"], "school_id": spans["school"],
                         "days_enrolled": enrolled, "days_absent": absent})[~unknown]
     out = out.groupby(["student_id", "school_year", "school_id"], as_index=False, sort=False)[
