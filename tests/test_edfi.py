@@ -578,3 +578,28 @@ def test_grand_bend_attendance_counts_its_absence_events_over_its_sessions(grand
     assert int((got["days_absent"] >= 0.1 * got["days_enrolled"]).sum()) == 44  # chronically absent
     district = load_district(out)
     assert len(district["attendance"]) == 958
+
+
+def test_attendance_of_a_student_who_left_and_came_back_sums_both_enrollments(tmp_path):
+    simulated_export(tmp_path / "edfi", n=60, seed=32)
+    add_attendance(tmp_path / "edfi", seed=33)
+    folder = tmp_path / "edfi"
+    ssa = pd.read_csv(folder / "StudentSchoolAssociation.csv")
+    ssa = ssa[ssa["EntryGradeLevelDescriptorId"] != 35]  # Postsecondary is not imported
+    first = ssa.iloc[[0]].assign(EntryDate="2024-08-26", ExitWithdrawDate="2024-12-20")
+    again = ssa.iloc[[0]].assign(EntryDate="2025-01-06", ExitWithdrawDate=np.nan)
+    pd.concat([first, again, ssa.iloc[1:]]).to_csv(folder / "StudentSchoolAssociation.csv", index=False)
+    usi, school = int(first["StudentUSI"].iloc[0]), int(first["SchoolId"].iloc[0])
+    calendar = pd.read_csv(folder / "CalendarDateCalendarEvent.csv").query("SchoolId == @school")
+    days = pd.to_datetime(calendar.loc[calendar["CalendarEventDescriptorId"].isin([50, 52]), "Date"])
+    enrolled = days[(days <= "2024-12-20") | (days >= "2025-01-06")]
+    events = pd.read_csv(folder / "StudentSchoolAttendanceEvent.csv").query("StudentUSI == @usi")
+    events = events[events["AttendanceEventCategoryDescriptorId"].isin(list(ABSENCE))]
+    events = events[pd.to_datetime(events["EventDate"]).isin(enrolled)]
+    expected_absent = events.fillna({"EventDuration": 1.0}).groupby("EventDate")["EventDuration"].max().sum()
+    import_edfi(folder, tmp_path / "out")
+    student = pd.read_csv(folder / "Student.csv").set_index("StudentUSI").loc[usi, "StudentUniqueId"]
+    got = imported_attendance(tmp_path / "out").loc[student]
+    assert got["days_enrolled"] == len(enrolled) < len(days)
+    assert got["days_absent"] == pytest.approx(expected_absent) and expected_absent > 0
+    assert len(pd.read_csv(tmp_path / "out" / "enrollments.csv").query("student_id == @student")) == 2

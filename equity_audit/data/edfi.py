@@ -865,9 +865,10 @@ def _attendance(source: _Source, usi: pd.Series, enrollments: pd.DataFrame, code
             hits = hits[~off]
     absent = hits.groupby("index")["days"].sum().reindex(spans.index, fill_value=0.0)
     out = pd.DataFrame({"student_id": spans["student_id"], "school_year": spans["year"], "school_id": spans["school"],
-                        "days_enrolled": enrolled, "days_absent": absent})[~unknown]
-    out = out.groupby(["student_id", "school_year", "school_id"], as_index=False, sort=False)[
-        ["days_enrolled", "days_absent"]].sum()
+                        "days_enrolled": enrolled, "days_absent": absent, "unknown": unknown})
+    out = out.groupby(["student_id", "school_year", "school_id"], as_index=False, sort=False).agg(
+        days_enrolled=("days_enrolled", "sum"), days_absent=("days_absent", "sum"), unknown=("unknown", "any"))
+    out = out[~out.pop("unknown")]  # a student, school and year with one enrollment of unknown days: all out
     empty = out["days_enrolled"] <= 0
     conflict = out["days_absent"] > out["days_enrolled"]
     if empty.any():
@@ -879,7 +880,8 @@ def _attendance(source: _Source, usi: pd.Series, enrollments: pd.DataFrame, code
                             "calendar and the attendance events of those students).")
     out = out[~empty & ~conflict]
     if not len(out):
-        result.notes.append("attendance: no student has known days enrolled; attendance.csv was not written.")
+        result.notes.append("attendance: no student is left with known days enrolled and absent; "
+                            "attendance.csv was not written.")
         return None
     for column in ("days_enrolled", "days_absent"):  # 169.0 is written 169
         whole = (out[column] == out[column].round()).all()
