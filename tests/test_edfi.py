@@ -291,7 +291,7 @@ def test_grand_bend_counts(grand_bend):
     out, stdout = grand_bend
     rows = {p.stem: len(pd.read_csv(p)) for p in out.glob("*.csv")}
     assert rows == {"students": 960, "enrollments": 960, "schools": 3, "sections": 526, "rosters": 13440,
-                    "grades": 40320, "discipline": 25}
+                    "grades": 40320, "discipline": 25, "attendance": 958}
     students = imported_students(out)
     counts = {flag: int((students[flag] == "Y").sum())
               for flag in ("english_learner", "disability", "low_income", "homeless", "migrant")}
@@ -302,7 +302,7 @@ def test_grand_bend_counts(grand_bend):
     assert set(students.index[students["disability"] == "Y"]) == special
     hispanic = _edfi("StudentEducationOrganizationAssociation").query("HispanicLatinoEthnicity")["StudentUSI"]
     assert (students["race_ethnicity"] == "Hispanic/Latino").sum() == hispanic.nunique() == 434
-    assert "1,917 attendance events" in stdout and "1,290 assessment results" in stdout
+    assert "(StudentSchoolAttendanceEvent) were not imported" not in stdout and "1,290 assessment results" in stdout
     assert "6 sections with no teacher" in stdout
 
 
@@ -386,3 +386,220 @@ def test_parquet_output_loads_like_csv(tmp_path):
     a, b = load_district(tmp_path / "csv"), load_district(tmp_path / "parquet")
     pd.testing.assert_frame_equal(a["students"], b["students"])
     pd.testing.assert_frame_equal(a["enrollments"], b["enrollments"])
+
+
+# --------------------------------------------------------------------------- attendance
+
+ABSENCE = {40: "Excused Absence", 41: "Unexcused Absence"}
+NOT_ABSENCE = {42: "Tardy", 43: "In Attendance", 44: "Partial", 45: "Early departure"}
+CALENDAR_EVENTS = {50: "Instructional day", 51: "Holiday", 52: "Make-up day", 53: "Teacher only day"}
+SCHOOL_DAYS = pd.bdate_range("2024-08-26", "2025-06-06")
+
+
+def add_attendance(folder: Path, seed: int, *, calendar: bool = True, sessions: bool = False,
+                   null: bool = False, calendars: int = 1) -> pd.DataFrame:
+    """Add entry and exit dates, school calendars and attendance events to a simulated export.
+
+    Returns the truth per student (index ``student_id``): ``days_enrolled`` and ``days_absent``,
+    worked out on a dense student-by-day grid. ``null``: no event is an absence. With ``calendars``
+    above 1, each school has that many calendars and each enrollment names its own (CalendarCode).
+    """
+    rng = np.random.default_rng(seed)
+    descriptor = pd.read_csv(folder / "Descriptor.csv")
+    extra = [(k, "uri://ed-fi.org/AttendanceEventCategoryDescriptor", v) for k, v in {**ABSENCE, **NOT_ABSENCE}.items()]
+    extra += [(k, "uri://ed-fi.org/CalendarEventDescriptor", v) for k, v in CALENDAR_EVENTS.items()]
+    pd.concat([descriptor, pd.DataFrame(extra, columns=descriptor.columns)]).to_csv(folder / "Descriptor.csv",
+                                                                                     index=False)
+    ssa = pd.read_csv(folder / "StudentSchoolAssociation.csv")
+    n = len(ssa)
+    days = SCHOOL_DAYS.to_numpy()
+    entry = np.where(rng.random(n) < 0.7, days[0], days[rng.integers(1, 60, n)])
+    leaves = rng.random(n) < 0.3
+    exit_ = np.where(leaves, days[rng.integers(80, len(days), n)], np.datetime64("NaT"))
+    ssa["EntryDate"] = pd.Series(entry).dt.strftime("%Y-%m-%d")
+    ssa["ExitWithdrawDate"] = pd.Series(exit_).dt.strftime("%Y-%m-%d")
+    schools = sorted(ssa["SchoolId"].unique())
+    own = rng.integers(0, calendars, n)  # the calendar of each enrollment at its school
+    if calendars > 1:
+        ssa["CalendarCode"] = [f"C{k}" for k in own]
+    ssa.to_csv(folder / "StudentSchoolAssociation.csv", index=False)
+    # each calendar: every weekday, some of them holidays or teacher-only days, a few make-up days
+    event = rng.choice(list(CALENDAR_EVENTS), (len(schools) * calendars, len(days)), p=[0.85, 0.07, 0.03, 0.05])
+    instructional = np.isin(event, [50, 52])
+    if calendar:
+        rows = pd.DataFrame({"CalendarCode": np.repeat([f"C{k}" for _ in schools for k in range(calendars)],
+                                                       len(days)),
+                             "SchoolId": np.repeat(np.repeat(schools, calendars), len(days)), "SchoolYear": 2025,
+                             "Date": np.tile(SCHOOL_DAYS.strftime("%Y-%m-%d"), len(schools) * calendars),
+                             "CalendarEventDescriptorId": event.ravel()})
+        rows.to_csv(folder / "CalendarDateCalendarEvent.csv", index=False)
+        rows.drop(columns="CalendarEventDescriptorId").to_csv(folder / "CalendarDate.csv", index=False)
+    if sessions:
+        pd.DataFrame({"SchoolId": schools, "SchoolYear": 2025, "SessionName": "Year", "BeginDate": "2024-08-26",
+                      "EndDate": "2025-06-06", "TotalInstructionalDays": 170}).to_csv(folder / "Session.csv",
+                                                                                       index=False)
+    # events on random weekdays, in and out of the enrollment, on instructional days and not
+    per_student = rng.poisson(9, n)
+    usi = np.repeat(ssa["StudentUSI"].to_numpy(), per_student)
+    day = rng.integers(0, len(days), len(usi))
+    kinds = list(NOT_ABSENCE) if null else [*ABSENCE, *NOT_ABSENCE]
+    category = rng.choice(kinds, len(usi))
+    duration = rng.choice([1.0, 0.5, np.nan], len(usi), p=[0.6, 0.2, 0.2])
+    school = np.repeat(ssa["SchoolId"].to_numpy(), per_student)
+    pd.DataFrame({"StudentUSI": usi, "SchoolId": school, "SchoolYear": 2025, "SessionName": "Year",
+                  "EventDate": SCHOOL_DAYS[day].strftime("%Y-%m-%d"), "AttendanceEventCategoryDescriptorId": category,
+                  "EventDuration": duration}).to_csv(folder / "StudentSchoolAttendanceEvent.csv", index=False)
+    # the truth on a student x day grid
+    row = ssa["SchoolId"].map({s: i for i, s in enumerate(schools)}).to_numpy() * calendars + own
+    enrolled = (days[None, :] >= entry[:, None]) & ((days[None, :] <= exit_[:, None]) | ~leaves[:, None])
+    absent = np.zeros((n, len(days)))
+    student_row = pd.Series(np.arange(n), index=ssa["StudentUSI"]).loc[usi].to_numpy()
+    is_absence = np.isin(category, list(ABSENCE))
+    np.maximum.at(absent, (student_row[is_absence], day[is_absence]), np.nan_to_num(duration[is_absence], nan=1.0))
+    on_calendar = enrolled & instructional[row] if calendar else enrolled
+    ids = pd.read_csv(folder / "Student.csv", dtype=str).set_index("StudentUSI")["StudentUniqueId"]
+    return pd.DataFrame({"days_enrolled": on_calendar.sum(1), "days_absent": (absent * on_calendar).sum(1),
+                         "whole_year": (entry == days[0]) & (~leaves | (exit_ == days[-1]))},
+                        index=ids.loc[ssa["StudentUSI"].astype(str)].to_numpy())
+
+
+def imported_attendance(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "attendance.csv", dtype={"student_id": str}).set_index("student_id")
+
+
+def test_attendance_counts_absences_over_the_calendar_instructional_days(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=20)
+    truth = add_attendance(tmp_path / "edfi", seed=21)
+    result = import_edfi(tmp_path / "edfi", tmp_path / "out")
+    got = imported_attendance(tmp_path / "out")
+    imported = pd.read_csv(tmp_path / "out" / "enrollments.csv", dtype={"student_id": str})["student_id"]
+    truth = truth.loc[imported]  # enrollments outside PK-12 are not imported, nor their attendance
+    assert sorted(got.index) == sorted(truth.index) and result.rows["attendance"] == len(truth)
+    assert (got.loc[truth.index, "days_enrolled"].to_numpy() == truth["days_enrolled"].to_numpy()).all()
+    assert np.allclose(got.loc[truth.index, "days_absent"].to_numpy(), truth["days_absent"].to_numpy())
+    # the simulation exercises what it should: half days, partial enrollments, uncounted events
+    assert (truth["days_absent"] % 1 == 0.5).any() and truth["days_enrolled"].nunique() > 10
+    assert set(got["school_year"]) == {2025}
+    assert any("Tardy" in note and "not counted as days absent" in note for note in result.notes)
+    assert any("not instructional in the school calendar" in note for note in result.notes)
+    district = load_district(tmp_path / "out")
+    assert len(district["attendance"]) == len(truth)
+
+
+def test_attendance_follows_each_enrollments_own_calendar(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=30)
+    truth = add_attendance(tmp_path / "edfi", seed=31, calendars=2)
+    import_edfi(tmp_path / "edfi", tmp_path / "out")
+    got = imported_attendance(tmp_path / "out")
+    truth = truth.loc[got.index]
+    assert len(got) > 300
+    assert (got["days_enrolled"] == truth["days_enrolled"]).all()
+    assert np.allclose(got["days_absent"], truth["days_absent"])
+    # without CalendarCode, a day counts when any calendar of the school has it: more days, never fewer
+    path = tmp_path / "edfi" / "StudentSchoolAssociation.csv"
+    pd.read_csv(path).drop(columns="CalendarCode").to_csv(path, index=False)
+    import_edfi(tmp_path / "edfi", tmp_path / "union")
+    union = imported_attendance(tmp_path / "union").loc[got.index, "days_enrolled"]
+    assert (union >= got["days_enrolled"]).all() and (union > got["days_enrolled"]).mean() > 0.5
+
+
+def test_attendance_null_export_counts_no_absence(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=22)
+    truth = add_attendance(tmp_path / "edfi", seed=23, null=True)
+    import_edfi(tmp_path / "edfi", tmp_path / "out")
+    got = imported_attendance(tmp_path / "out")
+    assert (got["days_absent"] == 0).all()
+    assert (got["days_enrolled"] == truth.loc[got.index, "days_enrolled"]).all()
+
+
+def test_attendance_without_calendar_uses_whole_sessions_and_leaves_partial_enrollments_out(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=24)
+    truth = add_attendance(tmp_path / "edfi", seed=25, calendar=False, sessions=True)
+    result = import_edfi(tmp_path / "edfi", tmp_path / "out")
+    got = imported_attendance(tmp_path / "out")
+    imported = pd.read_csv(tmp_path / "out" / "enrollments.csv", dtype={"student_id": str})["student_id"]
+    whole = truth.loc[imported].query("whole_year")
+    assert 0 < len(whole) < len(imported)
+    assert sorted(got.index) == sorted(whole.index)  # the year's sessions covered whole, the others left out
+    assert (got["days_enrolled"] == 170).all()
+    assert np.allclose(got.loc[whole.index, "days_absent"], whole["days_absent"])  # every absence in the year
+    partial = len(imported) - len(whole)
+    assert any(note.startswith(f"attendance: {partial:,} enrollments were left out") for note in result.notes)
+    load_district(tmp_path / "out")
+
+
+def test_attendance_without_calendar_or_session_is_not_written_and_says_why(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=26)
+    add_attendance(tmp_path / "edfi", seed=27, calendar=False)
+    result = import_edfi(tmp_path / "edfi", tmp_path / "out")
+    assert not (tmp_path / "out" / "attendance.csv").exists() and "attendance" not in result.rows
+    assert any("attendance.csv was not written" in note for note in result.notes)
+    assert any("days enrolled are not known" in note for note in result.notes)
+
+
+def test_attendance_absent_more_days_than_enrolled_is_counted_and_left_out(tmp_path):
+    simulated_export(tmp_path / "edfi", seed=28)
+    truth = add_attendance(tmp_path / "edfi", seed=29, calendar=False, sessions=True)
+    sessions = tmp_path / "edfi" / "Session.csv"
+    pd.read_csv(sessions).assign(TotalInstructionalDays=3).to_csv(sessions, index=False)
+    result = import_edfi(tmp_path / "edfi", tmp_path / "out")
+    imported = pd.read_csv(tmp_path / "out" / "enrollments.csv", dtype={"student_id": str})["student_id"]
+    whole = truth.loc[imported].query("whole_year")
+    over = int((whole["days_absent"] > 3).sum())
+    assert 0 < over < len(whole)
+    got = imported_attendance(tmp_path / "out")
+    assert sorted(got.index) == sorted(whole.index[whole["days_absent"] <= 3])
+    assert any(note.startswith(f"attendance: {over:,} students were recorded absent on more days than")
+               for note in result.notes)
+    load_district(tmp_path / "out")  # the validator accepts what is left
+
+
+def test_grand_bend_attendance_counts_its_absence_events_over_its_sessions(grand_bend):
+    """Grand Bend has a Calendar but no CalendarDate: days enrolled come from its two sessions (81 + 88)."""
+    out, stdout = grand_bend
+    got = imported_attendance(out)
+    events = _edfi("StudentSchoolAttendanceEvent")
+    descriptor = _edfi("Descriptor").set_index("DescriptorId")["CodeValue"]
+    category = events["AttendanceEventCategoryDescriptorId"].map(descriptor)
+    assert category.value_counts().to_dict() == {"Excused Absence": 1077, "Unexcused Absence": 773, "Tardy": 66,
+                                                 "Partial": 1}
+    absences = events[category.isin(["Excused Absence", "Unexcused Absence"])]
+    usi_to_id = _edfi("Student").set_index("StudentUSI")["StudentUniqueId"].astype(str)
+    expected = absences["StudentUSI"].map(usi_to_id).value_counts()
+    # the two students who left mid-session have no known days enrolled: left out, and said so
+    ssa = _edfi("StudentSchoolAssociation")
+    left = set(ssa.loc[ssa["ExitWithdrawDate"].notna(), "StudentUSI"].map(usi_to_id))
+    assert len(left) == 2 and not left & set(got.index) and len(got) == 958
+    assert "2 enrollments were left out of attendance" in stdout
+    assert set(got["days_enrolled"]) == {_edfi("Session").groupby("SessionName")["TotalInstructionalDays"]
+                                         .first().sum()} == {169}
+    assert got["days_absent"].sum() == expected.drop(list(left), errors="ignore").sum() == 1850
+    assert (got["days_absent"] == expected.reindex(got.index, fill_value=0)).all()
+    assert int((got["days_absent"] >= 0.1 * got["days_enrolled"]).sum()) == 44  # chronically absent
+    district = load_district(out)
+    assert len(district["attendance"]) == 958
+
+
+def test_attendance_of_a_student_who_left_and_came_back_sums_both_enrollments(tmp_path):
+    simulated_export(tmp_path / "edfi", n=60, seed=32)
+    add_attendance(tmp_path / "edfi", seed=33)
+    folder = tmp_path / "edfi"
+    ssa = pd.read_csv(folder / "StudentSchoolAssociation.csv")
+    ssa = ssa[ssa["EntryGradeLevelDescriptorId"] != 35]  # Postsecondary is not imported
+    first = ssa.iloc[[0]].assign(EntryDate="2024-08-26", ExitWithdrawDate="2024-12-20")
+    again = ssa.iloc[[0]].assign(EntryDate="2025-01-06", ExitWithdrawDate=np.nan)
+    pd.concat([first, again, ssa.iloc[1:]]).to_csv(folder / "StudentSchoolAssociation.csv", index=False)
+    usi, school = int(first["StudentUSI"].iloc[0]), int(first["SchoolId"].iloc[0])
+    calendar = pd.read_csv(folder / "CalendarDateCalendarEvent.csv").query("SchoolId == @school")
+    days = pd.to_datetime(calendar.loc[calendar["CalendarEventDescriptorId"].isin([50, 52]), "Date"])
+    enrolled = days[(days <= "2024-12-20") | (days >= "2025-01-06")]
+    events = pd.read_csv(folder / "StudentSchoolAttendanceEvent.csv").query("StudentUSI == @usi")
+    events = events[events["AttendanceEventCategoryDescriptorId"].isin(list(ABSENCE))]
+    events = events[pd.to_datetime(events["EventDate"]).isin(enrolled)]
+    expected_absent = events.fillna({"EventDuration": 1.0}).groupby("EventDate")["EventDuration"].max().sum()
+    import_edfi(folder, tmp_path / "out")
+    student = pd.read_csv(folder / "Student.csv").set_index("StudentUSI").loc[usi, "StudentUniqueId"]
+    got = imported_attendance(tmp_path / "out").loc[student]
+    assert got["days_enrolled"] == len(enrolled) < len(days)
+    assert got["days_absent"] == pytest.approx(expected_absent) and expected_absent > 0
+    assert len(pd.read_csv(tmp_path / "out" / "enrollments.csv").query("student_id == @student")) == 2

@@ -18,14 +18,25 @@ What is written (see :data:`EDFI_COLUMNS` for the source of every column):
   source table is not in the export is left out (unknown), never set to "N".
 * ``enrollments`` and ``schools``; ``sections`` (teacher of record) and
   ``rosters``; ``grades``; ``discipline``.
+* ``attendance``, per student, school year and school: ``days_absent`` counts the
+  ``StudentSchoolAttendanceEvent`` rows whose category is an excused or unexcused
+  absence (tardies, partial days and presence are not counted), a day as its
+  ``EventDuration`` where that is between 0 and 1 (half days as 0.5), else 1, and only
+  within the enrollment's entry and exit dates. ``days_enrolled`` counts the
+  instructional days (:data:`INSTRUCTIONAL_EVENTS`) of the school calendar
+  (``CalendarDateCalendarEvent``) from the entry date to the exit date, both included.
+  Where a school and year have no calendar dates, the rule is
+  ``Session.TotalInstructionalDays`` of the sessions the enrollment covers whole; an
+  enrollment that begins or ends within such a session (or with no session) is left out
+  of attendance and counted in the notes, never estimated. Students recorded absent on
+  more days than enrolled are left out and counted too (the contract refuses them).
 
 Names, birth dates, addresses, login ids and every other direct identifier are
 never read into the output: each output column is built from the columns listed
 in :data:`EDFI_COLUMNS` only. Students are identified by ``StudentUniqueId``
 (the district's student id) and staff by ``StaffUniqueId``; the run's pseudonym
-key replaces them on loading where the settings ask for it. Tables the contract
-has no place for (attendance, assessments) are counted and named in
-:attr:`ImportResult.left_out`.
+key replaces them on loading where the settings ask for it. Tables the import
+does not map (assessments) are counted and named in :attr:`ImportResult.left_out`.
 
 Examples
 --------
@@ -47,7 +58,7 @@ from equity_audit.data.contract import DISCIPLINE_ACTIONS, TABLES, UNKNOWN
 from equity_audit.exceptions import EquityAuditError
 
 __all__ = ["EdFiImportError", "ImportResult", "EDFI_COLUMNS", "EDFI_OTHER_COLUMNS", "IMPORTED_TABLES",
-           "edfi_source", "import_edfi", "read_edfi_table"]
+           "INSTRUCTIONAL_EVENTS", "edfi_source", "import_edfi", "read_edfi_table"]
 
 
 class EdFiImportError(EquityAuditError):
@@ -99,6 +110,15 @@ EDFI_COLUMNS: dict[tuple[str, str], str] = {
     ("discipline", "days_removed"): "DisciplineAction.ActualDisciplineActionLength, else "
                                     "DisciplineActionLength",
     ("discipline", "school_id"): "DisciplineAction.ResponsibilitySchoolId",
+    ("attendance", "student_id"): "StudentSchoolAssociation.StudentUSI (as Student.StudentUniqueId)",
+    ("attendance", "school_year"): "the enrollment's school year (StudentSchoolAssociation)",
+    ("attendance", "school_id"): "StudentSchoolAssociation.SchoolId",
+    ("attendance", "days_enrolled"): "CalendarDateCalendarEvent dates with an Instructional day, Make-up "
+                                     "day or Student late arrival/early dismissal event, from EntryDate to "
+                                     "ExitWithdrawDate; without calendar dates, Session.TotalInstructionalDays "
+                                     "of the sessions enrolled whole",
+    ("attendance", "days_absent"): "StudentSchoolAttendanceEvent with an Excused or Unexcused Absence "
+                                   "AttendanceEventCategoryDescriptor, EventDuration (else 1) per day",
 }
 
 #: Where the columns of the tables the import does not write (yet) live in Ed-Fi, for the dictionary.
@@ -138,11 +158,11 @@ EDFI_OTHER_COLUMNS: dict[tuple[str, str], str] = {
 }
 
 #: The contract tables ``equity-audit import edfi`` writes.
-IMPORTED_TABLES = ("students", "enrollments", "schools", "sections", "rosters", "grades", "discipline")
+IMPORTED_TABLES = ("students", "enrollments", "schools", "sections", "rosters", "grades", "discipline",
+                   "attendance")
 
 #: Ed-Fi tables counted and reported as left out when the contract has no table for them.
 _LEFT_OUT = {
-    "attendance": ("StudentSchoolAttendanceEvent", "attendance events"),
     "assessments": ("StudentAssessment", "assessment results"),
 }
 
@@ -657,6 +677,218 @@ def _discipline(source: _Source, usi, code: _Descriptors, result: ImportResult):
     return out[~bad]
 
 
+# --------------------------------------------------------------------------- attendance
+
+#: CalendarEvent code values (normalised: lower case, letters and digits only) that make a calendar date an
+#: instructional day: a regular day, a make-up day, and a day with late arrival or early dismissal.
+INSTRUCTIONAL_EVENTS = ("instructionalday", "makeupday", "studentlatearrivalearlydismissal")
+
+
+def _absence_days(source: _Source, code: _Descriptors, result: ImportResult) -> pd.DataFrame | None:
+    """Absence events as (usi, school, date, days): excused and unexcused absences only, one row per day.
+
+    A day counts 1, or ``EventDuration`` where it is between 0 and 1 (half days as 0.5); two absence
+    events of one student, school and date count once (the longer).
+    """
+    events = source.get("StudentSchoolAttendanceEvent", ("StudentUSI", "SchoolId", "EventDate",
+                                                         "AttendanceEventCategoryDescriptorId"))
+    if events is None:
+        return None
+    category = code(events["attendanceeventcategorydescriptorid"])
+    normal = _normal_series(category).fillna("")
+    absence = normal.str.contains("absence|absent", regex=True) & ~normal.str.contains("tard|partial|present")
+    others = category[~absence].fillna("(no category)")
+    if len(others):
+        counts = others.value_counts()
+        shown = ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items()))
+        result.notes.append(f"attendance: {len(others):,} attendance events that are not an excused or "
+                            f"unexcused absence ({shown}) were not counted as days absent.")
+    days = pd.Series(1.0, index=events.index)
+    if "eventduration" in events:
+        duration = pd.to_numeric(events["eventduration"], errors="coerce")
+        usable = (duration > 0) & (duration <= 1)
+        odd = duration.notna() & ~usable & absence
+        if odd.any():
+            result.notes.append(f"attendance: {int(odd.sum()):,} absence events with an EventDuration outside "
+                                "0-1 day were counted as one day.")
+        days = duration.where(usable, 1.0)
+    out = pd.DataFrame({"usi": _id(events["studentusi"]), "school": _id(events["schoolid"]),
+                        "date": _dates(events["eventdate"]), "days": days})[absence.to_numpy()]
+    out = out.dropna(subset=["usi", "school", "date"])
+    repeated = out.duplicated(["usi", "school", "date"])
+    if repeated.any():
+        result.notes.append(f"attendance: {int(repeated.sum()):,} absence events repeat a student, school "
+                            "and date; each day was counted once.")
+    return out.groupby(["usi", "school", "date"], as_index=False)["days"].max()
+
+
+def _instructional_dates(source: _Source, code: _Descriptors) -> pd.DataFrame | None:
+    """Instructional dates of each school calendar: (school, year, calendar, date); None without one."""
+    dates = source.get("CalendarDateCalendarEvent", ("CalendarCode", "SchoolId", "SchoolYear", "Date",
+                                                     "CalendarEventDescriptorId"))
+    if dates is None or not len(dates):
+        return None
+    event = _normal_series(code(dates["calendareventdescriptorid"]))
+    out = pd.DataFrame({"school": _id(dates["schoolid"]), "year": _id(dates["schoolyear"]),
+                        "calendar": _text(dates["calendarcode"]), "date": _dates(dates["date"])})
+    out = out[event.isin(INSTRUCTIONAL_EVENTS).fillna(False).to_numpy()].dropna(subset=["school", "year", "date"])
+    return out.drop_duplicates()
+
+
+_ANY_CALENDAR = "\x00any"  # the calendar of an enrollment without a CalendarCode: every calendar of the school
+_DAY_SPAN = 1_000_000  # days since 1970 stay below this: (calendar number, day) as one sortable integer
+
+
+class _Calendars:
+    """The instructional dates of every school calendar, to count days between two dates quickly.
+
+    An enrollment's ``CalendarCode`` names its calendar; without one, a date counts when any calendar
+    of the school and year has it as an instructional day. Each (school, year, calendar) gets a number
+    and each date the integer ``number * _DAY_SPAN + day``, so the days of any span are two binary
+    searches in one sorted array: no enrollment-by-date table is built.
+    """
+
+    def __init__(self, dates: pd.DataFrame):
+        union = dates.assign(calendar=_ANY_CALENDAR).drop_duplicates()
+        dates = pd.concat([dates.assign(calendar=dates["calendar"].fillna(_ANY_CALENDAR)), union],
+                          ignore_index=True).drop_duplicates()
+        self.keys = dates[["school", "year", "calendar"]].drop_duplicates().reset_index(drop=True)
+        self.keys["number"] = np.arange(len(self.keys), dtype="int64")
+        number = dates.merge(self.keys, on=["school", "year", "calendar"], how="left")["number"].to_numpy()
+        self.sorted = np.sort(number * _DAY_SPAN + self._day(dates["date"]))
+        self.covered = pd.MultiIndex.from_frame(dates[["school", "year"]].drop_duplicates())
+
+    @staticmethod
+    def _day(dates: pd.Series) -> np.ndarray:
+        return (pd.to_datetime(dates) - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype="int64")
+
+    def has(self, spans: pd.DataFrame) -> pd.Series:
+        """Whether the school and year of each span have calendar dates."""
+        return pd.Series(pd.MultiIndex.from_frame(spans[["school", "year"]]).isin(self.covered), index=spans.index)
+
+    def number(self, spans: pd.DataFrame) -> np.ndarray:
+        """The calendar number of each span; -1 when its calendar code has no dates."""
+        key = spans[["school", "year"]].assign(calendar=spans["calendar"].fillna(_ANY_CALENDAR))
+        found = key.merge(self.keys, on=["school", "year", "calendar"], how="left")["number"]
+        return found.fillna(-1).to_numpy(dtype="int64")
+
+    def days(self, spans: pd.DataFrame) -> pd.Series:
+        """Instructional days from entry to exit (both included; no exit: to the end of the calendar)."""
+        number = self.number(spans)
+        first = number * _DAY_SPAN + self._day(spans["entry"])
+        last = number * _DAY_SPAN + np.where(spans["exit"].isna(), _DAY_SPAN - 1,
+                                             self._day(spans["exit"].fillna(pd.Timestamp("1970-01-01"))))
+        count = np.searchsorted(self.sorted, last, side="right") - np.searchsorted(self.sorted, first, side="left")
+        return pd.Series(np.where(number >= 0, count, 0), index=spans.index, dtype=float)
+
+    def instructional(self, hits: pd.DataFrame) -> np.ndarray:
+        """Whether each (span, date) row is an instructional day of the span's calendar."""
+        value = self.number(hits) * _DAY_SPAN + self._day(hits["date"])
+        return np.isin(value, self.sorted) & (self.number(hits) >= 0)
+
+
+def _session_days(source: _Source, spans: pd.DataFrame) -> pd.Series:
+    """Sum of ``Session.TotalInstructionalDays`` of the sessions an enrollment covers whole.
+
+    NaN when the school and year have no session, or the enrollment begins after a session begins or
+    ends before it ends: its instructional days are then not known.
+    """
+    session = source.get("Session", ("SchoolId", "SchoolYear", "BeginDate", "EndDate", "TotalInstructionalDays"))
+    if session is None or not len(session):
+        return pd.Series(np.nan, index=spans.index)
+    terms = pd.DataFrame({"school": _id(session["schoolid"]), "year": _id(session["schoolyear"]),
+                          "begin": _dates(session["begindate"]), "end": _dates(session["enddate"]),
+                          "total": pd.to_numeric(session["totalinstructionaldays"], errors="coerce")})
+    both = spans.reset_index().merge(terms, on=["school", "year"], how="inner")
+    overlap = (both["entry"] <= both["end"]) & (both["exit"].isna() | (both["exit"] >= both["begin"]))
+    both = both[overlap]
+    whole = (both["entry"] <= both["begin"]) & (both["exit"].isna() | (both["exit"] >= both["end"])) \
+        & both["total"].notna()
+    per = both.assign(whole=whole).groupby("index").agg(total=("total", "sum"), whole=("whole", "all"))
+    return per["total"].where(per["whole"]).reindex(spans.index)
+
+
+def _attendance(source: _Source, usi: pd.Series, enrollments: pd.DataFrame, code: _Descriptors,
+                result: ImportResult) -> pd.DataFrame | None:
+    """Days enrolled and absent per student, school year and school (see :func:`import_edfi`)."""
+    absences = _absence_days(source, code, result)
+    if absences is None:
+        return None
+    student = pd.Series(usi.index, index=usi.to_numpy())  # student_id -> usi
+    student = student[~student.index.duplicated()]
+    spans = pd.DataFrame({"student_id": enrollments["student_id"].to_numpy(),
+                          "usi": enrollments["student_id"].map(student).to_numpy(),
+                          "school": enrollments["school_id"].astype("string").to_numpy(),
+                          "year": enrollments["school_year"].astype("string").to_numpy(),
+                          "entry": _dates(enrollments["entry_date"]).to_numpy(),
+                          "exit": _dates(enrollments["exit_date"]).to_numpy()})
+    ssa = source.get("StudentSchoolAssociation")
+    spans["calendar"] = pd.NA
+    if ssa is not None and "calendarcode" in ssa:
+        codes = pd.DataFrame({"usi": _id(ssa["studentusi"]), "school": _id(ssa["schoolid"]),
+                              "entry": _dates(ssa["entrydate"]), "calendar": _text(ssa["calendarcode"])})
+        spans["calendar"] = spans[["usi", "school", "entry"]].merge(
+            codes.drop_duplicates(["usi", "school", "entry"]), on=["usi", "school", "entry"],
+            how="left")["calendar"].to_numpy()
+    dates = _instructional_dates(source, code)
+    calendars = _Calendars(dates) if dates is not None and len(dates) else None
+    with_calendar = calendars.has(spans) if calendars is not None else pd.Series(False, index=spans.index)
+    enrolled = pd.Series(np.nan, index=spans.index)
+    if calendars is not None:
+        enrolled[with_calendar] = calendars.days(spans[with_calendar])
+    enrolled[~with_calendar] = _session_days(source, spans[~with_calendar])
+    by_session = int((~with_calendar & enrolled.notna()).sum())
+    if by_session:
+        result.notes.append(f"attendance: {by_session:,} enrollments at a school with no instructional days "
+                            "in CalendarDateCalendarEvent took their days enrolled from "
+                            "Session.TotalInstructionalDays of the sessions they cover whole.")
+    unknown = enrolled.isna()
+    if unknown.any():
+        result.notes.append(f"attendance: {int(unknown.sum()):,} enrollments were left out of attendance: "
+                            "their school has no instructional days in CalendarDateCalendarEvent, and they "
+                            "begin or end within a session (or there is no Session), so their days enrolled "
+                            "are not known.")
+    # an absence counts for the enrollment whose entry-exit dates hold it
+    hits = spans.reset_index().merge(absences, on=["usi", "school"], how="inner")
+    inside = (hits["date"] >= hits["entry"]) & (hits["exit"].isna() | (hits["date"] <= hits["exit"]))
+    outside = len(absences) - int(inside.sum())
+    if outside > 0:
+        result.notes.append(f"attendance: {outside:,} absence days outside every imported enrollment of the "
+                            "student at that school were not counted.")
+    hits = hits[inside]
+    on_calendar = hits["index"].map(with_calendar).to_numpy(dtype=bool)
+    if on_calendar.any():  # on a calendar, an absence on a day that is not instructional is not counted
+        off = on_calendar & ~calendars.instructional(hits)
+        if off.any():
+            result.notes.append(f"attendance: {int(off.sum()):,} absences on days that are not instructional "
+                                "in the school calendar were not counted.")
+            hits = hits[~off]
+    absent = hits.groupby("index")["days"].sum().reindex(spans.index, fill_value=0.0)
+    out = pd.DataFrame({"student_id": spans["student_id"], "school_year": spans["year"], "school_id": spans["school"],
+                        "days_enrolled": enrolled, "days_absent": absent, "unknown": unknown})
+    out = out.groupby(["student_id", "school_year", "school_id"], as_index=False, sort=False).agg(
+        days_enrolled=("days_enrolled", "sum"), days_absent=("days_absent", "sum"), unknown=("unknown", "any"))
+    out = out[~out.pop("unknown")]  # a student, school and year with one enrollment of unknown days: all out
+    empty = out["days_enrolled"] <= 0
+    conflict = out["days_absent"] > out["days_enrolled"]
+    if empty.any():
+        result.notes.append(f"attendance: {int(empty.sum()):,} enrollments with no instructional day between "
+                            "entry and exit were left out of attendance.")
+    if (conflict & ~empty).any():
+        result.notes.append(f"attendance: {int((conflict & ~empty).sum()):,} students were recorded absent on "
+                            "more days than they were enrolled; their attendance was left out (check the "
+                            "calendar and the attendance events of those students).")
+    out = out[~empty & ~conflict]
+    if not len(out):
+        result.notes.append("attendance: no student is left with known days enrolled and absent; "
+                            "attendance.csv was not written.")
+        return None
+    for column in ("days_enrolled", "days_absent"):  # 169.0 is written 169
+        whole = (out[column] == out[column].round()).all()
+        out[column] = out[column].round().astype("int64") if whole else out[column].round(2)
+    return out
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -688,7 +920,7 @@ def import_edfi(source: str | Path, out: str | Path, *, fmt: str = "csv") -> Imp
     --------
     >>> result = import_edfi("tests/fixtures/edfi-grand-bend", "/tmp/gb")  # doctest: +SKIP
     >>> sorted(result.rows)  # doctest: +SKIP
-    ['discipline', 'enrollments', 'grades', 'rosters', 'schools', 'sections', 'students']
+    ['attendance', 'discipline', 'enrollments', 'grades', 'rosters', 'schools', 'sections', 'students']
     """
     if fmt not in ("csv", "parquet"):
         raise EdFiImportError(f"The format is {fmt!r}; expected 'csv' or 'parquet'.")
@@ -718,6 +950,9 @@ def import_edfi(source: str | Path, out: str | Path, *, fmt: str = "csv") -> Imp
     discipline = _discipline(found, usi, code, result)
     if discipline is not None:
         tables["discipline"] = discipline
+    attendance = _attendance(found, usi, tables["enrollments"], code, result)
+    if attendance is not None:
+        tables["attendance"] = attendance
     for contract_name, (edfi_name, words) in _LEFT_OUT.items():
         frame = found.get(edfi_name)
         if frame is not None and len(frame):
