@@ -426,7 +426,7 @@ _TABLES = (
         ),
         "Days enrolled and absent per student, school year and school.",
         "StudentSchoolAttendanceEvent (absence events, summed per school year); "
-        "StudentSchoolAssociation (days enrolled)",
+        "CalendarDate or Session instructional days between StudentSchoolAssociation entry and exit (days enrolled)",
         "Chronic absenteeism (absent 10% or more of enrolled days) by group and by school: the equity "
         "measure states report most.",
         key=("student_id", "school_year", "school_id"),
