@@ -880,8 +880,10 @@ def shrink_means(means, variances, n, prior_mean=None):
     -------
     ndarray
         Posterior means. NaN where an input is NaN or ``n == 0``; units with
-        ``σ² = 0`` are taken as exact (``B = 1``) and left out of the estimate
-        of ``τ²``.
+        ``σ² = 0`` are left out of the estimate of ``τ²`` and the pooled mean,
+        and taken as exact (``B = 1``) while ``τ² > 0``. When ``τ² = 0`` is
+        estimated from two or more units, every unit (exact ones included) is
+        shrunk fully to the pooled value (or its ``prior_mean``).
 
     Examples
     --------
@@ -915,6 +917,9 @@ def shrink_means(means, variances, n, prior_mean=None):
             if denominator > 0:
                 tau2 = max(0.0, (q - (count - 1)) / denominator)
         shrink = np.where(v > 0, tau2 / (tau2 + v), 1.0)
+        if count >= 2 and tau2 == 0:
+            # no spread beyond chance: every unit, an exact one too, takes the pooled value
+            shrink = np.zeros(shrink.shape)
         posterior = prior + shrink * (y - prior)
     return _result(np.where(valid, posterior, np.nan))
 
