@@ -92,3 +92,81 @@ def test_trend_verdict_takes_the_sign_of_the_gap_into_account(first, last, polar
 
 def test_trend_without_polarity_does_not_guess_what_a_change_means():
     assert trend(_gaps(-0.10, -0.02))["for_group"] == "not known"
+
+
+# --------------------------------------------------------------------------- unit scans: the unit's own part
+
+from equity_audit import scans  # noqa: E402
+
+
+def _schools(seed, extra=0.0, schools=30, per_school=300, shared=1.0):
+    """Schools that share one district gap (log odds ``shared``) for the focus group; school
+    S29 has ``extra`` on top. School base rates differ, the focus share too."""
+    rng = np.random.default_rng(seed)
+    school = np.repeat([f"S{i:02d}" for i in range(schools)], per_school)
+    base = np.repeat(rng.normal(-2.2, 0.4, schools), per_school)
+    share = np.repeat(rng.uniform(0.15, 0.45, schools), per_school)
+    focus = rng.random(school.size) < share
+    logit = base + shared * focus + np.where((school == f"S{schools - 1:02d}") & focus, extra, 0.0)
+    y = (rng.random(school.size) < 1 / (1 + np.exp(-logit))).astype(int)
+    score = 50 + 10 * base + np.where(focus, -6.0, 0.0) + np.where(
+        (school == f"S{schools - 1:02d}") & focus, -4 * extra, 0.0) + rng.normal(0, 10, school.size)
+    return pd.DataFrame({"school": school, "el": np.where(focus, "Yes", "No"), "y": y, "score": score})
+
+
+def test_a_gap_every_school_shares_is_not_called_out_by_default():
+    called = []
+    for seed in range(20):
+        data = _schools(seed)
+        gaps = scans.scan_gaps(data, unit="school", group="el", focus="Yes", outcome="y")
+        called.append(int(gaps["closer_look"].sum()))
+        # the shared gap is real: the within-school comparison calls it out in many schools
+        if seed == 0:
+            within = scans.scan_gaps(data, unit="school", group="el", focus="Yes", outcome="y",
+                                     compare="within")
+            assert within["closer_look"].sum() >= 5
+            assert gaps["elsewhere_difference"].gt(0).all()
+    assert sum(c > 0 for c in called) <= 2, called
+
+
+def test_a_school_with_an_extra_gap_is_called_out():
+    found = covered = 0
+    for seed in range(10):
+        gaps = scans.scan_gaps(_schools(seed, extra=1.5), unit="school", group="el", focus="Yes", outcome="y")
+        flagged = gaps.loc[gaps["closer_look"], "school"].tolist()
+        found += "S29" in flagged
+        assert len(flagged) <= 2
+        row = gaps.set_index("school").loc["S29"]
+        covered += row["interaction_low"] < 1.5 < row["interaction_high"]   # the planted log odds ratio
+        assert row["excess_difference"] > 0
+    assert found >= 8 and covered >= 8
+
+
+def test_mean_gaps_shared_by_every_school_are_not_called_out_but_an_extra_one_is():
+    quiet = scans.scan_gaps(_schools(3), unit="school", group="el", focus="Yes", outcome="score")
+    assert (quiet["statistic"] == "mean").all() and not quiet["closer_look"].any()
+    assert quiet["elsewhere_difference"].between(-8, -4).all()
+    loud = scans.scan_gaps(_schools(3, extra=1.5), unit="school", group="el", focus="Yes", outcome="score")
+    assert loud.loc[loud["closer_look"], "school"].tolist() == ["S29"]
+    row = loud.set_index("school").loc["S29"]
+    assert row["interaction_low"] < -6 < row["interaction_high"]
+
+
+def test_the_interaction_matches_a_by_hand_mantel_haenszel_comparison():
+    data = _schools(1, schools=4, per_school=400)
+    gaps = scans.scan_gaps(data, unit="school", group="el", focus="Yes", outcome="y").set_index("school")
+    table = data.assign(f=data["el"] == "Yes").groupby(["school", "f"])["y"].agg(["sum", "count"])
+    cells = {s: (table.loc[(s, True), "sum"], table.loc[(s, True), "count"] - table.loc[(s, True), "sum"],
+                 table.loc[(s, False), "sum"], table.loc[(s, False), "count"] - table.loc[(s, False), "sum"])
+             for s in gaps.index}
+    a, b, c, d = cells["S00"]
+    own = np.log(a * d / (b * c))
+    rest = [cells[s] for s in ("S01", "S02", "S03")]
+    mh = sum(a_ * d_ / (a_ + b_ + c_ + d_) for a_, b_, c_, d_ in rest) / \
+        sum(b_ * c_ / (a_ + b_ + c_ + d_) for a_, b_, c_, d_ in rest)
+    assert gaps.loc["S00", "interaction"] == pytest.approx(own - np.log(mh), rel=1e-10)
+    from statsmodels.stats.contingency_tables import StratifiedTable
+    strat = StratifiedTable([np.array([[a_, b_], [c_, d_]], float) for a_, b_, c_, d_ in rest])
+    se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d + strat.logodds_pooled_se**2)
+    assert gaps.loc["S00", "interaction_high"] - gaps.loc["S00", "interaction"] == pytest.approx(
+        1.959964 * se, rel=1e-6)
