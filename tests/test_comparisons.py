@@ -170,3 +170,87 @@ def test_the_interaction_matches_a_by_hand_mantel_haenszel_comparison():
     se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d + strat.logodds_pooled_se**2)
     assert gaps.loc["S00", "interaction_high"] - gaps.loc["S00", "interaction"] == pytest.approx(
         1.959964 * se, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- intersections
+
+from equity_audit.disaggregate import disaggregate, scan_intersections  # noqa: E402
+
+
+def _correlated(seed, n=4000, interaction=0.0, rate=False):
+    """English learners are mostly from low-income families; effects add (plus ``interaction``)."""
+    rng = np.random.default_rng(seed)
+    el = rng.random(n) < 0.25
+    low = rng.random(n) < np.where(el, 0.85, 0.35)
+    swd = rng.random(n) < np.where(low, 0.18, 0.10)
+    both = el & low
+    if rate:
+        logit = -1.6 + 0.7 * el + 0.5 * low + 0.4 * swd + interaction * both
+        y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    else:
+        y = 1.0 - 0.25 * el - 0.15 * low - 0.1 * swd + interaction * both + rng.normal(0, 0.3, n)
+    return pd.DataFrame({"el": el, "low_income": low, "disability": swd, "y": y})
+
+
+COLUMNS = ["el", "low_income", "disability"]
+
+
+@pytest.mark.parametrize("rate", [False, True])
+def test_correlated_groups_with_additive_effects_raise_no_intersection_flag(rate):
+    quiet = sum(not scan_intersections(_correlated(seed, rate=rate), "y", COLUMNS)["beyond_main_effects"].any()
+                for seed in range(20))
+    assert quiet >= 18
+
+
+@pytest.mark.parametrize("rate, size", [(False, -0.25), (True, 0.9)])
+def test_a_true_interaction_is_flagged(rate, size):
+    found = 0
+    for seed in range(10):
+        scan = scan_intersections(_correlated(seed, interaction=size, rate=rate), "y", COLUMNS)
+        flagged = scan.loc[scan["beyond_main_effects"], "intersection"].tolist()
+        found += flagged == ["el: Yes × low income: Yes"]
+    assert found >= 8
+
+
+def test_mean_interaction_matches_statsmodels_ols_with_the_cell_indicator():
+    import statsmodels.formula.api as smf
+
+    data = _correlated(4, interaction=-0.1)
+    table = disaggregate(data, "y", by=["el", "low_income"], adjust_for=COLUMNS)
+    cell = table[(table["el"] == "Yes") & (table["low_income"] == "Yes")].iloc[0]
+    frame = data.assign(cell=(data["el"] & data["low_income"]).astype(float))
+    fit = smf.ols("y ~ C(el) + C(low_income) + C(disability) + cell", data=frame).fit()
+    assert cell["interaction"] == pytest.approx(fit.params["cell"], rel=1e-9)
+    low, high = fit.conf_int().loc["cell"]
+    assert (cell["interaction_low"], cell["interaction_high"]) == pytest.approx((low, high), rel=1e-9)
+    assert cell["interaction_pvalue"] == pytest.approx(fit.pvalues["cell"], rel=1e-8)
+
+
+def test_rate_interaction_matches_statsmodels_logit_with_the_cell_indicator():
+    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
+
+    data = _correlated(4, interaction=0.5, rate=True)
+    table = disaggregate(data, "y", by=["el", "low_income"], adjust_for=COLUMNS)
+    cell = table[(table["el"] == "Yes") & (table["low_income"] == "Yes")].iloc[0]
+    frame = data.assign(cell=(data["el"] & data["low_income"]).astype(float))
+    fit = smf.glm("y ~ C(el) + C(low_income) + C(disability) + cell", data=frame,
+                  family=sm.families.Binomial()).fit()
+    assert cell["interaction_pvalue"] == pytest.approx(fit.pvalues["cell"], rel=1e-6)
+    inside = frame["cell"] == 1
+    eta = fit.predict(frame[inside], which="linear") - fit.params["cell"]
+    predicted = (1 / (1 + np.exp(-eta))).mean()
+    assert cell["predicted"] == pytest.approx(predicted, rel=1e-6)
+    assert cell["interaction"] == pytest.approx(frame.loc[inside, "y"].mean() - predicted, rel=1e-6)
+
+
+def test_a_rare_intersection_gets_an_exact_test():
+    rng = np.random.default_rng(2)
+    data = _correlated(2, n=600, rate=True)
+    data["y"] = (rng.random(len(data)) < 0.02).astype(int)            # rare outcome
+    table = disaggregate(data, "y", by=["el", "disability"], min_n=5)
+    cell = table[(table["el"] == "Yes") & (table["disability"] == "Yes")].iloc[0]
+    x, n = int(data.loc[data["el"] & data["disability"], "y"].sum()), int((data["el"] & data["disability"]).sum())
+    assert n * cell["predicted"] < 5
+    assert cell["interaction_pvalue"] == pytest.approx(
+        float(stats.midp_binomial_pvalue(x, n, cell["predicted"])), rel=1e-9)
