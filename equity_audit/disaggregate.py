@@ -161,10 +161,6 @@ def _effective(cells, comparison, groups, by, values, clusters, comparator, stat
         frame["deff"] = deff
         for column in ("n", "total", "total_sq"):
             frame[column] = frame[column].to_numpy(float) / deff
-        if statistic == "rate":  # whole effective counts, so the exact tests apply
-            frame["n"] = np.round(frame["n"])
-            frame["total"] = np.minimum(np.round(frame["total"]), frame["n"])
-            frame["total_sq"] = frame["total"]
     return effective, comparison
 
 
@@ -315,7 +311,27 @@ def _compare_rates(cells, comparison, confidence):
                      comparator_estimate=comparator_rate, difference=rate - comparator_rate,
                      difference_low=diff_low, difference_high=diff_high,
                      ratio=_ratio(rate, comparator_rate), ratio_low=ratio_low, ratio_high=ratio_high,
-                     successes=x, pvalue=stats.two_proportion_pvalue(x, n, cx, cn))
+                     successes=x, pvalue=_rate_pvalue(x, n, cx, cn))
+
+
+def _rate_pvalue(x, n, cx, cn):
+    """:func:`equity_audit.stats.two_proportion_pvalue`; with effective (not whole) counts, the
+    same z test on them, and Fisher's exact test on them rounded where an expected count is under 5."""
+    arrays = [np.asarray(a, dtype=float) for a in (x, n, cx, cn)]
+    finite = [a[np.isfinite(a)] for a in arrays]
+    if all(np.array_equal(f, np.round(f)) for f in finite):
+        return stats.two_proportion_pvalue(x, n, cx, cn)
+    x, n, cx, cn = arrays
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x + cx) / (n + cn)
+        z = (x / n - cx / cn) / np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / cn))
+        normal = 2 * sps.norm.sf(np.abs(z))
+    whole = [np.round(a) for a in arrays]
+    whole[0], whole[2] = np.minimum(whole[0], whole[1]), np.minimum(whole[2], whole[3])
+    exact = stats.two_proportion_pvalue(*whole)
+    small = stats.smallest_expected_count(x, n, cx, cn) < 5
+    ok = (n > 0) & (cn > 0)
+    return np.where(ok, np.where(small, exact, np.where(pooled * (1 - pooled) > 0, normal, 1.0)), np.nan)
 
 
 def _compare_means(cells, comparison, confidence):

@@ -254,3 +254,54 @@ def test_a_rare_intersection_gets_an_exact_test():
     assert n * cell["predicted"] < 5
     assert cell["interaction_pvalue"] == pytest.approx(
         float(stats.midp_binomial_pvalue(x, n, cell["predicted"])), rel=1e-9)
+
+
+# --------------------------------------------------------------------------- the student is the unit
+
+
+def _student_years(seed, students=300, years=3):
+    """Null: the group has no effect, but each student's propensity persists across years."""
+    rng = np.random.default_rng(seed)
+    student = np.repeat(np.arange(students), years)
+    group = np.repeat(rng.random(students) < 0.4, years)
+    propensity = np.repeat(np.where(rng.random(students) < 0.25, 0.9, 0.02), years)
+    y = (rng.random(student.size) < propensity).astype(int)
+    score = np.repeat(rng.normal(0, 1, students), years) + rng.normal(0, 0.3, student.size)
+    return pd.DataFrame({"student_id": student, "g": np.where(group, "Yes", "No"), "y": y, "score": score})
+
+
+@pytest.mark.parametrize("metric", ["y", "score"])
+def test_pooled_student_years_cluster_by_student(metric):
+    naive = clustered = 0
+    for seed in range(60):
+        data = _student_years(seed)
+        plain = disaggregate(data, metric, by="g").set_index("g").loc["Yes"]
+        robust = disaggregate(data, metric, by="g", cluster="student_id").set_index("g").loc["Yes"]
+        assert robust["n"] == plain["n"] == (data["g"] == "Yes").sum()
+        assert robust["estimate"] == pytest.approx(plain["estimate"])
+        assert robust["design_effect"] > 1.5
+        naive += plain["pvalue"] < 0.05
+        clustered += robust["pvalue"] < 0.05
+    assert naive >= 8          # treating 3 years of one student as 3 students: about 1 in 4
+    assert clustered <= 7      # nominal 5 %: about 3 of 60
+
+
+def test_one_row_per_student_is_unchanged_by_clustering():
+    data = _student_years(1, years=1)
+    plain = disaggregate(data, "y", by="g")
+    robust = disaggregate(data, "y", by="g", cluster="student_id")
+    for column in ("estimate", "low", "high", "difference_low", "difference_high", "pvalue"):
+        np.testing.assert_allclose(robust[column], plain[column], rtol=1e-12)
+    np.testing.assert_allclose(robust["design_effect"], 1.0)
+    data["school"] = np.where(data["student_id"] % 2 == 0, "A", "B")
+    a = scans.scan_gaps(data, unit="school", group="g", focus="Yes", outcome="y")
+    b = scans.scan_gaps(data, unit="school", group="g", focus="Yes", outcome="y", cluster="student_id")
+    np.testing.assert_allclose(a["pvalue"], b["pvalue"], rtol=1e-12)
+
+
+def test_gap_scan_clusters_pooled_student_years():
+    data = _student_years(3)
+    data["school"] = np.where(data["student_id"] % 3 == 0, "A", np.where(data["student_id"] % 3 == 1, "B", "C"))
+    gaps = scans.scan_gaps(data, unit="school", group="g", focus="Yes", outcome="y", cluster="student_id")
+    assert (gaps["focus_design_effect"] > 1.5).all()
+    assert (gaps["focus_n"] + gaps["others_n"]).sum() == len(data)
