@@ -99,7 +99,11 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
       ``p0 ± z·sqrt(s_i² + τ²)`` (τ² = 0 when ``overdispersion`` is False or
       the units spread no more than chance);
     - ``pvalue`` is two-sided from ``z_adjusted`` and ``qvalue`` its
-      Benjamini-Hochberg adjustment across the units scanned.
+      Benjamini-Hochberg adjustment across the units scanned; where the
+      unit's expected count ``n·min(p0, 1 − p0)`` is under 5 the normal
+      approximation is not used: ``pvalue`` is then the two-sided mid-p of a
+      binomial (beta-binomial with the same τ² when there is overdispersion)
+      and ``exact`` is True.
 
     The normal scale keeps the z-scores, τ² and the limits in the units of
     the plotted rate. It is rough for small n and rates near 0 (the lower limit
@@ -188,16 +192,33 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     exceed = stats.posterior_exceedance(x[scanned], n[scanned], level)
     table["prob_above"] = _within(scanned, exceed)
     table["pvalue"] = 2 * sps.norm.sf(np.abs(table["z_adjusted"].to_numpy()))
+    table["exact"] = scanned & (n * min(p0, 1 - p0) < 5)
+    if table["exact"].any():
+        table["pvalue"] = np.where(table["exact"], _midp_rate(x, n, p0, tau2), table["pvalue"])
     table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy()[scanned]))
     outside = _outside(table, side)
     table["suppressed"] = ~scanned
     table["closer_look"] = scanned & outside & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
-    table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "closer_look"])
+    table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "exact", "closer_look"])
     table.attrs = {"target": p0, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
                    "z": tuple(float(v) for v in z), "min_n": min_n, "fdr": fdr, "side": side,
                    "units_scanned": int(scanned.sum()),
                    "rows_without_unit": int(data[unit].isna().sum())}
     return table
+
+
+def _midp_rate(x: np.ndarray, n: np.ndarray, p0: float, tau2: float) -> np.ndarray:
+    """Two-sided mid-p of each unit's events against ``p0``: binomial, or beta-binomial with the
+    same extra variance τ² as the funnel (``var(x/n) = p0(1 − p0)/n + τ²``)."""
+    if tau2 <= 0 or not 0 < p0 < 1:
+        return stats.midp_binomial_pvalue(x, n, p0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(tau2 * n / (p0 * (1 - p0) * (n - 1)), 1e-12, 1 - 1e-9)
+        strength = (1 - rho) / rho
+    law = sps.betabinom(np.maximum(n, 1), p0 * strength, (1 - p0) * strength)
+    below, at, above = law.cdf(x - 1), law.pmf(x), law.sf(x)
+    out = np.minimum(1.0, 2 * np.minimum(below + 0.5 * at, above + 0.5 * at))
+    return np.where(n > 1, out, stats.midp_binomial_pvalue(x, n, p0))
 
 
 def _funnel(table, rate, n, p0, scanned, z, overdispersion):

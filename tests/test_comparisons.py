@@ -305,3 +305,60 @@ def test_gap_scan_clusters_pooled_student_years():
     gaps = scans.scan_gaps(data, unit="school", group="g", focus="Yes", outcome="y", cluster="student_id")
     assert (gaps["focus_design_effect"] > 1.5).all()
     assert (gaps["focus_n"] + gaps["others_n"]).sum() == len(data)
+
+
+# --------------------------------------------------------------------------- rare outcomes
+
+
+def _rare_units(seed, units=40, size=60, rate=0.02):
+    rng = np.random.default_rng(seed)
+    unit = np.repeat([f"U{i:02d}" for i in range(units)], size)
+    focus = rng.random(unit.size) < 0.3
+    return pd.DataFrame({"unit": unit, "g": np.where(focus, "Yes", "No"),
+                         "y": (rng.random(unit.size) < rate).astype(int)})
+
+
+def test_rare_outcome_unit_scan_uses_mid_p_not_the_normal_approximation():
+    data = _rare_units(0)
+    scan = scans.scan_rates(data, unit="unit", outcome="y", overdispersion=False)
+    assert scan["exact"].all()
+    x = scan["events"].to_numpy()
+    np.testing.assert_allclose(scan["pvalue"], stats.midp_binomial_pvalue(x, 60, scan.attrs["target"]),
+                               rtol=1e-12)
+    normal = 2 * __import__("scipy").stats.norm.sf(np.abs(scan["z"]))
+    assert (normal[x >= 4] < scan["pvalue"][x >= 4]).all()      # the normal tail is too thin here
+    anyflag = sum(bool(scans.scan_rates(_rare_units(seed), unit="unit", outcome="y")["closer_look"].any())
+                  for seed in range(20))
+    assert anyflag <= 2
+
+
+def test_rare_outcome_gap_scan_uses_the_exact_conditional_test():
+    data = _rare_units(1, rate=0.05)
+    gaps = scans.scan_gaps(data, unit="unit", group="g", focus="Yes", outcome="y", min_n=10)
+    small = gaps[gaps["exact"]]
+    assert len(small) > 30
+    row = small.iloc[0]
+    assert row["pvalue"] == pytest.approx(float(stats.midp_conditional_pvalue(
+        row["focus_events"], row["focus_n"], row["others_events"], row["others_n"],
+        _mh_elsewhere(data, row["unit"]))), rel=1e-9)
+    anyflag = sum(bool(scans.scan_gaps(_rare_units(seed, rate=0.05), unit="unit", group="g", focus="Yes",
+                                       outcome="y")["closer_look"].any()) for seed in range(20))
+    assert anyflag <= 2
+
+
+def _mh_elsewhere(data, unit):
+    rest = data[data["unit"] != unit].assign(f=lambda d: d["g"] == "Yes")
+    t = rest.groupby(["unit", "f"])["y"].agg(["sum", "count"]).unstack("f")
+    a, n1 = t[("sum", True)], t[("count", True)]
+    c, n2 = t[("sum", False)], t[("count", False)]
+    total = n1 + n2
+    return ((a * (n2 - c)) / total).sum() / (((n1 - a) * c) / total).sum()
+
+
+def test_mid_p_by_enumeration():
+    from scipy.stats import binom
+    x, n, p = 3, 25, 0.05
+    probs = binom.pmf(np.arange(n + 1), n, p)
+    lower = probs[:x].sum() + probs[x] / 2
+    upper = probs[x + 1:].sum() + probs[x] / 2
+    assert float(stats.midp_binomial_pvalue(x, n, p)) == pytest.approx(min(1, 2 * min(lower, upper)), rel=1e-12)
