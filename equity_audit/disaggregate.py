@@ -689,7 +689,8 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     stacked["qvalue"], stacked["flagged"] = _false_discovery(stacked, "pvalue", min_n, fdr)
     family = stacked.assign(suppressed=stacked["suppressed"] | ~stacked["_scanned"])
     _, stacked["beyond_main_effects"] = _false_discovery(family, "interaction_pvalue", min_n, fdr)
-    order = stacked.assign(_size=stacked["interaction"].abs()).sort_values(
+    # rounded, so sums taken in another row order (last-bit differences) do not reorder ties
+    order = stacked.assign(_size=stacked["interaction"].abs().round(10)).sort_values(
         ["beyond_main_effects", "_size", "columns", "intersection"], ascending=[False, False, True, True],
         kind="mergesort")
     return order.drop(columns=["_size", "_scanned"]).reset_index(drop=True)

@@ -193,7 +193,11 @@ def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config 
     config = config or Config()
     calendar = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
     dated = levels.assign(school_year=school_year_of(levels["as_of"], **calendar).astype("int64"))
-    last = dated.sort_values("as_of").drop_duplicates(["student_id", "domain", "school_year"], keep="last")
+    # a stable sort on the full key, so two levels recorded on the same day give the same answer
+    # whatever the order of the rows: the higher of them counts as the year's latest
+    last = dated.sort_values(["student_id", "domain", "school_year", "as_of", "performance_level"],
+                             kind="mergesort").drop_duplicates(["student_id", "domain", "school_year"],
+                                                               keep="last")
     last = last.merge(years[["student_id", "school_year", "grade_level"]], on=_KEY)
     expected = expected_level(last["grade_level"], last["as_of"], school_year=last["school_year"], **calendar)
     last["ready"] = last["performance_level"].to_numpy() >= expected
