@@ -587,7 +587,7 @@ def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:
     numbers = [c for c in ("estimate", "low", "high", "difference", "difference_low", "difference_high",
                            "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
                            "shrunk_estimate", "interaction", "interaction_low", "interaction_high",
-                           "interaction_pvalue", "predicted") if c in table.columns]
+                           "interaction_pvalue") if c in table.columns]
     table.loc[table["suppressed"], numbers] = np.nan
     return table.reset_index(drop=True)
 

@@ -19,8 +19,11 @@ it says where to look, and never amounts to a finding of bias.
 
 - :func:`scan_rates`: one 0/1 outcome per student, each unit against the
   pooled rate (funnel plot, overdispersion, empirical-Bayes shrinkage);
-- :func:`scan_gaps`: within each unit, a focus group (e.g. Black students, or
-  English learners) against the unit's other students;
+- :func:`scan_gaps`: within each unit, a focus group's gap (e.g. Black
+  students, or English learners, against the unit's other students) tested
+  against the same group's gap in all other units (unit-by-group
+  interaction), so a gap every unit shares is not called out in each of them;
+  ``compare="within"`` keeps the plain within-unit comparison;
 - :func:`scan_gaps_each`: :func:`scan_gaps` for every group of several subgroup
   columns, with false-discovery control across all of them;
 - :func:`scan_rates_by_year`, :func:`scan_gaps_by_year`: the same per school year;
