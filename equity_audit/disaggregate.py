@@ -135,8 +135,8 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         extra = [c for c in (adjust_for or []) if c not in by]
         fine_groups = {**groups, **_grouping_frame(data, extra)}
         table = _shrink_toward_main_effects(table, cells, by, statistic)
-        table = _joint_interactions(table, fine_groups, values, by, [*by, *extra], statistic, confidence,
-                                    data[cluster] if cluster is not None else None)
+        table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
+                                    confidence, data[cluster] if cluster is not None else None)
     return _withhold_small(_complementary(table, by, min_n), min_n)
 
 
@@ -418,8 +418,11 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     return table
 
 
-def _joint_interactions(table, groups, values, by, columns, statistic, confidence, clusters):
-    """Each cell's departure from a model fitting every main effect of ``columns`` jointly."""
+def _joint_interactions(table, keys, groups, values, by, columns, statistic, confidence, clusters):
+    """Each cell's departure from a model fitting every main effect of ``columns`` jointly.
+
+    ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
+    """
     fine = _aggregate(groups, values, columns, statistic)
     if clusters is not None:
         shape = tuple(len(groups[c].cat.categories) for c in columns)
@@ -430,7 +433,7 @@ def _joint_interactions(table, groups, values, by, columns, statistic, confidenc
             fine[column] = fine[column].to_numpy(float) / deff
     fine = fine[fine["n"] > 0].reset_index(drop=True)
     design = _main_effects_design(fine, columns)
-    wanted = pd.MultiIndex.from_frame(table[by].astype(str))
+    wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
     fit = _fit_rates if statistic == "rate" else _fit_means
     rows = []
