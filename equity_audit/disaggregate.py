@@ -50,7 +50,8 @@ _STATISTICS = ("auto", "rate", "mean", "median")
 
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
                  comparator: str | dict = "rest", min_n: int = 10, confidence: float = 0.95,
-                 fdr: float = 0.05) -> pd.DataFrame:
+                 fdr: float = 0.05, cluster: str | None = None,
+                 adjust_for: list[str] | None = None) -> pd.DataFrame:
     """Break ``metric`` down by the crossed cells of the ``by`` columns.
 
     Parameters
@@ -73,6 +74,33 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         Smallest cell shown as numbers.
     confidence, fdr : float
         Interval level, and false discovery rate across the table's cells.
+    cluster : str, optional
+        Column naming the independent unit when a student has several rows
+        (``student_id`` for pooled student-years). Every cell and comparator
+        is then compared on its effective (Kish) counts: n and successes
+        divided by the cluster design effect of
+        :func:`equity_audit.stats.cluster_design_effect` (cluster-robust
+        variance over the independent one, at least 1), so intervals and
+        p-values are cluster-robust; ``n`` stays the number of rows and
+        ``design_effect``/``comparator_design_effect`` are added.
+    adjust_for : list of str, optional
+        For intersections: more columns whose main effects are fitted jointly
+        with those of ``by`` (e.g. every subgroup column), see below.
+
+    Intersections (two or more ``by`` columns) are tested against a model
+    that fits **all main effects jointly** on the student-level cells
+    (the crossing of ``by`` and ``adjust_for``): least squares with one dummy
+    per level for means, a binomial logit model for rates (statsmodels GLM on
+    the cell counts, which gives the student-level fit). For each cell an
+    indicator is added; its coefficient is the cell's departure from the
+    additive model fitted to everyone, so subgroups that are correlated with
+    additive effects show none. ``interaction`` is that departure on the
+    estimate's scale (``estimate − predicted``, with ``predicted`` what the
+    main effects give the cell), ``interaction_low``/``_high`` its interval
+    and ``interaction_pvalue`` its Wald test (t for means; for rates z on the
+    log-odds scale, or the mid-p binomial test against ``predicted`` when the
+    cell's smallest expected count is under 5). In a table of two yes/no
+    columns the four cells carry the same interaction, mirrored.
 
     Returns
     -------
@@ -82,7 +110,8 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         ``difference`` (with ``difference_low``/``_high``), ``ratio`` (with
         ``ratio_low``/``_high`` for rates), ``pvalue``, ``qvalue``,
         ``suppressed``, ``flagged``, and for intersections ``predicted``,
-        ``shrunk_estimate`` and ``interaction``.
+        ``shrunk_estimate`` (shrunk toward ``predicted``), ``interaction``,
+        ``interaction_low``, ``interaction_high`` and ``interaction_pvalue``.
     """
     by = [by] if isinstance(by, str) else list(by)
     values = _metric_values(data[metric])
@@ -90,11 +119,49 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
     groups = _grouping_frame(data, by)
     cells = _aggregate(groups, values, by, statistic)
     comparison = _comparator_sums(cells, by, comparator, statistic, values)
-    table = _compare(cells, comparison, by, statistic, confidence)
+    if cluster is not None and statistic != "median":
+        effective, comparison = _effective(cells, comparison, groups, by, values, data[cluster],
+                                           comparator, statistic)
+        table = _compare(effective, comparison, by, statistic, confidence)
+        table["n"], table["successes" if statistic == "rate" else "n"] = cells["n"], (
+            cells["total"] if statistic == "rate" else cells["n"])
+        table["comparator_n"] = comparison["rows"].to_numpy()
+        table["design_effect"] = effective["deff"].to_numpy()
+        table["comparator_design_effect"] = comparison["deff"].to_numpy()
+    else:
+        table = _compare(cells, comparison, by, statistic, confidence)
     table = _adjust_and_flag(table, min_n, fdr)
     if len(by) >= 2 and statistic != "median":
+        extra = [c for c in (adjust_for or []) if c not in by]
+        fine_groups = {**groups, **_grouping_frame(data, extra)}
         table = _shrink_toward_main_effects(table, cells, by, statistic)
+        table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
+                                    confidence, data[cluster] if cluster is not None else None)
     return _withhold_small(_complementary(table, by, min_n), min_n)
+
+
+def _effective(cells, comparison, groups, by, values, clusters, comparator, statistic):
+    """Cells and comparators with n, sums and sums of squares divided by their design effects."""
+    shape = tuple(len(groups[c].cat.categories) for c in by)
+    code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
+    cluster_codes = pd.factorize(clusters)[0]
+    own, rest = stats.cluster_design_effect(code, cluster_codes, values.to_numpy(), int(np.prod(shape)),
+                                            complement=True)
+    if comparator != "rest":  # everyone, or one reference cell: the design effect of that group
+        everyone = stats.cluster_design_effect(np.zeros(len(code), int), cluster_codes, values.to_numpy(), 1)
+        if comparator == "all":
+            rest = np.full(len(cells), everyone[0])
+        else:
+            mask = np.logical_and.reduce([cells[c].astype(str) == str(v) for c, v in comparator.items()])
+            rest = np.full(len(cells), own[np.flatnonzero(mask)[0]])
+    effective = cells.copy()
+    comparison = comparison.copy()
+    comparison["rows"] = comparison["n"].to_numpy()
+    for frame, deff in ((effective, own), (comparison, rest)):
+        frame["deff"] = deff
+        for column in ("n", "total", "total_sq"):
+            frame[column] = frame[column].to_numpy(float) / deff
+    return effective, comparison
 
 
 def _resolve_statistic(values: pd.Series, statistic: str) -> str:
@@ -244,7 +311,27 @@ def _compare_rates(cells, comparison, confidence):
                      comparator_estimate=comparator_rate, difference=rate - comparator_rate,
                      difference_low=diff_low, difference_high=diff_high,
                      ratio=_ratio(rate, comparator_rate), ratio_low=ratio_low, ratio_high=ratio_high,
-                     successes=x, pvalue=stats.two_proportion_pvalue(x, n, cx, cn))
+                     successes=x, pvalue=_rate_pvalue(x, n, cx, cn))
+
+
+def _rate_pvalue(x, n, cx, cn):
+    """:func:`equity_audit.stats.two_proportion_pvalue`; with effective (not whole) counts, the
+    same z test on them, and Fisher's exact test on them rounded where an expected count is under 5."""
+    arrays = [np.asarray(a, dtype=float) for a in (x, n, cx, cn)]
+    finite = [a[np.isfinite(a)] for a in arrays]
+    if all(np.array_equal(f, np.round(f)) for f in finite):
+        return stats.two_proportion_pvalue(x, n, cx, cn)
+    x, n, cx, cn = arrays
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x + cx) / (n + cn)
+        z = (x / n - cx / cn) / np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / cn))
+        normal = 2 * sps.norm.sf(np.abs(z))
+    whole = [np.round(a) for a in arrays]
+    whole[0], whole[2] = np.minimum(whole[0], whole[1]), np.minimum(whole[2], whole[3])
+    exact = stats.two_proportion_pvalue(*whole)
+    small = stats.smallest_expected_count(x, n, cx, cn) < 5
+    ok = (n > 0) & (cn > 0)
+    return np.where(ok, np.where(small, exact, np.where(pooled * (1 - pooled) > 0, normal, 1.0)), np.nan)
 
 
 def _compare_means(cells, comparison, confidence):
@@ -331,13 +418,129 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     return table
 
 
+def _joint_interactions(table, keys, groups, values, by, columns, statistic, confidence, clusters):
+    """Each cell's departure from a model fitting every main effect of ``columns`` jointly.
+
+    ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
+    """
+    fine = _aggregate(groups, values, columns, statistic)
+    if clusters is not None:
+        shape = tuple(len(groups[c].cat.categories) for c in columns)
+        code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
+        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
+                                           int(np.prod(shape)))
+        for column in ("n", "total", "total_sq"):
+            fine[column] = fine[column].to_numpy(float) / deff
+    fine = fine[fine["n"] > 0].reset_index(drop=True)
+    design = _main_effects_design(fine, columns)
+    wanted = pd.MultiIndex.from_frame(keys.astype(str))
+    coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
+    fit = _fit_rates if statistic == "rate" else _fit_means
+    rows = []
+    for position in range(len(table)):  # one small model per cell of the table
+        inside = coarse == position
+        rows.append(fit(fine, design, inside, confidence) if inside.any() and (~inside).any()
+                    else (np.nan,) * 4)
+    out = np.array(rows, dtype=float).reshape(len(table), 4)
+    estimate = table["estimate"].to_numpy(float)
+    predicted = np.where(np.isfinite(out[:, 0]), estimate - out[:, 0], table["predicted"])
+    table["predicted"] = predicted
+    n = table["n"].to_numpy(dtype=float)
+    usable = np.isfinite(predicted)
+    prior = np.where(usable, predicted, np.nanmean(estimate) if np.isfinite(estimate).any() else 0.0)
+    if statistic == "rate":
+        shrunk = stats.shrink_rates(table["successes"].to_numpy(float), n, prior_mean=np.clip(prior, 0, 1))
+    else:
+        shrunk = stats.shrink_means(estimate, table["sd"].to_numpy(float) ** 2, n, prior_mean=prior)
+    table["shrunk_estimate"] = np.where((n > 0) & usable, shrunk, table["shrunk_estimate"])
+    table["interaction"] = out[:, 0]
+    table["interaction_low"], table["interaction_high"] = out[:, 1], out[:, 2]
+    table["interaction_pvalue"] = out[:, 3]
+    return table
+
+
+def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Intercept and one dummy per level but the first of every column (levels seen in ``fine``)."""
+    parts = [np.ones((len(fine), 1))]
+    for column in columns:
+        dummies = pd.get_dummies(fine[column].astype(str)).to_numpy(float)
+        parts.append(dummies[:, 1:])
+    return np.hstack(parts)
+
+
+def _fit_means(fine, design, inside, confidence):
+    """Least squares on the cells (weights n): the student-level fit with a cell indicator."""
+    n = fine["n"].to_numpy(float)
+    mean = fine["total"].to_numpy(float) / n
+    within = (fine["total_sq"].to_numpy(float) - n * mean**2).sum()
+    x = np.column_stack([design, inside.astype(float)])
+    xw = x * n[:, None]
+    gram = x.T @ xw
+    beta, *_ = np.linalg.lstsq(gram, xw.T @ mean, rcond=None)
+    rank = np.linalg.matrix_rank(gram)
+    residual = within + (n * (mean - x @ beta) ** 2).sum()
+    df = n.sum() - rank
+    if df <= 0 or rank < x.shape[1]:
+        return (np.nan,) * 4
+    sigma2 = residual / df
+    se = float(np.sqrt(sigma2 * np.linalg.pinv(gram)[-1, -1]))
+    gamma = float(beta[-1])
+    half = sps.t.ppf(0.5 + confidence / 2, df) * se
+    pvalue = 2 * sps.t.sf(abs(gamma) / se, df) if se > 0 else np.nan
+    return gamma, gamma - half, gamma + half, pvalue
+
+
+def _fit_rates(fine, design, inside, confidence):
+    """Binomial logit GLM on the cell counts with a cell indicator (statsmodels)."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    n = fine["n"].to_numpy(float)
+    x_ = fine["total"].to_numpy(float)
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    observed = x_[inside].sum() / n[inside].sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            base = sm.GLM(np.column_stack([x_, n - x_]), design, family=sm.families.Binomial()).fit()
+            eta = design @ base.params
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationWarning):
+            return (np.nan,) * 4
+        # the indicator's coefficient, fitted on everyone with the main effects
+        edge = x_[inside].sum() in (0, n[inside].sum())
+        gamma = se = np.nan
+        if not edge:
+            try:
+                full = sm.GLM(np.column_stack([x_, n - x_]), np.column_stack([design, inside.astype(float)]),
+                              family=sm.families.Binomial()).fit()
+                gamma, se = float(full.params[-1]), float(full.bse[-1])
+                eta = design @ full.params[:-1]
+            except (np.linalg.LinAlgError, ValueError, PerfectSeparationWarning):
+                pass
+    rate_at = lambda shift: float((n[inside] * _expit(eta[inside] + shift)).sum() / n[inside].sum())  # noqa: E731
+    predicted = rate_at(0.0)
+    total = n[inside].sum()
+    expected = total * min(predicted, 1 - predicted)
+    if edge or not np.isfinite(se) or expected < 5:
+        pvalue = float(stats.midp_binomial_pvalue(np.round(x_[inside].sum()), np.round(total), predicted))
+        low = high = np.nan
+        if np.isfinite(se) and not edge:
+            low, high = rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted
+        return observed - predicted, low, high, pvalue
+    pvalue = 2 * sps.norm.sf(abs(gamma) / se)
+    return (observed - predicted, rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted,
+            float(pvalue))
+
+
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
 
 def _expit(x):
-    return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
+    from scipy.special import expit
+
+    return expit(np.asarray(x, dtype=float))
 
 
 def _same(x):
@@ -386,7 +589,8 @@ def _complementary(table: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFra
 def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:
     numbers = [c for c in ("estimate", "low", "high", "difference", "difference_low", "difference_high",
                            "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
-                           "shrunk_estimate", "interaction", "interaction_pvalue") if c in table.columns]
+                           "shrunk_estimate", "interaction", "interaction_low", "interaction_high",
+                           "interaction_pvalue") if c in table.columns]
     table.loc[table["suppressed"], numbers] = np.nan
     return table.reset_index(drop=True)
 
@@ -447,25 +651,62 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     """Every ``depth``-way intersection of ``columns``, stacked, with BH control across all cells.
 
     Each row names its cell in ``intersection`` ("low income: Yes × disability: Yes")
-    and keeps ``interaction``: how far the (shrunk) cell sits from what the main
-    effects predict. ``beyond_main_effects`` flags cells whose difference from
-    that prediction survives false-discovery control across every cell scanned:
-    the intersections the single-group views would hide. Sorted with those
-    first, largest interaction first.
+    and keeps ``interaction``: how far the cell sits from what a model fitting
+    the main effects of **all** ``columns`` jointly predicts (see
+    :func:`disaggregate`, ``adjust_for``), with ``interaction_low``/``_high``.
+    Correlated subgroups with additive effects therefore raise no flag.
+    ``beyond_main_effects`` flags cells whose departure survives
+    false-discovery control across the cells scanned: the intersections the
+    single-group views would hide. A column with two groups carries the same
+    interaction in both (mirrored), so only one of them is scanned: "Yes" for a
+    yes/no column, otherwise the smaller group; Unknown is never scanned.
+    Sorted with the flagged cells first, largest interaction first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> el = rng.random(4000) < 0.3
+    >>> low = rng.random(4000) < np.where(el, 0.8, 0.3)            # correlated groups
+    >>> pace = 1 - 0.2 * el - 0.1 * low + rng.normal(0, 0.3, 4000)  # additive effects
+    >>> data = pd.DataFrame({"el": el, "low_income": low, "pace": pace})
+    >>> bool(scan_intersections(data, "pace", ["el", "low_income"])["beyond_main_effects"].any())
+    False
     """
     from itertools import combinations
 
+    options = dict(options)
+    options.setdefault("adjust_for", list(columns))
     parts = []
     for combo in combinations(columns, depth):
         table = disaggregate(data, metric, by=list(combo), **options)
         names = [table[c].astype(str).radd(f"{c.replace('_', ' ')}: ") for c in combo]
         table["intersection"] = names[0].str.cat(names[1:], sep=" × ")
         table["columns"] = " × ".join(combo)
+        table["_scanned"] = np.logical_and.reduce(
+            [table[c].astype(str).isin(_scanned_levels(data[c])).to_numpy() for c in combo])
         parts.append(table.drop(columns=list(combo)))
     stacked = pd.concat(parts, ignore_index=True)
     min_n, fdr = options.get("min_n", 10), options.get("fdr", 0.05)
     stacked["qvalue"], stacked["flagged"] = _false_discovery(stacked, "pvalue", min_n, fdr)
-    _, stacked["beyond_main_effects"] = _false_discovery(stacked, "interaction_pvalue", min_n, fdr)
-    order = stacked.assign(_size=stacked["interaction"].abs()).sort_values(
-        ["beyond_main_effects", "_size"], ascending=False)
-    return order.drop(columns="_size").reset_index(drop=True)
+    family = stacked.assign(suppressed=stacked["suppressed"] | ~stacked["_scanned"])
+    _, stacked["beyond_main_effects"] = _false_discovery(family, "interaction_pvalue", min_n, fdr)
+    # rounded, so sums taken in another row order (last-bit differences) do not reorder ties
+    order = stacked.assign(_size=stacked["interaction"].abs().round(10)).sort_values(
+        ["beyond_main_effects", "_size", "columns", "intersection"], ascending=[False, False, True, True],
+        kind="mergesort")
+    return order.drop(columns=["_size", "_scanned"]).reset_index(drop=True)
+
+
+def _scanned_levels(column: pd.Series) -> set[str]:
+    """The groups of a column whose intersections are scanned (one of a mirrored pair, never Unknown)."""
+    labels = _as_category(column).astype(str)
+    counts = labels[labels != UNKNOWN].value_counts()
+    if len(counts) != 2:
+        return set(counts.index)
+    yes = [g for g in counts.index if g.lower() in ("yes", "y", "true", "1")]
+    if yes:
+        return {yes[0]}
+    smallest = counts.sort_index().sort_values(kind="mergesort").index[0]
+    return {smallest}

@@ -48,6 +48,7 @@ Examples
 from __future__ import annotations
 
 import numbers
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -172,6 +173,29 @@ def _ratio(numerator, denominator):
                                                  np.asarray(denominator, float))
     out = np.full(numerator.shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _exact(value) -> Fraction:
+    """A number as an exact fraction: counts as they are, a threshold as written (``1.1`` is 11/10)."""
+    if isinstance(value, (float, np.floating)) and float(value) != round(float(value)):
+        return Fraction(repr(float(value)))
+    return Fraction(value)
+
+
+def _ratio_above(x, n, cx, cn, threshold) -> np.ndarray:
+    """``(x/n) / (cx/cn) > threshold``, decided exactly: ``x·cn > threshold·cx·n`` in fractions.
+
+    Floating point can put an exact ratio of 3 at 3.0000000000000004; the
+    comparison here never does. NaN or a zero denominator gives False.
+    """
+    t = _exact(threshold)
+    arrays = np.broadcast_arrays(*(np.asarray(a, float) for a in (x, n, cx, cn)))
+    out = np.zeros(arrays[0].shape, bool)
+    flat = [a.ravel() for a in arrays]
+    for i, (a, b, c, d) in enumerate(zip(*flat)):  # one per group, a handful
+        if np.isfinite([a, b, c, d]).all() and b > 0 and c > 0 and d > 0:
+            out.flat[i] = _exact(a) * _exact(d) > t * _exact(c) * _exact(b)
     return out
 
 
@@ -385,7 +409,8 @@ def _regulatory(x, n, state_counts, min_cell, min_n, threshold):
     comp_risk = _ratio(comp_x, comp_n)
     ratio = np.where(calculated, _ratio(_ratio(x, n), comp_risk), np.nan)
     low, high = _katz(x, n, comp_x, comp_n, calculated)
-    flagged = calculated & (ratio > threshold) if threshold is not None else np.zeros(x.shape, bool)
+    flagged = (calculated & _ratio_above(x, n, comp_x, comp_n, threshold) if threshold is not None
+               else np.zeros(x.shape, bool))
     return {"comparison_outcome": comp_x, "comparison_base": comp_n, "comparison_risk": comp_risk,
             "risk_ratio": ratio, "risk_ratio_low": low, "risk_ratio_high": high,
             "method": method.astype(str), "reason": reason.astype(str), "flagged": flagged}
@@ -538,16 +563,28 @@ def _multi_year_reason(out, years, amount):
 
 
 def _references(rate, calculated, overall, labels, reference, min_n):
-    """Reference rates for the four-fifths rule and the percentage point gap, and a note."""
+    """Reference rates for the four-fifths rule and the percentage point gap, a note, and the
+    position of the four-fifths reference group (None when there is none)."""
     if isinstance(reference, str) and reference == "overall":
-        highest = np.nanmax(np.where(calculated, rate, np.nan)) if calculated.any() else np.nan
-        return highest, overall, ""
+        if not calculated.any():
+            return np.nan, overall, "", None
+        where = int(np.nanargmax(np.where(calculated, rate, np.nan)))
+        return rate[where], overall, "", where
     if reference not in labels:
         raise ValueError(MSG_REFERENCE.format(reference=reference))
     where = labels.get_loc(reference)
     if not calculated[where]:
-        return np.nan, np.nan, REASON_SMALL_REFERENCE.format(reference=reference, min_n=min_n)
-    return rate[where], rate[where], ""
+        return np.nan, np.nan, REASON_SMALL_REFERENCE.format(reference=reference, min_n=min_n), None
+    return rate[where], rate[where], "", where
+
+
+def _below_four_fifths(x, n, where, calculated) -> np.ndarray:
+    """``(x/n) / (x_ref/n_ref) < 4/5`` decided exactly (``5·x·n_ref < 4·x_ref·n``), not in floats."""
+    if where is None:
+        return np.zeros(x.shape, bool)
+    reference = np.full(x.shape, x[where])
+    above = _ratio_above(reference, n[where], x, n, 1 / Fraction(FOUR_FIFTHS).limit_denominator(1000))
+    return calculated & (above | ((x == 0) & (reference > 0)))
 
 
 def opportunity_gaps(table, *, reference="overall", min_n=10):
@@ -605,7 +642,7 @@ def opportunity_gaps(table, *, reference="overall", min_n=10):
     x, n = (counts[c].to_numpy(dtype=float) for c in ("outcome", "base"))
     rate, overall = _ratio(x, n), _ratio(x.sum(), n.sum())[()]
     calculated = (n >= min_n) & (n > 0)
-    ff_ref, ppg_ref, note = _references(rate, calculated, overall, counts.index, reference, min_n)
+    ff_ref, ppg_ref, note, ff_where = _references(rate, calculated, overall, counts.index, reference, min_n)
     four_fifths = np.where(calculated, _ratio(rate, ff_ref), np.nan)
     moe = np.where(calculated, np.maximum(PPG_Z * np.sqrt(_ratio(0.25, n)), PPG_MOE_FLOOR), np.nan)
     out = pd.DataFrame({
@@ -615,7 +652,7 @@ def opportunity_gaps(table, *, reference="overall", min_n=10):
         "composition": _ratio(x, x.sum()), "base_share": _ratio(n, n.sum()),
         "representation_index": np.where(calculated, _ratio(rate, overall), np.nan),
         "four_fifths_reference_rate": ff_ref, "four_fifths_ratio": four_fifths,
-        "four_fifths_flagged": four_fifths < FOUR_FIFTHS - _TOLERANCE,
+        "four_fifths_flagged": _below_four_fifths(x, n, ff_where, calculated),
         "reference_rate": ppg_ref,
         "percentage_point_gap": np.where(calculated, rate - ppg_ref, np.nan), "moe": moe,
         "ppg_flagged": rate + moe <= ppg_ref + _TOLERANCE,

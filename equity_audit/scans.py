@@ -19,8 +19,11 @@ it says where to look, and never amounts to a finding of bias.
 
 - :func:`scan_rates`: one 0/1 outcome per student, each unit against the
   pooled rate (funnel plot, overdispersion, empirical-Bayes shrinkage);
-- :func:`scan_gaps`: within each unit, a focus group (e.g. Black students, or
-  English learners) against the unit's other students;
+- :func:`scan_gaps`: within each unit, a focus group's gap (e.g. Black
+  students, or English learners, against the unit's other students) tested
+  against the same group's gap in all other units (unit-by-group
+  interaction), so a gap every unit shares is not called out in each of them;
+  ``compare="within"`` keeps the plain within-unit comparison;
 - :func:`scan_gaps_each`: :func:`scan_gaps` for every group of several subgroup
   columns, with false-discovery control across all of them;
 - :func:`scan_rates_by_year`, :func:`scan_gaps_by_year`: the same per school year;
@@ -73,6 +76,8 @@ CLOSER_LOOK = "warrants a closer look"
 PATTERN = "a pattern that warrants a closer look"
 
 SIDES = ("both", "above", "below")
+#: What a gap scan compares: the unit's gap with the same gap elsewhere, or within the unit only.
+COMPARES = ("between", "within")
 _STATISTICS = ("auto", "rate", "mean")
 INSIDE = "inside"
 
@@ -97,7 +102,11 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
       ``p0 ± z·sqrt(s_i² + τ²)`` (τ² = 0 when ``overdispersion`` is False or
       the units spread no more than chance);
     - ``pvalue`` is two-sided from ``z_adjusted`` and ``qvalue`` its
-      Benjamini-Hochberg adjustment across the units scanned.
+      Benjamini-Hochberg adjustment across the units scanned; where the
+      unit's expected count ``n·min(p0, 1 − p0)`` is under 5 the normal
+      approximation is not used: ``pvalue`` is then the two-sided mid-p of a
+      binomial (beta-binomial with the same τ² when there is overdispersion)
+      and ``exact`` is True.
 
     The normal scale keeps the z-scores, τ² and the limits in the units of
     the plotted rate. It is rough for small n and rates near 0 (the lower limit
@@ -186,16 +195,33 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     exceed = stats.posterior_exceedance(x[scanned], n[scanned], level)
     table["prob_above"] = _within(scanned, exceed)
     table["pvalue"] = 2 * sps.norm.sf(np.abs(table["z_adjusted"].to_numpy()))
+    table["exact"] = scanned & (n * min(p0, 1 - p0) < 5)
+    if table["exact"].any():
+        table["pvalue"] = np.where(table["exact"], _midp_rate(x, n, p0, tau2), table["pvalue"])
     table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy()[scanned]))
     outside = _outside(table, side)
     table["suppressed"] = ~scanned
     table["closer_look"] = scanned & outside & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
-    table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "closer_look"])
+    table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "exact", "closer_look"])
     table.attrs = {"target": p0, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
                    "z": tuple(float(v) for v in z), "min_n": min_n, "fdr": fdr, "side": side,
                    "units_scanned": int(scanned.sum()),
                    "rows_without_unit": int(data[unit].isna().sum())}
     return table
+
+
+def _midp_rate(x: np.ndarray, n: np.ndarray, p0: float, tau2: float) -> np.ndarray:
+    """Two-sided mid-p of each unit's events against ``p0``: binomial, or beta-binomial with the
+    same extra variance τ² as the funnel (``var(x/n) = p0(1 − p0)/n + τ²``)."""
+    if tau2 <= 0 or not 0 < p0 < 1:
+        return stats.midp_binomial_pvalue(x, n, p0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(tau2 * n / (p0 * (1 - p0) * (n - 1)), 1e-12, 1 - 1e-9)
+        strength = (1 - rho) / rho
+    law = sps.betabinom(np.maximum(n, 1), p0 * strength, (1 - p0) * strength)
+    below, at, above = law.cdf(x - 1), law.pmf(x), law.sf(x)
+    out = np.minimum(1.0, 2 * np.minimum(below + 0.5 * at, above + 0.5 * at))
+    return np.where(n > 1, out, stats.midp_binomial_pvalue(x, n, p0))
 
 
 def _funnel(table, rate, n, p0, scanned, z, overdispersion):
@@ -254,11 +280,39 @@ def _unit_counts(values: pd.Series, keys: pd.Series, unit: str) -> pd.DataFrame:
 
 
 def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str, min_n: int = 10,
-              fdr: float = 0.05, statistic: str = "auto", side: str = "both") -> pd.DataFrame:
-    """Scan many units for a gap between a focus group and the unit's other students.
+              fdr: float = 0.05, statistic: str = "auto", side: str = "both",
+              compare: str = "between", cluster: str | None = None) -> pd.DataFrame:
+    """Scan many units for a focus group's gap that is the unit's own.
 
     Within each unit the students in the ``focus`` group are compared with the
-    unit's other students:
+    unit's other students (the *within-unit gap*). By default
+    (``compare="between"``) a unit is called out only when that gap differs
+    from **the same group's gap in all the other units**: the unit-by-group
+    interaction, a difference in differences. A gap every unit shares (an
+    English-learner gap seen across the district) is then not repeated as a
+    call-out in every school or teacher; a unit whose gap is larger (or
+    smaller) than elsewhere is.
+
+    - rates: the unit's log odds ratio (focus against others) minus the log of
+      the Mantel-Haenszel common odds ratio of all other units, with the Woolf
+      variance of the unit's log odds ratio (0.5 added to every cell when one
+      is empty) plus the Robins-Breslow-Greenland variance of the common one.
+      When the unit's smallest expected cell is under 5, the p-value is the
+      exact conditional mid-p test that the unit's odds ratio equals the
+      common odds ratio elsewhere (Fisher's noncentral hypergeometric law,
+      :func:`~equity_audit.stats.midp_conditional_pvalue`);
+    - means: the unit's difference of means minus the precision-weighted mean
+      of the other units' differences, with the sum of the two variances (t
+      test with the unit's Welch degrees of freedom).
+
+    ``elsewhere_difference`` is the gap the unit would have if it shared the
+    other units' gap (for rates: the focus rate implied by the unit's other
+    students and the common odds ratio), and ``excess_difference`` the unit's
+    own part, ``difference − elsewhere_difference``.
+
+    With ``compare="within"`` the scan is the older one: the focus group
+    against the unit's other students, a call-out wherever that gap is beyond
+    chance (so a district-wide gap is called out in every large unit):
 
     - a 0/1 outcome (``statistic="rate"``): the difference of rates with
       Newcombe's hybrid score interval, the risk ratio with Katz's log interval,
@@ -303,21 +357,37 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
         "auto" is "rate" for a 0/1 outcome and "mean" otherwise.
     side : {"both", "above", "below"}, default "both"
         Which gaps count toward ``closer_look``: any, or only the focus group
-        higher (``"above"``) or lower (``"below"``) than the others.
+        higher (``"above"``) or lower (``"below"``) than the others -- with
+        ``compare="between"``, higher or lower than the same group elsewhere.
+    compare : {"between", "within"}, default "between"
+        "between" tests the unit's own part of the gap (unit-by-group
+        interaction); "within" tests the gap inside the unit alone.
+    cluster : str, optional
+        Column naming the independent unit of the data, e.g. ``student_id``
+        when rows are student-years: each side's counts are divided by its
+        cluster design effect (cluster-robust variance over the independent
+        variance, at least 1), so repeated years of one student are not
+        counted as independent evidence. See
+        :func:`~equity_audit.stats.cluster_design_effect`.
 
     Returns
     -------
     DataFrame
-        One row per unit, sorted by unit: ``unit``, ``statistic``, ``focus_n``,
+        One row per unit, sorted by unit: ``unit``, ``statistic``, ``compare``, ``focus_n``,
         ``others_n``, (rates) ``focus_events`` and ``others_events``,
         ``focus_estimate``, ``others_estimate``, ``difference`` (focus minus
         others) with ``difference_low``/``_high``, (rates) ``ratio`` with
-        ``ratio_low``/``_high``, ``shrunk_difference``, ``pvalue``, ``qvalue``,
-        ``suppressed`` and ``closer_look`` (not suppressed, ``qvalue < fdr`` and
-        the gap on ``side``). Suppressed units keep only the two n's.
+        ``ratio_low``/``_high``, ``shrunk_difference``, ``within_pvalue`` (the
+        within-unit test), ``elsewhere_difference``, ``excess_difference``,
+        ``interaction`` with ``interaction_low``/``_high`` (log odds ratio
+        for rates, difference of means otherwise; NaN with ``compare="within"``),
+        ``pvalue`` (of the comparison chosen by ``compare``), ``exact`` (whether
+        that p-value is exact), ``qvalue``, ``suppressed`` and ``closer_look``
+        (not suppressed, ``qvalue < fdr`` and the gap, or its excess over
+        elsewhere, on ``side``). Suppressed units keep only the two n's.
 
-        ``attrs`` holds ``group``, ``focus``, ``statistic``, ``min_n``, ``fdr``,
-        ``side``, ``units_scanned`` and ``rows_without_group``.
+        ``attrs`` holds ``group``, ``focus``, ``statistic``, ``compare``,
+        ``min_n``, ``fdr``, ``side``, ``units_scanned`` and ``rows_without_group``.
 
     Raises
     ------
@@ -331,36 +401,166 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
     ...                      "el": ([True] * 50 + [False] * 150) * 2,
     ...                      "oss": [1] * 20 + [0] * 30 + [1] * 15 + [0] * 135      # A: 40% vs 10%
     ...                             + [1] * 5 + [0] * 45 + [1] * 15 + [0] * 135})   # B: 10% vs 10%
-    >>> gaps = scan_gaps(data, unit="school", group="el", focus="Yes", outcome="oss")
+    >>> gaps = scan_gaps(data, unit="school", group="el", focus="Yes", outcome="oss", compare="within")
     >>> gaps[["school", "focus_n", "difference", "closer_look"]].round(2).values.tolist()
     [['A', 50, 0.3, True], ['B', 50, 0.0, False]]
+    >>> gaps = scan_gaps(data, unit="school", group="el", focus="Yes", outcome="oss")  # A against B
+    >>> gaps[["school", "excess_difference", "closer_look"]].round(2).values.tolist()
+    [['A', 0.3, True], ['B', -0.3, True]]
     """
     _check_options(min_n, fdr, side)
+    if compare not in COMPARES:
+        raise ValueError(f"compare must be one of {COMPARES}, not {compare!r}")
     values = _numeric(data[outcome], outcome)
     statistic = _resolve_statistic(values, statistic)
     in_focus = _focus_mask(data[group], focus, group)
     sides = _side_summaries(values, data[unit].rename(unit), in_focus)
-    compare = _compare_rates if statistic == "rate" else _compare_means
-    columns, variance = compare(sides)
-    table = pd.DataFrame({unit: sides.index, "statistic": statistic,
-                          "focus_n": sides["n_focus"].to_numpy(np.int64),
-                          "others_n": sides["n_others"].to_numpy(np.int64), **columns})
+    real_n = sides[["n_focus", "n_others"]].to_numpy(np.int64)
+    if cluster is not None:
+        sides = _deflate_by_cluster(sides, values, data[unit].rename(unit), in_focus, data[cluster], statistic)
+    compare_sides = _compare_rates if statistic == "rate" else _compare_means
+    columns, variance = compare_sides(sides)
+    table = pd.DataFrame({unit: sides.index, "statistic": statistic, "compare": compare,
+                          "focus_n": real_n[:, 0], "others_n": real_n[:, 1], **columns})
+    if cluster is not None:
+        table["focus_design_effect"] = sides["deff_focus"].to_numpy(float)
+        table["others_design_effect"] = sides["deff_others"].to_numpy(float)
+        if statistic == "rate":  # the events as counted, not the effective ones
+            table["focus_events"] = sides["events_focus"].to_numpy(float)
+            table["others_events"] = sides["events_others"].to_numpy(float)
     scanned = ((table["focus_n"] >= min_n) & (table["others_n"] >= min_n)).to_numpy()
     difference = table["difference"].to_numpy(float)
     table["shrunk_difference"] = _within(
         scanned, stats.shrink_means(difference[scanned], variance[scanned], 1.0))
+    between = (_between_rates if statistic == "rate" else _between_means)(sides)
+    for name, value in between.items():
+        table[name] = value
+    table["within_pvalue"] = table["pvalue"]
+    if compare == "between":
+        table["pvalue"] = table["between_pvalue"]
+        shift = table["interaction"].to_numpy(float)
+    else:
+        table["exact"] = False
+        table[["interaction", "interaction_low", "interaction_high"]] = np.nan
+        shift = difference
+    table = table.drop(columns="between_pvalue")
     table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy(float)[scanned]))
-    direction = {"both": np.ones(len(table), bool), "above": difference > 0,
-                 "below": difference < 0}
     table["suppressed"] = ~scanned
-    table["closer_look"] = (scanned & direction[side]
+    table["exact"] = table["exact"].to_numpy(bool) & scanned
+    table["closer_look"] = (scanned & _on_side(shift, side)
                             & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr))
-    table = _withhold(table, keep=[unit, "statistic", "focus_n", "others_n", "suppressed",
-                                   "closer_look"])
-    table.attrs = {"group": group, "focus": focus, "statistic": statistic, "min_n": min_n,
-                   "fdr": fdr, "side": side, "units_scanned": int(scanned.sum()),
+    table = _withhold(table, keep=[unit, "statistic", "compare", "focus_n", "others_n", "suppressed",
+                                   "exact", "closer_look"])
+    table.attrs = {"group": group, "focus": focus, "statistic": statistic, "compare": compare,
+                   "min_n": min_n, "fdr": fdr, "side": side, "units_scanned": int(scanned.sum()),
                    "rows_without_group": int(in_focus.isna().sum())}
     return table
+
+
+def _deflate_by_cluster(sides, values, keys, in_focus, clusters, statistic):
+    """Each side's n and sum divided by its cluster design effect (effective, Kish, counts).
+
+    Rates get whole effective counts (rounded) so the exact tests apply.
+    """
+    unit_codes = pd.Index(sides.index).get_indexer(keys)
+    focus = in_focus.astype("boolean")
+    usable = (unit_codes >= 0) & focus.notna().to_numpy()
+    side_code = np.where(focus.fillna(False).to_numpy(bool), 0, 1)
+    cells = np.where(usable, unit_codes * 2 + side_code, -1)
+    cluster_codes = pd.factorize(clusters)[0]
+    deff = stats.cluster_design_effect(cells, cluster_codes, values.to_numpy(float), 2 * len(sides))
+    sides = sides.copy()
+    sides["deff_focus"], sides["deff_others"] = deff[0::2], deff[1::2]
+    for side in ("focus", "others"):
+        d = sides[f"deff_{side}"].to_numpy()
+        n, total = sides[f"n_{side}"].to_numpy(float), sides[f"sum_{side}"].to_numpy(float)
+        if statistic == "rate":
+            sides[f"events_{side}"] = total
+            n_eff = np.round(n / d)
+            sides[f"sum_{side}"] = np.minimum(np.round(total / d), n_eff)
+        else:
+            n_eff = n / d
+            sides[f"sum_{side}"] = total / d
+        sides[f"n_{side}"] = n_eff
+    return sides
+
+
+def _on_side(shift: np.ndarray, side: str) -> np.ndarray:
+    return {"both": np.ones(len(shift), bool), "above": shift > 0, "below": shift < 0}[side]
+
+
+def _between_rates(sides: pd.DataFrame) -> dict:
+    """Each unit's log odds ratio against the Mantel-Haenszel common odds ratio of the other units."""
+    x1, n1 = sides["sum_focus"].fillna(0).to_numpy(float), sides["n_focus"].to_numpy(float)
+    x2, n2 = sides["sum_others"].fillna(0).to_numpy(float), sides["n_others"].to_numpy(float)
+    a, b, c, d = x1, n1 - x1, x2, n2 - x2
+    total = n1 + n2
+    usable = (n1 > 0) & (n2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.where(usable, total, np.inf)
+        r, s_ = a * d / size, b * c / size
+        p, q = (a + d) / size, (b + c) / size
+        parts = np.column_stack([r, s_, p * r, p * s_ + q * r, q * s_])
+        parts = np.where(usable[:, None], parts, 0.0)
+        rest = parts.sum(axis=0) - parts             # every sum over the other units
+        R, S, PR, PSQR, QS = rest.T
+        common = np.where((R > 0) & (S > 0), R / S, np.nan)
+        common_var = PR / (2 * R**2) + PSQR / (2 * R * S) + QS / (2 * S**2)
+        empty = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+        h = np.where(empty, 0.5, 0.0)
+        own = np.log((a + h) * (d + h) / ((b + h) * (c + h)))
+        own_var = 1 / (a + h) + 1 / (b + h) + 1 / (c + h) + 1 / (d + h)
+        interaction = own - np.log(common)
+        se = np.sqrt(own_var + common_var)
+        z = interaction / se
+        others_rate = x2 / n2
+        odds = others_rate / (1 - others_rate) * common
+        expected_rate = np.where(np.isfinite(odds), odds / (1 + odds), 1.0)
+        elsewhere = expected_rate - others_rate
+    pvalue = 2 * sps.norm.sf(np.abs(z))
+    small = usable & (stats.smallest_expected_count(x1, n1, x2, n2) < 5) & np.isfinite(common)
+    if small.any():
+        pvalue = np.where(small, stats.midp_conditional_pvalue(
+            np.where(small, x1, 0), np.where(small, n1, 1), np.where(small, x2, 0),
+            np.where(small, n2, 1), np.where(small, common, 1.0)), pvalue)
+    ok = usable & np.isfinite(common)
+    nan = lambda v: np.where(ok, v, np.nan)  # noqa: E731
+    return {"elsewhere_difference": nan(elsewhere), "excess_difference": nan(x1 / np.where(n1 > 0, n1, 1)
+                                                                            - x2 / np.where(n2 > 0, n2, 1)
+                                                                            - elsewhere),
+            "interaction": nan(interaction), "interaction_low": nan(interaction - Z_95 * se),
+            "interaction_high": nan(interaction + Z_95 * se), "between_pvalue": nan(pvalue),
+            "exact": small}
+
+
+def _between_means(sides: pd.DataFrame) -> dict:
+    """Each unit's difference of means against the precision-weighted mean difference elsewhere."""
+    m1, m2 = sides["mean_focus"].to_numpy(float), sides["mean_others"].to_numpy(float)
+    v1, v2 = sides["var_focus"].to_numpy(float), sides["var_others"].to_numpy(float)
+    n1, n2 = sides["n_focus"].to_numpy(float), sides["n_others"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s1, s2 = v1 / n1, v2 / n2
+        own_var = s1 + s2
+        gap = m1 - m2
+        usable = np.isfinite(gap) & np.isfinite(own_var) & (own_var > 0)
+        w = np.where(usable, 1 / own_var, 0.0)
+        wd = np.where(usable, w * gap, 0.0)
+        rest_w = w.sum() - w
+        elsewhere = (wd.sum() - wd) / rest_w
+        interaction = gap - elsewhere
+        variance = own_var + 1 / rest_w
+        se = np.sqrt(variance)
+        df = own_var**2 / (s1**2 / (n1 - 1) + s2**2 / (n2 - 1))
+        t = interaction / se
+    ok = usable & (rest_w > 0) & np.isfinite(df)
+    df = np.where(ok, df, 1.0)
+    half = sps.t.ppf(0.975, df) * se
+    pvalue = 2 * sps.t.sf(np.abs(np.where(ok, t, 0.0)), df)
+    nan = lambda v: np.where(ok, v, np.nan)  # noqa: E731
+    return {"elsewhere_difference": nan(elsewhere), "excess_difference": nan(interaction),
+            "interaction": nan(interaction), "interaction_low": nan(interaction - half),
+            "interaction_high": nan(interaction + half), "between_pvalue": nan(pvalue),
+            "exact": np.zeros(len(gap), bool)}
 
 
 def scan_gaps_each(data: pd.DataFrame, *, unit: str, columns, outcome: str, min_n: int = 10,
@@ -416,7 +616,7 @@ def scan_gaps_each(data: pd.DataFrame, *, unit: str, columns, outcome: str, min_
     ...                      "sex": (["F", "M"] * 100) * 2,
     ...                      "oss": [1] * 20 + [0] * 30 + [1] * 15 + [0] * 135      # A: 40% vs 10%
     ...                             + [1] * 5 + [0] * 45 + [1] * 15 + [0] * 135})   # B: 10% vs 10%
-    >>> gaps = scan_gaps_each(data, unit="school", columns=["el", "sex"], outcome="oss")
+    >>> gaps = scan_gaps_each(data, unit="school", columns=["el", "sex"], outcome="oss", compare="within")
     >>> gaps[["subgroup", "group", "school", "closer_look"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
     [['el', 'Yes', 'A', True], ['el', 'Yes', 'B', False], ['sex', 'F', 'A', False],
      ['sex', 'F', 'B', False], ['sex', 'M', 'A', False], ['sex', 'M', 'B', False]]
@@ -430,12 +630,14 @@ def scan_gaps_each(data: pd.DataFrame, *, unit: str, columns, outcome: str, min_
     side = options.get("side", "both")
     scanned = ~stacked["suppressed"].astype(bool).to_numpy()
     stacked["qvalue"] = _within(scanned, stats.bh_adjust(stacked["pvalue"].to_numpy(float)[scanned]))
-    difference = stacked["difference"].to_numpy(float)
-    direction = {"both": np.ones(len(stacked), bool), "above": difference > 0, "below": difference < 0}[side]
-    stacked["closer_look"] = scanned & direction & (np.nan_to_num(stacked["qvalue"], nan=1.0) < fdr)
+    between = options.get("compare", "between") == "between"
+    shift = stacked["interaction" if between else "difference"].to_numpy(float)
+    stacked["closer_look"] = (scanned & _on_side(shift, side)
+                              & (np.nan_to_num(stacked["qvalue"], nan=1.0) < fdr))
     stacked = stacked[["subgroup", "group", *[c for c in stacked.columns if c not in ("subgroup", "group")]]]
     stacked.attrs = {"units_scanned": int(scanned.sum()), "flagged": int(stacked["closer_look"].sum()),
-                     "min_n": min_n, "fdr": fdr, "side": side}
+                     "min_n": min_n, "fdr": fdr, "side": side,
+                     "compare": options.get("compare", "between")}
     return stacked
 
 
@@ -567,7 +769,8 @@ def scan_gaps_by_year(data: pd.DataFrame, *, unit: str, group: str, focus, outco
     >>> import pandas as pd
     >>> data = pd.DataFrame({"school_year": [2025] * 40 + [2026] * 40, "school": "A",
     ...                      "el": [True, False] * 40, "oss": [0, 0, 1, 0] * 20})
-    >>> table = scan_gaps_by_year(data, unit="school", group="el", focus="Yes", outcome="oss")
+    >>> table = scan_gaps_by_year(data, unit="school", group="el", focus="Yes", outcome="oss",
+    ...                           compare="within")
     >>> table[["school_year", "school", "difference"]].values.tolist()
     [[2025, 'A', 0.5], [2026, 'A', 0.5]]
     """

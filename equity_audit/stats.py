@@ -52,6 +52,10 @@ __all__ = [
     "mean_interval",
     "welch_difference",
     "two_proportion_pvalue",
+    "midp_binomial_pvalue",
+    "midp_conditional_pvalue",
+    "smallest_expected_count",
+    "cluster_design_effect",
     "funnel_limits",
     "overdispersion",
     "BetaPrior",
@@ -350,6 +354,104 @@ def two_proportion_pvalue(x1, n1, x2, n2):
     return _result(out.reshape(shape))
 
 
+def _two_sided_midp(below, at, above):
+    """Two-sided mid-p from P(X < x), P(X = x) and P(X > x): twice the smaller tail, capped at 1."""
+    return np.minimum(1.0, 2 * np.minimum(below + 0.5 * at, above + 0.5 * at))
+
+
+def midp_binomial_pvalue(successes, n, p):
+    """Two-sided mid-p value of ``successes`` out of ``n`` against a rate ``p``.
+
+    ``2·min(P(X < x) + P(X = x)/2, P(X > x) + P(X = x)/2)`` for
+    ``X ~ Binomial(n, p)`` (Agresti 2013, section 1.4.5): the exact test for
+    small expected counts, less conservative than the plain exact test.
+
+    Parameters
+    ----------
+    successes, n : array_like
+        Whole-number successes and totals.
+    p : array_like
+        Rate(s) under the null hypothesis, in [0, 1].
+
+    Returns
+    -------
+    ndarray
+        Two-sided mid-p values; NaN where ``n == 0`` or an input is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(midp_binomial_pvalue([0, 6], [20, 20], 0.1), 4)
+    array([0.1216, 0.0136])
+    """
+    x, n, p = _floats(successes, n, p)
+    _check_counts(x, n)
+    ok = np.isfinite(x + n + p) & (n > 0)
+    xs, ns, ps = (np.where(ok, a, v) for a, v in ((x, 0.0), (n, 1.0), (p, 0.5)))
+    out = _two_sided_midp(stats.binom.cdf(xs - 1, ns, ps), stats.binom.pmf(xs, ns, ps),
+                          stats.binom.sf(xs, ns, ps))
+    return _result(np.where(ok, out, np.nan))
+
+
+def midp_conditional_pvalue(x1, n1, x2, n2, odds_ratio=1.0):
+    """Exact conditional two-sided mid-p test that a 2×2 table has odds ratio ``odds_ratio``.
+
+    Given the margins, the successes of group 1 follow Fisher's noncentral
+    hypergeometric distribution with that odds ratio (Agresti 2013, section
+    16.6); with ``odds_ratio = 1`` this is the mid-p version of Fisher's exact
+    test. A unit's gap can so be tested against the odds ratio seen elsewhere,
+    exactly, when its cells are small.
+
+    Parameters
+    ----------
+    x1, n1, x2, n2 : array_like
+        Whole-number successes and totals of the two groups.
+    odds_ratio : array_like, default 1.0
+        Odds ratio (group 1 against group 2) under the null hypothesis, > 0.
+
+    Returns
+    -------
+    ndarray
+        Two-sided mid-p values; NaN where a total is 0, the odds ratio is not
+        positive and finite, or an input is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(midp_conditional_pvalue([3, 3], [10, 10], [9, 1], [12, 12], [1.0, 1.0]), 4)
+    array([0.0504, 0.2543])
+    """
+    x1, n1, x2, n2, ratio = _floats(x1, n1, x2, n2, odds_ratio)
+    _check_counts(x1, n1)
+    _check_counts(x2, n2)
+    ok = np.isfinite(x1 + n1 + x2 + n2 + ratio) & (n1 > 0) & (n2 > 0) & (ratio > 0)
+    k = np.where(ok, x1 + x2, 1.0)
+    total = np.where(ok, n1 + n2, 2.0)
+    drawn = np.where(ok, n1, 1.0)
+    odds = np.where(ok, ratio, 1.0)
+    x = np.where(ok, x1, 0.0)
+    law = stats.nchypergeom_fisher(total, k, drawn, odds)
+    out = _two_sided_midp(law.cdf(x - 1), law.pmf(x), law.sf(x))
+    return _result(np.where(ok, out, np.nan))
+
+
+def smallest_expected_count(x1, n1, x2, n2):
+    """The smallest expected cell of each 2×2 table under equal rates: ``min(n1, n2)·min(p, 1 − p)``.
+
+    The rule of this package: below 5, a normal approximation is not used and
+    an exact (or mid-p) test is.
+
+    Examples
+    --------
+    >>> float(smallest_expected_count(2, 40, 3, 60))
+    2.0
+    """
+    x1, n1, x2, n2 = _floats(x1, n1, x2, n2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        return _result(np.minimum(n1, n2) * np.minimum(pooled, 1 - pooled))
+
+
 def _fisher_two_sided(x1, n1, x2, n2):
     """Fisher's exact two-sided p-values for many 2×2 tables (float inputs, whole numbers)."""
     x1, n1, x2, n2 = (a.astype(np.int64) for a in (x1, n1, x2, n2))
@@ -382,6 +484,91 @@ def _fisher_two_sided(x1, n1, x2, n2):
 
 def _log_choose(n, k):
     return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def cluster_design_effect(cells, clusters, values, size, complement=False):
+    """Design effect of clustering for the mean of each cell (and of each cell's complement).
+
+    Rows of one cluster (the years of one student) are not independent. The
+    cluster-robust variance of a cell's mean ``μ = Σy/n`` (Cameron & Miller
+    2015, with the ``G/(G − 1)`` small-sample factor) is
+    ``V = G/(G − 1) · Σ_j (s_j − μ m_j)² / n²`` over the ``G`` clusters of the
+    cell, with ``s_j`` and ``m_j`` cluster ``j``'s sum and number of rows in the
+    cell. The design effect is ``V`` over the independent variance
+    ``σ²/n`` (σ² the rows' sample variance), floored at 1: dividing a cell's
+    counts by it gives the effective (Kish) sample size, so intervals and tests
+    computed on effective counts are cluster-robust.
+
+    Parameters
+    ----------
+    cells : array_like of int
+        Cell code of each row, 0 to ``size − 1``.
+    clusters : array_like of int
+        Cluster code of each row (non-negative).
+    values : array_like of float
+        The row values; rows with NaN are left out.
+    size : int
+        Number of cells.
+    complement : bool, default False
+        Also return the design effect of every cell's complement (all other
+        rows, as for the comparator "everyone else").
+
+    Returns
+    -------
+    ndarray or (ndarray, ndarray)
+        Design effects (at least 1; 1 where fewer than two clusters or no
+        variation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = np.repeat(np.arange(6), 3)                   # six students, three years each
+    >>> y = np.repeat([1.0, 0, 1, 0, 0, 0], 3)              # each student the same every year
+    >>> round(float(cluster_design_effect(np.zeros(18, int), rows, y, 1)[0]), 3)
+    3.4
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    clusters = np.asarray(clusters, dtype=np.int64)
+    y = np.asarray(values, dtype=float)
+    seen = np.isfinite(y) & (cells >= 0) & (clusters >= 0)
+    cells, clusters, y = cells[seen], clusters[seen], y[seen]
+    pair_code = cells * (int(clusters.max(initial=0)) + 1) + clusters
+    pairs, pair = np.unique(pair_code, return_inverse=True)
+    pair_cell = cells[np.unique(pair, return_index=True)[1]] if pairs.size else cells[:0]
+    m = np.bincount(pair, minlength=pairs.size).astype(float)
+    s = np.bincount(pair, weights=y, minlength=pairs.size)
+    cell_sums = lambda w: np.bincount(pair_cell, weights=w, minlength=size)  # noqa: E731
+    n = np.bincount(cells, minlength=size).astype(float)
+    total = np.bincount(cells, weights=y, minlength=size)
+    total_sq = np.bincount(cells, weights=y * y, minlength=size)
+    count = np.bincount(pair_cell, minlength=size).astype(float)
+    own = _design_effect(n, total, total_sq, count, cell_sums(s * s), cell_sums(s * m), cell_sums(m * m))
+    if not complement:
+        return own
+    pair_cluster = pairs - pair_cell * (int(clusters.max(initial=0)) + 1)
+    big_m = np.bincount(clusters, minlength=int(clusters.max(initial=-1)) + 1).astype(float)
+    big_t = np.bincount(clusters, weights=y, minlength=big_m.size)
+    mj, tj = big_m[pair_cluster], big_t[pair_cluster]
+    rest_count = (big_m > 0).sum() - cell_sums((mj == m).astype(float))
+    rest = _design_effect(
+        n.sum() - n, total.sum() - total, total_sq.sum() - total_sq, rest_count,
+        (big_t**2).sum() - cell_sums(2 * tj * s - s * s),
+        (big_t * big_m).sum() - cell_sums(tj * m + mj * s - s * m),
+        (big_m**2).sum() - cell_sums(2 * mj * m - m * m))
+    return own, rest
+
+
+def _design_effect(n, total, total_sq, clusters, ss, sm, mm):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / n
+        sigma2 = (total_sq - n * mean**2) / (n - 1)
+        residual = ss - 2 * mean * sm + mean**2 * mm
+        deff = clusters / (clusters - 1) * residual / (n * sigma2)
+    ok = np.isfinite(deff) & (clusters >= 2) & (sigma2 > 0)
+    return np.where(ok, np.maximum(deff, 1.0), 1.0)
 
 
 # --------------------------------------------------------------------------- means
@@ -880,8 +1067,10 @@ def shrink_means(means, variances, n, prior_mean=None):
     -------
     ndarray
         Posterior means. NaN where an input is NaN or ``n == 0``; units with
-        ``σ² = 0`` are taken as exact (``B = 1``) and left out of the estimate
-        of ``τ²``.
+        ``σ² = 0`` are left out of the estimate of ``τ²`` and the pooled mean,
+        and taken as exact (``B = 1``) while ``τ² > 0``. When ``τ² = 0`` is
+        estimated from two or more units, every unit (exact ones included) is
+        shrunk fully to the pooled value (or its ``prior_mean``).
 
     Examples
     --------
@@ -915,6 +1104,9 @@ def shrink_means(means, variances, n, prior_mean=None):
             if denominator > 0:
                 tau2 = max(0.0, (q - (count - 1)) / denominator)
         shrink = np.where(v > 0, tau2 / (tau2 + v), 1.0)
+        if count >= 2 and tau2 == 0:
+            # no spread beyond chance: every unit, an exact one too, takes the pooled value
+            shrink = np.zeros(shrink.shape)
         posterior = prior + shrink * (y - prior)
     return _result(np.where(valid, posterior, np.nan))
 

@@ -27,9 +27,14 @@ from scipy import stats as sps
 
 from equity_audit.disaggregate import disaggregate
 
-__all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "HEADLINES", "VERDICTS"]
+__all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "HEADLINES", "VERDICTS",
+           "FOR_GROUP", "POLARITY"]
 
-VERDICTS = ("narrowing", "widening", "no clear change", "not enough data")
+VERDICTS = ("narrowing", "widening", "reversed", "no clear change", "not enough data")
+#: What a change means for the focus group, given the measure's polarity.
+FOR_GROUP = ("better for the group", "worse for the group", "no clear change", "not known")
+#: +1 when a higher value is better for a student (pace, access), -1 when it is worse (suspension).
+POLARITY = {"any_oss": -1, "any_exclusion": -1, "level4_ready": 1, "pace": 1}
 
 
 def gap_by_year(data: pd.DataFrame, metric: str, *, column: str, focus: str, year: str = "school_year",
@@ -61,43 +66,101 @@ def _year_row(school_year, cell: pd.DataFrame, min_n: int) -> dict:
             "high": pick("difference_high")}
 
 
-def trend(gaps: pd.DataFrame, confidence: float = 0.95) -> dict:
+def trend(gaps: pd.DataFrame, confidence: float = 0.95, polarity: int | None = None) -> dict:
     """Compare the gap of the first and the latest usable year.
 
     The change's standard error comes from the two years' intervals (taken as
-    symmetric normal intervals). "narrowing" means the gap moved toward zero by
-    more than the change's interval allows by chance; "widening" away from it.
+    symmetric normal intervals). The ``verdict`` is about the size of the gap,
+    whichever group it favours: "narrowing" when the gap moved toward zero by
+    more than chance allows (and did not cross it into a larger gap the other
+    way), "widening" when it moved away from zero, "reversed" when it moved
+    through zero and ended larger than it started, on the other side.
+
+    Narrowing is not always good news for the group: a gap that *favours* the
+    group (fewer suspensions than other students) that narrows means the
+    group's advantage shrank. With ``polarity`` (+1 when a higher value is
+    better for a student, such as pace or access; -1 when it is worse, such as
+    suspension) the result also says, in ``for_group``, whether the change is
+    "better for the group" or "worse for the group", and in ``favours`` whom
+    the first and latest gaps favour ("the group", "other students" or "neither").
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gaps = pd.DataFrame({"school_year": [2024, 2026], "difference": [-0.10, -0.02],
+    ...                      "low": [-0.13, -0.05], "high": [-0.07, 0.01]})
+    >>> result = trend(gaps, polarity=-1)   # fewer suspensions than others, less so now
+    >>> result["verdict"], result["for_group"]
+    ('narrowing', 'worse for the group')
     """
     usable = gaps.dropna(subset=["difference", "low", "high"])
     if len(usable) < 2:
         return {"verdict": "not enough data", "first": np.nan, "last": np.nan, "change": np.nan,
-                "change_low": np.nan, "change_high": np.nan}
+                "change_low": np.nan, "change_high": np.nan, "for_group": "not known",
+                "favours_first": "not known", "favours_last": "not known"}
     first, last = usable.iloc[0], usable.iloc[-1]
     z = sps.norm.ppf(0.5 + confidence / 2)
     se = np.hypot((first["high"] - first["low"]) / (2 * z), (last["high"] - last["low"]) / (2 * z))
     change = last["difference"] - first["difference"]
     low, high = change - z * se, change + z * se
-    return {"verdict": _verdict(first["difference"], low, high), "first": first["difference"],
-            "last": last["difference"], "change": change, "change_low": low, "change_high": high,
-            "first_year": first["school_year"], "last_year": last["school_year"]}
+    return {"verdict": _verdict(first["difference"], last["difference"], low, high),
+            "first": first["difference"], "last": last["difference"], "change": change,
+            "change_low": low, "change_high": high,
+            "first_year": first["school_year"], "last_year": last["school_year"],
+            "for_group": _for_group(low, high, polarity),
+            "favours_first": _favours(first["difference"], polarity),
+            "favours_last": _favours(last["difference"], polarity)}
 
 
-def _verdict(first_gap: float, low: float, high: float) -> str:
-    toward_zero = -np.sign(first_gap)
-    if toward_zero > 0 and low > 0 or toward_zero < 0 and high < 0:
-        return "narrowing"
-    if toward_zero > 0 and high < 0 or toward_zero < 0 and low > 0:
+def _verdict(first_gap: float, last_gap: float, low: float, high: float) -> str:
+    if not (low > 0 or high < 0):
+        return "no clear change"
+    moved = 1.0 if low > 0 else -1.0
+    if first_gap == 0 or np.sign(moved) == np.sign(first_gap):
         return "widening"
+    # the gap moved toward zero; if it went through zero and ended larger, it reversed
+    if np.sign(last_gap) == -np.sign(first_gap) and abs(last_gap) > abs(first_gap):
+        return "reversed"
+    return "narrowing"
+
+
+def _for_group(low: float, high: float, polarity: int | None) -> str:
+    """Whether the change in (group - others) is good or bad news for the group."""
+    if polarity not in (1, -1):
+        return "not known"
+    if low > 0 or high < 0:
+        up = low > 0
+        return "better for the group" if up == (polarity > 0) else "worse for the group"
     return "no clear change"
 
 
+def _favours(gap: float, polarity: int | None) -> str:
+    if polarity not in (1, -1) or not np.isfinite(gap):
+        return "not known"
+    if gap == 0:
+        return "neither"
+    return "the group" if (gap > 0) == (polarity > 0) else "other students"
+
+
 def trend_sentence(result: dict, who: str, measure: str, *, percent: bool) -> str:
-    """The trend in one sentence, e.g. for the report's trend table."""
+    """The trend in one sentence, e.g. for the report's trend table.
+
+    When the result knows what the change means for the group (``for_group``
+    from :func:`trend` with a polarity), the sentence says so, so a narrowing
+    gap that favoured the group is not read as progress.
+    """
     if result["verdict"] == "not enough data":
         return f"For {who}, {measure}: not enough years with enough students to judge a trend."
     value = (lambda v: f"{v * 100:+.1f} points") if percent else (lambda v: f"{v:+.2f}")
+    meaning = result.get("for_group", "not known")
+    favours = result.get("favours_first", "not known")
+    note = ""
+    if meaning in ("better for the group", "worse for the group"):
+        note = f"; {meaning}"
+        if favours in ("the group", "other students"):
+            note += f", the first gap favoured {'them' if favours == 'the group' else 'other students'}"
     return (f"For {who}, the gap in {measure} went from {value(result['first'])} to "
-            f"{value(result['last'])} ({result['verdict']}; change {value(result['change'])}, "
+            f"{value(result['last'])} ({result['verdict']}{note}; change {value(result['change'])}, "
             f"95% interval {value(result['change_low'])} to {value(result['change_high'])}).")
 
 
@@ -126,10 +189,10 @@ def headline_trends(facts: pd.DataFrame, *, min_n: int = 10, confidence: float =
         if metric not in facts or column not in facts:
             continue
         gaps = gap_by_year(facts, metric, column=column, focus=focus, min_n=min_n, confidence=confidence)
-        result = trend(gaps, confidence)
+        result = trend(gaps, confidence, polarity=POLARITY.get(metric))
         headline = f"{words}: {who}"
         yearly.append(_as_by_group(gaps, headline))
-        sentences.append({"headline": headline, "verdict": result["verdict"],
+        sentences.append({"headline": headline, "verdict": result["verdict"], "for_group": result["for_group"],
                           "sentence": trend_sentence(result, who, words, percent=percent)})
     by_year = pd.concat(yearly, ignore_index=True) if yearly else pd.DataFrame()
     return by_year, pd.DataFrame(sentences)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from equity_audit import stats
-from equity_audit.disaggregate import disaggregate, publishable
+from equity_audit.disaggregate import disaggregate, publishable, scan_intersections
 
 
 @pytest.fixture
@@ -103,9 +103,15 @@ def test_hidden_intersection_found_beyond_main_effects():
     crossed = disaggregate(data, "pace", by=["low_income", "disability"])
     cell = crossed[(crossed["low_income"] == "Yes") & (crossed["disability"] == "Yes")].iloc[0]
     assert bool(cell["flagged"]) and cell["difference"] < -0.35
-    assert cell["interaction"] < -0.3
+    # the planted interaction: -0.4 - 0.4 - 0.16/0.3 + 0 = -1.333
+    assert cell["interaction"] == pytest.approx(-1.333, abs=0.05)
+    assert cell["interaction_low"] < -1.333 < cell["interaction_high"]
+    # two yes/no columns have one interaction: the other three cells carry it mirrored
     others = crossed[(crossed["n"] > 0) & ~((crossed["low_income"] == "Yes") & (crossed["disability"] == "Yes"))]
-    assert others["interaction"].min() > cell["interaction"] + 0.3
+    assert np.allclose(others["interaction"].abs(), abs(cell["interaction"]), rtol=1e-6)
+    scan = scan_intersections(data, "pace", ["low_income", "disability"])
+    assert scan.loc[scan["beyond_main_effects"], "intersection"].tolist() == [
+        "low income: Yes × disability: Yes"]
 
 
 def test_null_data_flags_at_most_five_percent_of_cells():

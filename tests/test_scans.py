@@ -235,7 +235,7 @@ def test_scan_gaps_null_is_rarely_flagged():
 def test_scan_gaps_numbers_match_stats():
     data = pd.DataFrame({"unit": ["A"] * 100, "group": ["F"] * 30 + ["O"] * 70,
                          "y": [1] * 9 + [0] * 21 + [1] * 7 + [0] * 63})
-    row = scans.scan_gaps(data, unit="unit", group="group", focus="F", outcome="y").iloc[0]
+    row = scans.scan_gaps(data, unit="unit", group="group", focus="F", outcome="y", compare="within").iloc[0]
     assert (row["focus_n"], row["others_n"], row["focus_events"]) == (30, 70, 9)
     assert row["difference"] == pytest.approx(0.3 - 0.1)
     low, high = stats.newcombe_difference_interval(9, 30, 7, 70)
@@ -276,7 +276,7 @@ def test_scan_gaps_numeric_outcome_uses_welch():
     f, o = one.loc[one["group"] == "F", "score"], one.loc[one["group"] == "O", "score"]
     welch = stats.welch_difference(f.mean(), f.std(), 30, o.mean(), o.std(), 70)
     row = gaps.set_index("unit").loc["U05"]
-    assert (row["difference"], row["difference_low"], row["pvalue"]) == pytest.approx(
+    assert (row["difference"], row["difference_low"], row["within_pvalue"]) == pytest.approx(
         (welch.difference, welch.low, welch.pvalue))
 
 
@@ -284,7 +284,8 @@ def test_scan_gaps_suppresses_when_either_side_is_small():
     data = pd.concat([simulate_gaps([0.5], 0.1, 9, 200, 1).assign(unit="few focus"),
                       simulate_gaps([0.5], 0.1, 200, 9, 2).assign(unit="few others"),
                       simulate_gaps([0.5], 0.1, 40, 200, 3).assign(unit="enough")])
-    gaps = scans.scan_gaps(data, unit="unit", group="group", focus="F", outcome="y")
+    # within the unit: every unit here has the same gap, so compare="between" would call out none
+    gaps = scans.scan_gaps(data, unit="unit", group="group", focus="F", outcome="y", compare="within")
     gaps = gaps.set_index("unit")
     assert gaps["suppressed"].to_dict() == {"enough": False, "few focus": True, "few others": True}
     assert gaps.loc["few focus", ["difference", "pvalue", "focus_events"]].isna().all()
@@ -384,7 +385,9 @@ def test_bundled_district_flags_only_the_planted_school(bundled_rows):
     assert gaps.loc[gaps["closer_look"], "school_id"].tolist() == ["SCH04"]
     sch04 = gaps.set_index("school_id").loc["SCH04"]
     assert 2 < sch04["ratio"] < 4.5                   # planted 3x
-    yearly_gaps = scans.scan_gaps_by_year(bundled_rows, **GAP)
+    # one year of five schools leaves the unit-by-group comparison little power, so the yearly
+    # persistence check uses the within-school gap (compare="within"), as before
+    yearly_gaps = scans.scan_gaps_by_year(bundled_rows, **GAP, compare="within")
     patterns = scans.persistence(yearly_gaps, unit="school_id")
     assert patterns.loc[patterns["persistent"], "school_id"].tolist() == ["SCH04"]
     # the planted effect is a gap, not a school-wide rate

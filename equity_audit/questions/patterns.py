@@ -148,7 +148,11 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     a gap. Yes/no subgroups keep their "Yes" row (the "No" row mirrors it).
     Students in grades where an opportunity is not offered are left out of its base.
     With ``all_years`` every student-year counts (more students, so more power
-    to see a steady gap); otherwise only the latest school year.
+    to see a steady gap) and the years of one student are clustered (intervals
+    and p-values on cluster-robust effective counts, ``cluster="student_id"``);
+    otherwise only the latest school year. The four-fifths comparison is made
+    exactly, in whole numbers (``5·x·n_other < 4·x_other·n``), so a ratio of
+    exactly 0.8 is never read as below it.
     """
     latest = facts if all_years else facts[facts["school_year"] == facts["school_year"].max()]
     parts = []
@@ -158,16 +162,29 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
             if measure == "level4_work" and "ready" in offered:
                 # Level-4 work is the next step for students at or above grade level
                 offered = offered[offered["ready"].fillna(False).astype(bool)]
-            table = disaggregate_each(offered, measure, columns, min_n=min_n, fdr=fdr)
+            cluster = "student_id" if all_years and "student_id" in offered else None
+            table = disaggregate_each(offered, measure, columns, min_n=min_n, fdr=fdr, cluster=cluster)
             parts.append(table.assign(opportunity=words, measure=measure))
     if not parts:
         return pd.DataFrame()
     table = pd.concat(parts, ignore_index=True)
     table = table[~table["group"].isin(["No"]) & (table["n"] > 0)].reset_index(drop=True)
     table["qvalue"] = bh_adjust(table["pvalue"].to_numpy(dtype=float))
-    table["four_fifths"] = (table["ratio"] < 0.8).fillna(False)
+    table["four_fifths"] = _below_four_fifths(table)
     table["access_gap"] = table["four_fifths"] & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
     return table
+
+
+def _below_four_fifths(table: pd.DataFrame) -> pd.Series:
+    """``rate / other students' rate < 4/5`` decided in whole numbers, not floats."""
+    x = table["successes"].to_numpy(float)
+    n = table["n"].to_numpy(float)
+    other_n = pd.to_numeric(table["comparator_n"], errors="coerce").to_numpy(float)
+    other_x = np.round(table["comparator_estimate"].to_numpy(float) * other_n)
+    known = np.isfinite(x) & np.isfinite(other_x) & (n > 0) & (other_n > 0) & (other_x > 0)
+    with np.errstate(invalid="ignore"):
+        below = 5 * np.round(x) * other_n < 4 * other_x * n
+    return pd.Series(known & below, index=table.index)
 
 
 def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
@@ -176,7 +193,11 @@ def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config 
     config = config or Config()
     calendar = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
     dated = levels.assign(school_year=school_year_of(levels["as_of"], **calendar).astype("int64"))
-    last = dated.sort_values("as_of").drop_duplicates(["student_id", "domain", "school_year"], keep="last")
+    # a stable sort on the full key, so two levels recorded on the same day give the same answer
+    # whatever the order of the rows: the higher of them counts as the year's latest
+    last = dated.sort_values(["student_id", "domain", "school_year", "as_of", "performance_level"],
+                             kind="mergesort").drop_duplicates(["student_id", "domain", "school_year"],
+                                                               keep="last")
     last = last.merge(years[["student_id", "school_year", "grade_level"]], on=_KEY)
     expected = expected_level(last["grade_level"], last["as_of"], school_year=last["school_year"], **calendar)
     last["ready"] = last["performance_level"].to_numpy() >= expected
@@ -244,14 +265,20 @@ def _state_rows(state_comparison, category: str):
 
 def gap_scan(facts: pd.DataFrame, outcome: str, columns: list[str], *, unit: str = "school",
              min_n: int = 10, fdr: float = 0.05) -> pd.DataFrame:
-    """Within-unit gaps for every group of ``columns`` against the unit's other students.
+    """Units where a group's gap against the unit's other students is the unit's own.
 
     :func:`equity_audit.scans.scan_gaps_each`: stacks
     :func:`equity_audit.scans.scan_gaps` over every group (yes/no subgroups:
     their "Yes" group) and re-applies false-discovery control across all of
-    them, so scanning more groups does not mean more chance calls.
+    them, so scanning more groups does not mean more chance calls. Each
+    unit's gap is tested against the same group's gap in all other units
+    (``compare="between"``), so a gap the whole district shares is not
+    called out in every unit. When a student has several rows (student-years
+    pooled), the rows of one student are clustered (``cluster="student_id"``).
     """
-    return scan_gaps_each(facts, unit=unit, columns=columns, outcome=outcome, min_n=min_n, fdr=fdr)
+    cluster = "student_id" if "student_id" in facts and facts["student_id"].duplicated().any() else None
+    return scan_gaps_each(facts, unit=unit, columns=columns, outcome=outcome, min_n=min_n, fdr=fdr,
+                          cluster=cluster)
 
 
 def teacher_rows(district, facts: pd.DataFrame) -> pd.DataFrame:
