@@ -875,6 +875,24 @@ def _make_staff(w: _World) -> None:
     })
 
 
+# ------------------------------------------------------------------------------ attendance
+def _make_attendance(w: _World) -> None:
+    """Days enrolled and absent per enrollment. Each student has one propensity to miss a
+    day that persists across years (a beta draw, mean 5 %); it is the same for every group,
+    so attendance carries no planted inequity and a scan should find nothing here.
+    Built last so adding it left every other table of a seed unchanged."""
+    sp, rng = w.spans, w.rng
+    propensity = rng.beta(2.0, 38.0, w.n)
+    entry = sp["entry"].to_numpy(np.int64).astype("datetime64[D]")
+    last = (sp["exit"].to_numpy(np.int64) + 1).astype("datetime64[D]")
+    enrolled = np.round(np.busday_count(entry, last) * 0.87)  # holidays and breaks: about 180 days a year
+    absent = rng.binomial(enrolled.astype(np.int64), propensity[sp["sidx"].to_numpy()])
+    w.tables["attendance"] = pd.DataFrame({
+        "student_id": w.ids[sp["sidx"]], "school_year": w.years[sp["j"]],
+        "school_id": w.school_ids[sp["school"]], "days_enrolled": enrolled, "days_absent": absent,
+    }).groupby(["student_id", "school_year", "school_id"], as_index=False, sort=True).sum()
+
+
 # ------------------------------------------------------------------------------ assembly
 # ------------------------------------------------------------------------ state comparison
 _STATE_STUDENTS = 600_000
@@ -959,7 +977,8 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
         raise ValueError("schools must be at least 3 (elementary, middle and high)")
     builders = (_make_students, _make_spans, _make_levels, _make_standards, _make_sections,
                 _make_opportunities, _make_evidence, _make_grades, _make_supports,
-                _make_discipline, _make_survey, _make_calibration, _make_staff, _make_state_comparison)
+                _make_discipline, _make_survey, _make_calibration, _make_staff, _make_state_comparison,
+                _make_attendance)
     # One child stream per builder: a builder whose number of draws depends on a planted
     # effect cannot shift the others, so a null district differs only where it should.
     streams = np.random.default_rng(seed).spawn(len(builders) + 1)
@@ -968,7 +987,7 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
     for build, stream in zip(builders, streams[1:]):
         w.rng = stream
         build(w)
-    tables = {name: _conform(name, w.tables[name]) for name in TABLES}
+    tables = {name: _conform(name, w.tables[name]) for name in TABLES if name in w.tables}
     return tables, _manifest(w, tables, seed, null, schools)
 
 
