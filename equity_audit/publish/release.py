@@ -336,7 +336,7 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     return out
 
 
-def _bounds(blocks: list[dict], min_n: int):
+def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
@@ -364,8 +364,9 @@ def _bounds(blocks: list[dict], min_n: int):
             else:
                 lower[var] = max(lower.get(var, 0.0), float(min_n))
     for var in list(variables):
-        if var in known:  # withheld here, shown in another table of the same students
+        if var in known:  # withheld here, shown in another table of the same students: no secret
             lower[var] = upper[var] = known[var]
+            cells_of.pop(var)
     rows, rhs = [], []
     for b, block in enumerate(blocks):
         hidden = [("n", block["population"], c["group"]) for c in block["cells"] if c["withheld"]]
@@ -385,7 +386,7 @@ def _bounds(blocks: list[dict], min_n: int):
                 rows.append({variables[s_var]: 1.0, variables[var]: -1.0})  # s <= n, as s - n <= 0
                 rhs.append(None)
             rows.append(row)
-            rhs.append(float(np.round(shown)) if np.isfinite(shown) else math.nan)
+            rhs.append(block["successes"] - float(np.round(shown)) if np.isfinite(shown) else math.nan)
             if not np.isfinite(rhs[-1]):
                 rows.pop(), rhs.pop()
     if not variables:
@@ -410,17 +411,20 @@ def _bounds(blocks: list[dict], min_n: int):
         ends = []
         for sign in (1.0, -1.0):
             res = linprog(sign * objective, **problem)
-            if res.status == 2:  # infeasible: the tables do not describe the same students after all
+            if res.status == 2 and linked:  # the tables do not describe the same students after all
                 return _bounds_alone(blocks, min_n)
+            if res.status == 2:
+                raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
+                                   f"({sorted({b['table'] for b in blocks})})")
             ends.append(math.inf if res.status == 3 else sign * res.fun)
         out[var] = (ends[0], ends[1])
-    return out, cells_of
+    return {v: out[v] for v in cells_of}, cells_of
 
 
 def _bounds_alone(blocks: list[dict], min_n: int):
     """:func:`_bounds` with every table's populations kept apart (no linking across tables)."""
     apart = [{**block, "population": (block["table"], block["population"])} for block in blocks]
-    return _bounds(apart, min_n)
+    return _bounds(apart, min_n, linked=False)
 
 
 def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.0) -> pd.DataFrame:
@@ -476,12 +480,18 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             continue
     ledger: list[dict] = []
     refused: set[str] = set()
-    for _ in range(10_000):
-        blocks = [b for name, t in tables.items() if name not in refused for b in _blocks(name, t, min_n)]
+    found = {name: _blocks(name, t, min_n) for name, t in tables.items()}
+    # blocks of different populations share no variable: each is its own linear program
+    todo = list(dict.fromkeys(b["population"] for blocks in found.values() for b in blocks))
+    while todo:
+        population = todo[0]
+        blocks = [b for name in tables if name not in refused for b in found[name]
+                  if b["population"] == population]
         bounds, cells_of = _bounds(blocks, min_n)
         exposed = [v for v, (low, high) in bounds.items() if high - low < min_width - 1e-9]
         if not exposed:
-            break
+            todo.pop(0)
+            continue
         var = exposed[0]
         fixed = False
         for table_name, b, _index in cells_of[var]:
@@ -492,6 +502,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                 table = tables[table_name]
                 table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], "audit")
                 tables[table_name] = protect(table, min_n=min_n, name=table_name)
+                found[table_name] = _blocks(table_name, tables[table_name], min_n)
                 ledger.append({"table": table_name, "block": _describe(block["key"]), "group": pick["group"],
                                "action": "withheld (audit)",
                                "reason": f"with the other tables it gave away a withheld {var[0]} "
