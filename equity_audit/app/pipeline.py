@@ -27,6 +27,7 @@ from equity_audit.paths import notebook_dir
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_findings_json, write_workbook)
 from equity_audit.questions.overview import data_period
+from equity_audit.publish.release import audit_release
 from equity_audit.publish.rundir import confidential_dir, open_district
 
 __all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook"]
@@ -178,6 +179,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
         executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
                                  config_path=config_path, progress=progress))
         log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
+    audit_release(run_dir, min_n=config.min_n)  # all tables jointly, before the workbook and JSON copy them
     cover = {"district_name": config.district_name, "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}

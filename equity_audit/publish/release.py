@@ -336,7 +336,7 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     return out
 
 
-def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True):
+def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
@@ -374,7 +374,7 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True):
             shown = sum(c["n"] for c in block["cells"] if not c["withheld"])
             rows.append({variables[v]: 1.0 for v in hidden})
             rhs.append(block["total"] - shown)
-        if hidden and np.isfinite(block["successes"]):
+        if hidden and outcomes and np.isfinite(block["successes"]):
             shown = sum(c["successes"] for c in block["cells"] if not c["withheld"])
             row = {}
             for cell, var in zip([c for c in block["cells"] if c["withheld"]], hidden):
@@ -413,6 +413,8 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True):
             res = linprog(sign * objective, **problem)
             if res.status == 2 and linked:  # the tables do not describe the same students after all
                 return _bounds_alone(blocks, min_n)
+            if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
+                return _bounds(blocks, min_n, linked=False, outcomes=False)
             if res.status == 2:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
