@@ -245,3 +245,11 @@ def test_adversary_on_a_seeded_district(seeded_run):
         # a group with no students does not give the overall N through its comparator
         assert released.loc[rows.index][released.loc[rows.index, "n"] == 0]["comparator_n"].isna().all()
     assert audit_release(run, min_n=MIN_N).empty
+
+
+def test_write_table_reads_min_n_from_the_codes_of_a_shown_table(tmp_path):
+    shown = pd.DataFrame({"group": ["a", "b", "c"], "n": ["40", "<5", "7"], "estimate": [0.5, None, 0.3],
+                          "suppressed": [False, True, False]})
+    written = pd.read_csv(rundir.write_table(tmp_path, "t", shown))  # made with min_n = 5: 7 is shown
+    assert written["n"].tolist()[::2] == [40, 7] and written["status"].fillna("").tolist()[1] == "small_n"
+    assert pd.isna(pd.read_csv(rundir.write_table(tmp_path, "u", shown, min_n=10))["n"][2])

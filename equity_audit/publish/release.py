@@ -51,7 +51,7 @@ import pandas as pd
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
 
-__all__ = ["protect", "audit_release", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
+__all__ = ["protect", "audit_release", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
            "ReleaseError"]
 
 #: The column that says why a cell or row is not shown.
@@ -153,6 +153,22 @@ def _is_wide_count_table(numeric: dict[str, pd.Series], table: pd.DataFrame) -> 
         return False
     values = [s for name, s in numeric.items() if name != table.columns[0]]
     return bool(values) and all(((s.dropna() % 1) == 0).all() and (s.dropna() >= 0).all() for s in values)
+
+
+def shown_min_n(table: pd.DataFrame) -> int | None:
+    """The ``min_n`` a displayed table was made with, read from its ``"<k"`` codes (None if it has none).
+
+    >>> import pandas as pd
+    >>> shown_min_n(pd.DataFrame({"n": ["40", "<15", "withheld"]})), shown_min_n(pd.DataFrame({"n": [40]}))
+    (15, None)
+    """
+    found = []
+    for column in table.columns:
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
+            text = table[column].dropna().astype(str)
+            digits = text[text.str.match(_CODE_SMALL)].str.extract(r"(\d+)")[0]
+            found += [int(d) for d in digits.dropna().unique()]
+    return max(found) if found else None
 
 
 def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) -> pd.DataFrame:
