@@ -306,6 +306,16 @@ def _number(value) -> float:
     return float(number) if pd.notna(number) else math.nan
 
 
+_NOT_KEYS = ("statement", "sentence", "intersection", "group")
+
+
+def _is_label(column: pd.Series) -> bool:
+    """A text column (not numbers, codes or flags): it names what a row is about."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return False
+    return _numeric_column(column) is None
+
+
 def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     """The margins of one released table: rows of a block add up to a total a reader can work out.
 
@@ -319,13 +329,17 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     group = next((c for c in _GROUP_COLUMNS if c in table), None)
     if group is None:
         return []
-    keys = [c for c in _BLOCK_COLUMNS if c in table and c != group]
+    # every other label column splits blocks too (a construct, an outcome, a year)
+    keys = [c for c in table.columns if c not in (group, STATUS_COLUMN) and c not in _NOT_KEYS
+            and (c in _BLOCK_COLUMNS or _is_label(table[c]))]
     other_n = next((c for c in ("comparator_n", "others_n") if c in table), None)
     status = table.get(STATUS_COLUMN, pd.Series("", index=table.index)).astype(object).fillna("").astype(str)
     out = []
     frames = table.groupby(keys, dropna=False, sort=False) if keys else [((), table)]
     for key, rows in frames:
         key = key if isinstance(key, tuple) else (key,)
+        if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
+            continue
         n = pd.to_numeric(rows["n"], errors="coerce")
         total = successes = math.nan
         if other_n is not None:
@@ -339,15 +353,19 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
                 both = (pd.to_numeric(rows[rate_cols[0]], errors="coerce") * n
                         + pd.to_numeric(rows[rate_cols[1]], errors="coerce") * other).dropna()
                 successes = float(np.round(both.iloc[0])) if len(both) else math.nan
+        own_rate = "estimate" if other_n == "comparator_n" else "focus_estimate"
         cells = []
         for index, row_n in n.items():
             words = status[index]
-            est = _number(rows.at[index, "estimate"]) if "estimate" in rows else math.nan
+            est = _number(rows.at[index, own_rate]) if own_rate in rows else math.nan
             cells.append({"index": index, "group": str(rows.at[index, group]), "n": row_n,
                           "small": _FEW in words, "withheld": pd.isna(row_n),
                           "successes": est * row_n if pd.notna(row_n) and pd.notna(est) else math.nan})
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
+        # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
+        # total; a scan may leave groups out, so there they add up to at most the total
         out.append({"table": name, "key": dict(zip(keys, key)), "population": (population, total),
+                    "partition": other_n == "comparator_n",
                     "total": total, "successes": successes, "cells": cells})
     return out
 
@@ -389,7 +407,7 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
         if hidden and np.isfinite(block["total"]):
             shown = sum(c["n"] for c in block["cells"] if not c["withheld"])
             rows.append({variables[v]: 1.0 for v in hidden})
-            rhs.append(block["total"] - shown)
+            rhs.append(("=" if block["partition"] else "<=", block["total"] - shown))
         if hidden and outcomes and np.isfinite(block["successes"]):
             shown = sum(c["successes"] for c in block["cells"] if not c["withheld"])
             row = {}
@@ -400,10 +418,11 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
                 lower[s_var] = 0.0
                 row[variables[s_var]] = 1.0
                 rows.append({variables[s_var]: 1.0, variables[var]: -1.0})  # s <= n, as s - n <= 0
-                rhs.append(None)
+                rhs.append(("<=", 0.0))
             rows.append(row)
-            rhs.append(block["successes"] - float(np.round(shown)) if np.isfinite(shown) else math.nan)
-            if not np.isfinite(rhs[-1]):
+            rhs.append(("=" if block["partition"] else "<=",
+                        block["successes"] - float(np.round(shown)) if np.isfinite(shown) else math.nan))
+            if not np.isfinite(rhs[-1][1]):
                 rows.pop(), rhs.pop()
     if not variables:
         return {}, cells_of
@@ -413,8 +432,8 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
         line = np.zeros(size)
         for k, coef in coefficients.items():
             line[k] = coef
-        (a_ub if value is None else a_eq).append(line)
-        (b_ub if value is None else b_eq).append(0.0 if value is None else value)
+        (a_eq if value[0] == "=" else a_ub).append(line)
+        (b_eq if value[0] == "=" else b_ub).append(value[1])
     order = sorted(variables, key=variables.get)
     box = [(lower.get(v, 0.0), upper.get(v)) for v in order]
     problem = dict(A_eq=np.array(a_eq) if a_eq else None, b_eq=np.array(b_eq) if b_eq else None,
@@ -505,7 +524,14 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"] == population]
-        bounds, cells_of = _bounds(blocks, min_n)
+        try:
+            bounds, cells_of = _bounds(blocks, min_n)
+        except ReleaseError:
+            ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
+                           "action": "not checked",
+                           "reason": "these tables do not add up as one population; checked table by table only"})
+            todo.pop(0)
+            continue
         exposed = [v for v, (low, high) in bounds.items() if high - low < min_width - 1e-9]
         if not exposed:
             todo.pop(0)
