@@ -549,7 +549,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                 found[table_name] = _blocks(table_name, tables[table_name], min_n)
                 ledger.append({"table": table_name, "block": _describe(block["key"]), "group": pick["group"],
                                "action": "withheld (audit)",
-                               "reason": f"with the other tables it gave away a withheld {var[0]} "
+                               "reason": f"with the other tables it gave away the withheld {_WHAT[var[0]]} "
                                          f"of {var[-1]}"})
                 fixed = True
                 break
@@ -558,7 +558,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             for table_name in names:
                 refused.add(table_name)
                 ledger.append({"table": table_name, "block": "", "group": "", "action": "not published",
-                               "reason": f"a withheld {var[0]} of {var[-1]} can be worked out from the "
+                               "reason": f"the withheld {_WHAT[var[0]]} of {var[-1]} can be worked out from the "
                                          "released tables whatever else is withheld; moved to confidential/"})
     for name, table in tables.items():
         if name in refused:
@@ -573,6 +573,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     out = pd.DataFrame(ledger, columns=["table", "block", "group", "action", "reason"])
     out.to_csv(folder / f"{AUDIT_TABLE}.csv", index=False)
     return out
+
+
+_WHAT = {"n": "number of students", "successes": "number of students with the outcome"}
 
 
 def _join(status, code: str) -> str:
