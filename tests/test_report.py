@@ -52,8 +52,10 @@ def test_suppressed_cells_are_withheld(demo_run):
     composition = pd.read_csv(demo_run / "tables" / "composition.csv", dtype=str)
     counts = pd.to_numeric(composition["n"], errors="coerce")
     assert not ((counts > 0) & (counts < 10)).any()
-    withheld = composition["n"] == "<10"
-    assert (composition.loc[withheld, "share"] == "suppressed").all()
+    # the release gate: a small group's n and share are blank, and the status says why
+    withheld = composition["status"].fillna("").str.contains("small_n")
+    assert withheld.any() and composition.loc[withheld, "n"].isna().all()
+    assert composition.loc[withheld, "share"].isna().all()
 
 
 def test_contents_is_added_after_the_cover():

@@ -27,6 +27,7 @@ from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_workbook)
+from equity_audit.publish.release import audit_release
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
 
@@ -184,8 +185,12 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
             log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
         # findings.json (and confidential/findings.json) from every table written so far, so each step
         # (the strategies step above all) reads the findings of the steps before it; after the last
-        # step it is final. It also holds the published tables for other tools (only OUT/tables/).
+        # step it is written once more, after the disclosure audit. It also holds the published tables for
+        # other tools (only OUT/tables/).
         findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
+    # Every table jointly, before the findings, workbook and JSON copy them: the audit may withhold more.
+    audit_release(run_dir, min_n=config.min_n)
+    findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
                ("Workbook", write_workbook(run_dir).name),
                ("Findings (JSON)", findings_json)]

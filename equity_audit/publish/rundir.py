@@ -28,6 +28,7 @@ from equity_audit.config import Config
 from equity_audit.data.load import District, load_district
 from equity_audit.data.store import read_district, save_district
 from equity_audit.privacy import pseudonymise
+from equity_audit.publish.release import protect, shown_min_n
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
            "CONFIDENTIAL_README"]
@@ -89,11 +90,21 @@ def _with_pseudonyms(table: pd.DataFrame, secret: str) -> pd.DataFrame:
     return table.assign(student_id=pseudonymise(table["student_id"], secret))
 
 
-def write_table(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
-    """Write a published (aggregate, suppressed) table as ``tables/<name>.csv``."""
+def write_table(run_dir: str | Path, name: str, table: pd.DataFrame, *, min_n: int | None = None) -> Path:
+    """Write a published (aggregate, suppressed) table as ``tables/<name>.csv``.
+
+    Every table passes the release gate (:func:`equity_audit.publish.release.protect`)
+    on its way out: withheld rows carry no numbers, counts under ``min_n`` are
+    blank, and a ``status`` column says why. Pass ``min_n=config.min_n``; without
+    it, the ``"<k"`` codes of a displayed table give it, else the default setting (10).
+    The run's joint audit applies the gate again with the run's ``min_n``.
+    """
     folder = Path(run_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
+    if min_n is None:
+        min_n = shown_min_n(table) or Config().min_n
+    table = protect(table, min_n=min_n, name=name)
     table.to_csv(path, index=False)
     return path
 

@@ -1,0 +1,255 @@
+"""The release gate and the joint disclosure audit (issue 14).
+
+Everything here runs on tables and districts whose truth the test sets.
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from equity_audit.disaggregate import disaggregate_each, publishable
+from equity_audit.publish import rundir
+from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds,
+                                          audit_release, is_count_column, protect)
+
+MIN_N = 10
+
+
+def _codes(status: pd.Series) -> pd.Series:
+    return status.astype(object).fillna("").astype(str).str.split(";").map(lambda c: {w.split(":")[0] for w in c if w})
+
+
+def _released(run) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_csv(p) for p in sorted((run / "tables").glob("*.csv")) if p.stem != AUDIT_TABLE}
+
+
+def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
+    """The rules every released table keeps (README, Privacy)."""
+    codes = _codes(table[STATUS_COLUMN])
+    assert set().union(*codes) <= set(STATUS_CODES)
+    numbers = table.select_dtypes("number")
+    for column in numbers:
+        if is_count_column(column):
+            values = numbers[column]
+            assert not ((values > 0) & (values < min_n)).any(), column
+    withheld = codes.map(lambda c: bool(c & {"small_n", "complementary", "audit"}))
+    assert numbers[withheld].isna().all().all(), "a withheld row still carries a number"
+    if "flagged" in table:
+        assert not table.loc[withheld, "flagged"].astype(bool).any()
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def _rates_table():
+    return pd.DataFrame({
+        "subgroup": "flag", "group": ["yes", "no", "unknown"], "statistic": "rate",
+        "n": [8, 120, 0], "n_missing": [2, 5, 0], "estimate": [0.625, 0.4, np.nan],
+        "low": [0.3, 0.31, np.nan], "high": [0.86, 0.49, np.nan],
+        "comparator_n": [120, 8, 128], "comparator_estimate": [0.4, 0.625, 0.414],
+        "difference": [0.225, -0.225, np.nan], "predicted": [0.5, 0.41, 0.41],
+        "suppressed": [True, True, True], "flagged": [False, True, False]})
+
+
+def test_a_withheld_row_carries_no_statistic_about_its_group():
+    out = protect(_rates_table(), min_n=MIN_N)
+    _check_rules(out)
+    assert out[STATUS_COLUMN].tolist() == ["small_n", "complementary", "no_students"]
+    # the complement row's comparator was the small group's rate (0.625 = 5/8): blank now
+    assert out["comparator_estimate"].isna().all() and out["comparator_n"].isna().all()
+    # a group without students keeps n = 0 and nothing else (no overall N through comparator_n)
+    assert out.loc[2, "n"] == 0 and out.loc[2, ["n_missing", "predicted"]].isna().all()
+    assert not out["flagged"].any()
+
+
+def test_display_codes_become_blank_numbers_and_a_status():
+    shown = publishable(_rates_table().assign(suppressed=[True, True, True]), min_n=MIN_N)
+    assert shown["n"].tolist() == ["<10", "withheld", "0"]
+    out = protect(shown, min_n=MIN_N)
+    assert pd.api.types.is_numeric_dtype(out["n"]) and pd.api.types.is_numeric_dtype(out["comparator_n"])
+    assert out["n"].isna().tolist() == [True, True, False]
+    assert out[STATUS_COLUMN].tolist()[:2] == ["small_n", "complementary"]
+
+
+def test_small_counts_of_events_are_published_only_as_fewer_than_min_n():
+    table = pd.DataFrame({"school": ["s1", "s2", "s3"], "n": [40, 60, 300], "focus_events": [3, 20, 0],
+                          "others_n": [300, 9, 60]})
+    out = protect(table, min_n=MIN_N)
+    assert out["focus_events"].isna().tolist() == [True, False, False]
+    assert out["others_n"].isna().tolist() == [False, True, False]
+    assert out[STATUS_COLUMN].tolist() == ["small_count:focus_events", "small_count:others_n", ""]
+
+
+def test_a_coded_share_hides_its_interval_difference_and_ratio():
+    table = pd.DataFrame({"group": ["a", "b"], "statistic": "rate", "n": [40, 40], "estimate": [1.0, 0.5],
+                          "low": [0.91, 0.35], "high": [1.0, 0.65], "comparator_estimate": [0.5, 0.6],
+                          "difference": [0.5, -0.1], "ratio": [2.0, 0.83], "suppressed": False})
+    out = protect(table, min_n=MIN_N)
+    assert out.loc[0, STATUS_COLUMN] == "top_coded"
+    assert out.loc[0, ["estimate", "low", "high", "comparator_estimate", "difference", "ratio"]].isna().all()
+    assert out.loc[1, ["estimate", "low", "difference"]].notna().all() and out.loc[1, STATUS_COLUMN] == ""
+    zero = protect(table.assign(estimate=[0.0, 0.5]), min_n=MIN_N)
+    assert zero.loc[0, STATUS_COLUMN] == "bottom_coded" and pd.isna(zero.loc[0, "estimate"])
+
+
+def test_the_gate_is_applied_by_write_table_and_changes_nothing_twice(tmp_path):
+    path = rundir.write_table(tmp_path, "rates", _rates_table(), min_n=MIN_N)
+    written = pd.read_csv(path)
+    _check_rules(written)
+    again = protect(written, min_n=MIN_N)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), protect(again, min_n=MIN_N))
+
+
+def test_tables_about_rows_pass_unchanged(tmp_path):
+    ledger = pd.DataFrame({"table": ["students"], "rows_excluded": [3]})
+    rundir.write_table(tmp_path, "ledger", ledger)
+    assert pd.read_csv(tmp_path / "tables" / "ledger.csv").equals(ledger)
+
+
+# --------------------------------------------------------------------------- the joint audit
+
+
+def _sizes(groups, ns, total):
+    """A by-group table as publishable() writes it, comparator 'rest'."""
+    ns = np.asarray(ns)
+    return pd.DataFrame({"subgroup": "flag", "group": groups, "statistic": "mean", "n": ns,
+                         "estimate": 1.0, "comparator_n": total - ns, "suppressed": ns < MIN_N})
+
+
+def test_differencing_across_two_tables_is_caught(tmp_path):
+    # table one: a (4) small, b (30) withheld as its complement, c shown: a + b = 34, each is safe alone
+    one = _sizes(["a", "b", "c"], [4, 30, 66], 100).assign(suppressed=[True, True, False])
+    # table two, same students, shows b: with table one, a = 100 - 66 - 30 = 4
+    two = _sizes(["a", "b", "c"], [4, 30, 66], 100).assign(suppressed=[True, False, False])
+    rundir.write_table(tmp_path, "one", one)
+    rundir.write_table(tmp_path, "two", two)
+    blocks = [b for name in ("one", "two") for b in _blocks(name, pd.read_csv(tmp_path / "tables" / f"{name}.csv"), MIN_N)]
+    bounds, _ = _bounds(blocks, MIN_N)
+    assert min(high - low for low, high in bounds.values()) == 0  # the attacker gets a exactly
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert len(ledger) >= 1 and set(ledger["table"]) <= {"one", "two"}
+    assert audit_release(tmp_path, min_n=MIN_N).empty  # nothing is derivable any more
+    for table in _released(tmp_path).values():
+        _check_rules(table)
+
+
+def test_an_outcome_count_of_a_small_group_is_caught(tmp_path):
+    # two small groups; the shown groups account for every student with the outcome: both small ones have 0
+    table = pd.DataFrame({"subgroup": "g", "group": ["a", "b", "c", "d"], "statistic": "rate",
+                          "n": [50, 50, 5, 4], "estimate": [0.2, 0.4, 0.0, 0.0],
+                          "comparator_n": [59, 59, 104, 105],
+                          "comparator_estimate": [20 / 59, 10 / 59, 30 / 104, 30 / 105],
+                          "suppressed": [False, False, True, True]})
+    rundir.write_table(tmp_path, "t", table)
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert not ledger.empty
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def test_a_safe_release_is_left_alone(tmp_path):
+    # null: two small groups with room to move (sizes and outcomes), nothing to withhold
+    table = pd.DataFrame({"subgroup": "g", "group": ["a", "b", "c", "d"], "statistic": "rate",
+                          "n": [50, 50, 5, 4], "estimate": [0.2, 0.4, 0.4, 0.5],
+                          "comparator_n": [59, 59, 104, 105],
+                          "comparator_estimate": [24 / 59, 14 / 59, 32 / 104, 32 / 105],
+                          "suppressed": [False, False, True, True]})
+    rundir.write_table(tmp_path, "t", table)
+    before = pd.read_csv(tmp_path / "tables" / "t.csv")
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "tables" / "t.csv"), before)
+
+
+# --------------------------------------------------------------------------- random districts
+
+
+@st.composite
+def districts(draw):
+    """A small district: students with two grouping columns (some groups tiny) and two outcomes."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(40, 220))
+    columns = {}
+    for name in ("first", "second"):
+        k = draw(st.integers(2, 5))
+        weights = rng.dirichlet(np.full(k, 0.6))
+        columns[name] = rng.choice([f"{name}{j}" for j in range(k)], size=n, p=weights)
+    data = pd.DataFrame(columns)
+    data["outcome"] = (rng.random(n) < draw(st.floats(0.0, 1.0))).astype(float)
+    data.loc[rng.random(n) < 0.1, "outcome"] = np.nan
+    data["score"] = rng.normal(size=n)
+    return data
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=districts())
+def test_nothing_released_is_derivable_after_the_gate_and_the_audit(tmp_path_factory, data):
+    run = tmp_path_factory.mktemp("run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rates = disaggregate_each(data, "outcome", ["first", "second"], min_n=MIN_N)
+        means = disaggregate_each(data, "score", ["first", "second"], min_n=MIN_N)
+    rundir.write_table(run, "rates", publishable(rates, min_n=MIN_N), min_n=MIN_N)
+    rundir.write_table(run, "means", publishable(means, min_n=MIN_N), min_n=MIN_N)
+    # a table of the same students built with primary suppression only (as a per-school scan is):
+    # with it, the sizes the complementary suppression of "means" hid are printed
+    sizes = means[["subgroup", "group", "statistic", "n", "comparator_n"]].assign(suppressed=means["n"] < MIN_N)
+    rundir.write_table(run, "sizes", publishable(sizes, min_n=MIN_N), min_n=MIN_N)
+    audit_release(run, min_n=MIN_N)
+    released = _released(run)
+    for table in released.values():
+        _check_rules(table)
+    blocks = [b for name, t in released.items() for b in _blocks(name, t, MIN_N)]
+    bounds, _ = _bounds(blocks, MIN_N)
+    assert all(high - low >= 1 - 1e-9 for low, high in bounds.values())
+    assert audit_release(run, min_n=MIN_N).empty
+
+
+# --------------------------------------------------------------------------- adversary, seeded district
+
+
+@pytest.fixture(scope="module")
+def seeded_run(tmp_path_factory):
+    from equity_audit.data.subgroups import subgroup_columns
+    from equity_audit.data.synthetic import generate_district
+
+    tables, _ = generate_district(students=500, seed=20261202)
+    students = tables["students"].copy()
+    rng = np.random.default_rng(11)
+    students["outcome"] = (rng.random(len(students)) < 0.3).astype(float)
+    columns = [c for c in subgroup_columns(students) if students[c].nunique() > 1][:6]
+    run = tmp_path_factory.mktemp("seeded")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = disaggregate_each(students, "outcome", columns, min_n=MIN_N)
+    rundir.write_table(run, "outcome_by_subgroup", publishable(table, min_n=MIN_N), min_n=MIN_N)
+    ledger = audit_release(run, min_n=MIN_N)
+    return run, table, students, ledger
+
+
+def test_adversary_on_a_seeded_district(seeded_run):
+    run, truth, students, _ledger = seeded_run
+    released = _released(run)["outcome_by_subgroup"]
+    _check_rules(released)
+    assert ((truth["n"] > 0) & (truth["n"] < MIN_N)).any()  # the district has small groups to protect
+    hidden = released[STATUS_COLUMN].fillna("").str.contains("small_n|complementary|audit")
+    for subgroup, rows in released.groupby("subgroup"):
+        true_rate = students.groupby(subgroup)["outcome"].mean()
+        secrets = true_rate[true_rate.index.astype(str).isin(rows.loc[hidden[rows.index], "group"])]
+        # the comparator of a complement row was the withheld group's rate: no shown number equals one
+        shown = rows[["estimate", "comparator_estimate"]].to_numpy(dtype=float).ravel()
+        shown = shown[np.isfinite(shown)]
+        assert not np.isclose(shown[:, None], secrets.to_numpy()[None, :], rtol=0, atol=1e-12).any(), subgroup
+        # a group with no students does not give the overall N through its comparator
+        assert released.loc[rows.index][released.loc[rows.index, "n"] == 0]["comparator_n"].isna().all()
+    assert audit_release(run, min_n=MIN_N).empty
+
+
+def test_write_table_reads_min_n_from_the_codes_of_a_shown_table(tmp_path):
+    shown = pd.DataFrame({"group": ["a", "b", "c"], "n": ["40", "<5", "7"], "estimate": [0.5, None, 0.3],
+                          "suppressed": [False, True, False]})
+    written = pd.read_csv(rundir.write_table(tmp_path, "t", shown))  # made with min_n = 5: 7 is shown
+    assert written["n"].tolist()[::2] == [40, 7] and written["status"].fillna("").tolist()[1] == "small_n"
+    assert pd.isna(pd.read_csv(rundir.write_table(tmp_path, "u", shown, min_n=10))["n"][2])
