@@ -164,7 +164,7 @@ ANALYSES: tuple[Analysis, ...] = (
              "schools where more students gain under one level a year than chance explains."),
     Analysis("pace_by_plc", _P, "Pace by PLC and teacher", _with("sections", "rosters"),
              "PLCs and teachers whose students gain under one level a year more often than chance explains."),
-    Analysis("gap_trends", _P, "Are the gaps narrowing?", (("discipline",), *_LEVELS),
+    Analysis("gap_trends", _P, "Are the gaps narrowing?", _LEVELS,
              "whether the largest gaps between groups are narrowing from year to year."),
     Analysis("grades_against_evidence", _B, "Grades against evidence",
              (("grades", "evidence", "standards", "sections", "rosters"),),

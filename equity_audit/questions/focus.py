@@ -20,9 +20,10 @@ from __future__ import annotations
 import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
+from equity_audit.disaggregate import disaggregate_each
 from equity_audit.exceptions import EquityAuditError
 
-__all__ = ["top_group", "top_pair", "NothingToFocusError"]
+__all__ = ["top_group", "top_pair", "headlines", "label", "TREND_MEASURES", "NothingToFocusError"]
 
 #: Groups that are never a focus: not recorded, or the "not in the group" side of a yes/no subgroup.
 _NOT_A_FOCUS = (UNKNOWN, "No", "nan", "<NA>")
@@ -114,3 +115,62 @@ def top_pair(scan: pd.DataFrame, columns: list[str]) -> tuple[str, str]:
         raise NothingToFocusError("There is no intersection to chart: the students table has fewer than "
                                   "two subgroup columns.")
     return columns[0], columns[1]
+
+
+#: Measures followed over years: (column of the facts, words, is a rate).
+TREND_MEASURES = (
+    ("any_oss", "out-of-school suspension", True),
+    ("any_exclusion", "exclusionary discipline", True),
+    ("level4_ready", "Level-4 work", True),
+    ("pace", "pace (levels a year)", False),
+)
+
+
+def headlines(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: float = 0.05) -> list[tuple]:
+    """The gaps to follow over years, one per measure present, each for the group with the largest gap.
+
+    For each measure of :data:`TREND_MEASURES` in ``facts``, the latest school
+    year is disaggregated by every column of ``columns`` and the group of
+    :func:`top_group` is followed.
+
+    Returns
+    -------
+    list of tuple
+        ``(who, column, focus, metric, words, percent)``, the form of
+        :data:`equity_audit.trends.HEADLINES`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> facts = pd.DataFrame({"school_year": 2025, "club": rng.choice(["Yes", "No"], 400),
+    ...                       "pace": rng.normal(1, 0.2, 400)})
+    >>> facts.loc[facts["club"] == "Yes", "pace"] -= 0.5
+    >>> headlines(facts, ["club"])
+    [('Club: Yes', 'club', 'Yes', 'pace', 'pace (levels a year)', False)]
+    """
+    latest = facts[facts["school_year"] == facts["school_year"].max()]
+    chosen = []
+    for metric, words, percent in TREND_MEASURES:  # four measures
+        if metric not in latest or not columns or latest[metric].notna().sum() == 0:
+            continue
+        values = latest.assign(**{metric: pd.to_numeric(latest[metric], errors="coerce").astype(float)})
+        table = disaggregate_each(values, metric, columns, statistic="mean", min_n=min_n, fdr=fdr)
+        column, group = top_group(table)
+        who = f"{label(column)}: {group}"
+        chosen.append((who, column, group, metric, words, percent))
+    return chosen
+
+
+def label(column: str) -> str:
+    """A subgroup column as words: ``english_learner`` becomes ``English learner``.
+
+    Examples
+    --------
+    >>> label("group_newcomer")
+    'Newcomer'
+    """
+    if column == "race_ethnicity":
+        return "Race/ethnicity"
+    words = str(column).removeprefix("group_").replace("_", " ")
+    return words[:1].upper() + words[1:]
