@@ -133,6 +133,12 @@ def many_schools(tmp_path_factory):
 # --------------------------------------------------------------------------- what a run shows
 
 
+def composition(out: Path) -> pd.DataFrame:
+    """The published composition, with subgroups named by their column ("race ethnicity" -> race_ethnicity)."""
+    table = pd.read_csv(out / "tables" / "composition.csv", dtype=str, keep_default_na=False)
+    return table.assign(subgroup=table["subgroup"].str.replace(" ", "_"))
+
+
 def analyses_listed(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "tables" / "analyses_available.csv", keep_default_na=False)
 
@@ -206,8 +212,9 @@ def test_only_students_and_enrollments(minimal):
 @pytest.mark.slow
 def test_no_disability_english_learner_or_low_income_column(without_flags):
     folder, out = without_flags
-    composition = pd.read_csv(out / "tables" / "composition.csv")
-    assert not {"english_learner", "disability", "low_income"} & set(composition["subgroup"])
+    shown = composition(out)
+    assert {"race_ethnicity", "gender"} <= set(shown["subgroup"])
+    assert not {"english_learner", "disability", "low_income"} & set(shown["subgroup"])
     table = analyses_listed(out).set_index("Analysis")
     assert table.loc[title("idea_discipline_disability"), "Missing"] == "the disability column of students"
     assert {title(n) for n in ("pace", "pace_intersections", "unmet_need", "discipline", "idea_discipline")} <= ran(out)
@@ -220,10 +227,11 @@ def test_no_disability_english_learner_or_low_income_column(without_flags):
 @pytest.mark.slow
 def test_more_race_categories_kept_as_a_district_subgroup(without_flags):
     folder, out = without_flags
-    composition = pd.read_csv(out / "tables" / "composition.csv")
-    detail = composition[composition["subgroup"] == "group_race_detail"]
+    shown = composition(out)
+    detail = shown[shown["subgroup"] == "group_race_detail"]
     assert {v[0] for v in _DETAILED.values()} <= set(detail["group"])
-    race = composition[composition["subgroup"] == "race_ethnicity"]
+    race = shown[shown["subgroup"] == "race_ethnicity"]
+    assert len(race) > 0
     assert set(race["group"]) <= set(RACE_ETHNICITY)   # accepted spellings mapped to the contract's
     pace = pd.read_csv(out / "tables" / "pace_by_subgroup.csv")
     assert "group_race_detail" in set(pace["subgroup"])
@@ -274,9 +282,12 @@ def test_one_school_and_one_school_year(one_school_one_year):
 @pytest.mark.slow
 def test_race_recorded_only_as_unknown(one_school_one_year):
     folder, out = one_school_one_year
-    composition = pd.read_csv(out / "tables" / "composition.csv")
-    race = composition[(composition["subgroup"] == "race_ethnicity") & (composition["n"].astype(str) != "0")]
+    shown = composition(out)
+    race = shown[(shown["subgroup"] == "race_ethnicity") & (shown["n"] != "0")]
     assert race["group"].tolist() == [UNKNOWN]
+    table = analyses_listed(out).set_index("Analysis")
+    assert table.loc[title("idea_discipline"), "Missing"].startswith("recorded values in the race_ethnicity column")
+    assert title("idea_discipline") not in ran(out) and title("discipline") in ran(out)
     # the audit still reports on the other subgroups
     pace = pd.read_csv(out / "tables" / "pace_by_subgroup.csv")
     assert len(set(pace["subgroup"]) - {"race_ethnicity"}) >= 3
@@ -381,3 +392,12 @@ def test_focus_without_groups_says_so():
         focus.top_group(pd.DataFrame(columns=["subgroup", "group", "difference"]))
     with pytest.raises(focus.NothingToFocusError):
         focus.top_pair(pd.DataFrame(columns=["columns"]), ["only_one"])
+
+
+def test_a_column_with_no_recorded_value_counts_as_missing():
+    students = pd.DataFrame({"student_id": ["a", "b"], "race_ethnicity": [UNKNOWN, None]})
+    tables = {"students": students, "discipline": pd.DataFrame(columns=["student_id"])}
+    needs = [["discipline", "students.race_ethnicity"]]
+    assert missing_tables(tables, needs)[0].startswith("recorded values in the race_ethnicity column of students")
+    tables["students"] = students.assign(race_ethnicity=[UNKNOWN, "x"])
+    assert missing_tables(tables, needs) == []

@@ -23,6 +23,8 @@ Examples
 []
 >>> missing_tables({"students": ["student_id", "race_ethnicity"]}, [["students.disability"]])
 ['the disability column of students']
+>>> missing_tables({"students": pd.DataFrame({"race_ethnicity": ["Unknown"]})}, [["students.race_ethnicity"]])
+['recorded values in the race_ethnicity column of students (every value is blank or Unknown)']
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+
+from equity_audit.data.contract import UNKNOWN
 
 __all__ = ["missing_tables", "Analysis", "ANALYSES", "analysis", "analyses_for", "availability"]
 
@@ -43,19 +47,32 @@ def _with(*items: str, base=_LEVELS) -> tuple[tuple[str, ...], ...]:
 
 
 def _has(provided, item: str) -> bool:
+    """Whether ``item`` is provided; a column of a loaded table also needs one recorded value."""
     table, _, column = item.partition(".")
     if table not in provided:
         return False
     if not column or not isinstance(provided, Mapping):
         return True
     columns = provided[table]
-    columns = columns.columns if isinstance(columns, pd.DataFrame) else columns
-    return column in columns
+    if not isinstance(columns, pd.DataFrame):
+        return column in columns
+    return column in columns and _recorded(columns[column])
 
 
-def _phrase(item: str) -> str:
+def _recorded(values: pd.Series) -> bool:
+    """Whether a column holds at least one value other than blank or Unknown."""
+    present = values.dropna()
+    return bool(len(present)) and bool((present.astype(str) != UNKNOWN).any())
+
+
+def _phrase(provided, item: str) -> str:
     table, _, column = item.partition(".")
-    return f"the {column} column of {table}" if column else table
+    if not column:
+        return table
+    if isinstance(provided, Mapping) and isinstance(provided.get(table), pd.DataFrame) \
+            and column in provided[table].columns:
+        return f"recorded values in the {column} column of {table} (every value is blank or {UNKNOWN})"
+    return f"the {column} column of {table}"
 
 
 def missing_tables(provided: Collection[str] | Mapping, alternatives: Sequence[Sequence[str]]) -> list[str]:
@@ -65,8 +82,9 @@ def missing_tables(provided: Collection[str] | Mapping, alternatives: Sequence[S
     ----------
     provided : collection of str, or mapping of str to DataFrame or column names
         The tables the district provided (a loaded district's ``tables`` works and
-        lets column items be checked; with bare names, a column item counts as
-        present when its table is).
+        lets column items be checked: a column counts when it holds at least one
+        value other than blank or Unknown; with bare names, a column item counts
+        as present when its table is).
     alternatives : sequence of sequence of str
         Each inner sequence is one set of items (``"table"`` or ``"table.column"``)
         that together suffice; empty means no need.
@@ -84,7 +102,7 @@ def missing_tables(provided: Collection[str] | Mapping, alternatives: Sequence[S
     """
     if not alternatives or any(all(_has(provided, item) for item in option) for option in alternatives):
         return []
-    phrases = [" and ".join(_phrase(item) for item in option if not _has(provided, item))
+    phrases = [" and ".join(_phrase(provided, item) for item in option if not _has(provided, item))
                for option in alternatives]
     return list(dict.fromkeys(phrases))
 
