@@ -312,7 +312,7 @@ def test_requirements_name_only_what_is_missing():
     assert missing_tables({"evidence"}, levels) == ["levels", "standards"]
     assert missing_tables({"evidence", "standards"}, levels) == []
     tables = {"discipline": pd.DataFrame(columns=["student_id"]),
-              "students": pd.DataFrame(columns=["student_id", "race_ethnicity"])}
+              "students": pd.DataFrame({"student_id": ["a"], "race_ethnicity": ["x"]})}
     assert missing_tables(tables, [["discipline", "students.race_ethnicity"]]) == []
     assert missing_tables(tables, [["discipline", "students.disability"]]) == ["the disability column of students"]
 

@@ -10,6 +10,7 @@ import ast
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -128,10 +129,19 @@ def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = ""
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     parameters = {"data_dir": str(data_dir), "run_dir": str(run_dir), "config_path": config_path}
-    source = str(step.path) if provided is None else prepared_notebook(step, provided)
+    with tempfile.TemporaryDirectory(prefix="equity-audit-") as folder:
+        source = step.path
+        if provided is not None:  # a file, so that the run records a path, not a whole notebook
+            source = Path(folder) / step.path.name
+            nbformat.write(prepared_notebook(step, provided), source)
+        return _execute(step, source, out, parameters, run_dir=run_dir, progress=progress, timeout=timeout)
+
+
+def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: Path, progress: bool,
+             timeout: int) -> Path:
     try:
         pm.execute_notebook(
-            source, str(out), parameters=parameters, kernel_name="python3",
+            str(source), str(out), parameters=parameters, kernel_name="python3",
             language="python", cwd=str(run_dir), progress_bar=progress,
             execution_timeout=timeout, log_output=False,
         )
