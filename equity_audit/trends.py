@@ -175,17 +175,19 @@ HEADLINES = (
 )
 
 
-def headline_trends(facts: pd.DataFrame, *, min_n: int = 10, confidence: float = 0.95):
+def headline_trends(facts: pd.DataFrame, *, min_n: int = 10, confidence: float = 0.95, headlines=None):
     """Every headline gap by year, and its trend.
 
     ``facts`` has one row per student and school year with the metric columns
     (``any_oss``, ``any_exclusion``, ``level4_ready``, ``pace``) that exist; a
-    headline whose metric is missing is left out. Returns ``(by_year, summary)``:
+    headline whose metric is missing is left out. ``headlines`` replaces
+    :data:`HEADLINES` (same tuples), e.g. groups chosen from the data by
+    :func:`equity_audit.questions.focus.headlines`. Returns ``(by_year, summary)``:
     the gaps per year in the shape of a by-group table (``subgroup`` = the
     headline, ``group`` = the school year) for a chart, and one sentence per headline.
     """
     yearly, sentences = [], []
-    for who, column, focus, metric, words, percent in HEADLINES:  # five headlines
+    for who, column, focus, metric, words, percent in (HEADLINES if headlines is None else headlines):  # a few
         if metric not in facts or column not in facts:
             continue
         gaps = gap_by_year(facts, metric, column=column, focus=focus, min_n=min_n, confidence=confidence)

@@ -47,7 +47,7 @@ def test_step_requirements_come_from_notebook_metadata(tmp_path):
     step = Step("01_needs", path)
     assert step.missing({"levels": 1}) == []
     assert step.missing({"evidence": 1, "standards": 1}) == []
-    assert step.missing({"evidence": 1}) == ["levels", "evidence and standards"]
+    assert step.missing({"evidence": 1}) == ["levels", "standards"]
 
 
 def test_skipped_section_explains_what_is_missing(tmp_path):

@@ -6,9 +6,11 @@ every notebook gets the same three parameters (``data_dir``, ``run_dir``,
 """
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +23,7 @@ import papermill as pm
 from equity_audit._version import __version__
 from equity_audit.config import load_config
 from equity_audit.data.enrollment import student_years
-from equity_audit.data.requirements import missing_tables
+from equity_audit.data.requirements import analysis, missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
@@ -31,7 +33,7 @@ from equity_audit.publish.release import audit_release
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
 
-__all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook"]
+__all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook", "prepared_notebook"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,62 @@ class Step:
         return metadata.get("equity_audit", {}).get("requires", [])
 
     def missing(self, provided) -> list[str]:
-        """The tables to provide before this step can run; empty when it can.
+        """The tables to provide before this step can run at all; empty when it can.
 
-        ``provided`` holds the names of the tables the district provided.
+        ``provided`` holds the tables the district provided (names, or the loaded
+        district's ``tables`` so that columns are checked too). Each analysis of
+        the step declares its own needs (:data:`equity_audit.data.requirements.ANALYSES`);
+        this is only what the step's shared first cells need.
         """
         return missing_tables(provided, self.requires)
+
+    @property
+    def analyses(self) -> list[str]:
+        """Names of the analyses whose cells this notebook tags, in order."""
+        cells = nbformat.read(self.path, as_version=4).cells
+        return list(dict.fromkeys(name for cell in cells if (name := cell_analysis(cell))))
+
+
+def cell_analysis(cell) -> str | None:
+    """The analysis a notebook cell belongs to (metadata ``equity_audit.analysis``), if any."""
+    return cell.get("metadata", {}).get("equity_audit", {}).get("analysis")
+
+
+def prepared_notebook(step: Step, provided) -> nbformat.NotebookNode:
+    """The step's notebook with the cells of each analysis that cannot run taken out.
+
+    In their place: a markdown cell saying exactly what is missing and what the
+    analysis would have shown, and a hidden cell setting the names those cells
+    would have defined to ``None``, so that later cells (a section's findings)
+    can leave them out.
+    """
+    notebook = nbformat.read(step.path, as_version=4)
+    cells, explained = [], set()
+    for cell in notebook.cells:  # a few dozen cells
+        name = cell_analysis(cell)
+        if name is None or not (declared := analysis(name)).missing(provided):
+            cells.append(cell)
+            continue
+        if name not in explained:
+            explained.add(name)
+            cells.append(nbformat.v4.new_markdown_cell(declared.message(provided),
+                                                       metadata={"equity_audit": {"not_run": name}}))
+        if cell.cell_type == "code" and (names := _assigned_names(cell.source)):
+            cells.append(nbformat.v4.new_code_cell(" = ".join([*names, "None"]),
+                                                   metadata={"tags": ["remove-cell"]}))
+    notebook.cells = cells
+    return notebook
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names bound at the top level of a cell (``a = ...``, ``a, b = ...``)."""
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
 
 
 def steps(folder: Path | None = None) -> list[Step]:
@@ -67,17 +120,30 @@ def steps(folder: Path | None = None) -> list[Step]:
 
 
 def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = "",
-             progress: bool = False, timeout: int = 1800) -> Path:
+             progress: bool = False, timeout: int = 1800, provided=None) -> Path:
     """Execute one notebook with papermill into ``run_dir/confidential/notebooks``.
 
-    Raises :class:`StepFailedError` naming the notebook and cell on failure.
+    With ``provided`` (the district's tables), the cells of every analysis whose
+    inputs are missing are replaced by a note saying what is missing
+    (:func:`prepared_notebook`). Raises :class:`StepFailedError` naming the
+    notebook and cell on failure.
     """
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     parameters = {"data_dir": str(data_dir), "run_dir": str(run_dir), "config_path": config_path}
+    with tempfile.TemporaryDirectory(prefix="equity-audit-") as folder:
+        source = step.path
+        if provided is not None:  # a file, so that the run records a path, not a whole notebook
+            source = Path(folder) / step.path.name
+            nbformat.write(prepared_notebook(step, provided), source)
+        return _execute(step, source, out, parameters, run_dir=run_dir, progress=progress, timeout=timeout)
+
+
+def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: Path, progress: bool,
+             timeout: int) -> Path:
     try:
         pm.execute_notebook(
-            str(step.path), str(out), parameters=parameters, kernel_name="python3",
+            str(source), str(out), parameters=parameters, kernel_name="python3",
             language="python", cwd=str(run_dir), progress_bar=progress,
             execution_timeout=timeout, log_output=False,
         )
@@ -88,16 +154,20 @@ def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = ""
     return out
 
 
-def skipped_notebook(step: Step, missing: list[str], run_dir: Path) -> Path:
-    """A one-cell notebook saying why a section could not run, for the report."""
+def skipped_notebook(step: Step, missing: list[str], run_dir: Path, provided=None) -> Path:
+    """A notebook saying why a section could not run and, per analysis, what is missing."""
     title = nbformat.read(step.path, as_version=4).cells[0].source.splitlines()[0]
     text = (f"{title}\n\nThis section could not be run: it needs the "
             f"{' or the '.join(missing)} table(s), which the district did not provide. "
             "The data dictionary (templates/data/README.md) says what each holds and where it "
             "comes from in the student information system.")
+    cells = [nbformat.v4.new_markdown_cell(text)]
+    cells += [nbformat.v4.new_markdown_cell(analysis(name).message(provided if provided is not None else set()),
+                                            metadata={"equity_audit": {"not_run": name}})
+              for name in step.analyses]
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), out)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), out)
     return out
 
 
@@ -177,11 +247,12 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
         started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
         if missing := step.missing(district.tables):
             log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
-            executed.append(skipped_notebook(step, missing, run_dir))
+            executed.append(skipped_notebook(step, missing, run_dir, district.tables))
         else:
-            log(f"{counter} {step.name} ...")
-            executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir,
-                                     config_path=config_path, progress=progress))
+            not_run = [name for name in step.analyses if analysis(name).missing(district.tables)]
+            log(f"{counter} {step.name} ..." + (f" (without {', '.join(not_run)}: inputs missing)" if not_run else ""))
+            executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir, config_path=config_path,
+                                     progress=progress, provided=district.tables))
             log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
         # findings.json (and confidential/findings.json) from every table written so far, so each step
         # (the strategies step above all) reads the findings of the steps before it; after the last

@@ -18,7 +18,7 @@ import pandas as pd
 
 from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS, UNKNOWN
 
-__all__ = ["subgroup_columns", "core_subgroups", "subgroup_labels", "attach_subgroups", "FLAG_LABELS", "CORE"]
+__all__ = ["subgroup_columns", "comparable_subgroups", "core_subgroups", "subgroup_labels", "attach_subgroups", "FLAG_LABELS", "CORE"]
 
 FLAG_LABELS = ("Yes", "No", UNKNOWN)
 _BASE = ("race_ethnicity", "gender")
@@ -35,9 +35,29 @@ def subgroup_columns(students: pd.DataFrame) -> list[str]:
 CORE = ("race_ethnicity", "gender", "english_learner", "disability", "low_income")
 
 
+def comparable_subgroups(students: pd.DataFrame) -> list[str]:
+    """The subgroup columns with at least two recorded groups, so groups can be compared.
+
+    A column whose every value is blank or Unknown (race recorded only as
+    Unknown), or a yes/no column with only one answer, has no comparison to
+    make; the data overview still shows it.
+
+    Examples
+    --------
+    >>> students = pd.DataFrame({"student_id": ["a", "b"], "race_ethnicity": ["Unknown", "Unknown"],
+    ...                          "english_learner": pd.array([True, False], dtype="boolean")})
+    >>> comparable_subgroups(students)
+    ['english_learner']
+    """
+    labelled = subgroup_labels(students)
+    return [c for c in subgroup_columns(students)
+            if labelled[c].astype(str).loc[lambda v: v != UNKNOWN].nunique() >= 2]
+
+
 def core_subgroups(students: pd.DataFrame) -> list[str]:
-    """The core subgroups present in ``students``, for charts that must fit a page."""
-    return [c for c in CORE if c in students.columns]
+    """The core subgroups present in ``students`` with groups to compare, for charts that must fit a page."""
+    comparable = comparable_subgroups(students)
+    return [c for c in CORE if c in comparable]
 
 
 def subgroup_labels(students: pd.DataFrame) -> pd.DataFrame:

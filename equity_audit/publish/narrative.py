@@ -428,8 +428,8 @@ def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
 
 
 def combine_findings(*tables: pd.DataFrame) -> pd.DataFrame:
-    """Stack findings tables, skipping empty ones."""
-    parts = [t for t in tables if len(t)]
+    """Stack findings tables, skipping empty ones and ``None`` (an analysis that could not run)."""
+    parts = [t for t in tables if t is not None and len(t)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FINDING_COLUMNS)
 
 

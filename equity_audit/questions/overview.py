@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from equity_audit.config import Config
 from equity_audit.data.contract import SUBGROUP_FLAGS, UNKNOWN
+from equity_audit.pace import levels_from_evidence
 from equity_audit.privacy import publish_counts, small_cells, suppress
+from equity_audit.data.requirements import availability
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = [
     "students_by", "composition", "grade_label", "year_label", "school_names", "data_period",
     "headline",
     "by_school_table", "by_grade_counts", "by_grade_alt", "composition_table", "composition_alt",
-    "composition_shares", "notes_markdown", "ledger_table",
+    "composition_shares", "notes_markdown", "ledger_table", "analyses_table", "levels",
 ]
 
 _GRADE_NAMES = {-1: "PK", 0: "K"}
@@ -192,3 +195,45 @@ def ledger_table(district) -> pd.DataFrame:
     ledger = district.ledger.copy()
     ledger["provided"] = ledger["provided"].map({True: "Yes", False: "No"})
     return ledger.fillna({"file": "—"})
+
+
+def analyses_table(district) -> pd.DataFrame:
+    """Every analysis of the audit, whether it runs on this district, and if not what it lacks.
+
+    The data-overview section publishes it, so a reader sees at once what the
+    report covers and what more data would add.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> district = SimpleNamespace(tables={"students": pd.DataFrame(columns=["student_id"]),
+    ...                                    "enrollments": pd.DataFrame()})
+    >>> table = analyses_table(district)
+    >>> table.loc[table["Analysis"] == "Climate survey", "Missing"].item()
+    'survey'
+    """
+    table = availability(district.tables)
+    return pd.DataFrame({
+        "Section": table["section"].str.split("_", n=1).str[1].str.replace("_", " ").str.capitalize(),
+        "Analysis": table["analysis"],
+        "Runs": table["runs"].map({True: "Yes", False: "No"}),
+        "Missing": table["missing"],
+        "What it shows": table["what_it_shows"],
+    })
+
+
+def levels(district, config=None) -> pd.DataFrame:
+    """The district's dated performance levels: as provided, or derived from evidence.
+
+    ``levels`` when the district provided it, else levels derived from
+    ``evidence`` and ``standards`` (:func:`equity_audit.pace.levels_from_evidence`).
+
+    Examples
+    --------
+    >>> levels(district)  # doctest: +SKIP
+    """
+    if "levels" in district.tables:
+        return district.tables["levels"]
+    config = config or Config()
+    return levels_from_evidence(district.tables["evidence"], district.tables["standards"],
+                                proficient_score=config.proficient_score)
