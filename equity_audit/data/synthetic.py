@@ -656,7 +656,10 @@ def _make_grades(w: _World) -> None:
     biased = _pick_biased_teacher(w)  # also in a null district, to keep ids comparable
     points += _GRADE_BIAS * w.plant * ((teacher == biased) & (w.race[sidx] == _BLACK))
     if w.realistic:
-        points += _realistic_leniency(w)[teacher]
+        lenient = _realistic_leniency(w)[teacher]
+        points += lenient
+        count = np.maximum(np.bincount(sidx, minlength=w.n), 1)
+        w.truth["grading"] = np.bincount(sidx, weights=lenient, minlength=w.n) / count
     letter = np.searchsorted((_POINTS[1:] + _POINTS[:-1]) / 2, points)
     section = sd["section"].to_numpy()[r]
     order = np.lexsort((term, section, sidx))
@@ -928,8 +931,9 @@ _REALISTIC = {
     "school_year": ("08-24", "06-09"),  # growth between these days only (nominal calendar)
 }
 _CELL_INTERACTION = -0.30  # planted (realistic=True): EL with a disability, beyond main effects
-# Smallest true gap listed in ``manifest["real_gaps"]``: pace in levels a year, else a ratio.
-_REAL_GAP_MIN = {"pace": 0.03, "discipline": 1.1, "level4_access": 1.1}
+# Smallest true gap listed in ``manifest["real_gaps"]``: a difference for pace (levels a
+# year) and grading (grade points), a ratio for discipline and access.
+_REAL_GAP_MIN = {"pace": 0.01, "grading": 0.02, "discipline": 1.02, "level4_access": 1.02}
 
 
 def _group_mask(w: _World, column: str, value="Y"):
@@ -1062,33 +1066,43 @@ def _realistic_discipline(w: _World) -> np.ndarray:
             * w.truth["school_effects"]["discipline"][school])
 
 
-def _real_gaps(w: _World) -> list[dict]:
-    """True district gaps implied by the main effects and the correlated subgroups.
+def _school_mean(w: _World, effect: np.ndarray) -> np.ndarray:
+    """A school effect averaged over the school years each student was enrolled."""
+    sp = w.spans[~w.spans.duplicated(["sidx", "j"])]
+    sidx = sp["sidx"].to_numpy()
+    total = np.bincount(sidx, weights=effect[sp["school"].to_numpy()], minlength=w.n)
+    return total / np.maximum(np.bincount(sidx, minlength=w.n), 1)
 
-    For every core subgroup value, the true mean pace (levels per school year) or the
-    true mean risk multiplier of the group against all other students; only gaps at
-    least ``_REAL_GAP_MIN`` in size are listed.
+
+def _real_gaps(w: _World) -> list[dict]:
+    """True district gaps implied by the main effects, the schools and the correlated subgroups.
+
+    For every core subgroup value, the group's expected outcome against all other
+    students: pace (levels per school year: main effects + school effects, without
+    the planted interaction and student noise), grading leniency met (grade points),
+    and discipline and Level-4 access risk multipliers (main effects x school effects,
+    as a ratio). Gaps smaller than ``_REAL_GAP_MIN`` are left out.
     """
-    truth = {"pace": w.pace_student.mean(axis=1) - w.cell,
-             "discipline": _ratio_effects(w, "discipline"),
-             "level4_access": _ratio_effects(w, "level4_access")}
+    schools = w.truth["school_effects"]
+    truth = {"pace": _main_pace(w) + _school_mean(w, schools["pace"]),
+             "grading": w.truth.get("grading", np.zeros(w.n)),
+             "discipline": _ratio_effects(w, "discipline") * _school_mean(w, schools["discipline"]),
+             "level4_access": _ratio_effects(w, "level4_access") * _school_mean(w, schools["level4_access"])}
     columns = {"race_ethnicity": w.race, **{c: _yn(w.flags[c]) for c in
                                               ("english_learner", "disability", "low_income")}}
     out = []
-    for measure, value in truth.items():  # loops over three measures and a few groups
+    for measure, value in truth.items():  # loops over four measures and a few groups
+        ratio = measure in ("discipline", "level4_access")
         for column, labels in columns.items():
             for label in np.unique(labels):
                 inside = labels == label
-                if label == "" or inside.all() or inside.sum() < 10:
+                if label == "" or inside.all():
                     continue
                 a, b = value[inside].mean(), value[~inside].mean()
-                gap = a - b if measure == "pace" else a / b
-                big = abs(gap) >= _REAL_GAP_MIN[measure] if measure == "pace" else \
-                    max(gap, 1 / gap) >= _REAL_GAP_MIN[measure]
-                if big:
+                gap = a / b if ratio else a - b
+                if (max(gap, 1 / gap) if ratio else abs(gap)) >= _REAL_GAP_MIN[measure]:
                     out.append({"measure": measure, "unit": "district", "group": {column: str(label)},
-                                "gap": round(float(gap), 3),
-                                "gap_type": "difference" if measure == "pace" else "ratio"})
+                                "gap": round(float(gap), 3), "gap_type": "ratio" if ratio else "difference"})
     return out
 
 
