@@ -23,6 +23,12 @@ Design in brief
   current level; course grades follow the evidence of the term.
 * Subgroup flags, race, gender and school assignment are drawn independently of
   each other, so a planted effect does not leak into other groups.
+* ``null="realistic"`` (or ``realistic=True`` with the planted effects) gives the
+  structure of real data instead: subgroups correlated through a latent factor,
+  schools sorted by it, additive group main effects, growth only during school
+  years, lasting student propensities, one grading leniency per teacher and school
+  random effects; ``manifest["real_gaps"]`` lists the true gaps this creates. The
+  default output does not change (the realistic parts draw only when asked for).
 
 Examples
 --------
