@@ -26,6 +26,7 @@ Rows per district and analysis go to ``benchmarks/calibration.csv``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -360,7 +361,6 @@ def run_district(kind: str, seed: int, students: int, analyses=None) -> list[dic
     names = list(analyses or ANALYSES)
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory(prefix="equity-calibrate-") as folder:
-        import json
         path = write_district(folder, students=students, seed=seed, fmt="parquet", **kwargs)
         manifest = json.loads(Path(path).read_text())
         try:

@@ -1044,15 +1044,14 @@ def _grown(w: _World, sidx, d, day):
 
 def _realistic_access(w: _World, sidx, j) -> np.ndarray:
     """Level-4 rate multiplier: group main effects x school x a lasting student propensity."""
-    if not hasattr(w, "access_student"):
-        w.access_student = np.exp(w.rng.normal(0, _REALISTIC["access_student_sd"], w.n)
-                                  - _REALISTIC["access_student_sd"] ** 2 / 2)
+    sd = _REALISTIC["access_student_sd"]
+    propensity = np.exp(w.rng.normal(0, sd, w.n) - sd ** 2 / 2)  # mean 1, the same every year
     sp = w.spans
     first = ~sp.duplicated(["sidx", "j"]).to_numpy()
     school = pd.Series(sp["school"].to_numpy()[first],
                        index=sp["sidx"].to_numpy()[first] * 100 + sp["j"].to_numpy()[first])
     school = school.reindex(sidx * 100 + j).to_numpy()
-    return (_ratio_effects(w, "level4_access", sidx) * w.access_student[sidx]
+    return (_ratio_effects(w, "level4_access", sidx) * propensity[sidx]
             * w.truth["school_effects"]["level4_access"][school])
 
 
