@@ -77,6 +77,9 @@ def test_cli_writes_a_realistic_null(tmp_path):
     assert manifest["arguments"]["realistic"] is True and manifest["planted"] == []
     assert cli_main(["synth", "--students", "120", "--seed", "3", "--null", "--out", str(tmp_path / "n")]) == 0
     assert "realistic" not in json.loads((tmp_path / "n" / "manifest.json").read_text())
+    assert cli_main(["synth", "--students", "400", "--seed", "3", "--realistic", "--out", str(tmp_path / "p")]) == 0
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["arguments"]["realistic"] is True and len(manifest["planted"]) == 6
 
 
 # ------------------------------------------------------------------------- structure
