@@ -4,14 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 DEMO_OUT ?= runs/demo
+K ?= 5
+STUDENTS ?= 1800
 
-.PHONY: demo test lab bench templates district clean help
+.PHONY: demo test lab bench calibrate templates district clean help
 
 help:
 	@echo "make demo       install into .venv and audit the bundled synthetic district"
 	@echo "make test       install the test extras into .venv and run the whole suite"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      time the audit on the bundled district and on 100,000 students"
+	@echo "make calibrate  false flags and power of every analysis on K simulated districts of each kind"
+	@echo "                (K=5 STUDENTS=1800 by default; K=10 takes 3-4 minutes on 2 idle cores)"
 	@echo "make templates  regenerate templates/data/ from the data contract"
 	@echo "make district   regenerate the bundled synthetic district in data/synthetic/"
 
@@ -46,6 +50,9 @@ lab: $(VENV)/.lab
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
+
+calibrate: $(VENV)/.base
+	$(BIN)/python benchmarks/calibrate.py --k $(K) --students $(STUDENTS)
 
 templates: $(VENV)/.base
 	$(BIN)/equity-audit templates --out templates/data

@@ -52,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--students", type=int, default=2000, metavar="N", help="number of students (default 2000)")
     synth.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     synth.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write")
-    synth.add_argument("--null", action="store_true", help="plant nothing: no group differs in anything")
+    synth.add_argument("--null", nargs="?", const="independent", choices=("independent", "realistic"),
+                       help="plant nothing; 'independent' (the default when given alone): no group, school "
+                            "or teacher differs in anything; 'realistic': correlated subgroups, real "
+                            "additive group differences, school and teacher effects, growth only in "
+                            "school years, and no inequity beyond them")
+    synth.add_argument("--realistic", action="store_true",
+                       help="realistic structure (as --null realistic) with six planted inequities on top")
     synth.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     synth.set_defaults(handler=_synth)
 
@@ -123,8 +129,9 @@ def _validate(args) -> int:
 def _synth(args) -> int:
     from equity_audit.data.synthetic import write_district
 
+    null = {None: False, "independent": True, "realistic": "realistic"}[args.null]
     manifest = write_district(args.out, students=args.students, seed=args.seed,
-                              null=args.null, fmt=args.format)
+                              null=null, fmt=args.format, realistic=args.realistic)
     print(f"Synthetic district written to {args.out} (ground truth: {manifest}).")
     return 0
 

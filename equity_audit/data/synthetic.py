@@ -23,6 +23,12 @@ Design in brief
   current level; course grades follow the evidence of the term.
 * Subgroup flags, race, gender and school assignment are drawn independently of
   each other, so a planted effect does not leak into other groups.
+* ``null="realistic"`` (or ``realistic=True`` with the planted effects) gives the
+  structure of real data instead: subgroups correlated through a latent factor,
+  schools sorted by it, additive group main effects, growth only during school
+  years, lasting student propensities, one grading leniency per teacher and school
+  random effects; ``manifest["real_gaps"]`` lists the true gaps this creates. The
+  default output does not change (the realistic parts draw only when asked for).
 
 Examples
 --------
@@ -45,7 +51,7 @@ import pandas as pd
 
 from equity_audit.data.contract import TABLES
 
-__all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS"]
+__all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS"]
 
 #: Names of the planted effects, in manifest order.
 PLANTED_EFFECTS = (
@@ -207,6 +213,8 @@ class _World:
     n: int
     tables: dict = field(default_factory=dict)
     planted: list = field(default_factory=list)
+    realistic: bool = False
+    truth: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- schools
@@ -254,6 +262,8 @@ def _make_students(w: _World) -> None:
     # Kindergarten year (ending) is years[0] - vg; a few students are a year older (retained).
     k_year = w.years[0] - w.vg - (rng.random(n) < 0.03)
     birth = _ymd(k_year - 7, 9, 2) + rng.integers(0, 365, n)
+    if w.realistic:
+        _realistic_people(w)
     w.ids = _codes("S", np.arange(1, n + 1), max(5, len(str(n))))
     students = {"student_id": w.ids, "birth_date": _dates(birth), "race_ethnicity": w.race,
                 "gender": gender}
@@ -267,6 +277,9 @@ def _make_students(w: _World) -> None:
 
 def _make_growth(w: _World) -> None:
     """True pace and starting level per student and domain, with the planted shifts."""
+    if w.realistic:
+        _realistic_student_growth(w)
+        return
     rng, n = w.rng, w.n
     el, li, dis = (w.flags[k] for k in ("english_learner", "low_income", "disability"))
     off_li, off_dis = _intersection_offsets(li, dis, _CELL_PACE)
@@ -355,6 +368,8 @@ def _make_spans(w: _World) -> None:
         "exit_date": _dates(w.spans["exit"]),
         "exit_reason": _EXIT_REASONS[w.spans["reason"]].astype(object),
     })
+    if w.realistic:
+        _realistic_pace(w)
 
 
 def _year_spans(w: _World, j: int, year: int, elem_home: np.ndarray) -> list[pd.DataFrame]:
@@ -393,6 +408,8 @@ def _year_spans(w: _World, j: int, year: int, elem_home: np.ndarray) -> list[pd.
 
 # -------------------------------------------------------------------------------- levels
 def _true_level(w: _World, sidx, d, day):
+    if w.realistic:
+        return w.start[sidx, d] + _grown(w, sidx, d, day) - _grown(w, sidx, d, w.t0[sidx])
     return w.start[sidx, d] + w.pace[sidx, d] * (day - w.t0[sidx]) / 365.25
 
 
@@ -549,6 +566,8 @@ def _make_opportunities(w: _World) -> None:
     dis = w.flags["disability"][sidx]
     ratio = np.where(dis & w.plant, _LEVEL4_RATIO, 1.0)
     p_l4 = np.where(eligible, _BASE["level4_rate_eligible"] * ratio, _BASE["level4_rate_not_eligible"])
+    if w.realistic:
+        p_l4 = np.minimum(p_l4 * _realistic_access(w, sidx, j), 0.95)
     l4 = rng.random(m) < p_l4
     sd_key = w.sd["sidx"].to_numpy() * 100 + w.sd["j"].to_numpy()
     honors_keys = np.unique(sd_key[np.isin(w.sd["cl"].to_numpy(), [1, 2])])
@@ -642,6 +661,11 @@ def _make_grades(w: _World) -> None:
     points = 1.35 * mastery - 1.05 + rng.normal(0, 0.35, len(k))
     biased = _pick_biased_teacher(w)  # also in a null district, to keep ids comparable
     points += _GRADE_BIAS * w.plant * ((teacher == biased) & (w.race[sidx] == _BLACK))
+    if w.realistic:
+        lenient = _realistic_leniency(w)[teacher]
+        points += lenient
+        count = np.maximum(np.bincount(sidx, minlength=w.n), 1)
+        w.truth["grading"] = np.bincount(sidx, weights=lenient, minlength=w.n) / count
     letter = np.searchsorted((_POINTS[1:] + _POINTS[:-1]) / 2, points)
     section = sd["section"].to_numpy()[r]
     order = np.lexsort((term, section, sidx))
@@ -747,10 +771,17 @@ def _make_discipline(w: _World) -> None:
     black = w.race[sp["sidx"].to_numpy()] == _BLACK
     target = w.mid_ids[0]
     ratio = np.where(w.plant & (school == target) & black, _OSS_RATIO, 1.0)
-    oss = rng.random(n) < _BASE["oss_risk"] * ratio
+    if w.realistic:  # every removal shares the student's, the group's and the school's risk
+        mult = _realistic_discipline(w)
+        oss = rng.random(n) < np.minimum(_BASE["oss_risk"] * ratio * mult, 0.9)
+        iss = rng.random(n) < np.minimum(0.05 * mult, 0.9)
+        referral = rng.poisson(0.25 * mult)
+    else:
+        oss = rng.random(n) < _BASE["oss_risk"] * ratio
+        referral, iss = rng.poisson(0.25, n), rng.random(n) < 0.05
     counts = {
-        "referral": rng.poisson(0.25, n),
-        "in_school_suspension": (rng.random(n) < 0.05).astype(int),
+        "referral": referral,
+        "in_school_suspension": iss.astype(int),
         "out_of_school_suspension": oss * (1 + rng.poisson(0.25, n)),
         "expulsion": (rng.random(n) < 0.002).astype(int),
         "other": rng.poisson(0.04, n),
@@ -806,6 +837,9 @@ def _make_survey(w: _World) -> None:
     s = np.nonzero(take)[0]
     m, n_c = len(s), len(_CONSTRUCTS)
     tone = rng.normal(0, 0.6, (m, n_c))  # a student's feeling about each construct
+    if w.realistic:  # the same student feels much the same way every year
+        lasting = rng.normal(0, 0.5, (w.n, n_c))
+        tone = lasting[sp["sidx"].to_numpy()[s]] + 0.6 * tone
     rr = np.repeat(np.arange(m), 3 * n_c)
     c = np.tile(np.repeat(np.arange(n_c), 3), m)
     item = np.tile(np.arange(1, 4), m * n_c)
@@ -893,6 +927,229 @@ def _make_attendance(w: _World) -> None:
     }).groupby(["student_id", "school_year", "school_id"], as_index=False, sort=True).sum()
 
 
+# ------------------------------------------------------------------------ realistic nulls
+# ``null="realistic"`` (and ``realistic=True``): the structure of real district data
+# without any inequity beyond additive main effects. A latent disadvantage factor links
+# race, low income, English learner status and disability, and sorts students into
+# schools; groups differ in pace, discipline and access by the same amount everywhere
+# (main effects, no interaction, no unit-by-group effect); growth happens only during
+# school years; each student keeps a propensity across years; each teacher grades all
+# students with one leniency; schools have random effects.
+
+#: Group main effects of the realistic generator: pace in levels per school year
+#: (additive), discipline and Level-4 access as risk ratios (multiplicative).
+REALISTIC_MAIN_EFFECTS = {
+    "pace": {"english_learner": -0.10, "disability": -0.15, "low_income": -0.08},
+    "discipline": {"race_ethnicity": (_BLACK, 1.5), "low_income": 1.5, "disability": 1.6},
+    "level4_access": {"low_income": 0.8, "english_learner": 0.85},
+}
+_LATENT_BY_RACE = {"Hispanic/Latino": 0.5, "American Indian/Alaska Native": 0.6, "Asian": -0.3,
+                   _BLACK: 0.6, "Native Hawaiian/Pacific Islander": 0.4, "White": -0.3,
+                   "Two or more races": 0.2, "": 0.0}
+_REALISTIC = {
+    "school_composition_sd": 1.0,  # noise added to the latent factor when sorting into schools
+    "pace_school_sd": 0.05, "pace_year_sd": 0.06,
+    "discipline_school_sd": 0.25, "discipline_frailty_shape": 1.5,
+    "access_school_sd": 0.15, "access_student_sd": 0.3,
+    "teacher_leniency_sd": 0.25,
+    "school_year": ("08-24", "06-09"),  # growth between these days only (nominal calendar)
+}
+_CELL_INTERACTION = -0.30  # planted (realistic=True): EL with a disability, beyond main effects
+# Smallest true gap listed in ``manifest["real_gaps"]``: a difference for pace (levels a
+# year) and grading (grade points), a ratio for discipline and access.
+_REAL_GAP_MIN = {"pace": 0.01, "grading": 0.02, "discipline": 1.02, "level4_access": 1.02}
+
+
+def _group_mask(w: _World, column: str, value="Y"):
+    if column == "race_ethnicity":
+        return w.race == value
+    return w.flags[column]
+
+
+def _realistic_people(w: _World) -> None:
+    """Subgroups linked through a latent disadvantage factor, and schools sorted by it."""
+    rng, n = w.rng, w.n
+    z = np.vectorize(_LATENT_BY_RACE.get, otypes=[float])(w.race) + rng.normal(0, 1, n)
+    many_el = np.isin(w.race, ["Hispanic/Latino", "Asian"])
+    scores = {"low_income": z + rng.normal(0, 0.7, n),
+              "english_learner": 0.6 * z + 1.5 * many_el + rng.normal(0, 1, n),
+              "disability": 0.35 * z + rng.normal(0, 1, n)}
+    for column, score in scores.items():
+        w.flags[column] = score > np.quantile(score, 1 - _FLAG_SHARES[column])
+    w.latent = z
+    for level, ids in enumerate((w.elem_ids, w.mid_ids, w.high_ids)):
+        key = z + rng.normal(0, _REALISTIC["school_composition_sd"], n)
+        rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")
+        w.homes[level] = (rank * len(ids) // n).astype(np.int64)
+    n_s = len(w.school_ids)
+    w.truth["school_effects"] = {
+        "pace": rng.normal(0, _REALISTIC["pace_school_sd"], n_s),
+        "discipline": np.exp(rng.normal(0, _REALISTIC["discipline_school_sd"], n_s)),
+        "level4_access": np.exp(rng.normal(0, _REALISTIC["access_school_sd"], n_s)),
+    }
+
+
+def _main_pace(w: _World) -> np.ndarray:
+    return sum(effect * w.flags[col] for col, effect in REALISTIC_MAIN_EFFECTS["pace"].items())
+
+
+def _ratio_effects(w: _World, measure: str, rows=slice(None)) -> np.ndarray:
+    out = np.ones(w.n)
+    for col, effect in REALISTIC_MAIN_EFFECTS[measure].items():
+        value, ratio = effect if isinstance(effect, tuple) else ("Y", effect)
+        out = out * np.where(_group_mask(w, col, value), ratio, 1.0)
+    return out[rows]
+
+
+def _realistic_student_growth(w: _World) -> None:
+    """Persistent student pace and starting level; the school part is added with the spans."""
+    rng, n = w.rng, w.n
+    el, dis = w.flags["english_learner"], w.flags["disability"]
+    w.cell = _CELL_INTERACTION * (el & dis) * w.plant
+    shift = _main_pace(w) + w.cell
+    w.pace_student = (_BASE["pace_mean"] + shift + rng.normal(0, _BASE["pace_student_sd"], n))[:, None] \
+        + rng.normal(0, _BASE["pace_domain_sd"], (n, 2))
+    w.pace_year_noise = rng.normal(0, _REALISTIC["pace_year_sd"], (n, 2, len(w.years)))
+    grade_first = w.vg + w.first
+    mean_behind = _BASE["behind_mean_intercept"] + _BASE["behind_mean_per_grade"] * grade_first
+    behind = rng.normal(mean_behind[:, None], _BASE["behind_sd"], (n, 2)) - shift[:, None]
+    w.t0 = _ymd(w.years[w.first] - 1, 9, 15)
+    w.start = np.clip(grade_first[:, None] - behind, -1, 16)
+    if w.plant:
+        w.planted.append({
+            "name": "hidden_intersection",
+            "description": "English learners with a disability grow more slowly than the sum of "
+                           "the two groups' main effects predicts.",
+            "table": "levels", "measure": "pace", "where": {},
+            "group": {"english_learner": "Y", "disability": "Y"},
+            "effect": _CELL_INTERACTION, "effect_type": "interaction",
+            "students": int((el & dis).sum()),
+            "main_effects": dict(REALISTIC_MAIN_EFFECTS["pace"]),
+            "basis": "levels per school year; growth only between school-year start and end",
+        })
+
+
+def _realistic_pace(w: _World) -> None:
+    """Pace per student, domain and school year: student + year noise + that year's school."""
+    sp = w.spans
+    first = ~sp.duplicated(["sidx", "j"]).to_numpy()
+    effect = np.zeros((w.n, len(w.years)))
+    effect[sp["sidx"].to_numpy()[first], sp["j"].to_numpy()[first]] = \
+        w.truth["school_effects"]["pace"][sp["school"].to_numpy()[first]]
+    w.pace_year = np.clip(w.pace_student[:, :, None] + w.pace_year_noise + effect[:, None, :], 0.05, 2.5)
+    w.pace = w.pace_year.mean(axis=2)
+    w.pace_cum = np.concatenate([np.zeros((w.n, 2, 1)), np.cumsum(w.pace_year, axis=2)], axis=2)
+
+
+def _school_years_elapsed(w: _World, day):
+    """(index of the school year, fraction of it taught) for integer days; flat over summers."""
+    day = np.asarray(day, np.int64)
+    (m0, d0), (m1, d1) = ((int(x) for x in t.split("-")) for t in _REALISTIC["school_year"])
+    cal = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    y_end = cal + (day >= _ymd(cal, m0, d0))
+    start, end = _ymd(y_end - 1, m0, d0), _ymd(y_end, m1, d1)
+    j = y_end - w.years[0]
+    frac = np.clip((day - start) / (end - start), 0.0, 1.0)
+    frac = np.where(j < 0, 0.0, np.where(j >= len(w.years), 1.0, frac))
+    return np.clip(j, 0, len(w.years) - 1), frac
+
+
+def _grown(w: _World, sidx, d, day):
+    """Levels grown from the start of the first school year to ``day``."""
+    j, frac = _school_years_elapsed(w, day)
+    return w.pace_cum[sidx, d, j] + frac * w.pace_year[sidx, d, j]
+
+
+def _realistic_access(w: _World, sidx, j) -> np.ndarray:
+    """Level-4 rate multiplier: group main effects x school x a lasting student propensity."""
+    sd = _REALISTIC["access_student_sd"]
+    propensity = np.exp(w.rng.normal(0, sd, w.n) - sd ** 2 / 2)  # mean 1, the same every year
+    sp = w.spans
+    first = ~sp.duplicated(["sidx", "j"]).to_numpy()
+    school = pd.Series(sp["school"].to_numpy()[first],
+                       index=sp["sidx"].to_numpy()[first] * 100 + sp["j"].to_numpy()[first])
+    school = school.reindex(sidx * 100 + j).to_numpy()
+    return (_ratio_effects(w, "level4_access", sidx) * propensity[sidx]
+            * w.truth["school_effects"]["level4_access"][school])
+
+
+def _realistic_leniency(w: _World) -> np.ndarray:
+    """One grading leniency per teacher, in grade points, shared by all of their students."""
+    n_t = len(w.teacher_school)
+    w.truth["teacher_leniency"] = w.rng.normal(0, _REALISTIC["teacher_leniency_sd"], n_t)
+    return w.truth["teacher_leniency"]
+
+
+def _realistic_discipline(w: _World) -> np.ndarray:
+    """Removal risk multiplier per enrollment: groups x school x a lasting student frailty."""
+    shape = _REALISTIC["discipline_frailty_shape"]
+    frailty = w.rng.gamma(shape, 1 / shape, w.n)
+    sidx, school = w.spans["sidx"].to_numpy(), w.spans["school"].to_numpy()
+    return (_ratio_effects(w, "discipline", sidx) * frailty[sidx]
+            * w.truth["school_effects"]["discipline"][school])
+
+
+def _school_mean(w: _World, effect: np.ndarray) -> np.ndarray:
+    """A school effect averaged over the school years each student was enrolled."""
+    sp = w.spans[~w.spans.duplicated(["sidx", "j"])]
+    sidx = sp["sidx"].to_numpy()
+    total = np.bincount(sidx, weights=effect[sp["school"].to_numpy()], minlength=w.n)
+    return total / np.maximum(np.bincount(sidx, minlength=w.n), 1)
+
+
+def _real_gaps(w: _World) -> list[dict]:
+    """True district gaps implied by the main effects, the schools and the correlated subgroups.
+
+    For every core subgroup value, the group's expected outcome against all other
+    students: pace (levels per school year: main effects + school effects, without
+    the planted interaction and student noise), grading leniency met (grade points),
+    and discipline and Level-4 access risk multipliers (main effects x school effects,
+    as a ratio). Gaps smaller than ``_REAL_GAP_MIN`` are left out.
+    """
+    schools = w.truth["school_effects"]
+    truth = {"pace": _main_pace(w) + _school_mean(w, schools["pace"]),
+             "grading": w.truth.get("grading", np.zeros(w.n)),
+             "discipline": _ratio_effects(w, "discipline") * _school_mean(w, schools["discipline"]),
+             "level4_access": _ratio_effects(w, "level4_access") * _school_mean(w, schools["level4_access"])}
+    columns = {"race_ethnicity": w.race, **{c: _yn(w.flags[c]) for c in
+                                              ("english_learner", "disability", "low_income")}}
+    out = []
+    for measure, value in truth.items():  # loops over four measures and a few groups
+        ratio = measure in ("discipline", "level4_access")
+        for column, labels in columns.items():
+            for label in np.unique(labels):
+                inside = labels == label
+                if label == "" or inside.all():
+                    continue
+                a, b = value[inside].mean(), value[~inside].mean()
+                gap = a / b if ratio else a - b
+                if (max(gap, 1 / gap) if ratio else abs(gap)) >= _REAL_GAP_MIN[measure]:
+                    out.append({"measure": measure, "unit": "district", "group": {column: str(label)},
+                                "gap": round(float(gap), 3), "gap_type": "ratio" if ratio else "difference"})
+    return out
+
+
+def _realistic_manifest(w: _World) -> dict:
+    effects = w.truth["school_effects"]
+    return {
+        "main_effects": {m: {c: list(e) if isinstance(e, tuple) else e for c, e in d.items()}
+                         for m, d in REALISTIC_MAIN_EFFECTS.items()},
+        "settings": dict(_REALISTIC),
+        "correlated": [["low_income", "english_learner"], ["low_income", "disability"],
+                       ["low_income", "race_ethnicity"]],
+        "school_effects": {m: {str(w.school_ids[i]): round(float(v), 4) for i, v in enumerate(e)}
+                           for m, e in effects.items()},
+        "teacher_leniency": {str(w.staff_ids[i]): round(float(v), 4)
+                             for i, v in enumerate(w.truth.get("teacher_leniency", []))},
+        "growth": "levels grow only between the school-year start and end (settings.school_year); "
+                  "pace is levels per school year: student + domain + year noise + that year's "
+                  "school effect + group main effects",
+        "discipline": "risk x group ratios x school ratio x a gamma frailty per student (all years)",
+        "level4_access": "rate x group ratios x school ratio x a lognormal student propensity",
+        "grades": "points = 1.35 * mean evidence - 1.05 + teacher leniency + N(0, 0.35)",
+    }
+
+
 # ------------------------------------------------------------------------------ assembly
 # ------------------------------------------------------------------------ state comparison
 _STATE_STUDENTS = 600_000
@@ -921,8 +1178,8 @@ def _check_years(years) -> np.ndarray:
     return years
 
 
-def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False,
-                      years=(2024, 2025, 2026), schools: int = 5):
+def generate_district(students: int = 2000, *, seed: int = 0, null: bool | str = False,
+                      years=(2024, 2025, 2026), schools: int = 5, realistic: bool = False):
     """Generate a complete synthetic district and its ground-truth manifest.
 
     Parameters
@@ -932,16 +1189,32 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
     seed : int, default 0
         Seed for :func:`numpy.random.default_rng`; the same arguments give the same
         tables.
-    null : bool, default False
+    null : bool or "realistic", default False
         If True, plant nothing: pace, behind-ness, supports, grades, rater severity,
         discipline, opportunities and survey answers are independent of every
         subgroup, school and teacher, and ``manifest["planted"]`` is empty.
+        ``"realistic"`` plants nothing either, but gives the district the structure
+        of real data (same as ``null=True, realistic=True``; see ``realistic``).
     years : sequence of int, default (2024, 2025, 2026)
         Consecutive school years, Ed-Fi convention (the calendar year the school
         year ends). The last one must have ended (30 June) by today.
     schools : int, default 5
         Number of schools, at least 3: elementary (K-5), middle (6-8) and high
         (9-12) schools; 5 gives three elementary, one middle and one high school.
+    realistic : bool, default False
+        Realistic structure: subgroups correlated through a latent factor (English
+        learners, students with disabilities and some races more often low income),
+        schools sorted by it, real additive group main effects on pace, discipline
+        and Level-4 access (``REALISTIC_MAIN_EFFECTS``, no interaction and no
+        unit-by-group effect), growth only during school years (flat over summers),
+        student propensities that persist across years, one grading leniency per
+        teacher, and school random effects. ``manifest["realistic"]`` records all
+        of it and ``manifest["real_gaps"]`` lists the true district gaps the main
+        effects create, so an analysis that flags them is right. Without ``null``,
+        six inequities of known size are planted on top: an intersection's pace
+        beyond main effects, a school's discipline gap, an access gap, a teacher's
+        grading gap against one group, a harsh scorer and a school that rarely
+        supports students who are behind.
 
     Returns
     -------
@@ -970,11 +1243,17 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
     ['student_id', 'section_id']
     >>> generate_district(300, seed=3, null=True)[1]["planted"]
     []
+    >>> real = generate_district(300, seed=3, null="realistic")[1]
+    >>> real["planted"], real["arguments"]["realistic"], "real_gaps" in real
+    ([], True, True)
     """
     if students < 1:
         raise ValueError("students must be at least 1")
     if schools < 3:
         raise ValueError("schools must be at least 3 (elementary, middle and high)")
+    if not (null is True or null is False or null == "realistic"):
+        raise ValueError(f"null must be True, False or 'realistic', got {null!r}")
+    realistic = bool(realistic) or null == "realistic"
     builders = (_make_students, _make_spans, _make_levels, _make_standards, _make_sections,
                 _make_opportunities, _make_evidence, _make_grades, _make_supports,
                 _make_discipline, _make_survey, _make_calibration, _make_staff, _make_state_comparison,
@@ -982,13 +1261,18 @@ def generate_district(students: int = 2000, *, seed: int = 0, null: bool = False
     # One child stream per builder: a builder whose number of draws depends on a planted
     # effect cannot shift the others, so a null district differs only where it should.
     streams = np.random.default_rng(seed).spawn(len(builders) + 1)
-    w = _World(streams[0], not null, _check_years(years), int(students))
+    w = _World(streams[0], not null, _check_years(years), int(students), realistic=realistic)
     _make_schools(w, schools)
     for build, stream in zip(builders, streams[1:]):
         w.rng = stream
         build(w)
     tables = {name: _conform(name, w.tables[name]) for name in TABLES if name in w.tables}
-    return tables, _manifest(w, tables, seed, null, schools)
+    manifest = _manifest(w, tables, seed, null, schools)
+    if realistic:  # only then: the default manifest stays byte-identical
+        manifest["arguments"]["realistic"] = True
+        manifest["realistic"] = _realistic_manifest(w)
+        manifest["real_gaps"] = _real_gaps(w)
+    return tables, manifest
 
 
 def _conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -1050,7 +1334,7 @@ def _write_table(df: pd.DataFrame, path: pathlib.Path, fmt: str) -> None:
     pq.write_table(table, path)
 
 
-def write_district(out, *, students: int = 2000, seed: int = 0, null: bool = False,
+def write_district(out, *, students: int = 2000, seed: int = 0, null: bool | str = False,
                    fmt: str = "csv", **kw) -> pathlib.Path:
     """Generate a district and write it as a folder of files plus ``manifest.json``.
 
@@ -1065,7 +1349,7 @@ def write_district(out, *, students: int = 2000, seed: int = 0, null: bool = Fal
         ``<table>.csv`` (UTF-8, ISO dates, blanks for missing values) or
         ``<table>.parquet`` (dates stored as dates).
     **kw
-        Passed to :func:`generate_district` (``years``, ``schools``).
+        Passed to :func:`generate_district` (``years``, ``schools``, ``realistic``).
 
     Returns
     -------

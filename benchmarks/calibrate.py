@@ -1,0 +1,495 @@
+"""`make calibrate`: does the audit flag noise, and does it find what was planted?
+
+A benchmark, not a timed test (issue 12). It generates K seeded districts of three
+kinds with :mod:`equity_audit.data.synthetic` and runs the audit's analyses on each,
+calling the package functions directly with their defaults (as the notebooks do):
+
+- ``null``: the independent null (``null=True``): nothing differs between groups,
+  schools or teachers, so every flag is a false flag;
+- ``realistic``: the realistic null (``null="realistic"``): correlated subgroups,
+  real additive main effects, school and teacher random effects, no inequity beyond
+  them; a flag on a true district gap (``manifest["real_gaps"]``) or on a school's
+  overall level where schools really differ is not false, everything else is;
+- ``planted``: the realistic structure plus six planted inequities of known size
+  (``realistic=True``); a flag that names a planted effect is a discovery.
+
+For each analysis it prints the share of null districts with any false flag, the
+false-discovery proportion (false flags / all flags, pooled over every district)
+and the power for each planted effect it is meant to find (share of planted
+districts where it names that effect). Targets printed beside: false-discovery
+proportion <= 5% overall, no analysis above 10% any-false-flag, power >= 80%.
+An analysis that raises is reported as ``error: message``, not a crash.
+
+Usage: ``python benchmarks/calibrate.py --k 5 --students 1800 [--jobs 2] [--csv PATH]``.
+Rows per district and analysis go to ``benchmarks/calibration.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+import equity_audit as ea  # noqa: E402
+from equity_audit.data.synthetic import REALISTIC_MAIN_EFFECTS, write_district  # noqa: E402
+
+KINDS = {  # kind -> (keyword arguments of the generator, first seed)
+    "null": ({"null": True}, 10_000),
+    "realistic": ({"null": "realistic"}, 20_000),
+    "planted": ({"realistic": True}, 30_000),
+}
+NULL_KINDS = ("null", "realistic")
+TARGETS = {"fdp": 0.05, "any_false": 0.10, "power": 0.80}
+
+#: Which family of outcomes each planted effect lives in (to match flags to it).
+PLANTED_FAMILY = {
+    "hidden_intersection": "pace", "slow_pace_subgroup": "pace", "unmet_need_school": "unmet_need",
+    "teacher_grade_bias": "grading", "harsh_rater": "scoring",
+    "disproportionate_discipline": "discipline", "level4_access": "level4_access",
+}
+#: Opportunity measures of the access table and the family whose real effects drive them.
+ACCESS_FAMILY = {"level4_work": "level4_access", "honors_or_advanced": "pace", "dual_enrollment": "pace",
+                 "acceleration": "pace", "enrichment": "none", "leadership": "none"}
+_YES_NO = {"Y": "Yes", "N": "No"}
+
+
+# ------------------------------------------------------------------------ the district
+class Audit:
+    """One district, loaded once, with the shared intermediate tables built on demand."""
+
+    def __init__(self, folder: Path, manifest: dict):
+        self.district = ea.load_district(folder)
+        self.manifest = manifest
+        self.config = ea.load_config("")
+        from equity_audit.data.subgroups import core_subgroups, subgroup_columns
+
+        self.subgroups = subgroup_columns(self.district["students"])
+        self.charted = core_subgroups(self.district["students"])
+        c = self.config
+        self.compare = dict(min_n=c.min_n, fdr=c.fdr, confidence=c.confidence)
+        self.scan = dict(min_n=c.min_n, fdr=c.fdr)
+
+    @cached_property
+    def facts(self):
+        from equity_audit.questions import needs
+        return needs.domain_facts(self.district, self.config)
+
+    @cached_property
+    def summary(self):
+        from equity_audit.questions import needs, overview
+        return needs.student_summary(self.facts, self.district["students"], overview.school_names(self.district))
+
+    @cached_property
+    def year_facts(self):
+        from equity_audit.questions import patterns
+        d, c = self.district, self.config
+        facts = patterns.student_year_facts(d, c)
+        facts = patterns.with_readiness(facts, patterns.readiness_by_year(d["levels"], facts, c))
+        return patterns.with_pace_by_year(facts, d["levels"], c)
+
+    @cached_property
+    def latest(self):
+        f = self.year_facts
+        return f[f["school_year"] == f["school_year"].max()]
+
+    @cached_property
+    def current(self):
+        from equity_audit.questions import patterns
+        return patterns.current_domain_facts(self.facts, self.year_facts)
+
+    @cached_property
+    def taught(self):
+        from equity_audit.questions import patterns
+        return patterns.teacher_rows(self.district, self.current)
+
+    @cached_property
+    def graded(self):
+        from equity_audit.questions import grading
+        c = self.config
+        return grading.residuals(grading.discordance(grading.grade_evidence(
+            self.district, proficient_score=c.proficient_score, school_year_start=c.school_year_start,
+            school_year_end=c.school_year_end)))
+
+    @cached_property
+    def per_student(self):
+        from equity_audit.questions import grading
+        return grading.student_grading(self.graded, self.subgroups)
+
+    @cached_property
+    def rich_latest(self):
+        from equity_audit.questions import grading
+        rich = grading.who_gets_rich_evidence(self.district)
+        return rich[rich["school_year"] == rich["school_year"].max()]
+
+    @cached_property
+    def school_ids(self) -> dict:
+        return {s["school_name"]: s["school_id"] for s in self.manifest["schools"]}
+
+
+# ------------------------------------------------------------- flags, one shape for all
+def _flags(rows: pd.DataFrame, unit: str, unit_col: str | None = None, groups=None, family=None):
+    """Flagged rows as (unit, unit_id, groups, family): groups is a tuple of (column, value)."""
+    rows = rows.reset_index(drop=True)
+    if groups is None:
+        groups = [tuple(zip([s], [g])) for s, g in zip(rows["subgroup"], rows["group"])] \
+            if "subgroup" in rows else [()] * len(rows)
+    return pd.DataFrame({
+        "unit": unit,
+        "unit_id": rows[unit_col].astype(str).to_numpy() if unit_col else "",
+        "groups": pd.Series(list(groups), dtype=object),
+        "family": family if family is not None else "",
+    }, index=range(len(rows)))
+
+
+def _flagged(table, column="flagged"):
+    return table[table[column].fillna(False).astype(bool)]
+
+
+def _each(metric: str, data: str = "summary", **options):
+    def run(a: Audit):
+        from equity_audit.disaggregate import disaggregate_each
+        return _flags(_flagged(disaggregate_each(getattr(a, data), metric, a.subgroups, **options, **a.compare)),
+                      "district")
+    return run
+
+
+def _intersections(metric: str):
+    def run(a: Audit):
+        from equity_audit.disaggregate import scan_intersections
+        scan = _flagged(scan_intersections(a.summary, metric, a.subgroups, **a.compare), "beyond_main_effects")
+        groups = [tuple(zip(cols.split(" × "), (part.split(": ", 1)[1] for part in text.split(" × "))))
+                  for cols, text in zip(scan["columns"], scan["intersection"])]
+        return _flags(scan, "district", groups=groups)
+    return run
+
+
+def _unmet_by_school(a: Audit):
+    from equity_audit.disaggregate import disaggregate
+    table = _flagged(disaggregate(a.summary, "unmet_need", by=["school"], **a.compare))
+    return _flags(table.assign(school=table["school"].map(a.school_ids)), "school", "school")
+
+
+def _idea(disability_only: bool):
+    def run(a: Audit):
+        from equity_audit.questions import patterns
+        table = patterns.idea_risk_ratios(a.year_facts, "any_oss", category="out_of_school_suspension",
+                                          state_comparison=a.district.tables.get("state_comparison"),
+                                          disability_only=disability_only, config=a.config)
+        table = _flagged(table[table["school_year"] == table["school_year"].max()])
+        return _flags(table, "district", groups=[(("race_ethnicity", g),) for g in table["group"]])
+    return run
+
+
+def _rates(outcome: str, data: str, unit_col: str, unit: str):
+    def run(a: Audit):
+        from equity_audit import scans
+        table = _flagged(scans.scan_rates(getattr(a, data), unit=unit_col, outcome=outcome, **a.scan), "closer_look")
+        if unit == "school":
+            table = table.assign(school=table["school"].map(a.school_ids))
+        return _flags(table, unit, unit_col)
+    return run
+
+
+def _school_gaps(outcome: str):
+    def run(a: Audit):
+        from equity_audit.questions import patterns
+        table = _flagged(patterns.gap_scan(a.year_facts, outcome, a.subgroups, unit="school", **a.scan), "closer_look")
+        return _flags(table.assign(school=table["school"].map(a.school_ids)), "school", "school")
+    return run
+
+
+def _access(all_years: bool):
+    def run(a: Audit):
+        from equity_audit.questions import patterns
+        table = _flagged(patterns.access_table(a.year_facts, a.subgroups, all_years=all_years, **a.scan), "access_gap")
+        return _flags(table, "district", family=table["measure"].map(ACCESS_FAMILY).fillna("none").to_numpy())
+    return run
+
+
+def _teacher_grading(a: Audit):
+    from equity_audit.questions import grading
+    return _flags(_flagged(grading.teacher_gaps_all(a.graded, a.subgroups, **a.scan), "closer_look"),
+                  "teacher", "teacher_id")
+
+
+def _teacher_pace(a: Audit):
+    from equity_audit.questions import patterns
+    return _flags(_flagged(patterns.teacher_pace_gaps(a.district, a.current, a.subgroups, **a.scan), "closer_look"),
+                  "teacher", "teacher_id")
+
+
+def _severity(a: Audit):
+    from equity_audit import reliability
+    c = a.config
+    table = reliability.scorer_severity(a.district["calibration"], scale=(c.score_min, c.score_max))
+    return _flags(table[table["harsh"] | table["lenient"]], "scorer", "scorer_id")
+
+
+def _severity_by_group(a: Audit):
+    from equity_audit import reliability
+    from equity_audit.data.subgroups import attach_subgroups
+    race, focus = "race_ethnicity", REALISTIC_MAIN_EFFECTS["discipline"]["race_ethnicity"][0]
+    scored = attach_subgroups(a.district["evidence"], a.district["students"], a.charted)
+    table = _flagged(reliability.severity_by_subgroup(scored, group_column=race, focus=focus, fdr=a.config.fdr),
+                     "closer_look")
+    return _flags(table, "scorer", "scorer_id", groups=[((race, focus),)] * len(table))
+
+
+def _climate(a: Audit):
+    from equity_audit.questions import climate
+    c = a.config
+    scores = climate.construct_scores(a.district["survey"], school_year_start=c.school_year_start,
+                                      school_year_end=c.school_year_end)
+    return _flags(_flagged(climate.climate_by_subgroup(scores, a.district["students"], a.subgroups, **a.compare)),
+                  "district")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """family: outcome family (for real gaps); detects: planted effect it should find."""
+
+    family: str
+    run: Callable[[Audit], pd.DataFrame]
+    detects: str | None = None
+
+
+#: analysis name -> how to produce its flags (names follow the run folder's tables).
+ANALYSES = {
+    "pace_by_subgroup": Analysis("pace", _each("pace")),
+    "two_plus_behind_by_subgroup": Analysis("pace", _each("two_plus_behind")),
+    "pace_intersections": Analysis("pace", _intersections("pace"), "hidden_intersection"),
+    "unmet_need_by_school": Analysis("unmet_need", _unmet_by_school, "unmet_need_school"),
+    "unmet_need_by_subgroup": Analysis("unmet_need", _each("unmet_need")),
+    "unmet_need_intersections": Analysis("unmet_need", _intersections("unmet_need")),
+    "talent_without_access_by_subgroup": Analysis("level4_access", _each("talent_without_access")),
+    "exclusion_by_subgroup": Analysis("discipline", _each("any_exclusion", "latest")),
+    "removals_by_subgroup": Analysis("discipline", _each("removals", "latest", statistic="mean")),
+    "days_removed_by_subgroup": Analysis("discipline", _each("days_removed", "latest", statistic="mean")),
+    "idea_oss_all_students": Analysis("discipline", _idea(False)),
+    "idea_oss_students_with_disabilities": Analysis("discipline", _idea(True)),
+    "oss_by_school": Analysis("discipline", _rates("any_oss", "year_facts", "school", "school")),
+    "oss_gaps_by_school": Analysis("discipline", _school_gaps("any_oss"), "disproportionate_discipline"),
+    "access_by_subgroup": Analysis("level4_access", _access(False), "level4_access"),
+    "access_by_subgroup_all_years": Analysis("level4_access", _access(True), "level4_access"),
+    "level4_gaps_by_school": Analysis("level4_access", _school_gaps("level4_ready")),
+    "below_pace_by_school": Analysis("pace", _rates("below", "current", "school", "school")),
+    "below_pace_by_plc": Analysis("pace", _rates("below", "taught", "plc_id", "plc")),
+    "teacher_scan_below_pace": Analysis("pace", _rates("below", "taught", "teacher_id", "teacher")),
+    "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
+    "high_grade_low_evidence_by_subgroup": Analysis(
+        "grading", _each("high_grade_low_evidence", "per_student", statistic="mean")),
+    "low_grade_high_evidence_by_subgroup": Analysis(
+        "grading", _each("low_grade_high_evidence", "per_student", statistic="mean")),
+    "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
+    "scorer_severity": Analysis("scoring", _severity, "harsh_rater"),
+    "scorer_severity_by_subgroup": Analysis("scoring", _severity_by_group),
+    "performance_tasks_by_subgroup": Analysis(
+        "level4_access", _each("share_performance_tasks", "rich_latest", statistic="mean")),
+    "dok34_by_subgroup": Analysis("level4_access", _each("share_dok34", "rich_latest", statistic="mean")),
+    "teacher_scan_pace_gaps": Analysis("pace", _teacher_pace),
+    "climate_by_subgroup": Analysis("climate", _climate),
+}
+
+
+# ------------------------------------------------------------------- judging the flags
+def _label(value: str) -> str:
+    return _YES_NO.get(value, value)
+
+
+def _planted_units(record: dict) -> set[str]:
+    where = record.get("where") or {}
+    return {str(where[k]) for k in ("school_id", "teacher_id", "scorer_id") if k in where}
+
+
+def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
+    """Add ``verdict`` (planted, related, real or false) and ``planted`` (effect named).
+
+    planted: the flag names a planted effect (its unit and exactly its groups);
+    related: same unit and same subgroup columns as a planted effect (e.g. the other
+    groups of a teacher who grades one group lower); real: a true district gap listed
+    in ``manifest["real_gaps"]``, or a school-level difference where the realistic
+    generator gives schools real random effects; false: anything else.
+    """
+    real = {(g["measure"], k, _label(v)) for g in manifest.get("real_gaps", []) for k, v in g["group"].items()}
+    school_effects = set((manifest.get("realistic") or {}).get("school_effects", {}))
+    verdict, named = [], []
+    for unit, unit_id, groups, fam in flags[["unit", "unit_id", "groups", "family"]].itertuples(index=False):
+        fam = fam or family  # a loop over the flags of one analysis (a handful)
+        found, v = None, "false"
+        for p in manifest.get("planted", []):
+            if PLANTED_FAMILY.get(p["name"]) != fam:
+                continue
+            units = _planted_units(p)
+            if (unit_id not in units) if units else (unit != "district"):
+                continue
+            want = {(k, _label(str(x))) for k, x in (p.get("group") or {}).items()}
+            have = set(groups)
+            if want == have:
+                found, v = p["name"], "planted"
+                break
+            if not want or {k for k, _ in want} == {k for k, _ in have}:
+                v = "related"
+        if v == "false":
+            if unit == "district" and len(groups) == 1 and (fam, *groups[0]) in real:
+                v = "real"
+            elif unit != "district" and not groups and fam in school_effects:
+                v = "real"
+        verdict.append(v)
+        named.append(found)
+    return flags.assign(verdict=verdict, planted=named)
+
+
+# ----------------------------------------------------------------------- one district
+def run_district(kind: str, seed: int, students: int, analyses=None) -> list[dict]:
+    """Generate one district, run every analysis, and return one row per analysis."""
+    kwargs, _ = KINDS[kind]
+    names = list(analyses or ANALYSES)
+    warnings.simplefilter("ignore")
+    with tempfile.TemporaryDirectory(prefix="equity-calibrate-") as folder:
+        path = write_district(folder, students=students, seed=seed, fmt="parquet", **kwargs)
+        manifest = json.loads(Path(path).read_text())
+        try:
+            audit = Audit(Path(folder), manifest)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return [_row(kind, seed, name, error=exc) for name in names]
+        planted = [p["name"] for p in manifest["planted"]]
+        rows = []
+        for name in names:
+            analysis = ANALYSES[name]
+            started = time.perf_counter()
+            try:
+                flags = classify(analysis.run(audit), analysis.family, manifest)
+            except Exception as exc:  # noqa: BLE001 - an analysis that errors is reported
+                rows.append(_row(kind, seed, name, error=exc))
+                continue
+            counts = flags["verdict"].value_counts()
+            hit = sorted(set(flags["planted"].dropna()))
+            rows.append(_row(kind, seed, name, flags=len(flags), false=int(counts.get("false", 0)),
+                             real=int(counts.get("real", 0)), related=int(counts.get("related", 0)),
+                             planted=int(counts.get("planted", 0)),
+                             target=analysis.detects if analysis.detects in planted else "",
+                             found=int(analysis.detects in hit) if analysis.detects in planted else np.nan,
+                             seconds=round(time.perf_counter() - started, 2)))
+        return rows
+
+
+def _row(kind, seed, analysis, error=None, **numbers) -> dict:
+    row = {"kind": kind, "seed": seed, "analysis": analysis, "flags": 0, "false": 0, "real": 0,
+           "related": 0, "planted": 0, "target": "", "found": np.nan, "seconds": np.nan, "error": ""}
+    row.update(numbers)
+    if error is not None:
+        row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
+    return row
+
+
+# -------------------------------------------------------------------------- the table
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per analysis: any-false shares on the nulls, pooled FDP and power for its planted effect."""
+    ok = rows[rows["error"] == ""]
+    nulls = ok[ok["kind"].isin(NULL_KINDS)]
+    out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(rows["analysis"])), name="analysis"))
+    for kind in NULL_KINDS:
+        part = nulls[nulls["kind"] == kind]
+        out[f"any_false_{kind}"] = part.groupby("analysis")["false"].apply(lambda s: (s > 0).mean())
+    out["any_false"] = nulls.groupby("analysis")["false"].apply(lambda s: (s > 0).mean())
+    sums = ok.groupby("analysis")[["flags", "false"]].sum()
+    out["flags"] = sums["flags"]
+    out["fdp"] = (sums["false"] / sums["flags"]).where(sums["flags"] > 0, 0.0)
+    planted = ok[ok["target"] != ""]
+    out["planted_effect"] = planted.groupby("analysis")["target"].first()
+    out["power"] = planted.groupby("analysis")["found"].mean()
+    errors = rows[rows["error"] != ""].groupby("analysis")["error"].first()
+    out["error"] = errors.reindex(out.index).fillna("")
+    return out
+
+
+def overall(rows: pd.DataFrame) -> dict:
+    ok = rows[rows["error"] == ""]
+    nulls = ok[ok["kind"].isin(NULL_KINDS)]
+    per_district = nulls.groupby(["kind", "seed"])["false"].sum()
+    return {"fdp": ok["false"].sum() / max(ok["flags"].sum(), 1),
+            "any_false_district": float((per_district > 0).mean()) if len(per_district) else np.nan,
+            "flags": int(ok["flags"].sum()), "false": int(ok["false"].sum())}
+
+
+def _pct(x) -> str:
+    return "" if pd.isna(x) else f"{x:.0%}"
+
+
+def report(table: pd.DataFrame, total: dict) -> str:
+    """The calibration table as Markdown, targets beside each number."""
+    lines = ["| analysis | any false (null) | any false (realistic) | FDP | flags | power | planted effect |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in table.iterrows():
+        if r["error"]:
+            lines.append(f"| {name} | error: {r['error']} | | | | | |")
+            continue
+        mark = lambda x, limit, below=True: "" if pd.isna(x) else (  # noqa: E731
+            " ✓" if (x <= limit if below else x >= limit) else " ✗")
+        lines.append(f"| {name} | {_pct(r['any_false_null'])}{mark(r['any_false_null'], TARGETS['any_false'])} "
+                     f"| {_pct(r['any_false_realistic'])}{mark(r['any_false_realistic'], TARGETS['any_false'])} "
+                     f"| {_pct(r['fdp'])} | {int(r['flags'])} "
+                     f"| {_pct(r['power'])}{mark(r['power'], TARGETS['power'], below=False)} "
+                     f"| {r['planted_effect'] if isinstance(r['planted_effect'], str) else ''} |")
+    lines.append(f"| **overall** | {_pct(total['any_false_district'])} of null districts with a false flag "
+                 f"| | **{_pct(total['fdp'])}**{' ✓' if total['fdp'] <= TARGETS['fdp'] else ' ✗'} "
+                 f"| {total['flags']} | | |")
+    lines.append("")
+    lines.append(f"Targets: FDP <= {TARGETS['fdp']:.0%} overall; any false flag <= {TARGETS['any_false']:.0%} "
+                 f"of null districts per analysis; power >= {TARGETS['power']:.0%} per planted effect.")
+    return "\n".join(lines)
+
+
+def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, kinds=KINDS) -> pd.DataFrame:
+    """Run every analysis on ``k`` districts of each kind; one row per district and analysis.
+
+    Examples
+    --------
+    >>> rows = calibrate(k=1, students=200, analyses=["scorer_severity"])  # doctest: +SKIP
+    >>> sorted(rows["kind"])  # doctest: +SKIP
+    ['null', 'planted', 'realistic']
+    """
+    tasks = [(kind, KINDS[kind][1] + i, students, analyses) for kind in kinds for i in range(k)]
+    if jobs <= 1:
+        results = [run_district(*t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(run_district, *zip(*tasks)))
+    return pd.DataFrame([row for rows in results for row in rows])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, default=int(os.environ.get("K", 5)), help="districts of each kind")
+    parser.add_argument("--students", type=int, default=int(os.environ.get("STUDENTS", 1800)))
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
+    parser.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "calibration.csv")
+    parser.add_argument("--analyses", nargs="*", help="only these analyses (default: all)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    print(f"Calibrating {len(args.analyses or ANALYSES)} analyses on {args.k} districts of each kind "
+          f"({', '.join(KINDS)}), {args.students} students each, {args.jobs} processes...", flush=True)
+    rows = calibrate(args.k, args.students, args.jobs, args.analyses)
+    rows.to_csv(args.csv, index=False)
+    print(report(summarise(rows), overall(rows)))
+    print(f"\n{time.perf_counter() - started:.0f} s; rows per district and analysis in {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
