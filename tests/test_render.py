@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from equity_audit.data.contract import TABLES
 from equity_audit.publish import render
 from equity_audit.publish.findings import SCHEMA_VERSION, build_findings
 from equity_audit.publish.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
@@ -24,8 +25,8 @@ CANARY_ID = "CANARY0001"
 CANARY_NAME = "Zyxwvut Qwertyson"
 CANARY_WORDS = [CANARY_NAME, *CANARY_NAME.split()]
 # every table of the bundled district that names students by id
-STUDENT_TABLES = ["students", "enrollments", "levels", "evidence", "rosters", "grades", "supports",
-                  "opportunities", "discipline", "survey"]
+#: Every contract table that names a student, so a table added to the contract is covered too.
+STUDENT_TABLES = [name for name, table in TABLES.items() if "student_id" in table.column_names]
 
 
 # --- findings.xlsx and findings.json on the demo run ----------------------------------------------
@@ -156,8 +157,10 @@ def _plant_canary(source, target):
     students = pd.read_csv(target / "students.csv", dtype=str, keep_default_na=False)
     victim = students["student_id"].iloc[0]
     touched = []
-    for name in STUDENT_TABLES:
-        path = target / f"{name}.csv"
+    for path in (target / f"{name}.csv" for name in STUDENT_TABLES):
+        if not path.exists():
+            continue
+        name = path.stem
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         hits = table["student_id"] == victim
         if hits.any():
