@@ -27,6 +27,7 @@ import pandas as pd
 from equity_audit.config import Config
 from equity_audit.data.load import District, load_district
 from equity_audit.data.store import read_district, save_district
+from equity_audit.data.text import inert_cells
 from equity_audit.privacy import pseudonymise
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
@@ -94,7 +95,7 @@ def write_table(run_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
     folder = Path(run_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
-    table.to_csv(path, index=False)
+    inert_cells(table).to_csv(path, index=False)  # no text cell runs as a spreadsheet formula
     return path
 
 
@@ -115,6 +116,6 @@ def write_confidential(run_dir: str | Path, name: str, table: pd.DataFrame) -> P
     :func:`open_district` replaces them on loading.
     """
     path = confidential_dir(run_dir) / f"{name}.csv"
-    table.to_csv(path, index=False)
+    inert_cells(table).to_csv(path, index=False)  # no text cell runs as a spreadsheet formula
     path.chmod(0o600)
     return path

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from equity_audit.data.text import restore_cells
+
 __all__ = ["AREAS", "RULES", "gather_findings", "action_plan", "area_counts", "areas_alt", "plan_display"]
 
 #: The eight areas of the equity framework (section VI of the paper).
@@ -79,7 +81,8 @@ _GROUP_STRATEGIES = {
 def gather_findings(run_dir: str | Path) -> pd.DataFrame:
     """Every ``tables/findings_*.csv`` the earlier sections wrote, stacked."""
     paths = sorted((Path(run_dir) / "tables").glob("findings_*.csv"))
-    parts = [pd.read_csv(path) for path in paths if path.stat().st_size > 0]
+    # restore_cells: the text as written, without the apostrophe that keeps a CSV cell from being a formula
+    parts = [restore_cells(pd.read_csv(path)) for path in paths if path.stat().st_size > 0]
     parts = [part for part in parts if len(part)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
