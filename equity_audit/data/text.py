@@ -28,15 +28,16 @@ import pandas as pd
 
 __all__ = ["inert_markdown", "inert_formula", "inert_cells", "restore_cells", "FORMULA_START"]
 
-#: First characters that make a spreadsheet read a cell as a formula (or a DDE command).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: First characters that make a spreadsheet read a cell as a formula (or a DDE command);
+#: a line feed too, since a carriage return is written as one (see :func:`inert_cells`).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 # Every ASCII punctuation that CommonMark or its extensions (tables, strikethrough, maths,
 # autolinks) give a meaning to; a backslash makes each one literal. & < > are HTML-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-_RISKY = r"^[=+\-@\t\r]"
-_PREFIXED = r"^'[=+\-@\t\r]"
+_RISKY = r"^[=+\-@\t\r\n]"
+_PREFIXED = r"^'[=+\-@\t\r\n]"
 
 
 def inert_markdown(value) -> str:
@@ -63,9 +64,15 @@ def inert_formula(value):
     >>> inert_formula("@SUM(A1)"), inert_formula(-3)
     ("'@SUM(A1)", -3)
     """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value) else value
+
+
+def _like(values: pd.Series, original: pd.Series) -> pd.Series:
+    """``values`` in the dtype of ``original`` when that is a string dtype (object stays object)."""
+    return values if pd.api.types.is_object_dtype(original) else values.astype(original.dtype)
 
 
 def _text_columns(table: pd.DataFrame) -> list:
@@ -77,7 +84,9 @@ def inert_cells(table: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``table`` whose text cells and column names cannot run as spreadsheet formulas.
 
     Only text columns change; numeric columns (and numbers written as text, such as
-    ``"-0.25"``) stay as they are.
+    ``"-0.25"``) stay as they are. A carriage return inside text becomes a line feed:
+    a CSV writer leaves a lone carriage return unquoted, and a spreadsheet would start a
+    new row (and maybe a formula) there.
 
     Examples
     --------
@@ -88,10 +97,15 @@ def inert_cells(table: pd.DataFrame) -> pd.DataFrame:
     for column in _text_columns(out):
         values = out[column]
         text = values.astype("string")
+        breaks = text.str.contains("\r", regex=False).fillna(False).astype(bool)
+        if breaks.any():
+            text = text.str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
+            values = _like(values.astype(object).mask(breaks, text.astype(object)), values)
+            out[column] = values
         risky = (text.str.contains(_RISKY, regex=True).fillna(False)
                  & ~text.str.fullmatch(_NUMBER.pattern).fillna(False)).astype(bool)
         if risky.any():
-            out[column] = values.astype(object).mask(risky, "'" + text.astype(object))
+            out[column] = _like(values.astype(object).mask(risky, "'" + text.astype(object)), values)
     if not isinstance(out.columns, pd.MultiIndex):
         out.columns = [inert_formula(c) for c in out.columns]
     return out
@@ -110,6 +124,7 @@ def restore_cells(table: pd.DataFrame) -> pd.DataFrame:
         text = out[column].astype("string")
         prefixed = text.str.contains(_PREFIXED, regex=True).fillna(False).astype(bool)
         if prefixed.any():
-            out[column] = out[column].astype(object).mask(prefixed, text.str.slice(1).astype(object))
+            out[column] = _like(out[column].astype(object).mask(prefixed, text.str.slice(1).astype(object)),
+                                out[column])
     out.columns = [c[1:] if isinstance(c, str) and re.match(_PREFIXED, c) else c for c in out.columns]
     return out

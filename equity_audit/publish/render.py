@@ -181,9 +181,17 @@ def find_chromium() -> str | None:
 
 
 class PdfError(EquityAuditError):
-    """Chromium was found but the PDF could not be printed (it failed or ran out of time)."""
+    """Chromium was found but the PDF could not be printed (it failed or ran out of time).
+
+    The run then stops with exit code 1 and the previous results stay as they were: a
+    report whose PDF silently failed must not pass for a complete run.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(f"{message} The run was not completed. Repair the Chromium installation, or "
+                         "uninstall it to publish the HTML report without a PDF.")
 
 
 #: How Chromium starts: headless, no network at all (every request goes to a closed local
