@@ -72,12 +72,14 @@ def inert_formula(value):
 
 def _like(values: pd.Series, original: pd.Series) -> pd.Series:
     """``values`` in the dtype of ``original`` when that is a string dtype (object stays object)."""
-    return values if pd.api.types.is_object_dtype(original) else values.astype(original.dtype)
+    keep_object = pd.api.types.is_object_dtype(original) or isinstance(original.dtype, pd.CategoricalDtype)
+    return values if keep_object else values.astype(original.dtype)
 
 
 def _text_columns(table: pd.DataFrame) -> list:
     return [c for c in table.columns
-            if pd.api.types.is_object_dtype(table[c]) or pd.api.types.is_string_dtype(table[c])]
+            if pd.api.types.is_object_dtype(table[c]) or pd.api.types.is_string_dtype(table[c])
+            or isinstance(table[c].dtype, pd.CategoricalDtype)]  # school names are often categories
 
 
 def inert_cells(table: pd.DataFrame) -> pd.DataFrame:
