@@ -88,6 +88,7 @@ def test_inert_cells_quote_formulas_and_keep_numbers():
     assert out["mixed"].tolist() == ["-0.25", "<10", "-3", "1e-05", "'-", "'+5 pts", "withheld", "—", "12", "'=A1"]
     assert restore_cells(out).equals(table.replace({"text": {"\r=1+1": "\n=1+1"}}))
     assert inert_cells(pd.DataFrame({"=x": [1]})).columns.tolist() == ["'=x"]
+    assert [inert_formula(v) for v in (-3, "-3", "=1", "\r=1", "a=1")] == [-3, "-3", "'=1", "'\n=1", "a=1"]
     null = pd.DataFrame({"text": BENIGN, "share": [0.1, -0.2, None, 3.0]})
     assert inert_cells(null).equals(null)  # benign text and negative numbers pass unchanged
 

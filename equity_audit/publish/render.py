@@ -30,7 +30,6 @@ import re
 import select
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from datetime import date
