@@ -290,6 +290,10 @@ class _DevTools:
                    (os.POSIX_SPAWN_DUP2, to_browser, 3), (os.POSIX_SPAWN_DUP2, from_browser, 4)]
         try:
             self.pid = os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
+        except OSError:
+            os.close(self._to_browser)
+            os.close(self._from_browser)
+            raise
         finally:
             os.close(to_browser)
             os.close(from_browser)
