@@ -56,7 +56,7 @@ from equity_audit.data.problems import (
     KIND_ORDER, KIND_OUT_OF_RANGE, KIND_UNKNOWN_REFERENCE, KIND_VALUE_COUNT, REFERS_TO,
     WRONG_VALUE_COUNT, Problem, plural, problem,
 )
-from equity_audit.data.read import STRING, RawTable, UnusableFile, find_files, read_table
+from equity_audit.data.read import STRING, RawTable, UnusableFile, file_label, find_files, read_table
 
 # Not used here, but importable from here: tests and callers compare a Problem's
 # kind and expected text against load.KIND_* and load.EXPECTED_*.
@@ -283,11 +283,11 @@ def _load_table(name: str, path: Path, ctx: _Context) -> _Work | None:
     if not _check_header(name, path, raw, ctx):
         return None
     if len(raw.frame) == 0 and not raw.bad_rows:
-        ctx.problems.append(problem(name, path.name, KIND_EMPTY,
+        ctx.problems.append(problem(name, file_label(name, path), KIND_EMPTY,
                                     "the file has a header but no rows of data", EXPECTED_DATA))
         return None
     if raw.blank_rows:
-        ctx.notes.append(f"{path.name}: {raw.blank_rows} blank "
+        ctx.notes.append(f"{file_label(name, path)}: {raw.blank_rows} blank "
                          f"{plural(raw.blank_rows, 'row was', 'rows were')} skipped.")
     work = _start_work(name, path, raw, ctx)
     _coerce_columns(work, ctx)
@@ -306,14 +306,14 @@ def _check_header(name: str, path: Path, raw: RawTable, ctx: _Context) -> bool:
         if n > 1 and (column in wanted or _is_group(name, column)):
             places = [str(i + 1) for i, c in enumerate(raw.names) if c == column]
             ctx.problems.append(problem(
-                name, path.name, KIND_DUPLICATE_COLUMN,
+                name, file_label(name, path), KIND_DUPLICATE_COLUMN,
                 f"appears {n} times in the header (columns {', '.join(places)})",
                 "each column once", column=column))
             ok = False
     for column in table.required_columns:
         if column not in counts:
             ctx.problems.append(problem(
-                name, path.name, KIND_MISSING_COLUMN, "required column is missing from the header",
+                name, file_label(name, path), KIND_MISSING_COLUMN, "required column is missing from the header",
                 "the columns " + ", ".join(table.required_columns), column=column))
             ok = False
     _note_extra_columns(name, path, counts, ctx)
@@ -325,7 +325,7 @@ def _check_header(name: str, path: Path, raw: RawTable, ctx: _Context) -> bool:
 def _note_extra_columns(name: str, path: Path, counts: Counter, ctx: _Context) -> None:
     extra = [c for c in counts if c and c not in TABLES[name].column_names and not _is_group(name, c)]
     if extra:
-        ctx.notes.append(f"{path.name}: {plural(len(extra), 'column', 'columns')} "
+        ctx.notes.append(f"{file_label(name, path)}: {plural(len(extra), 'column', 'columns')} "
                          f"{', '.join(repr(c) for c in extra)} "
                          f"{plural(len(extra), 'is', 'are')} not in the data contract and "
                          f"{plural(len(extra), 'was', 'were')} ignored.")
@@ -335,7 +335,7 @@ def _note_absent_columns(name: str, path: Path, counts: Counter, ctx: _Context) 
     table = TABLES[name]
     absent = [c for c in table.column_names if c not in counts and c not in table.required_columns]
     if absent:
-        ctx.notes.append(f"{path.name}: optional {plural(len(absent), 'column', 'columns')} "
+        ctx.notes.append(f"{file_label(name, path)}: optional {plural(len(absent), 'column', 'columns')} "
                          f"{', '.join(repr(c) for c in absent)} not provided.")
 
 
@@ -346,12 +346,12 @@ def _start_work(name: str, path: Path, raw: RawTable, ctx: _Context) -> _Work:
     keep = [i for i, c in enumerate(raw.names) if c in TABLES[name].column_names or _is_group(name, c)]
     text = frame.loc[~duplicate, keep].reset_index(drop=True)
     text.columns = [raw.names[i] for i in keep]
-    work = _Work(name, path.name, raw.row_word, text, raw.rows[~duplicate],
+    work = _Work(name, file_label(name, path), raw.row_word, text, raw.rows[~duplicate],
                  pd.DataFrame(index=text.index), np.zeros(len(text), dtype=np.int16))
     n = int(duplicate.sum())
     if n:
         work.pre_excluded[EXACT_DUPLICATE] = n
-        ctx.notes.append(f"{path.name}: {n} {plural(n, 'row was an exact duplicate', 'rows were exact duplicates')}"
+        ctx.notes.append(f"{file_label(name, path)}: {n} {plural(n, 'row was an exact duplicate', 'rows were exact duplicates')}"
                          " of an earlier row and left out.")
     if raw.bad_rows:
         _report_bad_rows(work, raw, ctx)

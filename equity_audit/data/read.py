@@ -50,7 +50,8 @@ from equity_audit.data.problems import (
     KIND_TOO_LARGE, KIND_UNREADABLE, KIND_UNSUPPORTED, Problem, problem,
 )
 
-__all__ = ["FORMATS", "STRING", "FoundFiles", "RawTable", "UnusableFile", "find_files", "read_table"]
+__all__ = ["FORMATS", "STRING", "FoundFiles", "RawTable", "UnusableFile", "find_files", "read_table",
+           "file_label"]
 
 #: File types read, in the order they are listed to the user.
 FORMATS = (".csv", ".parquet", ".xlsx")
@@ -118,9 +119,9 @@ def find_files(folder: Path) -> FoundFiles:
         else:
             ignored.append(entry.name + ("/" if entry.is_dir() else ""))
     result = FoundFiles({})
-    if ignored:
-        result.notes.append("Ignored files that are not tables of the data contract: "
-                            + ", ".join(ignored) + ".")
+    if ignored:  # counted, never named: a file name can hold a student's name or markup
+        result.notes.append(f"Files or folders in the data folder that are not tables of the data contract "
+                            f"were ignored: {len(ignored)}.")
     for name, paths in found.items():
         result.files[name] = _pick_file(name, paths, result.problems)
     for name, table in TABLES.items():
@@ -129,6 +130,19 @@ def find_files(folder: Path) -> FoundFiles:
                 name, None, KIND_MISSING_TABLE, "no file was found in the folder",
                 f"a file named {name}.csv, {name}.parquet or {name}.xlsx (this table is required)"))
     return result
+
+
+def file_label(table: str, path: Path) -> str:
+    """How notes and the ledger name a table's file: ``<table>.<format>``, never the name on disk.
+
+    The name on disk may differ in case or spacing, or carry text that must not be published.
+
+    Examples
+    --------
+    >>> file_label("students", Path(" Students .XLSX"))
+    'students.xlsx'
+    """
+    return f"{table}{path.suffix.lower()}"
 
 
 def _pick_file(name: str, paths: list[Path], problems: list[Problem]) -> Path | None:
@@ -335,7 +349,7 @@ def _read_xlsx(path: Path, table: str) -> RawTable:
     rows = np.arange(first + 2, first + 2 + len(body), dtype=np.int64)
     raw = _drop_blank(RawTable(_cells_as_text(body), names, rows, "row"))
     if len(sheets) > 1:
-        raw.notes = [f"{path.name}: only the first sheet ('{sheets[0]}') was read; "
+        raw.notes = [f"{file_label(table, path)}: only the first sheet was read; "
                      f"the workbook has {len(sheets)} sheets."]
     return raw
 

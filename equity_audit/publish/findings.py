@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.publish import narrative
 
@@ -313,7 +314,7 @@ def _tables(run_dir: Path, confidential: bool) -> dict[str, Path]:
 
 def _read(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        return restore_cells(pd.read_csv(path))  # the text as the district wrote it
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 

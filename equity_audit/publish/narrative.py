@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
+from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
@@ -317,7 +318,7 @@ def scenario_text(scenarios: pd.DataFrame) -> str:
         own = part.loc[part["pace"] == "their own current pace", "share_reaching_by_18"].iloc[0]
         faster = part.loc[part["pace"] == "1.25 levels a year", "share_reaching_by_18"]
         sentences.append(
-            f"In {domain}, {fmt_value(own, percent=True)} of students are on track to reach graduation "
+            f"In {inert_markdown(domain)}, {fmt_value(own, percent=True)} of students are on track to reach graduation "
             f"level by the end of the school year in which they turn 18 at their current pace"
             + (f"; at 1.25 levels a year, {fmt_value(faster.iloc[0], percent=True)} would." if len(faster) else "."))
     return " ".join(sentences)
@@ -340,12 +341,21 @@ def findings_table(tables: list[tuple[pd.DataFrame, str, bool]], *, section: str
 
 
 def findings_markdown(findings_: pd.DataFrame) -> str:
-    """The findings as a bulleted list, or a sentence saying there are none."""
+    """The findings as a bulleted list, or a sentence saying there are none.
+
+    Each statement is shown as written: a school name or label holding markup,
+    a link or Markdown syntax is escaped, never rendered.
+
+    Examples
+    --------
+    >>> print(findings_markdown(pd.DataFrame({"statement": ["<b>Quillfeather</b>: 40%"]})))
+    - &lt;b&gt;Quillfeather&lt;/b&gt;\\: 40%
+    """
     if findings_.empty:
         return ("Nothing in this section differs between groups beyond what chance would explain. "
                 "That is not proof of equity: small groups, missing data and what was not measured "
                 "still deserve the team's attention.")
-    return "\n".join(f"- {statement}" for statement in findings_["statement"])
+    return "\n".join(f"- {inert_markdown(statement)}" for statement in findings_["statement"])
 
 
 def idea_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:

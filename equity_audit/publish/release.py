@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from equity_audit.exceptions import EquityAuditError
+from equity_audit.data.text import inert_cells, restore_cells
 from equity_audit.privacy import top_bottom_code
 
 __all__ = ["protect", "audit_release", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
@@ -512,7 +513,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         if path.stem in NOT_GATED:
             continue
         try:
-            tables[path.stem] = protect(pd.read_csv(path), min_n=min_n, name=path.stem)
+            tables[path.stem] = protect(restore_cells(pd.read_csv(path)), min_n=min_n, name=path.stem)
         except pd.errors.EmptyDataError:
             continue
     ledger: list[dict] = []
@@ -569,7 +570,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                 "Tables the disclosure audit refused to publish: see tables/disclosure_audit.csv.\n",
                 encoding="utf-8")
         else:
-            table.to_csv(folder / f"{name}.csv", index=False)
+            inert_cells(table).to_csv(folder / f"{name}.csv", index=False)
     out = pd.DataFrame(ledger, columns=["table", "block", "group", "action", "reason"])
     out.to_csv(folder / f"{AUDIT_TABLE}.csv", index=False)
     return out

@@ -9,33 +9,50 @@ Beside the HTML, a run gets the same published tables for other tools:
 sheet) and ``findings.json``, and a PDF printed from the HTML by headless
 Chromium when one is installed (:func:`print_pdf`). All three read only the
 HTML report and ``OUT/tables/``, never ``OUT/confidential/``.
+
+Nothing in the district's data runs for the reader. Data values are escaped where
+they enter Markdown or HTML (:mod:`equity_audit.data.text`); on top of that the
+exporter sanitises every Markdown and HTML output with an allowlist of tags and
+attributes (:func:`clean_report_html`), the report carries a strict
+Content-Security-Policy (:data:`CONTENT_SECURITY_POLICY`: no script, no network),
+the PDF is printed with JavaScript off and no network, and text cells that a
+spreadsheet would run as a formula are stored as text (:func:`write_workbook`).
 """
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
 import json
 import math
 import os
 import re
+import select
 import shutil
 import signal
-import subprocess
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 from typing import Callable
 
+import bleach
 import pandas as pd
+from bleach.css_sanitizer import CSSSanitizer
 
 import nbformat
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from equity_audit.data.text import FORMULA_START, restore_cells
+from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
 
 __all__ = ["render_report", "combine_notebooks", "print_pdf", "find_chromium", "write_workbook",
            "write_findings_json", "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
-           "NO_PDF_MESSAGE", "TABLE_DESCRIPTIONS"]
+           "NO_PDF_MESSAGE", "TABLE_DESCRIPTIONS", "CONTENT_SECURITY_POLICY", "clean_report_html",
+           "PdfError", "chromium_command", "CHROMIUM_FLAGS"]
 
 REPORT_NAME = "report.html"
 PDF_NAME = "report.pdf"
@@ -45,6 +62,46 @@ NO_PDF_MESSAGE = ("No PDF: no Chromium was found; install the Debian package chr
                   "(apt-get install chromium) and run again. The HTML report is complete.")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 _HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+
+#: The report's Content-Security-Policy (a ``<meta>`` first in ``<head>``): no script of any
+#: kind, nothing fetched from the network, no forms, no plugins. Figures are ``data:`` PNGs
+#: and the styles are inline, which is all the report needs.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'none'; connect-src 'none'; "
+                           "frame-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; "
+                           "base-uri 'none'; form-action 'none'")
+
+# What the report's Markdown and HTML outputs may hold: text structure, tables and figures.
+# No img (figures come from the template's own PNG block), no script, no form, no iframe.
+_ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
+    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "li", "ol", "p", "pre", "s", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "ul"})
+_ALLOWED_ATTRIBUTES = {"*": ["class", "id", "title"], "a": ["href", "title"], "table": ["border"],
+                       "th": ["colspan", "rowspan", "style"], "td": ["colspan", "rowspan", "style"],
+                       "tr": ["style"], "ol": ["start"]}
+_ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})  # "#section" links are relative, also kept
+_CSS = CSSSanitizer(allowed_css_properties=["text-align", "vertical-align", "white-space"])
+
+
+def clean_report_html(html: str) -> str:
+    """``html`` with only the tags, attributes and link protocols a report needs.
+
+    Used by the exporter for every Markdown cell and every Markdown or HTML output
+    (``sanitize_html``). Anything else is escaped, so it shows as text: a
+    ``<script>`` or an ``<img onerror=...>`` can neither run nor load, and a
+    ``javascript:`` link loses its target.
+
+    Examples
+    --------
+    >>> clean_report_html('<p onclick="x()">Hi <a href="javascript:alert(1)">x</a></p>')
+    '<p>Hi <a>x</a></p>'
+    >>> clean_report_html("<img src=x onerror=alert(1)>")
+    '&lt;img src=x onerror=alert(1)&gt;'
+    """
+    html = html.decode() if isinstance(html, bytes) else str(html)
+    return bleach.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES,
+                        protocols=_ALLOWED_PROTOCOLS, css_sanitizer=_CSS, strip=False, strip_comments=True)
 
 
 def combine_notebooks(paths: list[Path], cover: dict) -> nbformat.NotebookNode:
@@ -66,7 +123,9 @@ def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path
     """Write the HTML report of the executed ``notebooks`` to ``out_path``.
 
     ``cover`` holds what the cover page shows: ``district_name``, ``period``,
-    ``version`` and ``settings``.
+    ``version`` and ``settings``. Markdown and HTML are sanitised
+    (:func:`clean_report_html`), JavaScript outputs are dropped and the page carries
+    :data:`CONTENT_SECURITY_POLICY`.
     """
     cover = {"generated": date.today().isoformat(), **cover}
     exporter = HTMLExporter(
@@ -75,8 +134,11 @@ def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        sanitize_html=True,
+        filters={"clean_html": clean_report_html},
     )
-    html, _ = exporter.from_notebook_node(combine_notebooks(notebooks, cover))
+    html, _ = exporter.from_notebook_node(combine_notebooks(notebooks, cover),
+                                          resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     out_path = Path(out_path)
     out_path.write_text(add_contents(html), encoding="utf-8")
     return out_path
@@ -117,14 +179,63 @@ def find_chromium() -> str | None:
     return None
 
 
-def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, timeout: float = 180,
-              log: Callable[[str], None] | None = None) -> Path | None:
-    """Print the HTML report to PDF with headless Chromium; the path, or None when no PDF was made.
+class PdfError(EquityAuditError):
+    """Chromium was found but the PDF could not be printed (it failed or ran out of time).
 
-    None means no Chromium is installed (the caller then says :data:`NO_PDF_MESSAGE`) or
-    Chromium failed; a failure is described through ``log`` when given. Never raises for
-    a missing or failing browser. The print styles of the ``audit`` template apply.
-    nbconvert's ``webpdf`` is not used: its Playwright cannot use a system Chromium.
+    The run then stops with exit code 1 and the previous results stay as they were: a
+    report whose PDF silently failed must not pass for a complete run.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(f"{message} The run was not completed. Repair the Chromium installation, or "
+                         "uninstall it to publish the HTML report without a PDF.")
+
+
+#: How Chromium starts: headless, no network at all (every request goes to a closed local
+#: port, loopback included, and no host name resolves), no extensions, no sync. JavaScript
+#: is switched off for the page through the DevTools protocol before the report is opened
+#: (``--blink-settings=scriptEnabled=false`` also stops Chromium's own ``--print-to-pdf``).
+CHROMIUM_FLAGS = (
+    "--headless", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
+    "--disable-remote-fonts", "--remote-debugging-pipe",
+)
+
+
+def chromium_command(chromium: str, profile: str) -> list[str]:
+    """The command line of the Chromium that prints the report (see :data:`CHROMIUM_FLAGS`).
+
+    Chromium's sandbox stays on, except for root, where Chromium refuses to start with it.
+
+    Examples
+    --------
+    >>> command = chromium_command("chromium", "/tmp/profile")
+    >>> "--remote-debugging-pipe" in command, command[-1]
+    (True, 'about:blank')
+    """
+    sandbox = [] if os.geteuid() != 0 else ["--no-sandbox"]
+    return [chromium, *CHROMIUM_FLAGS, *sandbox, f"--user-data-dir={profile}", "about:blank"]
+
+
+def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, timeout: float = 120,
+              log: Callable[[str], None] | None = None) -> Path | None:
+    """Print the HTML report to PDF with headless Chromium; the path, or None when no Chromium is installed.
+
+    Chromium runs with no network and (unless run as root) its sandbox
+    (:func:`chromium_command`); JavaScript is disabled for the page before it is
+    opened, and the whole print has ``timeout`` seconds. When no Chromium is installed
+    the caller says :data:`NO_PDF_MESSAGE`. ``log`` is kept for callers. The print
+    styles of the ``audit`` template apply (``preferCSSPageSize``). nbconvert's
+    ``webpdf`` is not used: its Playwright cannot use a system Chromium.
+
+    Raises
+    ------
+    PdfError
+        When Chromium is installed but fails, prints nothing or runs out of time.
     """
     html_path = Path(html_path).resolve()
     pdf_path = Path(pdf_path).resolve() if pdf_path else html_path.with_suffix(".pdf")
@@ -132,42 +243,131 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     chromium = find_chromium()
     if chromium is None:
         return None
-    say = log or (lambda message: None)
     with tempfile.TemporaryDirectory(prefix="equity-audit-chromium-") as profile:
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                   "--disable-background-networking", "--disable-component-update",
-                   "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                   "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.as_uri()]
+        errors = Path(profile) / "chromium-errors.txt"
         try:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True, start_new_session=True)
+            browser = _DevTools(chromium_command(chromium, profile), errors, timeout)
         except OSError as err:
-            say(f"No PDF: {chromium} could not be started ({err}). The HTML report is complete.")
-            return None
+            raise PdfError(f"The PDF could not be printed: {chromium} could not be started ({err}).") from None
         try:
-            _, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            say(f"No PDF: {chromium} did not finish printing within {timeout:g} s. "
-                "The HTML report is complete.")
-            pdf_path.unlink(missing_ok=True)
-            return None
-    if process.returncode != 0 or not pdf_path.exists() or pdf_path.stat().st_size == 0:
-        detail = (stderr or "").strip().splitlines()[-1:] or ["no message"]
-        say(f"No PDF: {chromium} exited with code {process.returncode} ({detail[0]}). "
-            "The HTML report is complete.")
-        pdf_path.unlink(missing_ok=True)
-        return None
+            data = browser.print_page(html_path.as_uri())
+        except TimeoutError:
+            raise PdfError(f"The PDF could not be printed: {chromium} did not finish within {timeout:g} s."
+                           ) from None
+        except (OSError, ValueError, RuntimeError) as err:
+            detail = err if str(err) else _last_line(errors)
+            raise PdfError(f"The PDF could not be printed: {chromium} failed ({detail}).") from None
+        finally:
+            browser.close()
+    if not data.startswith(b"%PDF"):
+        raise PdfError(f"The PDF could not be printed: {chromium} returned no PDF.")
+    pdf_path.write_bytes(data)
     return pdf_path
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """End the Chromium we started and its helper processes (its own process group)."""
+def _last_line(path: Path) -> str:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.communicate()
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    return lines[-1][:300] if lines else "no message"
+
+
+class _DevTools:
+    """A Chromium driven over ``--remote-debugging-pipe`` (DevTools protocol, JSON messages ending in NUL).
+
+    Chromium reads commands on its file descriptor 3 and writes replies and events on 4.
+    Started with ``posix_spawn`` in its own session, so it and its helpers can be ended together.
+    """
+
+    def __init__(self, command: list[str], errors: Path, timeout: float):
+        self.deadline = time.monotonic() + timeout
+        to_browser, self._to_browser = os.pipe()
+        self._from_browser, from_browser = os.pipe()
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 2, str(errors), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                   (os.POSIX_SPAWN_DUP2, to_browser, 3), (os.POSIX_SPAWN_DUP2, from_browser, 4)]
+        try:
+            self.pid = os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
+        except OSError:
+            os.close(self._to_browser)
+            os.close(self._from_browser)
+            raise
+        finally:
+            os.close(to_browser)
+            os.close(from_browser)
+        self._buffer, self._next_id, self._events = b"", 0, []
+
+    def print_page(self, url: str) -> bytes:
+        """The PDF of ``url``, printed with JavaScript disabled for the page."""
+        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self._call("Emulation.setScriptExecutionDisabled", {"value": True}, session)
+        self._call("Page.enable", {}, session)
+        opened = self._call("Page.navigate", {"url": url}, session)
+        if opened.get("errorText"):
+            raise RuntimeError(f"the report could not be opened: {opened['errorText']}")
+        self._wait_for("Page.loadEventFired", session)
+        printed = self._call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
+                                                 "displayHeaderFooter": False}, session)
+        return base64.b64decode(printed["data"])
+
+    def close(self) -> None:
+        """Ask Chromium to quit, and end its process group if it has not within 5 s."""
+        try:
+            self.deadline = min(self.deadline, time.monotonic() + 5)
+            self._send("Browser.close", {})
+        except (OSError, TimeoutError):
+            pass
+        for fd in (self._to_browser, self._from_browser):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        ends = time.monotonic() + 5
+        while time.monotonic() < ends:
+            if os.waitpid(self.pid, os.WNOHANG)[0]:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+    def _send(self, method: str, params: dict, session: str | None = None) -> int:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode("utf-8") + b"\0")
+        return self._next_id
+
+    def _receive(self) -> dict:
+        while b"\0" not in self._buffer:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(self._from_browser, 1 << 20)
+            if not chunk:
+                raise RuntimeError("")  # Chromium closed the pipe: it stopped
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def _call(self, method: str, params: dict, session: str | None = None) -> dict:
+        number = self._send(method, params, session)
+        while True:
+            message = self._receive()
+            if message.get("id") == number:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error'].get('message', message['error'])}")
+                return message.get("result", {})
+            self._events.append(message)
+
+    def _wait_for(self, event: str, session: str) -> None:
+        matches = lambda m: m.get("method") == event and m.get("sessionId") == session  # noqa: E731
+        if any(matches(m) for m in self._events):
+            return
+        while not matches(self._receive()):
+            pass
 
 
 # --- workbook and JSON -------------------------------------------------------------------------
@@ -230,9 +430,13 @@ def published_tables(run_dir: str | Path) -> dict[str, Path]:
 
 
 def _read_published(path: Path) -> pd.DataFrame:
-    """A published table as written; an empty file gives an empty frame."""
+    """A published table with its text as the district wrote it; an empty file gives an empty frame.
+
+    The apostrophe that keeps a CSV cell from running as a formula is taken off here:
+    the workbook marks such cells as text itself, and JSON is never run.
+    """
     try:
-        return pd.read_csv(path)
+        return restore_cells(pd.read_csv(path))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
@@ -269,11 +473,31 @@ def _cell(value):
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, str):  # control characters are not allowed in a workbook
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     return value
 
 
+def _inert_sheet(sheet) -> None:
+    """Store every text cell a spreadsheet could run as a formula as plain text.
+
+    openpyxl stores a string starting with ``=`` as a formula; such cells, and text
+    starting with ``+``, ``-``, ``@``, a tab or a carriage return, become strings
+    with Excel's quote prefix (shown as typed, never evaluated, also after an edit).
+    """
+    for row in sheet.iter_rows():  # a published table: aggregate rows, never students
+        for cell in row:
+            if cell.data_type == "f" or (isinstance(cell.value, str) and cell.value.startswith(FORMULA_START)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
 def write_workbook(run_dir: str | Path) -> Path:
-    """Write ``OUT/findings.xlsx``: a Contents sheet, then one sheet per published table."""
+    """Write ``OUT/findings.xlsx``: a Contents sheet, then one sheet per published table.
+
+    No cell is a formula: text that a spreadsheet would run (``=``, ``+``, ``-``, ``@``,
+    tab, carriage return) is stored as text with a quote prefix; numbers stay numbers.
+    """
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -300,6 +524,7 @@ def write_workbook(run_dir: str | Path) -> Path:
             table = table.astype(object).map(_cell) if not table.empty else table
             table.to_excel(writer, sheet_name=sheets[name], index=False)
         for sheet in writer.book.worksheets:
+            _inert_sheet(sheet)
             sheet.freeze_panes = "A2"
             for column in sheet.iter_cols(min_row=1, max_row=min(sheet.max_row, 200)):
                 width = max((len(str(cell.value)) for cell in column if cell.value is not None), default=8)

@@ -52,16 +52,23 @@ def save_figure(fig: plt.Figure, path) -> None:
 def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty: str = "") -> None:
     """Display a table with a caption; an empty table shows the sentence ``empty`` instead.
 
-    Column names are shown in plain words (``rows_read`` becomes "Rows read").
+    Column names are shown in plain words (``rows_read`` becomes "Rows read"). Cells,
+    column names and the caption are HTML-escaped: a value from the data shows as text.
     """
     if table.empty and empty:
         display(Markdown(empty))
         return
     shown = table.rename(columns=lambda c: str(c).replace("_", " ").capitalize())
-    html = shown.to_html(index=index, border=0, classes="audit-table", na_rep="—")
+    html = shown.to_html(index=index, border=0, classes="audit-table", na_rep="—", escape=True)
     display(HTML(f'<figure class="audit-table"><figcaption>{escape(caption)}</figcaption>{html}</figure>'))
 
 
 def show_text(text: str) -> None:
-    """Display generated Markdown (numbers written into sentences)."""
+    """Display generated Markdown (numbers written into sentences).
+
+    ``text`` is Markdown the package wrote; any value from the district's data in it
+    must already be escaped with :func:`equity_audit.data.text.inert_markdown` (as
+    ``findings_markdown`` and ``notes_markdown`` do). The report exporter sanitises
+    the result as a second wall.
+    """
     display(Markdown(text))

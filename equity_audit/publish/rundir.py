@@ -27,6 +27,7 @@ import pandas as pd
 from equity_audit.config import Config
 from equity_audit.data.load import District, load_district
 from equity_audit.data.store import read_district, save_district
+from equity_audit.data.text import inert_cells
 from equity_audit.privacy import pseudonymise
 from equity_audit.publish.release import protect, shown_min_n
 
@@ -105,7 +106,7 @@ def write_table(run_dir: str | Path, name: str, table: pd.DataFrame, *, min_n: i
     if min_n is None:
         min_n = shown_min_n(table) or Config().min_n
     table = protect(table, min_n=min_n, name=name)
-    table.to_csv(path, index=False)
+    inert_cells(table).to_csv(path, index=False)  # no text cell runs as a spreadsheet formula
     return path
 
 
@@ -126,6 +127,6 @@ def write_confidential(run_dir: str | Path, name: str, table: pd.DataFrame) -> P
     :func:`open_district` replaces them on loading.
     """
     path = confidential_dir(run_dir) / f"{name}.csv"
-    table.to_csv(path, index=False)
+    inert_cells(table).to_csv(path, index=False)  # no text cell runs as a spreadsheet formula
     path.chmod(0o600)
     return path

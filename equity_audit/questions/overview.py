@@ -21,6 +21,7 @@ from equity_audit.pace import levels_from_evidence
 from equity_audit.privacy import publish_counts, small_cells, suppress
 from equity_audit.data.requirements import availability
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
+from equity_audit.data.text import inert_markdown
 
 __all__ = [
     "students_by", "composition", "grade_label", "year_label", "school_names", "data_period",
@@ -184,10 +185,14 @@ def composition_shares(student_years: pd.DataFrame, students: pd.DataFrame, min_
 
 
 def notes_markdown(district) -> str:
-    """The loader's notes (values filled as Unknown, extra columns ignored) as a list."""
+    """The loader's notes (values filled as Unknown, extra columns ignored) as a list.
+
+    Notes quote values from the district's files, so each is escaped: it shows as
+    written and never as markup or a link.
+    """
     if not district.notes:
         return "No values were filled in or ignored while loading."
-    return "Notes from loading the data:\n\n" + "\n".join(f"- {note}" for note in district.notes)
+    return "Notes from loading the data:\n\n" + "\n".join(f"- {inert_markdown(note)}" for note in district.notes)
 
 
 def ledger_table(district) -> pd.DataFrame:

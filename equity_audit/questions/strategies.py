@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from equity_audit.data.text import restore_cells
+
 __all__ = ["AREAS", "RULES", "gather_findings", "findings_table", "action_plan", "strengths", "area_counts",
            "areas_alt", "plan_display"]
 
@@ -90,7 +92,8 @@ def gather_findings(run_dir: str | Path) -> pd.DataFrame:
     if path.exists():
         return findings_table(json.loads(path.read_text(encoding="utf-8")).get("findings", []))
     paths = sorted((Path(run_dir) / "tables").glob("findings_*.csv"))
-    parts = [pd.read_csv(path) for path in paths if path.stat().st_size > 0]
+    # restore_cells: the text as written, without the apostrophe that keeps a CSV cell from being a formula
+    parts = [restore_cells(pd.read_csv(path)) for path in paths if path.stat().st_size > 0]
     parts = [part for part in parts if len(part)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
