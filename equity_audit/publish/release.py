@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from equity_audit.exceptions import EquityAuditError
 from equity_audit.data.text import inert_cells, restore_cells
+from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
 
 __all__ = ["protect", "audit_release", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
