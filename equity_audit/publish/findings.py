@@ -69,6 +69,7 @@ MEASURES = {
     "two_plus_behind": ("the share two or more levels behind", -1, True),
     "unmet_need": ("the share who needed more support and had none", -1, True),
     "talent_without_access": ("the share ready to move on without acceleration or Level-4 work", -1, True),
+    "chronic_absence": ("the share chronically absent", -1, True),
     "exclusion": ("the exclusionary discipline rate", -1, True),
     "removals": ("removals from class per student", -1, False),
     "days_removed": ("days removed per student", -1, False),
@@ -259,6 +260,9 @@ REGISTRY = {source.table: source for source in [
     Source("unmet_need_intersections", "unmet_need", "unmet need of intersections", "unmet_need", "intersection",
            kind="beyond_main_effects"),
     _by("talent_without_access_by_subgroup", "unmet_need", "talent_without_access"),
+    _by("chronic_absence_by_subgroup", "unmet_need", "chronic_absence"),
+    Source("chronic_absence_by_school", "unmet_need", "chronic absence by school", "chronic_absence", "funnel",
+           kind="outlier", unit="school", unit_column="school"),
     # question 2: patterns
     _by("exclusion_by_subgroup", "patterns", "exclusion"),
     _by("removals_by_subgroup", "patterns", "removals"),

@@ -403,7 +403,8 @@ def idea_findings(table: pd.DataFrame, *, population: str, outcome: str) -> pd.D
 
 
 def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame:
-    """Units where a group's rate differs from its classmates' beyond chance."""
+    """Units where a group's gap to its schoolmates differs from the same group's gap elsewhere
+    beyond chance (or, for a scan with ``compare="within"``, from its schoolmates' rate)."""
     flagged = scan[scan["closer_look"]]
     rows = [{"section": "patterns", "measure": measure, "subgroup": row["subgroup"], "group": row["group"],
              "n": row["focus_n"], "estimate": row["focus_estimate"], "low": np.nan, "high": np.nan,
@@ -414,9 +415,18 @@ def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame
                            f"{fmt_value(row['others_estimate'], percent=True)} for their schoolmates "
                            f"(difference {row['difference'] * 100:+.0f} points, 95% interval "
                            f"{row['difference_low'] * 100:+.0f} to {row['difference_high'] * 100:+.0f})"
-                           f"{_fares(measure, row['difference'])}")}
+                           f"{_elsewhere(row, unit)}{_fares(measure, row['difference'])}")}
             for _, row in flagged.iterrows()]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def _elsewhere(row, unit: str) -> str:
+    """The same group's gap in the other units, which the scan compared the gap with."""
+    other = row.get("elsewhere_difference", np.nan)
+    if pd.isna(other):
+        return ""
+    units = {"school": "schools", "teacher_id": "teachers' classes", "plc_id": "PLCs"}.get(unit, "units")
+    return f"; the same group's gap in other {units} is {other * 100:+.0f} points"
 
 
 def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
@@ -457,18 +467,22 @@ def funnel_alt(scan: pd.DataFrame, *, unit: str, units: str, measure: str, named
 
 
 def gap_scan_display(scan: pd.DataFrame, *, unit: str, min_n: int = 10, only_flagged: bool = True) -> pd.DataFrame:
-    """Within-unit gaps as people read them (units that warrant a closer look by default)."""
+    """Within-unit gaps as people read them (units that warrant a closer look by default), with the
+    same group's gap in the other units when the scan compared with it."""
     rows = scan[scan["closer_look"]] if only_flagged else scan[~scan["suppressed"]]
     pct = lambda v: fmt_value(v, percent=True)  # noqa: E731
-    return pd.DataFrame({
+    table = pd.DataFrame({
         label(unit): rows[unit].astype(str),
         "Group": [_group_name(r) for _, r in rows.iterrows()],
         "Students in group": rows["focus_n"].astype(int),
         "Rate in group": rows["focus_estimate"].map(pct),
         "Other students": rows["others_estimate"].map(pct),
-        "Difference (95% interval)": [f"{d * 100:+.0f} pts ({lo * 100:+.0f} to {hi * 100:+.0f})" for d, lo, hi in
-                                      zip(rows["difference"], rows["difference_low"], rows["difference_high"])],
+        "Gap (95% interval)": [f"{d * 100:+.0f} pts ({lo * 100:+.0f} to {hi * 100:+.0f})" for d, lo, hi in
+                               zip(rows["difference"], rows["difference_low"], rows["difference_high"])],
     })
+    if "elsewhere_difference" in rows:
+        table["Same group's gap elsewhere"] = [f"{d * 100:+.0f} pts" for d in rows["elsewhere_difference"]]
+    return table
 
 
 def access_display(table: pd.DataFrame) -> pd.DataFrame:

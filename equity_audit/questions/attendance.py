@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from equity_audit.data.subgroups import subgroup_labels
 from equity_audit.disaggregate import disaggregate_each
 from equity_audit.exceptions import ConfigError
 from equity_audit.scans import scan_rates
 
 __all__ = ["CHRONIC_THRESHOLD", "MIN_DAYS", "absence_by_student_year", "excluded_student_years",
-           "chronic_absence_by_group", "chronic_absence_by_school"]
+           "latest_chronic_rate", "chronic_absence_by_group", "chronic_absence_by_school"]
 
 #: Share of enrolled days absent from which a student counts as chronically absent.
 CHRONIC_THRESHOLD = 0.10
@@ -87,34 +88,44 @@ def excluded_student_years(absence: pd.DataFrame, *, min_days: float = MIN_DAYS)
     return pd.DataFrame({"reason": [f"enrolled fewer than {min_days:g} days in the year"], "rows": [short]})
 
 
-def _latest_year(absence: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
-    latest = absence[absence["school_year"] == absence["school_year"].max()]
-    return latest.merge(students, on="student_id", how="left", suffixes=("", "_student"))
+def _latest(absence: pd.DataFrame) -> pd.DataFrame:
+    return absence[absence["school_year"] == absence["school_year"].max()]
+
+
+def latest_chronic_rate(absence: pd.DataFrame) -> float:
+    """The district's chronic-absence rate in the latest school year (students judged only)."""
+    return float(_latest(absence)["chronic"].astype("Float64").mean())
 
 
 def chronic_absence_by_group(absence: pd.DataFrame, students: pd.DataFrame, columns: list[str], *,
                              min_n: int = 10, fdr: float = 0.05) -> pd.DataFrame:
     """The latest school year's chronic-absence rate for each group of each subgroup column.
 
-    ``students`` carries the subgroup labels (see
-    :func:`equity_audit.data.subgroups.subgroup_labels`); each group is compared
+    ``students`` is the students table; flags are labelled Yes / No / Unknown
+    (:func:`equity_audit.data.subgroups.subgroup_labels`). Each group is compared
     with all other students, with Wilson intervals, Benjamini-Hochberg q-values
     across the whole table and cells under ``min_n`` withheld.
     """
-    data = _latest_year(absence, students)
+    labelled = subgroup_labels(students)[["student_id", *columns]]
+    data = _latest(absence).merge(labelled, on="student_id", how="left")
     table = disaggregate_each(data, "chronic", columns, min_n=min_n, fdr=fdr)
     return table.assign(school_year=int(absence["school_year"].max()))
 
 
-def chronic_absence_by_school(absence: pd.DataFrame, *, min_n: int = 10, fdr: float = 0.05) -> pd.DataFrame:
+def chronic_absence_by_school(absence: pd.DataFrame, *, names: dict | None = None, min_n: int = 10,
+                              fdr: float = 0.05) -> pd.DataFrame:
     """The latest school year's chronic-absence rate of each school against the pooled rate.
 
     A funnel-plot scan with overdispersion and false-discovery control
     (:func:`equity_audit.scans.scan_rates`): a school is called out only when it
-    lies outside the limits and its q-value is under ``fdr``.
+    lies outside the limits and its q-value is under ``fdr``. ``names`` maps
+    school ids to the names shown in the ``school`` column.
     """
     if "school_id" not in absence:
         raise ConfigError("Chronic absence by school needs a school_id column in the attendance table.")
-    latest = absence[absence["school_year"] == absence["school_year"].max()].dropna(subset=["chronic"])
+    latest = _latest(absence).dropna(subset=["chronic"])
     data = latest.assign(chronic=latest["chronic"].astype(int))
-    return scan_rates(data, unit="school_id", outcome="chronic", min_n=min_n, fdr=fdr)
+    scan = scan_rates(data, unit="school_id", outcome="chronic", min_n=min_n, fdr=fdr)
+    ids = scan["school_id"].astype(str)
+    scan.insert(0, "school", ids.map(names or {}).where(ids.isin(list(names or {})), ids))
+    return scan

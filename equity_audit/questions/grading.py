@@ -521,17 +521,20 @@ def _per_student(table: pd.DataFrame, group_columns: list[str], by_year: bool = 
 
 
 def teacher_gaps(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 10, fdr: float = 0.05,
-                 side: str = "both") -> pd.DataFrame:
-    """Per teacher, the gap in mean residual between the focus group and the teacher's other students.
+                 side: str = "both", compare: str = "between") -> pd.DataFrame:
+    """Per teacher, the gap in mean residual between the focus group and the teacher's other students,
+    tested against the same group's gap with the other teachers.
 
     Each student's residuals with a teacher (all sections, terms and years)
     are averaged first, so a student counts once per teacher; then
-    :func:`equity_audit.scans.scan_gaps` compares, within each teacher, the
-    students in ``focus`` with the others (difference of means, Welch
-    interval and p-value, empirical-Bayes shrunk difference, Benjamini-Hochberg
-    across the teachers scanned; teachers with fewer than ``min_n`` students
-    on either side are suppressed). A negative ``difference`` means the focus
-    group's grades fall further below what their evidence predicts.
+    :func:`equity_audit.scans.scan_gaps` takes, within each teacher, the gap
+    between the students in ``focus`` and the others, and (``compare="between"``,
+    the default) tests it against the same gap elsewhere, so a gap every teacher
+    shares (a district pattern) does not flag each teacher; ``compare="within"``
+    tests the gap against zero. Benjamini-Hochberg across the teachers scanned;
+    teachers with fewer than ``min_n`` students on either side are suppressed.
+    A negative ``difference`` means the focus group's grades fall further below
+    what their evidence predicts.
 
     Parameters
     ----------
@@ -541,7 +544,7 @@ def teacher_gaps(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 
         E.g. ``"race_ethnicity"`` or ``"english_learner"``.
     focus
         The focus group's value, e.g. ``"Black/African American"`` or ``"Yes"``.
-    min_n, fdr, side
+    min_n, fdr, side, compare
         As in :func:`equity_audit.scans.scan_gaps`.
 
     Returns
@@ -567,7 +570,7 @@ def teacher_gaps(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 
     """
     students = _per_student(table, [group_column])
     return scan_gaps(students, unit="teacher_id", group=group_column, focus=focus, outcome="residual",
-                     min_n=min_n, fdr=fdr, statistic="mean", side=side)
+                     min_n=min_n, fdr=fdr, statistic="mean", side=side, compare=compare)
 
 
 def teacher_gaps_all(table: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: float = 0.05,

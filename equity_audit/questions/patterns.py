@@ -39,7 +39,7 @@ from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
-           "current_domain_facts", "teacher_pace_gaps"]
+           "current_domain_facts", "credited_pace", "teacher_pace_gaps"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -299,6 +299,29 @@ def current_domain_facts(domain_facts: pd.DataFrame, facts: pd.DataFrame) -> pd.
     current = latest.assign(below=latest["below_pace"].astype("Float64"),
                             school_year=latest["school_year"].astype("int64"))
     return current.merge(facts[["student_id", "school_year", "school"]], on=_KEY, how="left")
+
+
+#: The unit column of :func:`equity_audit.questions.needs.unit_pace_facts` for each scan unit.
+_UNIT_COLUMNS = {"school": "school_id", "plc_id": "plc_id", "teacher_id": "teacher_id"}
+
+
+def credited_pace(district, config: Config | None = None, *, unit: str = "school") -> pd.DataFrame:
+    """Student-domain pace of the latest school year, credited to the school, PLC or teacher
+    the student was with while the growth was made, with ``below`` for the unit scans.
+
+    A student who moved counts at each school with that school's part only, so a
+    school is not called out for growth (or its absence) that happened elsewhere.
+    For ``unit="school"`` the ``school`` column holds the school's name.
+    """
+    from equity_audit.questions.needs import unit_pace_facts
+
+    if unit not in _UNIT_COLUMNS:
+        raise ValueError(f"unit must be one of {sorted(_UNIT_COLUMNS)}, got {unit!r}")
+    credited = unit_pace_facts(district, config, unit=_UNIT_COLUMNS[unit])
+    if unit == "school":
+        names, ids = school_names(district), credited["school_id"].astype(str)
+        credited["school"] = ids.map(names).astype(str).where(ids.isin(list(names)), ids)
+    return credited
 
 
 def teacher_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, min_n: int = 10,
