@@ -510,6 +510,13 @@ def _between_rates(sides: pd.DataFrame) -> dict:
         h = np.where(empty, 0.5, 0.0)
         own = np.log((a + h) * (d + h) / ((b + h) * (c + h)))
         own_var = 1 / (a + h) + 1 / (b + h) + 1 / (c + h) + 1 / (d + h)
+        # Where the other units' odds ratios vary more than chance (tau2 > 0), their random-effects
+        # mean replaces the Mantel-Haenszel one and the unit is judged against that spread, so one
+        # extreme unit does not make every other unit look unusual the other way.
+        others = stats.leave_one_out_pooled(own, own_var, usable)
+        spread = np.nan_to_num(others.tau2) > 0
+        common = np.where(spread, np.exp(others.mean), common)
+        common_var = np.where(spread, others.variance, common_var) + np.nan_to_num(others.tau2)
         interaction = own - np.log(common)
         se = np.sqrt(own_var + common_var)
         z = interaction / se
@@ -520,9 +527,11 @@ def _between_rates(sides: pd.DataFrame) -> dict:
     pvalue = 2 * sps.norm.sf(np.abs(z))
     small = usable & (stats.smallest_expected_count(x1, n1, x2, n2) < 5) & np.isfinite(common)
     if small.any():
-        pvalue = np.where(small, stats.midp_conditional_pvalue(
+        # the exact test knows the discreteness, the normal one the spread between units: keep the larger
+        exact = stats.midp_conditional_pvalue(
             np.where(small, x1, 0), np.where(small, n1, 1), np.where(small, x2, 0),
-            np.where(small, n2, 1), np.where(small, common, 1.0)), pvalue)
+            np.where(small, n2, 1), np.where(small, common, 1.0))
+        pvalue = np.where(small, np.where(spread, np.maximum(exact, pvalue), exact), pvalue)
     ok = usable & np.isfinite(common)
     nan = lambda v: np.where(ok, v, np.nan)  # noqa: E731
     return {"elsewhere_difference": nan(elsewhere), "excess_difference": nan(x1 / np.where(n1 > 0, n1, 1)
@@ -534,7 +543,8 @@ def _between_rates(sides: pd.DataFrame) -> dict:
 
 
 def _between_means(sides: pd.DataFrame) -> dict:
-    """Each unit's difference of means against the precision-weighted mean difference elsewhere."""
+    """Each unit's difference of means against the mean difference elsewhere (random effects,
+    leave-one-out: :func:`equity_audit.stats.leave_one_out_pooled`)."""
     m1, m2 = sides["mean_focus"].to_numpy(float), sides["mean_others"].to_numpy(float)
     v1, v2 = sides["var_focus"].to_numpy(float), sides["var_others"].to_numpy(float)
     n1, n2 = sides["n_focus"].to_numpy(float), sides["n_others"].to_numpy(float)
@@ -543,12 +553,12 @@ def _between_means(sides: pd.DataFrame) -> dict:
         own_var = s1 + s2
         gap = m1 - m2
         usable = np.isfinite(gap) & np.isfinite(own_var) & (own_var > 0)
-        w = np.where(usable, 1 / own_var, 0.0)
-        wd = np.where(usable, w * gap, 0.0)
-        rest_w = w.sum() - w
-        elsewhere = (wd.sum() - wd) / rest_w
+        others = stats.leave_one_out_pooled(gap, own_var, usable)
+        rest_w = np.where(np.isfinite(others.variance), 1 / others.variance, 0.0)
+        elsewhere = others.mean
         interaction = gap - elsewhere
-        variance = own_var + 1 / rest_w
+        # the other units' own spread (tau2) counts too: a unit is unusual only against it
+        variance = own_var + others.tau2 + others.variance
         se = np.sqrt(variance)
         df = own_var**2 / (s1**2 / (n1 - 1) + s2**2 / (n2 - 1))
         t = interaction / se

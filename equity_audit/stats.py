@@ -58,6 +58,7 @@ __all__ = [
     "cluster_design_effect",
     "funnel_limits",
     "overdispersion",
+    "leave_one_out_pooled",
     "BetaPrior",
     "WelchResult",
     "Overdispersion",
@@ -86,6 +87,15 @@ class WelchResult(NamedTuple):
     low: np.ndarray
     high: np.ndarray
     pvalue: np.ndarray
+
+
+class LeaveOneOut(NamedTuple):
+    """For each unit, what the *other* units say: between-unit variance ``tau2``, the
+    random-effects pooled ``mean`` and that mean's ``variance``."""
+
+    tau2: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
 
 
 class Overdispersion(NamedTuple):
@@ -1164,3 +1174,56 @@ def james_stein(y, sigma2, positive_part=True):
     if positive_part:
         c = min(1.0, max(0.0, c))
     return _result(mean + c * (y - mean))
+
+
+def leave_one_out_pooled(estimates, variances, usable=None) -> LeaveOneOut:
+    """Random-effects summary of all other units, for each unit in turn.
+
+    For unit *i*, the DerSimonian-Laird between-unit variance τ²₍₋ᵢ₎ and the
+    random-effects mean μ₍₋ᵢ₎ (weights ``1 / (v_j + τ²₍₋ᵢ₎)``) are computed
+    from the units ``j ≠ i``. Comparing unit *i* with them,
+
+        z_i = (y_i − μ₍₋ᵢ₎) / √(v_i + τ²₍₋ᵢ₎ + Var μ₍₋ᵢ₎),
+
+    is the externally standardised (deleted) residual of meta-analysis outlier
+    screening (Viechtbauer & Cheung 2010): a unit is unusual only against the
+    spread that the other units show, so one extreme unit does not make every
+    other unit look unusual in the opposite direction.
+
+    Parameters
+    ----------
+    estimates, variances : array_like
+        Each unit's estimate (e.g. a gap) and its sampling variance.
+    usable : array_like of bool, optional
+        Units that may enter the others' summary (default: finite, variance > 0).
+
+    Returns
+    -------
+    LeaveOneOut
+        Arrays ``tau2``, ``mean`` and ``variance`` (NaN where fewer than one
+        other unit is usable).
+
+    Examples
+    --------
+    >>> out = leave_one_out_pooled([-1.3, -0.2, -0.1, -0.2, -0.2], [0.004] * 5)
+    >>> bool(out.tau2[0] < 0.01 < out.tau2[1])
+    True
+    >>> round(float(out.mean[0]), 3)
+    -0.175
+    """
+    y, v = _floats(estimates, variances)
+    ok = np.isfinite(y) & np.isfinite(v) & (v > 0) if usable is None else np.asarray(usable, bool)
+    w = np.where(ok, 1 / np.where(ok, v, 1.0), 0.0)
+    wy = np.where(ok, w * np.where(ok, y, 0.0), 0.0)
+    wyy, ww = wy * np.where(ok, y, 0.0), w * w
+    s0, s1, s2, c = (t.sum() - t for t in (w, wy, wyy, ww))
+    k = ok.sum() - ok  # other usable units
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = s2 - s1**2 / s0
+        tau2 = np.where(k >= 2, np.maximum(0.0, (q - (k - 1)) / (s0 - c / s0)), 0.0)
+        weights = np.where(ok[None, :], 1 / (np.where(ok, v, 1.0)[None, :] + tau2[:, None]), 0.0)
+        np.fill_diagonal(weights, 0.0)
+        total = weights.sum(axis=1)
+        mean = np.where(total > 0, (weights * np.where(ok, y, 0.0)[None, :]).sum(axis=1) / total, np.nan)
+        variance = np.where(total > 0, 1 / total, np.nan)
+    return LeaveOneOut(np.where(k >= 1, tau2, np.nan), mean, variance)

@@ -152,6 +152,34 @@ def test_mean_gaps_shared_by_every_school_are_not_called_out_but_an_extra_one_is
     assert row["interaction_low"] < -6 < row["interaction_high"]
 
 
+@pytest.mark.parametrize("outcome", ["y", "score"])
+def test_one_extreme_school_among_few_does_not_flag_the_others(outcome):
+    # with 5 schools, the extreme one would pull "elsewhere" for each of the others; judged against
+    # the other schools' own spread, only the extreme school is called out
+    called = []
+    for seed in range(10):
+        gaps = scans.scan_gaps(_schools(seed, extra=2.5, schools=5, per_school=600), unit="school", group="el",
+                               focus="Yes", outcome=outcome)
+        called.append(gaps.loc[gaps["closer_look"], "school"].tolist())
+    assert sum(c == ["S04"] for c in called) >= 7, called
+    assert sum(len(set(c) - {"S04"}) for c in called) <= 1, called
+
+
+def test_leave_one_out_spread_matches_dersimonian_laird_on_the_others():
+    rng = np.random.default_rng(5)
+    y, v = rng.normal(0, 0.3, 8), rng.uniform(0.01, 0.05, 8)
+    out = stats.leave_one_out_pooled(y, v)
+    others_y, others_v = np.delete(y, 2), np.delete(v, 2)
+    w = 1 / others_v
+    fixed = (w * others_y).sum() / w.sum()
+    q = (w * (others_y - fixed) ** 2).sum()
+    tau2 = max(0.0, (q - (len(others_y) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    w_re = 1 / (others_v + tau2)
+    assert out.tau2[2] == pytest.approx(tau2, rel=1e-9)
+    assert out.mean[2] == pytest.approx((w_re * others_y).sum() / w_re.sum(), rel=1e-9)
+    assert out.variance[2] == pytest.approx(1 / w_re.sum(), rel=1e-9)
+
+
 def test_the_interaction_matches_a_by_hand_mantel_haenszel_comparison():
     data = _schools(1, schools=4, per_school=400)
     gaps = scans.scan_gaps(data, unit="school", group="el", focus="Yes", outcome="y").set_index("school")
