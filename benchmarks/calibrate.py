@@ -229,8 +229,33 @@ def _teacher_grading(a: Audit):
 
 def _teacher_pace(a: Audit):
     from equity_audit.questions import patterns
-    return _flags(_flagged(patterns.teacher_pace_gaps(a.district, a.current, a.subgroups, **a.scan), "closer_look"),
-                  "teacher", "teacher_id")
+    gaps = patterns.teacher_pace_gaps(a.district, a.current, a.subgroups, config=a.config, **a.scan)
+    return _flags(_flagged(gaps, "closer_look"), "teacher", "teacher_id")
+
+
+def _credited(unit_col: str, unit: str):
+    """Below-pace scans on pace credited to the unit the student was with, as notebook 02 runs them."""
+    def run(a: Audit):
+        from equity_audit import scans
+        from equity_audit.questions import patterns
+        credited = patterns.credited_pace(a.district, a.config, unit=unit_col)
+        table = _flagged(scans.scan_rates(credited, unit=unit_col, outcome="below", **a.scan), "closer_look")
+        if unit == "school":
+            table = table.assign(school=table["school"].map(a.school_ids))
+        return _flags(table, unit, unit_col)
+    return run
+
+
+def _absence(by_school: bool):
+    def run(a: Audit):
+        from equity_audit.questions import attendance
+        absence = attendance.absence_by_student_year(a.district["attendance"])
+        if by_school:
+            table = attendance.chronic_absence_by_school(absence, **a.scan)
+            return _flags(_flagged(table, "closer_look"), "school", "school_id")
+        return _flags(_flagged(attendance.chronic_absence_by_group(absence, a.district["students"], a.subgroups,
+                                                                    **a.scan)), "district")
+    return run
 
 
 def _severity(a: Audit):
@@ -287,9 +312,9 @@ ANALYSES = {
     "access_by_subgroup": Analysis("level4_access", _access(False), "level4_access"),
     "access_by_subgroup_all_years": Analysis("level4_access", _access(True), "level4_access"),
     "level4_gaps_by_school": Analysis("level4_access", _school_gaps("level4_ready")),
-    "below_pace_by_school": Analysis("pace", _rates("below", "current", "school", "school")),
-    "below_pace_by_plc": Analysis("pace", _rates("below", "taught", "plc_id", "plc")),
-    "teacher_scan_below_pace": Analysis("pace", _rates("below", "taught", "teacher_id", "teacher")),
+    "below_pace_by_school": Analysis("pace", _credited("school", "school")),
+    "below_pace_by_plc": Analysis("pace", _credited("plc_id", "plc")),
+    "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
     "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
     "high_grade_low_evidence_by_subgroup": Analysis(
         "grading", _each("high_grade_low_evidence", "per_student", statistic="mean")),
@@ -303,6 +328,8 @@ ANALYSES = {
     "dok34_by_subgroup": Analysis("level4_access", _each("share_dok34", "rich_latest", statistic="mean")),
     "teacher_scan_pace_gaps": Analysis("pace", _teacher_pace),
     "climate_by_subgroup": Analysis("climate", _climate),
+    "chronic_absence_by_subgroup": Analysis("attendance", _absence(False)),
+    "chronic_absence_by_school": Analysis("attendance", _absence(True)),
 }
 
 
