@@ -74,6 +74,12 @@ SETTING_DOCS = {
     "idea_min_n": "IDEA minimum n-size: fewest children in the population for a risk ratio.",
     "idea_years": "Consecutive years above the threshold before significant disproportionality "
     "is identified (1 to 3).",
+    "program_membership": "How the programs table (English learner, disability, low income and "
+    "other programs, with begin and end dates) gives each school year's flags: 'year' (the "
+    "default) counts a student in a program in a school year when any spell in it overlaps that "
+    "year (school_year_start to school_year_end); 'ever' when they were in it at any time up to the "
+    "end of that year. The students table's flags become the membership in the latest school "
+    "year. Without a programs table this has no effect.",
     "fdr": "False discovery rate allowed when many schools or teachers are scanned.",
     "confidence": "Confidence level of every interval.",
 }
@@ -107,6 +113,7 @@ class Config:
     idea_min_cell: int = 10
     idea_min_n: int = 30
     idea_years: int = 3
+    program_membership: str = "year"
     fdr: float = 0.05
     confidence: float = 0.95
     max_file_mb: float = 1024.0
@@ -115,6 +122,7 @@ class Config:
         _choice("invalid_rows", self.invalid_rows, ("error", "exclude"))
         _choice("year_basis", self.year_basis, ("calendar", "school"))
         _choice("pace_method", self.pace_method, ("endpoint", "regression"))
+        _choice("program_membership", self.program_membership, ("year", "ever"))
         for name in ("school_year_start", "school_year_end"):
             if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", getattr(self, name)):
                 raise ConfigError(f"Setting '{name}' is {getattr(self, name)!r}; expected MM-DD like 08-15.")

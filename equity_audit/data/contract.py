@@ -236,6 +236,27 @@ _TABLES = (
         key=("school_id",),
     ),
     Table(
+        "programs",
+        (
+            _STUDENT,
+            _c("program", "code", True, "Program code: english_learner, disability, low_income, section_504, "
+               "homeless, foster_care, migrant, or any other name (which becomes the subgroup "
+               "group_<name>). Common names are accepted: special education, IEP, ELL, LEP, FRL, ..."),
+            _c("begin_date", "date", True, "First day in the program.", not_in_future=True),
+            _c("end_date", "date", description="Last day in the program, blank if still in it."),
+        ),
+        "Program membership spells: one row per student, program and time in it. Optional; when "
+        "given, each program is evaluated per school year (setting program_membership) and replaces "
+        "the yes/no column of the same name in students.",
+        "StudentProgramAssociation; StudentSpecialEducationProgramAssociation; "
+        "StudentSchoolFoodServiceProgramAssociation; StudentLanguageInstructionProgramAssociation "
+        "(begin date, end date)",
+        "Who was an English learner, had an IEP, was low income or in another program in each school "
+        "year, so year-by-year results use that year's membership, as state report cards do.",
+        key=("student_id", "program", "begin_date"),
+        order_rules=(("begin_date", "end_date"),),
+    ),
+    Table(
         "levels",
         (
             _STUDENT,

@@ -26,6 +26,7 @@ import pandas as pd
 
 from equity_audit.config import Config
 from equity_audit.data.load import District, load_district
+from equity_audit.data.programs import apply_programs
 from equity_audit.data.store import read_district, save_district
 from equity_audit.data.text import inert_cells
 from equity_audit.privacy import pseudonymise
@@ -64,21 +65,30 @@ def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | No
     reads the cached copy, and a notebook opened by hand loads the data itself.
     With ``EQUITY_AUDIT_PSEUDONYM_KEY`` set, every ``student_id`` is replaced by its
     keyed pseudonym as soon as the data is loaded, so no raw id reaches the run folder.
+    With a ``programs`` table, the ``students`` flags become program membership in the
+    latest school year (:func:`equity_audit.data.programs.apply_programs`).
     """
     config = config or Config()
     cache = confidential_dir(run_dir) / _CACHE
     secret = _pseudonym_key()
     key = {"data_dir": str(Path(data_dir).resolve()), **config.load_options,
            # a keyed digest tells keys apart without the key ever reaching the run folder
-           "pseudonyms": pseudonymise("equity-audit key check", secret) if secret else None}
+           "pseudonyms": pseudonymise("equity-audit key check", secret) if secret else None,
+           **_program_options(config)}
     if (district := read_district(cache, key)) is not None:
         return district
     district = load_district(data_dir, **config.load_options)
+    district = apply_programs(district, **_program_options(config))  # no programs table: unchanged
     if secret:
         district = replace(district, tables={name: _with_pseudonyms(table, secret)
                                              for name, table in district.tables.items()})
     save_district(district, cache, key)
     return district
+
+
+def _program_options(config: Config) -> dict:
+    return {"mode": config.program_membership, "school_year_start": config.school_year_start,
+            "school_year_end": config.school_year_end}
 
 
 def _pseudonym_key() -> str:

@@ -31,6 +31,7 @@ from equity_audit.config import Config
 from equity_audit.disaggregate import disaggregate_each
 from equity_audit.stats import bh_adjust
 from equity_audit.data.enrollment import student_years
+from equity_audit.data.programs import as_flags, membership_by_year
 from equity_audit.questions.overview import school_names
 from equity_audit.pace import expected_level, school_year_of
 from equity_audit.scans import scan_gaps_each
@@ -111,7 +112,13 @@ def _course_levels(facts: pd.DataFrame, sections: pd.DataFrame, rosters: pd.Data
 
 
 def student_year_facts(district, config: Config | None = None) -> pd.DataFrame:
-    """Every enrolled student-year with school name, subgroups, discipline and access columns."""
+    """Every enrolled student-year with school name, subgroups, discipline and access columns.
+
+    With a ``programs`` table, each year's program flags (English learner, disability,
+    low income, ``group_*``) are that year's membership (setting ``program_membership``,
+    :func:`equity_audit.data.programs.membership_by_year`) rather than the fixed
+    ``students`` flags.
+    """
     years = student_years(district["enrollments"]).astype({"school_year": "int64"})
     if "discipline" in district:
         years = discipline_counts(years, district["discipline"], config)
@@ -120,9 +127,23 @@ def student_year_facts(district, config: Config | None = None) -> pd.DataFrame:
     names = school_names(district)
     ids = years["school_id"].astype(str)
     years["school"] = ids.map(names).astype(str).where(ids.isin(list(names)), ids)
-    students = district["students"]
-    labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
-    return years.merge(labelled, on="student_id", how="left")
+    students = _students_by_year(district, years, config)
+    labelled = subgroup_labels(students)[["student_id", "school_year", *subgroup_columns(students)]]
+    return years.merge(labelled, on=_KEY, how="left")
+
+
+def _students_by_year(district, years: pd.DataFrame, config: Config | None) -> pd.DataFrame:
+    """One row per student-year: the students' columns, with that year's program flags when there are programs."""
+    keys = years[_KEY].drop_duplicates()
+    students = keys.merge(district["students"], on="student_id", how="left")
+    if "programs" not in district:
+        return students
+    config = config or Config()
+    membership = as_flags(membership_by_year(
+        district["programs"], keys, school_year_start=config.school_year_start,
+        school_year_end=config.school_year_end, mode=config.program_membership))
+    programs = [c for c in membership.columns if c not in _KEY]
+    return students.drop(columns=[c for c in programs if c in students]).merge(membership, on=_KEY, how="left")
 
 
 #: Opportunities audited for access, with the grades for which each is offered.
