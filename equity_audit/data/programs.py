@@ -181,6 +181,15 @@ def as_flags(membership: pd.DataFrame) -> pd.DataFrame:
     return membership.assign(**{c: membership[c].eq("Yes").astype("boolean") for c in flags})
 
 
+_YES_NO = {"y": "Yes", "yes": "Yes", "true": "Yes", "1": "Yes", "n": "No", "no": "No", "false": "No", "0": "No"}
+
+
+def _yes_no(values: pd.Series) -> pd.Series:
+    """Flags and yes/no text as "Yes" / "No" (anything else, blank included, as "(other)"), for counting changes."""
+    text = values.astype("string").str.strip().str.lower()
+    return text.map(_YES_NO).fillna("(other)")
+
+
 def apply_programs(district, *, school_year_start: str = "08-15", school_year_end: str = "06-15",
                    mode: str = "year"):
     """The district with its ``students`` flags taken from ``programs``, changes counted in the notes.
@@ -210,9 +219,8 @@ def apply_programs(district, *, school_year_start: str = "08-15", school_year_en
     for column in columns:
         values = new[column].to_numpy()
         if column in students:
-            old = students[column].astype("string")
-            changed = int((old.fillna("(blank)") != pd.Series(values).astype("string").fillna("(blank)")
-                           .to_numpy()).sum())
+            changed = int((_yes_no(students[column]).to_numpy()
+                           != _yes_no(pd.Series(values, index=students.index)).to_numpy()).sum())
             notes.append(f"students: {column} was replaced by program membership {when} (from programs); "
                          f"{changed} {'student' if changed == 1 else 'students'} changed.")
         else:
