@@ -136,8 +136,9 @@ def test_headers_normalised_bom_and_extra_columns_noted(folder):
 def test_district_api_for_missing_tables(folder):
     district = load_district(write_district(folder), today=TODAY)
     assert "students" in district and "discipline" not in district
-    assert district.missing_tables == ["levels", "grades", "supports", "opportunities", "discipline",
-                                       "calibration", "survey", "state_comparison", "attendance", "staff"]
+    assert district.missing_tables == ["programs", "levels", "grades", "supports", "opportunities",
+                                       "discipline", "calibration", "survey", "state_comparison",
+                                       "attendance", "staff"]
     notes = district.missing_table_notes()
     assert list(notes.columns) == ["table", "what_it_would_show", "edfi"]
     assert notes.set_index("table").loc["discipline", "edfi"] == TABLES["discipline"].edfi

@@ -189,6 +189,15 @@ def test_students_flags_become_latest_year_membership_and_changes_are_counted(tm
     assert ever["students"]["english_learner"].tolist() == [True, False, False, False]
 
 
+def test_a_program_students_lacks_is_added_and_noted(tmp_path):
+    folder = write_district(tmp_path / "d", {"programs": PROGRAMS + "S4,FRL,2024-09-01,\n"})
+    district = apply_programs(load_district(folder, today=TODAY))
+    assert district["students"]["low_income"].tolist() == [False, False, False, True]
+    assert str(district["students"]["low_income"].dtype) == "boolean"
+    assert any(n.startswith("students: low_income was added from program membership in school year 2025")
+               for n in district.notes)
+
+
 def test_without_programs_nothing_changes(tmp_path):
     district = load_district(write_district(tmp_path / "d"), today=TODAY)
     assert apply_programs(district) is district
