@@ -200,6 +200,18 @@ def apply_programs(district, *, school_year_start: str = "08-15", school_year_en
     ``students`` already had the column and the programs disagree, the programs win
     and a note counts the students whose value changed.
 
+    Parameters
+    ----------
+    district : District
+        A loaded district (:func:`equity_audit.data.load.load_district`).
+    school_year_start, school_year_end, mode
+        As in :func:`membership_by_year`.
+
+    Returns
+    -------
+    District
+        A copy with the new ``students`` table and notes; the same object without programs.
+
     Examples
     --------
     >>> district = apply_programs(district, mode="year")  # doctest: +SKIP
