@@ -572,7 +572,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         else:
             inert_cells(table).to_csv(folder / f"{name}.csv", index=False)
     out = pd.DataFrame(ledger, columns=["table", "block", "group", "action", "reason"])
-    out.to_csv(folder / f"{AUDIT_TABLE}.csv", index=False)
+    inert_cells(out).to_csv(folder / f"{AUDIT_TABLE}.csv", index=False)
     return out
 
 
