@@ -519,6 +519,10 @@ def _fit_rates(fine, design, inside, confidence):
                 pass
     rate_at = lambda shift: float((n[inside] * _expit(eta[inside] + shift)).sum() / n[inside].sum())  # noqa: E731
     predicted = rate_at(0.0)
+    if not 1e-6 < predicted < 1 - 1e-6:
+        # a main effect with all or none of its students (separation): the model cannot say what
+        # this cell should be, so the cell is not tested rather than tested against 0 or 1
+        return (np.nan,) * 4
     total = n[inside].sum()
     expected = total * min(predicted, 1 - predicted)
     if edge or not np.isfinite(se) or expected < 5:

@@ -390,3 +390,16 @@ def test_mid_p_by_enumeration():
     lower = probs[:x].sum() + probs[x] / 2
     upper = probs[x + 1:].sum() + probs[x] / 2
     assert float(stats.midp_binomial_pvalue(x, n, p)) == pytest.approx(min(1, 2 * min(lower, upper)), rel=1e-12)
+
+
+def test_a_main_effect_with_every_student_a_success_leaves_its_cells_untested():
+    # every student of group b=Yes has the outcome: the logit main effect is infinite (separation),
+    # so its cells cannot be judged against "what the groups alone predict" and must not be flagged
+    rng = np.random.default_rng(11)
+    n = 2000
+    a = np.where(rng.random(n) < 0.5, "Yes", "No")
+    b = np.where(rng.random(n) < 0.02, "Yes", "No")
+    y = np.where(b == "Yes", 1, (rng.random(n) < 0.7).astype(int))
+    table = disaggregate(pd.DataFrame({"a": a, "b": b, "y": y}), "y", by=["a", "b"], min_n=5)
+    cells = table[(table["b"] == "Yes") & (table["n"] > 0)]
+    assert len(cells) == 2 and cells["interaction_pvalue"].isna().all()

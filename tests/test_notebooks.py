@@ -81,8 +81,18 @@ def test_patterns_section_finds_the_planted_school_and_keeps_teachers_confidenti
     planted = {p["name"]: p for p in json.loads((bundled / "manifest.json").read_text())["planted"]}["disproportionate_discipline"]
     schools = pd.read_csv(bundled / "schools.csv").set_index("school_id")["school_name"]
     school, [group] = schools[planted["where"]["school_id"]], planted["group"].values()
+    # The school's gap is tested against the same group's gap in the other schools, across every group
+    # and school scanned (false-discovery control). In the bundled district (five schools) the planted
+    # gap is the strongest of all those comparisons and its excess over the other schools' gap is clear,
+    # but it is one of about 75 comparisons, so whether it also passes the false-discovery rule is not
+    # asserted here (benchmarks/calibrate.py measures that power on many districts).
+    gaps = pd.read_csv(demo_run / "tables" / "oss_gaps_by_school.csv")
+    strongest = gaps.loc[gaps["pvalue"].idxmin()]
+    assert (strongest["school"], strongest["group"]) == (school, group)
+    assert strongest["interaction_low"] > 0 and strongest["difference"] > strongest["elsewhere_difference"]
     findings = pd.read_csv(demo_run / "tables" / "findings_patterns.csv")
-    assert findings["statement"].str.startswith(f"{school}: the out-of-school suspension rate of {group} students").any()
+    named = findings["statement"].str.startswith(f"{school}: the out-of-school suspension rate of {group} students")
+    assert named.any() == bool(strongest["closer_look"])
     teachers = pd.read_csv(demo_run / "confidential" / "teacher_scan_below_pace.csv")
     assert len(teachers) > 10
     report = (demo_run / "report.html").read_text()
