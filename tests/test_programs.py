@@ -194,7 +194,7 @@ def test_a_program_students_lacks_is_added_and_noted(tmp_path):
     district = apply_programs(load_district(folder, today=TODAY))
     assert district["students"]["low_income"].tolist() == [False, False, False, True]
     assert str(district["students"]["low_income"].dtype) == "boolean"
-    assert any(n.startswith("students: low_income was added from program membership in school year 2025")
+    assert any(n.startswith("students: low_income was added from program membership in each student's latest school year")
                for n in district.notes)
 
 

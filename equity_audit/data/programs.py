@@ -195,8 +195,8 @@ def apply_programs(district, *, school_year_start: str = "08-15", school_year_en
     """The district with its ``students`` flags taken from ``programs``, changes counted in the notes.
 
     Without a ``programs`` table the district is returned unchanged. Otherwise each
-    program's column in ``students`` becomes the membership in the latest school year
-    of ``enrollments`` (mode "year") or ever up to its end (mode "ever"). Where
+    program's column in ``students`` becomes the membership in the student's own
+    latest school year of ``enrollments`` (mode "year") or ever up to its end (mode "ever"). Where
     ``students`` already had the column and the programs disagree, the programs win
     and a note counts the students whose value changed.
 
@@ -219,15 +219,19 @@ def apply_programs(district, *, school_year_start: str = "08-15", school_year_en
     if "programs" not in district.tables or "enrollments" not in district.tables:
         return district
     students = district.tables["students"]
-    latest = int(district.tables["enrollments"]["school_year"].max())
-    years = pd.DataFrame({"student_id": students["student_id"], "school_year": latest})
+    enrolled = district.tables["enrollments"].groupby("student_id")["school_year"].max()
+    latest = int(enrolled.max())
+    # each student's own latest year: a student who left earlier keeps the membership of their years
+    own = students["student_id"].map(enrolled).fillna(latest).astype("int64")
+    years = pd.DataFrame({"student_id": students["student_id"], "school_year": own.to_numpy()})
     membership = as_flags(membership_by_year(district.tables["programs"], years, mode=mode,
                                              school_year_start=school_year_start,
                                              school_year_end=school_year_end))
     columns = [c for c in membership.columns if c not in ("student_id", "school_year")]
     new = students[["student_id"]].merge(membership, on="student_id", how="left")
     notes, updated = [], students.copy()
-    when = f"in school year {latest}" if mode == "year" else f"ever, up to school year {latest}"
+    when = ("in each student's latest school year" if mode == "year"
+            else "ever, up to each student's latest school year")
     for column in columns:
         values = new[column].to_numpy()
         if column in students:

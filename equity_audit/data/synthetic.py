@@ -51,7 +51,12 @@ import pandas as pd
 
 from equity_audit.data.contract import TABLES
 
-__all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS"]
+__all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS",
+           "NOT_GENERATED"]
+
+#: Contract tables the generator does not write: ``programs`` is the year-by-year form of the
+#: subgroup flags, which a synthetic student keeps for every year, so ``students`` says it all.
+NOT_GENERATED = ("programs",)
 
 #: Names of the planted effects, in manifest order.
 PLANTED_EFFECTS = (
