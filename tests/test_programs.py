@@ -16,7 +16,7 @@ from equity_audit.publish.rundir import open_district
 from equity_audit.questions import patterns
 from equity_audit.trends import gap_by_year
 
-from districts import TODAY, write_district
+from districts import TODAY, add_lines, write_district
 
 
 def spells(*rows):
@@ -273,3 +273,14 @@ def test_null_programs_equal_to_fixed_flags_change_nothing():
     without = patterns.student_year_facts(district)
     assert (with_programs["english_learner"].astype(str) == without["english_learner"].astype(str)).all()
     assert len(with_programs) == len(without)
+
+
+def test_a_student_who_left_earlier_keeps_the_membership_of_their_own_last_year(tmp_path):
+    students = add_lines("students", "S5,2011-01-01,White,F,N,N,N")
+    enrollments = add_lines("enrollments", "S5,2024,SCH1,7,2023-08-20,2024-06-01,Transfer Out")
+    programs = "student_id,program,begin_date,end_date\nS5,ELL,2023-09-01,2024-06-01\n"
+    folder = write_district(tmp_path / "d", {"students": students, "enrollments": enrollments,
+                                             "programs": programs})
+    district = apply_programs(load_district(folder, today=TODAY), mode="year")
+    flags = district["students"].set_index("student_id")["english_learner"]
+    assert bool(flags["S5"]) and not flags.drop("S5").any()
