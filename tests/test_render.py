@@ -19,7 +19,8 @@ from openpyxl import load_workbook
 from equity_audit.data.contract import TABLES
 from equity_audit.publish import render
 from equity_audit.publish.findings import SCHEMA_VERSION, build_findings
-from equity_audit.publish.render import NO_PDF_MESSAGE, print_pdf, write_findings_json, write_workbook
+from equity_audit.publish.findings import write_findings
+from equity_audit.publish.render import NO_PDF_MESSAGE, print_pdf, write_workbook
 
 CANARY_ID = "CANARY0001"
 CANARY_NAME = "Zyxwvut Qwertyson"
@@ -93,9 +94,9 @@ def test_outputs_read_only_published_tables(tmp_path):
         tmp_path / "tables" / "findings_demo.csv", index=False)
     pd.DataFrame({"student_id": [CANARY_ID]}).to_csv(tmp_path / "confidential" / "list.csv", index=False)
     write_workbook(tmp_path)
-    document = json.loads(write_findings_json(tmp_path, cover={"settings": {"x": float("nan")}}).read_text())
-    assert document["findings"] == [{"table": "findings_demo", "n": 12.0, "share": "50%"},
-                                    {"table": "findings_demo", "n": None, "share": "suppressed"}]
+    document = json.loads(write_findings(tmp_path, cover={"settings": {"x": float("nan")}},
+                                         with_tables=True).read_text())
+    assert document["tables"] == {"findings_demo": [{"n": 12.0, "share": "50%"}, {"n": None, "share": "suppressed"}]}
     assert document["settings"] == {"x": None}
     assert CANARY_ID not in json.dumps(document)
     assert list(pd.read_excel(tmp_path / "findings.xlsx", sheet_name=None)) == ["Contents", "Findings demo"]

@@ -50,7 +50,7 @@ from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
 
 __all__ = ["render_report", "combine_notebooks", "print_pdf", "find_chromium", "write_workbook",
-           "write_findings_json", "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
+           "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
            "NO_PDF_MESSAGE", "TABLE_DESCRIPTIONS", "CONTENT_SECURITY_POLICY", "clean_report_html",
            "PdfError", "chromium_command", "CHROMIUM_FLAGS"]
 
@@ -550,56 +550,3 @@ def findings_sheet(run_dir: str | Path) -> pd.DataFrame | None:
     for key in ("subgroups", "groups"):  # lists as "a; b", cells hold no lists
         sheet[key] = sheet[key].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v)
     return sheet.astype(object).map(_cell) if len(sheet) else sheet
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    """JSON-safe records: NaN and infinities become null, numpy numbers plain numbers."""
-    return [{key: _json_value(value) for key, value in row.items()}
-            for row in table.astype(object).to_dict(orient="records")]
-
-
-def _json_value(value):
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if hasattr(value, "item"):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    return str(value)
-
-
-def _json_tree(value):
-    """``value`` with every leaf JSON-safe (tuples become lists, paths strings, NaN null)."""
-    if isinstance(value, dict):
-        return {str(key): _json_tree(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_json_tree(item) for item in value]
-    return _json_value(value)
-
-
-def write_findings_json(run_dir: str | Path, *, cover: dict) -> Path:
-    """Write ``OUT/findings.json``: the cover, every published table and all findings as records.
-
-    ``{"district", "period", "generated", "settings", "version", "tables": {name: [...]},
-    "findings": [...]}``; each finding carries the ``table`` it comes from. Strict JSON:
-    missing values are null, never ``NaN``.
-    """
-    run_dir = Path(run_dir)
-    tables = {name: _records(_read_published(path)) for name, path in published_tables(run_dir).items()}
-    findings = [{"table": name, **record} for name, records in tables.items()
-                if name.startswith("findings_") for record in records]
-    document = {
-        "district": cover.get("district_name", ""),
-        "period": cover.get("period", ""),
-        "generated": cover.get("generated") or date.today().isoformat(),
-        "settings": _json_tree(cover.get("settings", {})),
-        "version": cover.get("version", ""),
-        "tables": tables,
-        "findings": findings,
-    }
-    out = run_dir / JSON_NAME
-    out.write_text(json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
-                   encoding="utf-8")
-    return out
