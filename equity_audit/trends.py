@@ -27,7 +27,7 @@ from scipy import stats as sps
 
 from equity_audit.disaggregate import disaggregate
 
-__all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "HEADLINES", "VERDICTS",
+__all__ = ["gap_by_year", "trend", "trend_sentence", "headline_trends", "VERDICTS",
            "FOR_GROUP", "POLARITY"]
 
 VERDICTS = ("narrowing", "widening", "reversed", "no clear change", "not enough data")
@@ -164,30 +164,20 @@ def trend_sentence(result: dict, who: str, measure: str, *, percent: bool) -> st
             f"95% interval {value(result['change_low'])} to {value(result['change_high'])}).")
 
 
-#: The gaps followed over time: (who, column, focus, metric, measure words, percent).
-HEADLINES = (
-    ("Black/African American students", "race_ethnicity", "Black/African American", "any_oss",
-     "out-of-school suspension", True),
-    ("students with disabilities", "disability", "Yes", "any_exclusion", "exclusionary discipline", True),
-    ("students with disabilities ready for it", "disability", "Yes", "level4_ready", "Level-4 work", True),
-    ("English learners", "english_learner", "Yes", "pace", "pace (levels a year)", False),
-    ("students from low-income families", "low_income", "Yes", "pace", "pace (levels a year)", False),
-)
-
-
-def headline_trends(facts: pd.DataFrame, *, min_n: int = 10, confidence: float = 0.95, headlines=None):
+def headline_trends(facts: pd.DataFrame, headlines, *, min_n: int = 10, confidence: float = 0.95):
     """Every headline gap by year, and its trend.
 
     ``facts`` has one row per student and school year with the metric columns
     (``any_oss``, ``any_exclusion``, ``level4_ready``, ``pace``) that exist; a
-    headline whose metric is missing is left out. ``headlines`` replaces
-    :data:`HEADLINES` (same tuples), e.g. groups chosen from the data by
-    :func:`equity_audit.questions.focus.headlines`. Returns ``(by_year, summary)``:
+    headline whose metric is missing is left out. ``headlines`` holds the gaps
+    to follow as ``(who, column, focus, metric, measure words, percent)`` tuples,
+    chosen from the data (:func:`equity_audit.questions.focus.headlines`): no
+    group is followed by default, since which gaps matter is the district's. Returns ``(by_year, summary)``:
     the gaps per year in the shape of a by-group table (``subgroup`` = the
     headline, ``group`` = the school year) for a chart, and one sentence per headline.
     """
     yearly, sentences = [], []
-    for who, column, focus, metric, words, percent in (HEADLINES if headlines is None else headlines):  # a few
+    for who, column, focus, metric, words, percent in headlines:  # a few
         if metric not in facts or column not in facts:
             continue
         gaps = gap_by_year(facts, metric, column=column, focus=focus, min_n=min_n, confidence=confidence)

@@ -1,6 +1,9 @@
 """Unit scans: funnel limits, overdispersion, planted and null units, gaps, persistence, plot."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -380,16 +383,23 @@ def null_rows(tmp_path_factory) -> pd.DataFrame:
     return student_years(ea.load_district(folder))
 
 
-def test_bundled_district_flags_only_the_planted_school(bundled_rows):
+def _planted(district_folder, name: str) -> dict:
+    manifest = json.loads((Path(district_folder) / "manifest.json").read_text())
+    return next(p for p in manifest["planted"] if p["name"] == name)
+
+
+def test_bundled_district_flags_only_the_planted_school(bundled_rows, bundled_district):
+    planted = _planted(bundled_district, "disproportionate_discipline")
+    school = planted["where"]["school_id"]
     gaps = scans.scan_gaps(bundled_rows, **GAP)
-    assert gaps.loc[gaps["closer_look"], "school_id"].tolist() == ["SCH04"]
-    sch04 = gaps.set_index("school_id").loc["SCH04"]
-    assert 2 < sch04["ratio"] < 4.5                   # planted 3x
+    assert gaps.loc[gaps["closer_look"], "school_id"].tolist() == [school]
+    found = gaps.set_index("school_id").loc[school]
+    assert planted["effect"] / 1.5 < found["ratio"] < planted["effect"] * 1.5
     # one year of five schools leaves the unit-by-group comparison little power, so the yearly
     # persistence check uses the within-school gap (compare="within"), as before
     yearly_gaps = scans.scan_gaps_by_year(bundled_rows, **GAP, compare="within")
     patterns = scans.persistence(yearly_gaps, unit="school_id")
-    assert patterns.loc[patterns["persistent"], "school_id"].tolist() == ["SCH04"]
+    assert patterns.loc[patterns["persistent"], "school_id"].tolist() == [school]
     # the planted effect is a gap, not a school-wide rate
     assert not scans.scan_rates(bundled_rows, unit="school_id", outcome="oss")["closer_look"].any()
 

@@ -63,7 +63,8 @@ def test_view_gives_the_report_table_for_every_metric(facts, metric, by):
 
 
 def test_small_groups_are_withheld_with_no_number(facts):
-    result = view(facts, metric="pace", domain="math", school="Ridgeview Middle", by=["race_ethnicity", "disability"],
+    smallest = facts["school"].value_counts().idxmin()  # the school where crossed groups are smallest
+    result = view(facts, metric="pace", domain="math", school=smallest, by=["race_ethnicity", "disability"],
                   min_n=10)
     withheld = _withheld_rows(result.table)
     assert len(withheld) > 0

@@ -137,7 +137,7 @@ def headlines(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fdr: 
     -------
     list of tuple
         ``(who, column, focus, metric, words, percent)``, the form of
-        :data:`equity_audit.trends.HEADLINES`.
+        :func:`equity_audit.trends.headline_trends` takes.
 
     Examples
     --------

@@ -14,7 +14,7 @@ Examples
 >>> findings = pd.DataFrame({"section": ["patterns"], "measure": ["the out-of-school suspension rate"],
 ...                          "subgroup": ["race_ethnicity"], "group": ["Black/African American"],
 ...                          "n": [174], "qvalue": [0.001], "difference": [0.11], "students_affected": [30],
-...                          "statement": ["Ridgeview Middle: ..."]})
+...                          "statement": ["North Middle: ..."]})
 >>> plan = action_plan(findings)
 >>> plan.loc[0, "area"]
 '1. Culture of learning, safety, respect, trust and inclusivity'
