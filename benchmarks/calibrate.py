@@ -157,7 +157,25 @@ def _flags(rows: pd.DataFrame, unit: str, unit_col: str | None = None, groups=No
 
 
 def _flagged(table, column="flagged"):
-    return table[table[column].fillna(False).astype(bool)]
+    return _without_mirrors(table[table[column].fillna(False).astype(bool)])
+
+
+def _without_mirrors(rows: pd.DataFrame) -> pd.DataFrame:
+    """One flag per comparison: a "No" row flagged with its "Yes" row mirrors it.
+
+    The findings mark such rows (``details.mirror``) and the report's priorities
+    leave them out, so counting both would count one comparison twice. Rows are
+    mirrors only within the same measure, year and unit.
+    """
+    if not {"subgroup", "group"} <= set(rows.columns) or rows.empty:
+        return rows
+    keys = ["subgroup", *(c for c in ("measure", "school_year", "school", "school_id", "teacher_id", "scorer_id")
+                          if c in rows)]
+    group = rows["group"].astype(str)
+    yes = rows.loc[group.isin(["Yes", "Y"]), keys].astype(str).drop_duplicates()
+    paired = rows[keys].astype(str).merge(yes.assign(_yes=True), on=keys, how="left")["_yes"].fillna(False)
+    mirror = group.isin(["No", "N"]).to_numpy() & paired.to_numpy(bool)
+    return rows[~mirror]
 
 
 def _each(metric: str, data: str = "summary", **options):
@@ -451,6 +469,8 @@ def overall(rows: pd.DataFrame) -> dict:
     per_district = nulls.groupby(["kind", "seed"])["false"].sum()
     return {"fdp": ok["false"].sum() / max(ok["flags"].sum(), 1),
             "any_false_district": float((per_district > 0).mean()) if len(per_district) else np.nan,
+            "false_per_district": float(per_district.mean()) if len(per_district) else np.nan,
+            "at_most_one_false": float((per_district <= 1).mean()) if len(per_district) else np.nan,
             "flags": int(ok["flags"].sum()), "false": int(ok["false"].sum())}
 
 
@@ -477,6 +497,8 @@ def report(table: pd.DataFrame, total: dict) -> str:
                  f"| | **{_pct(total['fdp'])}**{' ✓' if total['fdp'] <= TARGETS['fdp'] else ' ✗'} "
                  f"| {total['flags']} | | |")
     lines.append("")
+    lines.append(f"Null districts: {total['false_per_district']:.1f} false flags each on average over all "
+                 f"analyses; {_pct(total['at_most_one_false'])} have at most one.")
     lines.append(f"Targets: FDP <= {TARGETS['fdp']:.0%} overall; any false flag <= {TARGETS['any_false']:.0%} "
                  f"of null districts per analysis; power >= {TARGETS['power']:.0%} per planted effect.")
     return "\n".join(lines)
