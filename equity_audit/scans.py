@@ -657,8 +657,8 @@ def _focus_groups(column: pd.Series, two_groups_once: bool) -> list[str]:
     if two_groups_once and len(groups) == 2:
         yes = [g for g in groups if g.lower() in ("yes", "y", "true", "1")]
         return yes[:1] or groups[:1]
-    if not two_groups_once and set(groups) <= {"Yes", "No"}:
-        return ["Yes"]
+    if not two_groups_once and (set(groups) <= {"Yes", "No"} or set(groups) <= {"Y", "N"}):
+        return [g for g in groups if g in ("Yes", "Y")][:1] or groups[:1]
     return groups
 
 

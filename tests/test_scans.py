@@ -459,3 +459,12 @@ def test_funnel_plot_without_labels_names_nobody():
     assert not any("not shown" in t for t in drawn(fig))
     with pytest.raises(ValueError, match="target and tau2"):
         plots.funnel(pd.DataFrame({"n": [20], "rate": [0.1]}), ylabel="Suspended")
+
+
+def test_a_y_n_flag_is_scanned_once_like_yes_no():
+    """A flag coded Y/N is a mirrored pair: its N comparison repeats the Y one."""
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"school": rng.choice(["A", "B", "C"], 900), "newcomer": rng.choice(["Y", "N"], 900),
+                         "oss": rng.random(900) < 0.1})
+    gaps = scans.scan_gaps_each(data, unit="school", columns=["newcomer"], outcome="oss")
+    assert set(gaps["group"]) == {"Y"} and len(gaps) == 3
