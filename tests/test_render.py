@@ -37,15 +37,19 @@ def test_workbook_has_contents_and_one_sheet_per_published_table(demo_run):
     assert workbook.exists()
     tables = sorted(p.name for p in (demo_run / "tables").glob("*.csv"))
     sheets = pd.read_excel(workbook, sheet_name=None)
-    assert list(sheets)[:2] == ["Contents", "Findings"]
-    assert len(sheets) == len(tables) + 2
+    assert list(sheets)[:3] == ["README", "Contents", "Findings"]
+    assert len(sheets) == len(tables) + 3
+    readme = sheets["README"].set_index("Item")
+    settings = json.loads((demo_run / "findings.json").read_text(encoding="utf-8"))["settings"]
+    assert readme.loc["min_n", "Meaning"] == str(settings["min_n"])   # the run's settings
+    assert {"small_n", "complementary"} <= set(readme.index)          # the status codes
     contents = sheets["Contents"]
     assert contents["Table file"].iloc[0] == "findings.json"
     assert sorted(contents["Table file"].iloc[1:].str.removeprefix("tables/")) == tables
     findings = json.loads((demo_run / "findings.json").read_text(encoding="utf-8"))["findings"]
     assert len(sheets["Findings"]) == len(findings) > 0
     assert sheets["Findings"]["statement"].tolist() == [f["statement"] for f in findings]
-    assert set(contents["Sheet"]) == set(sheets) - {"Contents"}
+    assert set(contents["Sheet"]) == set(sheets) - {"Contents", "README"}
     assert contents["Description"].str.len().gt(5).all()
     assert all(len(name) <= 31 for name in sheets)
 
@@ -70,6 +74,21 @@ def test_workbook_cells_equal_the_csv(demo_run):
         assert all(_same_cell(e, g) for e, g in zip(expected, got)), (expected, got)
     # counts stay numbers in Excel even in a column that holds "<10"
     assert any(isinstance(row[list(csv.columns).index("n")], int) for row in rows[1:])
+
+
+def test_workbook_sheets_filter_and_show_three_decimals_of_full_numbers(demo_run):
+    book = load_workbook(demo_run / "findings.xlsx")
+    findings = book["Findings"]
+    assert findings.auto_filter.ref == findings.dimensions and findings.freeze_panes == "A2"
+    floats = [cell for row in findings.iter_rows(min_row=2) for cell in row if isinstance(cell.value, float)]
+    assert floats and all(cell.number_format == "0.000" for cell in floats)
+    # stored in full: the workbook keeps the precision of findings.json
+    document = json.loads((demo_run / "findings.json").read_text(encoding="utf-8"))
+    column = [cell.value for cell in findings[1]].index("difference") + 1
+    stored = [findings.cell(row=r, column=column).value for r in range(2, findings.max_row + 1)]
+    expected = [f["difference"] for f in document["findings"]]
+    assert len(stored) == len(expected) and all(
+        (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12) for a, b in zip(stored, expected))
 
 
 def test_findings_json(demo_run):
@@ -99,7 +118,7 @@ def test_outputs_read_only_published_tables(tmp_path):
     assert document["tables"] == {"findings_demo": [{"n": 12.0, "share": "50%"}, {"n": None, "share": "suppressed"}]}
     assert document["settings"] == {"x": None}
     assert CANARY_ID not in json.dumps(document)
-    assert list(pd.read_excel(tmp_path / "findings.xlsx", sheet_name=None)) == ["Contents", "Findings demo"]
+    assert list(pd.read_excel(tmp_path / "findings.xlsx", sheet_name=None)) == ["README", "Contents", "Findings demo"]
 
 
 def test_sheet_names_are_short_unique_and_readable():

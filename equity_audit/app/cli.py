@@ -26,6 +26,7 @@ Examples:
   equity-audit synth --students 100000 --seed 7 --out /tmp/big --format parquet
   equity-audit workshop --data data/synthetic
   equity-audit import edfi --source edfi-export --out district
+  equity-audit compare runs/last-year runs/this-year
 
 Exit codes: 0 success; 1 an audit notebook failed; 2 a problem with the data,
 the settings or the command line."""
@@ -93,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="most pages open at once, each with its own kernel (default 6)")
     workshop.set_defaults(handler=_workshop)
 
+    compare = commands.add_parser("compare", help="compare two audits: new, resolved and persisting findings",
+                                  description="Compare an earlier audit run (e.g. last year's) with a later one: "
+                                  "the findings that are new, persisting and no longer flagged, and the gaps "
+                                  "that narrowed or widened beyond chance, with their 95%% intervals. Reads "
+                                  "only what the runs published (findings.json and tables/).")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the earlier run folder")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the later run folder")
+    compare.add_argument("--out", type=Path, metavar="FILE",
+                         help="HTML page to write (default: RUN_B/comparison.html)")
+    compare.set_defaults(handler=_compare)
+
     importer = commands.add_parser("import", help="turn a student information system export into a district folder",
                                    description="Read an export from a student information system and write "
                                    "a district folder that meets the data contract.")
@@ -133,6 +145,14 @@ def _synth(args) -> int:
     manifest = write_district(args.out, students=args.students, seed=args.seed,
                               null=null, fmt=args.format, realistic=args.realistic)
     print(f"Synthetic district written to {args.out} (ground truth: {manifest}).")
+    return 0
+
+
+def _compare(args) -> int:
+    from equity_audit.publish.compare import write_comparison
+
+    out = write_comparison(args.run_a, args.run_b, args.out or Path(args.run_b) / "comparison.html")
+    print(f"Comparison written to {out}")
     return 0
 
 

@@ -493,7 +493,7 @@ def _inert_sheet(sheet) -> None:
 
 
 def write_workbook(run_dir: str | Path) -> Path:
-    """Write ``OUT/findings.xlsx``: a Contents sheet, then one sheet per published table.
+    """Write ``OUT/findings.xlsx``: README and Contents sheets, then one sheet per published table.
 
     No cell is a formula: text that a spreadsheet would run (``=``, ``+``, ``-``, ``@``,
     tab, carriage return) is stored as text with a quote prefix; numbers stay numbers.
@@ -516,6 +516,7 @@ def write_workbook(run_dir: str | Path) -> Path:
             contents], ignore_index=True)
     out = run_dir / WORKBOOK_NAME
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        readme_sheet(run_dir).to_excel(writer, sheet_name="README", index=False)
         contents.to_excel(writer, sheet_name="Contents", index=False)
         if found is not None:
             found.to_excel(writer, sheet_name="Findings", index=False)
@@ -525,7 +526,10 @@ def write_workbook(run_dir: str | Path) -> Path:
             table.to_excel(writer, sheet_name=sheets[name], index=False)
         for sheet in writer.book.worksheets:
             _inert_sheet(sheet)
+            _display_formats(sheet)
             sheet.freeze_panes = "A2"
+            if sheet.title != "README" and sheet.max_row > 1:
+                sheet.auto_filter.ref = sheet.dimensions
             for column in sheet.iter_cols(min_row=1, max_row=min(sheet.max_row, 200)):
                 width = max((len(str(cell.value)) for cell in column if cell.value is not None), default=8)
                 sheet.column_dimensions[get_column_letter(column[0].column)].width = min(max(width + 2, 8), 60)
@@ -535,6 +539,42 @@ def write_workbook(run_dir: str | Path) -> Path:
             cell.hyperlink = f"#'{cell.value}'!A1"
             cell.font = Font(color="0563C1", underline="single")
     return out
+
+
+def _display_formats(sheet) -> None:
+    """Show decimals to three places and whole numbers with separators, keeping full precision."""
+    for row in sheet.iter_rows(min_row=2):  # a published table: aggregate rows, never students
+        for cell in row:
+            if isinstance(cell.value, float):
+                cell.number_format = "0.000"
+            elif isinstance(cell.value, int) and not isinstance(cell.value, bool):
+                cell.number_format = "#,##0"
+
+
+def readme_sheet(run_dir: str | Path) -> pd.DataFrame:
+    """The workbook's first sheet: how to read it, the status codes and the run's settings.
+
+    Examples
+    --------
+    >>> sheet = readme_sheet("no-such-run")
+    >>> sheet.columns.tolist(), "small_n" in set(sheet["Item"])
+    (['Topic', 'Item', 'Meaning'], True)
+    """
+    from equity_audit.publish.release import STATUS_CODES, STATUS_COLUMN
+
+    rows = [("About", "This workbook", "The published results of one equity audit: aggregate tables only, with "
+             "small groups withheld. No student is named or identified."),
+            ("About", "Contents", "One row per sheet, with the table file in the run folder it comes from and "
+             "what it holds; click a sheet name to go there."),
+            ("About", "Findings", "Every result the audit flags for a closer look, one per row, with its direction "
+             "(the group fares worse, better or neither). A flag is a question for the team, not a verdict."),
+            ("About", "Numbers", "Numbers are stored in full and shown to three decimals; a cell is blank when its "
+             f"number is withheld, and the {STATUS_COLUMN} column says why.")]
+    rows += [("Status code", code, meaning) for code, meaning in STATUS_CODES.items()]
+    path = Path(run_dir) / JSON_NAME
+    settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) if path.exists() else {}
+    rows += [("Setting", str(key), "" if value is None else str(value)) for key, value in sorted(settings.items())]
+    return pd.DataFrame(rows, columns=["Topic", "Item", "Meaning"])
 
 
 def findings_sheet(run_dir: str | Path) -> pd.DataFrame | None:
