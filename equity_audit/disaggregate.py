@@ -9,6 +9,9 @@ estimate and its interval, and a comparison with a comparator group:
   score interval and the ratio by Katz's log interval; p-value by
   :func:`equity_audit.stats.two_proportion_pvalue`;
 - means: t interval; difference and p-value by Welch's t;
+- counts per student (``statistic="count"``: removals, days removed): exact
+  negative-binomial intervals and the exact conditional test with the
+  dispersion of all students, see :mod:`equity_audit.counts`;
 - medians: a distribution-free interval from order statistics; the difference
   is shown without an interval.
 
@@ -45,7 +48,7 @@ __all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersec
            "COMPARATORS"]
 
 COMPARATORS = ("rest", "all")
-_STATISTICS = ("auto", "rate", "mean", "median")
+_STATISTICS = ("auto", "rate", "mean", "median", "count")
 
 
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
@@ -65,8 +68,11 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         Grouping columns; two or three give intersections. Flags become
         Yes / No / Unknown, blanks become ``Unknown``, and empty categories are
         kept as cells with n = 0.
-    statistic : {"auto", "rate", "mean", "median"}
-        "auto" is "rate" for 0/1 metrics and "mean" otherwise.
+    statistic : {"auto", "rate", "mean", "median", "count"}
+        "auto" is "rate" for 0/1 metrics and "mean" otherwise. "count" is for
+        events per student (removals, days removed): the mean per student,
+        compared by :func:`equity_audit.counts.compare_counts`, whose variance
+        comes from all students rather than a small group's own few values.
     comparator : "rest", "all" or dict
         "rest" compares each cell with all other students, "all" with everyone,
         and a dict such as ``{"race_ethnicity": "White"}`` with that one cell.
@@ -167,6 +173,8 @@ def _effective(cells, comparison, groups, by, values, clusters, comparator, stat
 def _resolve_statistic(values: pd.Series, statistic: str) -> str:
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}, not {statistic!r}")
+    if statistic == "count" and bool((values < 0).any()):
+        raise ValueError("statistic='count' needs counts of 0 or more per student")
     if statistic != "auto":
         return statistic
     raw = values.to_numpy()
@@ -290,7 +298,8 @@ def _comparator_medians(cells: pd.DataFrame, comparator, values: pd.Series) -> n
 
 def _compare(cells: pd.DataFrame, comparison: pd.DataFrame, by: list[str], statistic: str,
              confidence: float) -> pd.DataFrame:
-    compare = {"rate": _compare_rates, "mean": _compare_means, "median": _compare_medians}[statistic]
+    compare = {"rate": _compare_rates, "mean": _compare_means, "median": _compare_medians,
+               "count": _compare_counts}[statistic]
     columns = compare(cells, comparison, confidence)
     table = cells[[*by, "n", "n_missing"]].copy()
     table.insert(len(by), "statistic", statistic)
@@ -347,6 +356,24 @@ def _compare_means(cells, comparison, confidence):
                      comparator_estimate=c_mean, difference=difference, difference_low=diff_low,
                      difference_high=diff_high, ratio=_ratio(mean, c_mean), ratio_low=np.nan,
                      ratio_high=np.nan, sd=sd, pvalue=pvalue)
+
+
+def _compare_counts(cells, comparison, confidence):
+    """Mean events per student; exact NB intervals and conditional test (:mod:`equity_audit.counts`)."""
+    if "deff" in cells:
+        # the design effect would count a student's rows twice over: their sum is already one count
+        raise ValueError("statistic='count' takes one row per student: sum each student's counts first")
+    from equity_audit import counts
+
+    n, c_n = cells["n"].to_numpy(float), comparison["n"].to_numpy(float)
+    events, c_events = cells["total"].to_numpy(float), comparison["total"].to_numpy(float)
+    everyone = bool(np.allclose(c_n, n.sum()) and np.allclose(c_events, events.sum()))
+    inverse_size = counts.dispersion(n, events, cells["total_sq"].to_numpy(float))
+    columns = counts.compare_counts(events, n, c_events, c_n, inverse_size, confidence,
+                                    comparator_includes_group=everyone)
+    order = ("estimate", "low", "high", "comparator_n", "comparator_estimate", "difference", "difference_low",
+             "difference_high", "ratio", "ratio_low", "ratio_high", "sd", "pvalue")  # as for means
+    return {name: {**columns, "comparator_n": c_n, "sd": _moments(cells)[1]}[name] for name in order}
 
 
 def _compare_medians(cells, comparison, confidence):
