@@ -783,7 +783,9 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
     Examples
     --------
     Two scorers score the same four students; ``a`` gives the two focus
-    students one point less than ``b`` does.
+    students one point less than ``b`` does. Half a point of that is ``a``'s
+    overall severity against ``b``; the difference between the groups is
+    what counts.
 
     >>> ev = pd.DataFrame({"student_id": ["s1", "s2", "s3", "s4"] * 2,
     ...                    "scorer_id": ["a"] * 4 + ["b"] * 4,
@@ -793,8 +795,8 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
     >>> out = severity_by_subgroup(ev, group_column="el", focus="Y")
     >>> out[["scorer_id", "n_focus", "mean_focus", "mean_other", "difference"]]
       scorer_id  n_focus  mean_focus  mean_other  difference
-    0         a        2        -1.0         0.0        -1.0
-    1         b        2         1.0         0.0         1.0
+    0         a        2        -0.5         0.5        -1.0
+    1         b        2         0.5        -0.5         1.0
     """
     cols = [student, scorer, standard, score, group_column]
     missing = set(cols) - set(evidence_with_subgroups.columns)
