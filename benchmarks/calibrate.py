@@ -46,7 +46,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 import equity_audit as ea  # noqa: E402
-from equity_audit.data.synthetic import REALISTIC_MAIN_EFFECTS, write_district  # noqa: E402
+from equity_audit.data.synthetic import write_district  # noqa: E402
 
 KINDS = {  # kind -> (keyword arguments of the generator, first seed)
     "null": ({"null": True}, 10_000),
@@ -284,13 +284,17 @@ def _severity(a: Audit):
 
 
 def _severity_by_group(a: Audit):
+    """As notebook 03 runs it: the group whose mean evidence score differs most is the focus."""
     from equity_audit import reliability
-    from equity_audit.data.subgroups import attach_subgroups
-    race, focus = "race_ethnicity", REALISTIC_MAIN_EFFECTS["discipline"]["race_ethnicity"][0]
-    scored = attach_subgroups(a.district["evidence"], a.district["students"], a.charted)
-    table = _flagged(reliability.severity_by_subgroup(scored, group_column=race, focus=focus, fdr=a.config.fdr),
+    from equity_audit.data.subgroups import attach_subgroups, comparable_subgroups
+    from equity_audit.disaggregate import disaggregate_each
+    from equity_audit.questions import focus
+    subgroups = comparable_subgroups(a.district["students"])
+    scored = attach_subgroups(a.district["evidence"], a.district["students"], subgroups)
+    column, group = focus.top_group(disaggregate_each(scored, "score", subgroups, statistic="mean", **a.compare))
+    table = _flagged(reliability.severity_by_subgroup(scored, group_column=column, focus=group, fdr=a.config.fdr),
                      "closer_look")
-    return _flags(table, "scorer", "scorer_id", groups=[((race, focus),)] * len(table))
+    return _flags(table, "scorer", "scorer_id", groups=[((column, _label(str(group))),)] * len(table))
 
 
 def _climate(a: Audit):

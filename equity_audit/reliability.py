@@ -47,8 +47,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
-from equity_audit.stats import bh_adjust, mean_interval, welch_difference
+from equity_audit.stats import bh_adjust, mean_interval
 
 __all__ = [
     "cohen_kappa",
@@ -707,40 +708,52 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
 
 
 def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_column, focus,
-                         score="score", standard="standard_id", student="student_id", confidence=0.95,
-                         fdr=0.05) -> pd.DataFrame:
-    """Whether a scorer scores one subgroup of students differently, on the same standards.
+                         score="score", standard="standard_id", student="student_id", dok="dok",
+                         confidence=0.95, fdr=0.05) -> pd.DataFrame:
+    """Whether a scorer scores one subgroup of students differently from how other scorers score the same students.
 
     Every score gets a residual: score minus the mean score of its standard
-    over all scorers and students (so standards of different difficulty are
-    comparable). **The student is the unit**: the scores one scorer gave one
-    student share that student's achievement, so they are averaged first
-    (one mean residual per scorer and student) and the comparison counts
-    students, not scores; treating them as independent would call noise a
-    difference. Per scorer, the mean of ``focus`` students is compared with
-    that of the scorer's other students (Welch interval,
-    :func:`equity_audit.stats.welch_difference`); p-values are
-    Benjamini–Hochberg adjusted across scorers
-    (:func:`equity_audit.stats.bh_adjust`), and ``closer_look`` marks
-    ``q < fdr``.
+    over all scorers and students, and, when the table has a ``dok`` column,
+    minus the mean of those residuals at the task's depth of knowledge (so
+    standards and tasks of different difficulty are comparable: a group given
+    fewer DOK-4 tasks is an access question, not a scorer's severity). Each student a scorer scored is then compared **with the same
+    student as scored by the other scorers**: the student's ``gap`` is the
+    scorer's mean residual for the student minus the mean residual of the
+    student's scores by every other scorer. A student's ability is in both
+    terms and cancels, so a group that really is further along (or not yet as
+    far along) does not make an unbiased scorer look harsh or lenient toward
+    it -- comparing a scorer's focus students with the scorer's other students
+    would (methods notes, section 7). A scorer who is harsh with everyone
+    shifts every gap alike and is not flagged here either
+    (:func:`scorer_severity` answers that).
 
-    A genuine district-wide achievement gap shows up for every scorer; a
-    scorer whose difference stands out from the others' is what to look at.
-    This is a screen, not a finding of bias: it asks for a closer look
-    (blind re-scoring of the scorer's work).
+    The test is the scorer-by-group interaction: per scorer, the mean gap of
+    ``focus`` students against the mean gap of the scorer's other students
+    (Student's t with the variance pooled over both groups: a gap's spread
+    comes from scoring noise, not from the student's group, and a scorer's two
+    or three focus students alone would make a poor variance). **The
+    student is the unit**: each student gives one gap per scorer, however many
+    scores are behind it, which is the student-clustered comparison. Students
+    no other scorer scored cannot be compared and are left out (counted in
+    ``unmatched``). P-values are Benjamini–Hochberg adjusted across scorers
+    (:func:`equity_audit.stats.bh_adjust`) and ``closer_look`` marks
+    ``q < fdr``. This is a screen, not a finding of bias: it asks for a closer
+    look (blind re-scoring of the scorer's work). When students have only two
+    or three scorers, the other scorers of a harsh scorer's students can look
+    lenient toward the same group by contrast: read the sign, and start with
+    the scorer whose own difference is the larger.
 
     Parameters
     ----------
     evidence_with_subgroups : DataFrame
         The ``evidence`` table joined with the students' subgroup column: one
-        row per score with ``scorer``, ``standard``, ``score`` and ``group_column``.
-        Rows missing any of them are dropped.
-    scorer, standard, score : str
+        row per score with ``student``, ``scorer``, ``standard``, ``score`` and
+        ``group_column``. Rows missing any of them are dropped.
+    scorer, standard, score, student : str
         Column names.
-    student : str or None, default "student_id"
-        Column naming the student. When the table has no such column (or
-        ``None``), each score is its own unit, which is valid only when every
-        student has a single score per scorer.
+    dok : str or None, default "dok"
+        Depth-of-knowledge column; ignored when absent or ``None``. Rows with
+        a missing DOK are kept (they get no DOK adjustment).
     group_column : str
         Subgroup column (e.g. ``"english_learner"`` or ``"race_ethnicity"``).
     focus
@@ -753,73 +766,152 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
     -------
     DataFrame
         One row per scorer (first column named as ``scorer``): ``n_focus``,
-        ``n_other`` (students, or scores without a student column),
-        ``scores`` (scores behind them), ``mean_focus``,
-        ``mean_other`` (mean residuals), ``difference`` (focus − other),
-        ``low``, ``high``, ``pvalue``, ``qvalue``, ``closer_look``; sorted by
-        ``qvalue``. Scorers without at least 2 scores in each group have NaN
-        intervals and are left out of the adjustment.
+        ``n_other`` (students also scored by someone else), ``unmatched``
+        (students only this scorer scored), ``scores`` (the scorer's scores
+        of the compared students), ``mean_focus``, ``mean_other`` (mean
+        gaps: the scorer against the other scorers of the same students),
+        ``difference`` (focus − other), ``low``, ``high``, ``pvalue``,
+        ``qvalue``, ``closer_look``; sorted by ``qvalue``. Scorers without at
+        least 2 compared students in each group have NaN intervals and are
+        left out of the adjustment.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing.
 
     Examples
     --------
-    >>> ev = pd.DataFrame({"scorer_id": ["a"] * 6 + ["b"] * 6,
+    Two scorers score the same four students; ``a`` gives the two focus
+    students one point less than ``b`` does. Half a point of that is ``a``'s
+    overall severity against ``b``; the difference between the groups is
+    what counts.
+
+    >>> ev = pd.DataFrame({"student_id": ["s1", "s2", "s3", "s4"] * 2,
+    ...                    "scorer_id": ["a"] * 4 + ["b"] * 4,
     ...                    "standard_id": "S1",
-    ...                    "score": [3, 3, 3, 1, 2, 1, 3, 2, 3, 3, 2, 3],
-    ...                    "el": ["N", "N", "N", "Y", "Y", "Y"] * 2})
+    ...                    "score": [1, 2, 3, 4, 2, 3, 3, 4],
+    ...                    "el": ["Y", "Y", "N", "N"] * 2})
     >>> out = severity_by_subgroup(ev, group_column="el", focus="Y")
-    >>> out[["scorer_id", "n_focus", "difference"]].round(3)
-      scorer_id  n_focus  difference
-    0         a        3      -1.667
-    1         b        3       0.000
+    >>> out[["scorer_id", "n_focus", "mean_focus", "mean_other", "difference"]]
+      scorer_id  n_focus  mean_focus  mean_other  difference
+    0         a        2        -0.5         0.5        -1.0
+    1         b        2         0.5        -0.5         1.0
     """
-    cols = [scorer, standard, score, group_column]
+    cols = [student, scorer, standard, score, group_column]
     missing = set(cols) - set(evidence_with_subgroups.columns)
     if missing:
         raise ValueError(f"evidence lacks columns {sorted(missing)}")
     df = pd.DataFrame({
+        "student": evidence_with_subgroups[student].astype(object).to_numpy(),
         "scorer": evidence_with_subgroups[scorer].astype(object).to_numpy(),
         "standard": evidence_with_subgroups[standard].astype(object).to_numpy(),
         "score": pd.to_numeric(evidence_with_subgroups[score]).astype(float).to_numpy(),
         "group": evidence_with_subgroups[group_column].astype(object).to_numpy(),
     })
-    clustered = student is not None and student in evidence_with_subgroups.columns
-    df["student"] = (evidence_with_subgroups[student].astype(object).to_numpy() if clustered
-                     else np.arange(len(df)))
     df = df[df.notna().all(axis=1)]
     df["residual"] = df["score"] - df.groupby("standard")["score"].transform("mean")
-    df["is_focus"] = (df["group"] == focus).to_numpy(dtype=bool)
-    scores = df.groupby("scorer", sort=True).size()
-    # one mean residual per scorer and student: the student, not the score, is the unit
-    df = df.groupby(["scorer", "student"], sort=True).agg(residual=("residual", "mean"),
-                                                          is_focus=("is_focus", "first")).reset_index()
-    agg = df.groupby(["scorer", "is_focus"], sort=True)["residual"].agg(["count", "mean", "std"])
-    agg = agg.unstack("is_focus")
-    scorers = agg.index.to_numpy(dtype=object)
+    if dok is not None and dok in evidence_with_subgroups.columns:
+        depth = pd.to_numeric(evidence_with_subgroups[dok], errors="coerce").reindex(df.index)
+        df["residual"] -= df["residual"].groupby(depth).transform("mean").fillna(0.0)
+    gaps = _student_gaps(df, focus)
+    out = _interaction(gaps, confidence)
+    out["qvalue"] = bh_adjust(out["pvalue"].to_numpy(dtype=float)) if len(out) else out["pvalue"]
+    out["closer_look"] = out["qvalue"] < fdr
+    out = out.rename(columns={"scorer": scorer})
+    return out.sort_values("qvalue", kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _student_gaps(df: pd.DataFrame, focus) -> pd.DataFrame:
+    """One row per scorer and student: the scorer's mean residual for the student minus the
+    same student's mean residual by the other scorers, each scorer's overall severity removed.
+
+    The severities come from the score-level least squares ``residual = student + scorer``
+    (two-way fixed effects, solved on the scorer-by-student means weighted by their scores).
+    Without them, the other scorers' severities would stay in the comparison, and they
+    differ by group whenever groups meet different teachers (schools, grades, years).
+    Students scored by one scorer only have no comparison (``gap`` NaN).
+    """
+    cells = df.groupby(["scorer", "student"], sort=True).agg(
+        mean=("residual", "mean"), scores=("residual", "size"), group=("group", "first")).reset_index()
+    by_student = cells.groupby("student")
+    shared = by_student["scorer"].transform("size") > 1
+    severity = _scorer_effects(cells[shared]).reindex(cells.index)
+    adjusted = (cells["mean"] - severity) * cells["scores"]
+    others = by_student["scores"].transform("sum") - cells["scores"]
+    others_mean = (adjusted.groupby(cells["student"]).transform("sum") - adjusted) / others.where(shared)
+    gap = cells["mean"] - severity - others_mean
+    return cells.assign(gap=gap, is_focus=(cells["group"] == focus).to_numpy(bool))
+
+
+def _scorer_effects(cells: pd.DataFrame, tol: float = 1e-10, max_iter: int = 500) -> pd.Series:
+    """Scorer effects of ``mean = student + scorer`` by alternating weighted means (Gauss-Seidel)."""
+    y, w = cells["mean"], cells["scores"].astype(float)
+    scorer_effect = pd.Series(0.0, index=cells.index)
+    for _ in range(max_iter):  # iterations of a vectorised step, not a loop over students
+        student_effect = _weighted_mean(y - scorer_effect, w, cells["student"])
+        updated = _weighted_mean(y - student_effect, w, cells["scorer"])
+        done = bool(np.max(np.abs((updated - scorer_effect).to_numpy()), initial=0.0) < tol)
+        scorer_effect = updated
+        if done:
+            break
+    return scorer_effect
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series, by: pd.Series) -> pd.Series:
+    total = (values * weights).groupby(by).transform("sum")
+    return total / weights.groupby(by).transform("sum")
+
+
+def _interaction(gaps: pd.DataFrame, confidence) -> pd.DataFrame:
+    """Per scorer: focus students' mean gap against the other students' (pooled t)."""
+    matched = gaps[gaps["gap"].notna()]
+    scorers = pd.Index(np.sort(gaps["scorer"].unique()), dtype=object)
+    agg = matched.groupby(["scorer", "is_focus"])["gap"].agg(["count", "mean", "std"])
+    agg = agg.unstack("is_focus").reindex(scorers)
 
     def part(stat, flag):
         key = (stat, flag)
         values = agg[key] if key in agg.columns else pd.Series(np.nan, index=agg.index)
         return values.to_numpy(dtype=float)
 
-    n1 = np.nan_to_num(part("count", True))
-    n0 = np.nan_to_num(part("count", False))
-    res = welch_difference(part("mean", True), np.nan_to_num(part("std", True)), n1,
-                           part("mean", False), np.nan_to_num(part("std", False)), n0,
-                           confidence=confidence)
-    pvalue = np.atleast_1d(np.asarray(res.pvalue, dtype=float))
-    q = np.atleast_1d(bh_adjust(pvalue)) if pvalue.size else pvalue
-    out = pd.DataFrame({
-        "scorer_id" if scorer == "scorer_id" else scorer: scorers,
+    n1, n0 = np.nan_to_num(part("count", True)), np.nan_to_num(part("count", False))
+    res = _pooled_difference(part("mean", True), np.nan_to_num(part("std", True)), n1,
+                             part("mean", False), np.nan_to_num(part("std", False)), n0, confidence)
+    return pd.DataFrame({
+        "scorer": scorers.to_numpy(),
         "n_focus": n1.astype(int),
         "n_other": n0.astype(int),
-        "scores": scores.reindex(scorers).to_numpy(dtype=int),
+        "unmatched": gaps[gaps["gap"].isna()].groupby("scorer").size().reindex(scorers, fill_value=0)
+                     .to_numpy(dtype=int),
+        "scores": matched.groupby("scorer")["scores"].sum().reindex(scorers, fill_value=0).to_numpy(dtype=int),
         "mean_focus": part("mean", True),
         "mean_other": part("mean", False),
-        "difference": np.atleast_1d(res.difference),
-        "low": np.atleast_1d(res.low),
-        "high": np.atleast_1d(res.high),
-        "pvalue": pvalue,
-        "qvalue": q,
+        "difference": res[0],
+        "low": res[1],
+        "high": res[2],
+        "pvalue": res[3],
     })
-    out["closer_look"] = out["qvalue"] < fdr
-    return out.sort_values("qvalue", kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _pooled_difference(mean1, sd1, n1, mean0, sd0, n0, confidence):
+    """Student's equal-variance t comparison of two means, from summary statistics.
+
+    A gap's spread comes from the scoring noise and how many scores are behind
+    it, not from the student's group, so the variance is pooled over both
+    groups. Welch's separate variances would rest on a scorer's two or three
+    focus students alone, whose gaps can agree by chance and make any
+    difference look certain.
+    """
+    m1, s1, k1, m0, s0, k0 = (np.asarray(v, dtype=float) for v in (mean1, sd1, n1, mean0, sd0, n0))
+    df = k1 + k0 - 2
+    ok = (k1 >= 2) & (k0 >= 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = ((k1 - 1) * s1**2 + (k0 - 1) * s0**2) / df
+        se = np.sqrt(pooled * (1 / k1 + 1 / k0))
+        ok = ok & (se > 0)
+        diff = m1 - m0
+        t = np.where(ok, diff / se, np.nan)
+        half = sps.t.ppf(0.5 + confidence / 2, np.where(ok, df, np.nan)) * se
+        pvalue = 2 * sps.t.sf(np.abs(t), np.where(ok, df, np.nan))
+    return diff, diff - half, diff + half, pvalue

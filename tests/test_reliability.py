@@ -96,7 +96,8 @@ def test_all_is_public_and_documented():
 
 
 def test_no_third_party_reliability_packages():
-    """numpy/pandas only: no sklearn, pingouin, krippendorff or statsmodels."""
+    """numpy/pandas (and scipy's distributions, as equity_audit.stats): no sklearn, pingouin,
+    krippendorff or statsmodels."""
     tree = ast.parse(Path(reliability.__file__).read_text())
     imported = set()
     for node in ast.walk(tree):
@@ -104,7 +105,7 @@ def test_no_third_party_reliability_packages():
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "typing", "numpy", "pandas", "equity_audit"}
+    assert imported <= {"__future__", "typing", "numpy", "pandas", "scipy", "equity_audit"}
 
 
 # --------------------------------------------------------------------------- Krippendorff
@@ -432,24 +433,29 @@ def test_null_district_flags_no_scorer(tmp_path):
 
 
 def _evidence(plant: float, seed: int) -> pd.DataFrame:
+    """3000 students, each scored twice by each of two of 8 scorers; T3 scores EL students ``plant`` lower."""
     rng = np.random.default_rng(seed)
-    n, scorers, standards = 6000, [f"T{i}" for i in range(8)], [f"S{i}" for i in range(12)]
-    scorer = rng.choice(scorers, n)
-    standard = rng.choice(standards, n)
-    el = rng.random(n) < 0.3
+    students, scorers, standards = 3000, np.array([f"T{i}" for i in range(8)]), [f"S{i}" for i in range(12)]
+    pair = np.argsort(rng.random((students, 8)), axis=1)[:, :2]  # two different scorers per student
+    student = np.repeat(np.arange(students), 4)
+    scorer = scorers[pair[student, np.tile([0, 0, 1, 1], students)]]
+    standard = rng.choice(standards, student.size)
+    el = rng.random(students) < 0.3
+    ability = np.where(el, -0.4, 0.0) + rng.normal(0, 0.4, students)  # EL students not yet as far along
     difficulty = pd.Series(rng.normal(0, 0.4, len(standards)), index=standards)[standard].to_numpy()
-    true = 2.7 + difficulty + rng.normal(0, 0.6, n)
-    true += np.where((scorer == "T3") & el, plant, 0.0)
-    return pd.DataFrame({"scorer_id": scorer, "standard_id": standard,
+    true = 2.7 + ability[student] + difficulty + rng.normal(0, 0.6, student.size)
+    true += np.where((scorer == "T3") & el[student], plant, 0.0)
+    return pd.DataFrame({"student_id": student, "scorer_id": scorer, "standard_id": standard,
                          "score": np.clip(np.round(true), 1, 4),
-                         "english_learner": np.where(el, "Y", "N")})
+                         "english_learner": np.where(el[student], "Y", "N")})
 
 
 def test_severity_by_subgroup_planted():
     out = severity_by_subgroup(_evidence(-0.8, seed=1), group_column="english_learner", focus="Y")
-    assert out.loc[out.closer_look, "scorer_id"].tolist() == ["T3"]
     row = out.set_index("scorer_id").loc["T3"]
-    assert row.difference == pytest.approx(-0.8, abs=0.25)
+    assert row.closer_look and out.iloc[0].scorer_id == "T3"
+    assert (out.loc[out.closer_look & (out.scorer_id != "T3"), "difference"] > 0).all()  # lenient by contrast only
+    assert row.difference == pytest.approx(-0.8, abs=0.3)
     assert row.low < row.difference < row.high < 0
     assert len(out) == 8 and (out.n_focus + out.n_other).sum() == 6000
 
@@ -460,22 +466,36 @@ def test_severity_by_subgroup_null(seed):
     assert not out.closer_look.any()
 
 
-def test_severity_by_subgroup_matches_welch_and_bh():
+def test_severity_by_subgroup_matches_two_way_least_squares_and_bh():
+    """The gap is the score-level OLS of residual on student and scorer dummies, then a leave-one-out
+    comparison with the same student's other scorers; the test is Student's pooled t; then BH."""
     from scipy import stats as sps
     from statsmodels.stats.multitest import multipletests
 
     ev = _evidence(-0.8, seed=1)
-    ev.loc[ev.index[:50], "english_learner"] = None  # dropped
+    ev = ev[ev.student_id < 300].copy()
+    ev.loc[ev.index[:8], "english_learner"] = None  # dropped
     out = severity_by_subgroup(ev, group_column="english_learner", focus="Y").set_index("scorer_id")
     ev = ev.dropna()
     resid = ev.score - ev.groupby("standard_id").score.transform("mean")
+    shared = ev.groupby("student_id").scorer_id.transform("nunique") > 1
+    x = pd.get_dummies(ev[shared][["student_id", "scorer_id"]].astype(str), drop_first=True, dtype=float)
+    x.insert(0, "const", 1.0)
+    beta = np.linalg.lstsq(x.to_numpy(), resid[shared].to_numpy(), rcond=None)[0]
+    effect = pd.Series(beta, index=x.columns)
+    severity = ev.scorer_id.map(lambda t: effect.get(f"scorer_id_{t}", 0.0))
+    cells = (ev.assign(adj=resid - severity)[shared]
+             .groupby(["scorer_id", "student_id"]).agg(adj=("adj", "mean"), k=("adj", "size"),
+                                                       el=("english_learner", "first")).reset_index())
+    cells["w"] = cells.adj * cells.k
+    total = cells.groupby("student_id")[["w", "k"]].transform("sum")
+    cells["gap"] = cells.adj - (total.w - cells.w) / (total.k - cells.k)
     for t in ["T0", "T3"]:
-        mine = ev.scorer_id == t
-        focus = resid[mine & (ev.english_learner == "Y")]
-        other = resid[mine & (ev.english_learner == "N")]
-        res = sps.ttest_ind(focus, other, equal_var=False)
-        assert out.loc[t, "pvalue"] == pytest.approx(res.pvalue, rel=1e-8)
-        assert out.loc[t, "difference"] == pytest.approx(focus.mean() - other.mean())
+        mine = cells[cells.scorer_id == t]
+        res = sps.ttest_ind(mine.gap[mine.el == "Y"], mine.gap[mine.el == "N"], equal_var=True)
+        assert out.loc[t, "pvalue"] == pytest.approx(res.pvalue, rel=1e-6)
+        assert out.loc[t, "difference"] == pytest.approx(mine.gap[mine.el == "Y"].mean()
+                                                         - mine.gap[mine.el == "N"].mean())
     q = multipletests(out.pvalue, method="fdr_bh")[1]
     assert np.allclose(out.qvalue, q)
 

@@ -1,8 +1,10 @@
-"""Scorer severity by subgroup with the student as the unit: one student's scores share their ability."""
+"""Scorer severity by subgroup with the student as the unit: one student's scores share their ability,
+and the comparison is with the same students' other scorers."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from equity_audit.reliability import severity_by_subgroup
 
@@ -10,19 +12,20 @@ SCORERS = 40
 
 
 def simulated(seed: int, plant: float = 0.0) -> pd.DataFrame:
-    """Each student scored 4 times by one scorer; scorer S00 scores focus students ``plant`` lower."""
+    """Each student scored 4 times by each of two scorers; scorer S00 scores focus students ``plant`` lower."""
     rng = np.random.default_rng(seed)
-    students, per_student = 6000, 4
-    ability = rng.normal(0, 0.7, students)  # persistent: shared by all of a student's scores
+    students, per_student = 6000, 8
     focus = rng.random(students) < 0.3
-    scorer = rng.integers(0, SCORERS, students)
+    ability = np.where(focus, -0.5, 0.0) + rng.normal(0, 0.7, students)  # persistent, and differs by group
+    pair = np.argsort(rng.random((students, SCORERS)), axis=1)[:, :2]
+    scorer = pair[:, np.repeat([0, 1], per_student // 2)]  # students x scores
     standards = rng.integers(0, 15, (students, per_student))
     difficulty = rng.normal(0, 0.3, 15)
     true = 2.7 + ability[:, None] + difficulty[standards] + rng.normal(0, 0.5, (students, per_student))
-    true += np.where((scorer == 0) & focus, plant, 0.0)[:, None]
+    true += np.where((scorer == 0) & focus[:, None], plant, 0.0)
     return pd.DataFrame({
         "student_id": np.repeat([f"s{i:05d}" for i in range(students)], per_student),
-        "scorer_id": np.repeat([f"S{k:02d}" for k in scorer], per_student),
+        "scorer_id": [f"S{k:02d}" for k in scorer.ravel()],
         "standard_id": [f"std{j}" for j in standards.ravel()],
         "score": np.clip(np.round(true.ravel()), 1, 4),
         "el": np.repeat(np.where(focus, "Y", "N"), per_student)})
@@ -34,17 +37,16 @@ def test_unbiased_scorers_are_rarely_flagged():
     assert np.mean(counts) <= 2 and max(counts) <= 4
 
 
-def test_treating_scores_as_independent_flags_noise():
-    # the same districts without the student column: four correlated scores count as four
-    counts = [int(severity_by_subgroup(simulated(seed).drop(columns="student_id"), group_column="el",
-                                       focus="Y")["closer_look"].sum()) for seed in range(10)]
-    assert np.mean(counts) > 2
+def test_a_student_column_is_required():
+    # without students there is no "same student by other scorers" to compare with
+    with pytest.raises(ValueError, match="lacks"):
+        severity_by_subgroup(simulated(0).drop(columns="student_id"), group_column="el", focus="Y")
 
 
 def test_students_not_scores_are_counted():
     out = severity_by_subgroup(simulated(1), group_column="el", focus="Y")
-    assert out["scores"].sum() == 6000 * 4
-    assert (out["n_focus"] + out["n_other"]).sum() == 6000
+    assert out["scores"].sum() == 6000 * 8
+    assert (out["n_focus"] + out["n_other"]).sum() == 6000 * 2  # once per scorer of the student
 
 
 def test_a_harsh_scorer_of_one_group_is_flagged():
