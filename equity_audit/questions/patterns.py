@@ -166,7 +166,7 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     plus ``four_fifths`` (ratio below 0.8, the four-fifths rule) and
     ``access_gap``: a ratio below 0.8 that is also beyond chance after false
     discovery control across every row, so a small group's noise is not called
-    a gap. Yes/no subgroups keep their "Yes" row (the "No" row mirrors it).
+    a gap. Yes/no (and Y/N) subgroups keep their "Yes" row (the "No" row mirrors it).
     Students in grades where an opportunity is not offered are left out of its base.
     With ``all_years`` every student-year counts (more students, so more power
     to see a steady gap) and the years of one student are clustered (intervals
@@ -189,7 +189,7 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     if not parts:
         return pd.DataFrame()
     table = pd.concat(parts, ignore_index=True)
-    table = table[~table["group"].isin(["No"]) & (table["n"] > 0)].reset_index(drop=True)
+    table = table[~table["group"].isin(["No", "N"]) & (table["n"] > 0)].reset_index(drop=True)
     table["qvalue"] = bh_adjust(table["pvalue"].to_numpy(dtype=float))
     table["four_fifths"] = _below_four_fifths(table)
     table["access_gap"] = table["four_fifths"] & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
