@@ -67,6 +67,16 @@ def test_the_page_names_changes_and_escapes_the_data(tmp_path):
     assert re.search(r"min_n.*10.*20", page.replace("\n", ""))  # the settings that differ are named
 
 
+def test_two_audits_of_the_same_data_show_no_moved_gap(tmp_path):
+    gaps = [{"subgroup": "el", "group": "Yes", "n": 40, "difference": -0.30, "difference_low": -0.40,
+             "difference_high": -0.20, "status": ""}]
+    a = _run(tmp_path / "a", [_finding(["Yes"], "EL pace")], gaps)
+    b = _run(tmp_path / "b", [_finding(["Yes"], "EL pace")], gaps, settings={"min_n": 10, "fdr": 0.01})
+    assert main(["compare", str(a), str(b)]) == 0
+    page = (b / "comparison.html").read_text()
+    assert "No gap moved beyond chance." in page and "1 persisting" in page
+
+
 def test_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "missing")]) == 2

@@ -207,7 +207,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], empty: str) -> str:
 
 
 def _interval(frame: pd.DataFrame) -> pd.Series:
-    return frame["change_low"].map("{:+.3f}".format) + " to " + frame["change_high"].map("{:+.3f}".format)
+    low, high = (frame[column].map("{:+.3f}".format).astype(str) for column in ("change_low", "change_high"))
+    return low + " to " + high
 
 
 def comparison_html(result: Comparison) -> str:
