@@ -840,7 +840,7 @@ def _forward_selection(stacked, family, data, metric, model, options):
     family's other p-values as they stand.
     """
     fdr = options.get("fdr", 0.05)
-    pvalues = stacked["interaction_pvalue"].where(family).to_numpy(float)
+    pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
     entered = np.zeros(len(stacked), bool)
     fit = fine = design = None
     while True:
