@@ -842,7 +842,7 @@ def _forward_selection(stacked, family, data, metric, model, options):
     fdr = options.get("fdr", 0.05)
     pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
     entered = np.zeros(len(stacked), bool)
-    fit = fine = design = None
+    fine = labels = design = fit = None
     while True:
         open_ = (np.nan_to_num(stats.bh_adjust(pvalues), nan=1.0) < fdr) & ~entered
         if not open_.any():
@@ -850,13 +850,8 @@ def _forward_selection(stacked, family, data, metric, model, options):
         best = np.flatnonzero(open_)[np.argmin(pvalues[open_])]
         entered[best] = True
         if fine is None:  # built only once something is flagged
-            groups = _grouping_frame(data, model)
-            clusters = data[options["cluster"]] if options.get("cluster") is not None else None
-            statistic = str(stacked["statistic"].iloc[0])
-            fine = _fine_cells(groups, _metric_values(data[metric]), model, statistic, clusters)
-            design = _main_effects_design(fine, model)
-            labels = {c: fine[c].astype(str).to_numpy() for c in model}
-            fit = _fit_rates if statistic == "rate" else _fit_means
+            fine, design, labels, fit = _main_effects_model(data, metric, model, str(stacked["statistic"].iloc[0]),
+                                                            options)
         members = lambda row: np.logical_and.reduce(  # noqa: E731
             [labels[c] == v for c, v in stacked["_cell"].iloc[row]])
         design = np.column_stack([design, members(best).astype(float)])
@@ -865,6 +860,15 @@ def _forward_selection(stacked, family, data, metric, model, options):
             tested = fit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
             # a cell the entered ones explain entirely is no discovery, but stays in the family
             pvalues[row] = tested if np.isfinite(tested) else 1.0
+
+
+def _main_effects_model(data, metric, model, statistic, options):
+    """The fine cells of the ``model`` columns, their main-effects design, their labels and the fit to use."""
+    groups = _grouping_frame(data, model)
+    clusters = data[options["cluster"]] if options.get("cluster") is not None else None
+    fine = _fine_cells(groups, _metric_values(data[metric]), model, statistic, clusters)
+    labels = {c: fine[c].astype(str).to_numpy() for c in model}
+    return fine, _main_effects_design(fine, model), labels, _fit_rates if statistic == "rate" else _fit_means
 
 
 def _scanned_levels(column: pd.Series) -> set[str]:
