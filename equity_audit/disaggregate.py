@@ -450,15 +450,7 @@ def _joint_interactions(table, keys, groups, values, by, columns, statistic, con
 
     ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
     """
-    fine = _aggregate(groups, values, columns, statistic)
-    if clusters is not None:
-        shape = tuple(len(groups[c].cat.categories) for c in columns)
-        code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
-        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
-                                           int(np.prod(shape)))
-        for column in ("n", "total", "total_sq"):
-            fine[column] = fine[column].to_numpy(float) / deff
-    fine = fine[fine["n"] > 0].reset_index(drop=True)
+    fine = _fine_cells(groups, values, columns, statistic, clusters)
     design = _main_effects_design(fine, columns)
     wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
@@ -486,6 +478,23 @@ def _joint_interactions(table, keys, groups, values, by, columns, statistic, con
     return table
 
 
+def _fine_cells(groups, values, columns, statistic, clusters):
+    """The non-empty crossed cells of ``columns`` with n, sum and sum of squares.
+
+    With ``clusters`` each cell's sums are divided by its cluster design effect,
+    so a fit on them carries the cluster-robust (effective) sample sizes.
+    """
+    fine = _aggregate(groups, values, columns, statistic)
+    if clusters is not None:
+        shape = tuple(len(groups[c].cat.categories) for c in columns)
+        code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
+        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
+                                           int(np.prod(shape)))
+        for column in ("n", "total", "total_sq"):
+            fine[column] = fine[column].to_numpy(float) / deff
+    return fine[fine["n"] > 0].reset_index(drop=True)
+
+
 def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Intercept and one dummy per level but the first of every column (levels seen in ``fine``)."""
     parts = [np.ones((len(fine), 1))]
@@ -496,25 +505,96 @@ def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _fit_means(fine, design, inside, confidence):
-    """Least squares on the cells (weights n): the student-level fit with a cell indicator."""
+    """Least squares on the cells (weights n): the student-level fit with a cell indicator.
+
+    The indicator's variance is heteroscedasticity-robust (HC2 sandwich, see
+    :func:`_sandwich`): students' values may vary much more in some groups than
+    in others, and a pooled variance would then judge a noisy cell too surely.
+    Its t test uses Welch–Satterthwaite degrees of freedom from the cell's own
+    residuals and everyone else's, so with no other column it is Welch's test
+    of the cell against the rest.
+    """
+    n = fine["n"].to_numpy(float)
+    x = np.column_stack([design, inside.astype(float)])
+    parts = _least_squares(fine, x)
+    if parts is None:
+        return (np.nan,) * 4
+    beta, bread, rss, leverage = parts
+    weight = (x @ bread)[:, -1]  # each student's weight in the indicator's coefficient
+    share = weight**2 * _hc_residuals(rss, leverage, "HC2", n.sum(), x.shape[1])
+    variance_in, variance_out = share[inside].sum(), share[~inside].sum()
+    variance = variance_in + variance_out
+    gamma = float(beta[-1])
+    if not variance > 0:
+        return gamma, np.nan, np.nan, np.nan
+    df = _satterthwaite(variance_in, variance_out, n[inside].sum() - 1, n[~inside].sum() - (x.shape[1] - 1))
+    se = float(np.sqrt(variance))
+    half = sps.t.ppf(0.5 + confidence / 2, df) * se
+    return gamma, gamma - half, gamma + half, float(2 * sps.t.sf(abs(gamma) / se, df))
+
+
+def _least_squares(fine, x):
+    """Student-level least squares from the fine cells' n, sum and sum of squares.
+
+    Returns the coefficients, ``(X'X)⁻¹``, each fine cell's residual sum of
+    squares (its within-cell sum of squares plus n·(mean − fitted)²) and each of
+    its students' leverage ``x'(X'X)⁻¹x``; None when the design is rank deficient.
+    """
     n = fine["n"].to_numpy(float)
     mean = fine["total"].to_numpy(float) / n
-    within = (fine["total_sq"].to_numpy(float) - n * mean**2).sum()
-    x = np.column_stack([design, inside.astype(float)])
-    xw = x * n[:, None]
-    gram = x.T @ xw
-    beta, *_ = np.linalg.lstsq(gram, xw.T @ mean, rcond=None)
-    rank = np.linalg.matrix_rank(gram)
-    residual = within + (n * (mean - x @ beta) ** 2).sum()
-    df = n.sum() - rank
-    if df <= 0 or rank < x.shape[1]:
-        return (np.nan,) * 4
-    sigma2 = residual / df
-    se = float(np.sqrt(sigma2 * np.linalg.pinv(gram)[-1, -1]))
-    gamma = float(beta[-1])
-    half = sps.t.ppf(0.5 + confidence / 2, df) * se
-    pvalue = 2 * sps.t.sf(abs(gamma) / se, df) if se > 0 else np.nan
-    return gamma, gamma - half, gamma + half, pvalue
+    within = np.clip(fine["total_sq"].to_numpy(float) - n * mean**2, 0, None)
+    gram = x.T @ (x * n[:, None])
+    if n.sum() <= x.shape[1] or np.linalg.matrix_rank(gram) < x.shape[1]:
+        return None
+    bread = np.linalg.inv(gram)
+    beta = bread @ (x.T @ (n * mean))
+    rss = within + n * (mean - x @ beta) ** 2
+    leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+    return beta, bread, rss, leverage
+
+
+def _hc_residuals(rss, leverage, kind, n_total, k):
+    """Each fine cell's squared residuals as the sandwich's meat weighs them (HC0 to HC3).
+
+    HC2 divides by ``1 − h`` and is unbiased when the variance is in fact
+    constant; HC3 divides by ``(1 − h)²``; HC1 scales HC0 by ``N / (N − k)``.
+    A student whose leverage is 1 has a zero residual and adds nothing.
+    """
+    room = np.clip(1 - leverage, 0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = {"HC0": rss, "HC1": rss * n_total / (n_total - k), "HC2": rss / room,
+                  "HC3": rss / room**2}[kind]
+    return np.where(room > 1e-12, scaled, 0.0)
+
+
+def _sandwich(fine, x, kind="HC2"):
+    """Heteroscedasticity-robust covariance of the student-level least-squares fit.
+
+    Computed from the fine cells alone: every student of a fine cell has the
+    same row of ``x`` and so the same leverage, and their squared residuals sum
+    to the cell's residual sum of squares. The same matrix as statsmodels'
+    ``OLS(y, X).fit(cov_type=kind)`` on one row per student.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> fine = pd.DataFrame({"n": [2, 2], "total": [2.0, 6.0], "total_sq": [2.5, 18.5]})
+    >>> x = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> np.round(_sandwich(fine, x, "HC0"), 4).tolist()
+    [[0.125, -0.125], [-0.125, 0.25]]
+    """
+    parts = _least_squares(fine, x)
+    if parts is None:
+        return np.full((x.shape[1], x.shape[1]), np.nan)
+    _, bread, rss, leverage = parts
+    meat = x.T @ (x * _hc_residuals(rss, leverage, kind, fine["n"].to_numpy(float).sum(), x.shape[1])[:, None])
+    return bread @ meat @ bread
+
+
+def _satterthwaite(variance_in, variance_out, df_in, df_out):
+    """Welch–Satterthwaite degrees of freedom of a variance summed from two independent parts."""
+    parts = variance_in**2 / max(df_in, 1) + variance_out**2 / max(df_out, 1)
+    return float((variance_in + variance_out) ** 2 / parts) if parts > 0 else np.inf
 
 
 def _fit_rates(fine, design, inside, confidence):
@@ -691,6 +771,21 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     single-group views would hide. A column with two groups carries the same
     interaction in both (mirrored), so only one of them is scanned: "Yes" for a
     yes/no column, otherwise the smaller group; Unknown is never scanned.
+
+    Cells overlap (a group whose students are mostly English learners, crossed
+    with disability, shares most of its students with English learners with a
+    disability), so one real interaction makes its overlapping cells depart
+    from the main effects too. The flags are therefore chosen by forward
+    selection: the cell with the smallest p-value among those passing
+    Benjamini–Hochberg over the whole family of scanned cells enters the model
+    (its indicator joins the main effects), every other scanned cell is
+    re-tested with the indicators of the cells already in, and this repeats
+    while a cell still passes Benjamini–Hochberg on the family's p-values
+    (entered cells keep the p-value they entered with; a cell the entered ones
+    explain entirely gets 1; the family's size never changes). A cell that is
+    only the shadow of a flagged one stops passing; two separate interactions
+    are both flagged. ``interaction_conditional_pvalue`` is each scanned cell's
+    p-value at the end: when it entered, or given all the entered cells.
     Sorted with the flagged cells first, largest interaction first.
 
     Examples
@@ -717,17 +812,63 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
         table["columns"] = " × ".join(combo)
         table["_scanned"] = np.logical_and.reduce(
             [table[c].astype(str).isin(_scanned_levels(data[c])).to_numpy() for c in combo])
+        table["_cell"] = list(zip(*[zip([c] * len(table), table[c].astype(str)) for c in combo]))
         parts.append(table.drop(columns=list(combo)))
     stacked = pd.concat(parts, ignore_index=True)
     min_n, fdr = options.get("min_n", 10), options.get("fdr", 0.05)
     stacked["qvalue"], stacked["flagged"] = _false_discovery(stacked, "pvalue", min_n, fdr)
-    family = stacked.assign(suppressed=stacked["suppressed"] | ~stacked["_scanned"])
-    _, stacked["beyond_main_effects"] = _false_discovery(family, "interaction_pvalue", min_n, fdr)
+    family = (stacked["_scanned"] & ~stacked["suppressed"] & (stacked["comparator_n"] >= min_n)).to_numpy()
+    if "interaction_pvalue" in stacked:
+        model = [*dict.fromkeys([*columns, *(options.get("adjust_for") or [])])]
+        stacked["beyond_main_effects"], stacked["interaction_conditional_pvalue"] = _forward_selection(
+            stacked, family, data, metric, model, options)
+    else:  # medians: no model, nothing beyond main effects
+        stacked["beyond_main_effects"] = False
     # rounded, so sums taken in another row order (last-bit differences) do not reorder ties
     order = stacked.assign(_size=stacked["interaction"].abs().round(10)).sort_values(
         ["beyond_main_effects", "_size", "columns", "intersection"], ascending=[False, False, True, True],
         kind="mergesort")
-    return order.drop(columns=["_size", "_scanned"]).reset_index(drop=True)
+    return order.drop(columns=["_size", "_scanned", "_cell"]).reset_index(drop=True)
+
+
+def _forward_selection(stacked, family, data, metric, model, options):
+    """Interactions flagged one at a time, each re-test given those already flagged.
+
+    Returns the flags and each family cell's final p-value (see
+    :func:`scan_intersections`). Benjamini–Hochberg runs over all ``family``
+    cells at every step, so a cell enters only if it would pass with the
+    family's other p-values as they stand.
+    """
+    fdr = options.get("fdr", 0.05)
+    pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
+    entered = np.zeros(len(stacked), bool)
+    fine = labels = design = fit = None
+    while True:
+        open_ = (np.nan_to_num(stats.bh_adjust(pvalues), nan=1.0) < fdr) & ~entered
+        if not open_.any():
+            return entered, pvalues
+        best = np.flatnonzero(open_)[np.argmin(pvalues[open_])]
+        entered[best] = True
+        if fine is None:  # built only once something is flagged
+            fine, design, labels, fit = _main_effects_model(data, metric, model, str(stacked["statistic"].iloc[0]),
+                                                            options)
+        members = lambda row: np.logical_and.reduce(  # noqa: E731
+            [labels[c] == v for c, v in stacked["_cell"].iloc[row]])
+        design = np.column_stack([design, members(best).astype(float)])
+        for row in np.flatnonzero(~entered & np.isfinite(pvalues)):
+            inside = members(row)
+            tested = fit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
+            # a cell the entered ones explain entirely is no discovery, but stays in the family
+            pvalues[row] = tested if np.isfinite(tested) else 1.0
+
+
+def _main_effects_model(data, metric, model, statistic, options):
+    """The fine cells of the ``model`` columns, their main-effects design, their labels and the fit to use."""
+    groups = _grouping_frame(data, model)
+    clusters = data[options["cluster"]] if options.get("cluster") is not None else None
+    fine = _fine_cells(groups, _metric_values(data[metric]), model, statistic, clusters)
+    labels = {c: fine[c].astype(str).to_numpy() for c in model}
+    return fine, _main_effects_design(fine, model), labels, _fit_rates if statistic == "rate" else _fit_means
 
 
 def _scanned_levels(column: pd.Series) -> set[str]:

@@ -1,0 +1,134 @@
+"""Intersections that flag only real interactions (issue 12), on simulated data whose truth is set here.
+
+Groups are correlated as in a real district: one group is mostly English learners, English
+learners are mostly from low-income families, and disability is more common among low-income
+students. Main effects add; interactions are planted where a test needs one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from equity_audit import stats
+from equity_audit.disaggregate import _fine_cells, _grouping_frame, _metric_values, _sandwich, \
+    disaggregate, scan_intersections
+
+COLUMNS = ["race", "el", "low_income", "disability"]
+
+
+def _district(seed, n=2000, *, sd=0.3, el_sd=0.3, el_disability=0.0, group_b_low_income=0.0):
+    """Correlated groups with additive main effects, values spread by ``sd`` (English learners'
+    by ``el_sd``) and planted interactions of the given sizes (0: none)."""
+    rng = np.random.default_rng(seed)
+    race = rng.choice(["A", "B", "C", "D"], n, p=[0.2, 0.15, 0.15, 0.5])
+    el = rng.random(n) < np.where(race == "A", 0.8, 0.06)
+    low = rng.random(n) < np.where(el, 0.8, 0.35)
+    swd = rng.random(n) < np.where(low, 0.18, 0.12)
+    noise = rng.normal(0, 1, n) * np.where(el, el_sd, sd)
+    y = (1.0 - 0.25 * el - 0.15 * low - 0.1 * swd + 0.05 * (race == "B") + noise
+         + el_disability * (el & swd) + group_b_low_income * ((race == "B") & low))
+    return pd.DataFrame({"race": race, "el": el, "low_income": low, "disability": swd, "y": y})
+
+
+def _flagged(data):
+    scan = scan_intersections(data, "y", COLUMNS)
+    return set(scan.loc[scan["beyond_main_effects"], "intersection"])
+
+
+def test_heteroscedastic_null_with_correlated_groups_raises_no_flag():
+    # English learners' values vary four and a half times as much as everyone else's; no interaction
+    any_flag = sum(bool(_flagged(_district(seed, sd=0.2, el_sd=0.9))) for seed in range(20))
+    assert any_flag <= 2
+
+
+def test_a_planted_interaction_is_flagged_and_its_overlapping_cell_is_not():
+    # group A is 80% English learners, so "race: A × disability: Yes" shares most of its students
+    # with the planted cell and departs from the main effects only through it
+    runs = [_flagged(_district(seed, el_disability=-0.3)) for seed in range(5)]
+    assert all("el: Yes × disability: Yes" in flags for flags in runs)
+    assert not any("race: A × disability: Yes" in flags for flags in runs)
+    assert sum(flags == {"el: Yes × disability: Yes"} for flags in runs) >= 4
+
+
+def test_two_separate_interactions_are_both_flagged():
+    runs = [_flagged(_district(seed, el_disability=-0.3, group_b_low_income=-0.3)) for seed in range(5)]
+    both = {"el: Yes × disability: Yes", "race: B × low income: Yes"}
+    assert sum(flags == both for flags in runs) >= 4
+
+
+def test_the_overlapping_cell_departs_from_main_effects_only_through_the_planted_one():
+    scan = scan_intersections(_district(0, el_disability=-0.3), "y", COLUMNS)
+    family = scan["interaction_conditional_pvalue"].notna()
+    scan["first_pass"] = stats.bh_adjust(scan["interaction_pvalue"].where(family).to_numpy(float)) < 0.05
+    scan = scan.set_index("intersection")
+    shadow = scan.loc["race: A × disability: Yes"]
+    # flagged by the main-effects model alone, nowhere near significant given the planted cell
+    assert shadow["first_pass"] and shadow["interaction_conditional_pvalue"] > 0.05
+    planted = scan.loc["el: Yes × disability: Yes"]
+    assert planted["interaction_conditional_pvalue"] == planted["interaction_pvalue"]
+
+
+def _student_design(data):
+    frame = data.assign(cell=(data["el"] & data["low_income"]).astype(float))
+    import statsmodels.formula.api as smf
+
+    return frame, smf.ols("y ~ C(race) + C(el) + C(low_income) + C(disability) + cell", data=frame)
+
+
+@pytest.mark.parametrize("kind", ["HC0", "HC1", "HC2", "HC3"])
+def test_sandwich_from_cell_aggregates_matches_statsmodels(kind):
+    data = _district(3, n=1500, sd=0.2, el_sd=0.9)
+    frame, model = _student_design(data)
+    groups = _grouping_frame(frame, ["race", "el", "low_income", "disability", "cell"])
+    fine = _fine_cells(groups, _metric_values(frame["y"]), list(groups), "mean", None)
+    # the same columns as the formula's design, built on the fine cells
+    x = np.column_stack([np.ones(len(fine)), *[(fine[c].astype(str) == level).to_numpy(float)
+                         for c, level in (("race", "B"), ("race", "C"), ("race", "D"), ("el", "Yes"),
+                                          ("low_income", "Yes"), ("disability", "Yes"), ("cell", "1.0"))]])
+    expected = model.fit(cov_type=kind).cov_params().to_numpy()
+    assert _sandwich(fine, x, kind) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_mean_interaction_uses_hc2_and_welch_satterthwaite_degrees_of_freedom():
+    data = _district(4, n=1500, sd=0.2, el_sd=0.9, el_disability=-0.1)
+    table = disaggregate(data, "y", by=["el", "low_income"], adjust_for=COLUMNS)
+    cell = table[(table["el"] == "Yes") & (table["low_income"] == "Yes")].iloc[0]
+    frame, model = _student_design(data)
+    fit = model.fit(cov_type="HC2")
+    # student-level parts of the indicator's HC2 variance: inside the cell and everyone else
+    x = model.exog
+    bread = np.linalg.inv(x.T @ x)
+    weight = (x @ bread)[:, -1]
+    leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+    part = weight**2 * fit.resid.to_numpy() ** 2 / (1 - leverage)
+    inside = frame["cell"].to_numpy() == 1
+    v_in, v_out = part[inside].sum(), part[~inside].sum()
+    df = (v_in + v_out) ** 2 / (v_in**2 / (inside.sum() - 1) + v_out**2 / ((~inside).sum() - (x.shape[1] - 1)))
+    assert np.sqrt(v_in + v_out) == pytest.approx(fit.bse["cell"], rel=1e-9)
+    assert cell["interaction"] == pytest.approx(fit.params["cell"], rel=1e-9)
+    t = fit.params["cell"] / fit.bse["cell"]
+    assert cell["interaction_pvalue"] == pytest.approx(2 * sps.t.sf(abs(t), df), rel=1e-8)
+    half = sps.t.ppf(0.975, df) * fit.bse["cell"]
+    assert (cell["interaction_low"], cell["interaction_high"]) == pytest.approx(
+        (fit.params["cell"] - half, fit.params["cell"] + half), rel=1e-9)
+
+
+def test_without_other_columns_the_interaction_test_is_welch():
+    rng = np.random.default_rng(5)
+    n = 400
+    data = pd.DataFrame({"a": rng.random(n) < 0.3, "b": rng.random(n) < 0.5})
+    data["y"] = rng.normal(0, np.where(data["a"] & data["b"], 1.0, 0.2), n)
+    # a saturated pair of yes/no columns has no main effects left to fit once the cell is in:
+    # check the indicator-only model instead, against scipy's Welch test of the cell vs the rest
+    from equity_audit.disaggregate import _fit_means
+
+    groups = _grouping_frame(data, ["a", "b"])
+    fine = _fine_cells(groups, _metric_values(data["y"]), ["a", "b"], "mean", None)
+    inside = ((fine["a"].astype(str) == "Yes") & (fine["b"].astype(str) == "Yes")).to_numpy()
+    gamma, _, _, pvalue = _fit_means(fine, np.ones((len(fine), 1)), inside, 0.95)
+    cell = data["a"] & data["b"]
+    welch = sps.ttest_ind(data.loc[cell, "y"], data.loc[~cell, "y"], equal_var=False)
+    assert gamma == pytest.approx(data.loc[cell, "y"].mean() - data.loc[~cell, "y"].mean(), rel=1e-9)
+    assert pvalue == pytest.approx(welch.pvalue, rel=1e-8)
