@@ -160,16 +160,18 @@ def grouped_bars(counts: pd.DataFrame, *, xlabel: str, ylabel: str, title: str =
     min_n = _gate_min_n(counts, min_n)
     values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     gated = _gated_counts(counts, values, min_n)
-    shown = pd.DataFrame(np.where(gated, np.nan, values), index=counts.index, columns=counts.columns)
-    long = shown.rename_axis(index="row", columns="series").stack(future_stack=True).rename("value").reset_index()
-    long["series"] = long["series"].astype(str)
-    long["row"] = long["row"].astype(str)
+    shown = np.where(gated, 0.0, np.nan_to_num(values))
     fig, ax = plt.subplots(figsize=(9, 4))
-    sns.barplot(long, x="row", y="value", hue="series", ax=ax, palette=PALETTE)
-    for container, column in zip(ax.containers, range(values.shape[1])):
+    colours = sns.color_palette(PALETTE, max(1, values.shape[1]))
+    width = 0.8 / max(1, values.shape[1])
+    positions = np.arange(values.shape[0])
+    for column, name in enumerate(counts.columns):
+        bars = ax.bar(positions - 0.4 + width * (column + 0.5), shown[:, column], width=width,
+                      color=colours[column], label=str(name))
         labels = [f"<{min_n}" if gated[r, column] else "" for r in range(values.shape[0])]
         if any(labels):
-            ax.bar_label(container, labels=labels, padding=2, fontsize="x-small")
+            ax.bar_label(bars, labels=labels, padding=2, fontsize="x-small")
+    ax.set_xticks(positions, labels=[str(r) for r in counts.index])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(title=counts.columns.name or "", frameon=False, ncols=min(4, len(counts.columns)))
     fig.tight_layout()
