@@ -576,7 +576,8 @@ def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
         group_name=pd.Categorical(names, categories=order),
         opportunity=pd.Categorical(table["opportunity"], categories=list(dict.fromkeys(table["opportunity"]))),
         flagged=table["access_gap"],
-    )[["group_name", "opportunity", "n", "estimate", "suppressed", "flagged"]]
+    )[["group_name", "opportunity", "n", "estimate", *(["statistic"] if "statistic" in table else []),
+       "suppressed", "flagged"]]  # the statistic tells the release gate a share is a rate to code
 
 
 def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:

@@ -72,8 +72,8 @@ def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty:
     shows no more than the released tables. ``min_n`` is the run's setting; without
     it, the ``"<k"`` codes of the table give it, else the default (as in
     :func:`~equity_audit.publish.rundir.write_table`). ``name`` as in ``write_table``:
-    the tables of :data:`~equity_audit.publish.release.NOT_GATED` (the row ledger)
-    are about the data's rows, not students, and are shown as they are.
+    the tables of :data:`NOT_ABOUT_STUDENTS` (the row ledger, findings per area)
+    count rows of data or findings, not students, and are shown as they are.
 
     Column names are shown in plain words (``rows_read`` becomes "Rows read"). Cells,
     column names and the caption are HTML-escaped: a value from the data shows as text.
@@ -83,7 +83,7 @@ def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty:
         return
     if index:
         table = table.reset_index()
-    if name not in NOT_GATED:
+    if name not in NOT_ABOUT_STUDENTS:
         table = released_view(table, min_n=min_n)
     shown = table.rename(columns=lambda c: str(c).replace("_", " ").capitalize())
     for column in shown.columns[shown.dtypes == object]:  # to_html's na_rep misses None in text columns
@@ -91,6 +91,9 @@ def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty:
     html = shown.to_html(index=False, border=0, classes="audit-table", na_rep="—", escape=True)
     display(HTML(f'<figure class="audit-table"><figcaption>{escape(caption)}</figcaption>{html}</figure>'))
 
+
+#: Tables that count rows of data or findings, not students: shown without the gate.
+NOT_ABOUT_STUDENTS = (*NOT_GATED, "findings_by_area")
 
 #: Display names of a table's group size, read as ``n`` by the gate.
 N_NAMES = ("n", "Students", "Students in group")
