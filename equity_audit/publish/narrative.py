@@ -17,6 +17,7 @@ import pandas as pd
 from equity_audit.data.contract import UNKNOWN
 from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
+from equity_audit.publish.release import STATUS_COLUMN, protect
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
@@ -130,18 +131,62 @@ def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, 
     return f"{prefix} is {value(estimate)}{shown}{against}: {fares}.{extra} {action}"
 
 
-def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: float | None = None) -> str:
-    """Alt text for a by-subgroup dot chart: the extremes, the reference, the flags."""
-    shown = table[~table["suppressed"] & table["estimate"].notna()]
+def _released(table: pd.DataFrame, min_n: int | None) -> tuple[pd.DataFrame, pd.Series]:
+    """An alt text's table after the release gate, and which rows it withholds whole.
+
+    Alt text states only what the released tables state: values come from
+    :func:`equity_audit.publish.release.protect`'s output (a coded share's value is
+    blank there), names and labels from the table as given.
+    """
+    from equity_audit.config import Config
+
+    data = table.reset_index(drop=True)
+    released = protect(data, min_n=Config().min_n if min_n is None else min_n)
+    status = (released[STATUS_COLUMN] if STATUS_COLUMN in released else pd.Series("", index=data.index))
+    withheld = status.astype(str).str.contains("small_n|complementary|audit", regex=True)
+    if "suppressed" in released:
+        withheld |= released["suppressed"].astype("boolean").fillna(True).astype(bool)
+    labels = [c for c in data.columns if c not in released or not pd.api.types.is_numeric_dtype(data[c])
+              or c in ("subgroup", "group")]
+    released[labels] = data[labels]
+    return released.assign(**{STATUS_COLUMN: status.astype(str).to_numpy()}), withheld.to_numpy()
+
+
+def _coded_sentence(released: pd.DataFrame, original: pd.DataFrame, withheld, name) -> str:
+    """ "Shown only as a range: A (≥ 95%)." for the rows whose share the gate coded."""
+    coded = ~withheld & released[STATUS_COLUMN].str.contains("top_coded|bottom_coded", regex=True).to_numpy()
+    if not coded.any():
+        return ""
+    codes = top_bottom_code(pd.to_numeric(original["estimate"], errors="coerce").clip(0, 1).to_numpy()[coded],
+                            pd.to_numeric(original["n"], errors="coerce").to_numpy()[coded], scale=1)
+    rows = released[coded]
+    parts = [f"{name(row)} ({code})" for (_, row), code in zip(rows.iterrows(), codes)]
+    return f"Shown only as a range: {', '.join(parts)}."
+
+
+def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: float | None = None,
+               min_n: int | None = None) -> str:
+    """Alt text for a by-subgroup dot chart: the extremes, the reference, the flags.
+
+    Only values the release gate lets out are stated (``min_n`` defaults to the setting);
+    a coded share is given as its code.
+    """
+    original = table.reset_index(drop=True)
+    released, withheld = _released(original, min_n)
+    shown = released[~withheld & released["estimate"].notna().to_numpy()]
+    coded = _coded_sentence(released, original, withheld, _group_name)
     if shown.empty:
-        return f"Chart of {measure} by subgroup; every group is too small to show."
+        return " ".join(filter(None, [f"Chart of {measure} by subgroup; every group is too small to show"
+                                      + (" exactly." if coded else "."), coded]))
     high, low = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
     parts = [f"Dot chart of {measure} by subgroup with 95% intervals.",
              f"Highest: {_group_name(high)} at {fmt_value(high['estimate'], percent=percent)} (n={int(high['n'])});",
              f"lowest: {_group_name(low)} at {fmt_value(low['estimate'], percent=percent)} (n={int(low['n'])})."]
+    if coded:
+        parts.append(coded)
     if reference is not None:
         parts.append(f"The district figure is {fmt_value(reference, percent=percent)}.")
-    flagged = shown[shown["flagged"]]
+    flagged = released[~withheld & released["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     if len(flagged):
         names = ", ".join(_group_name(row) for _, row in flagged.head(4).iterrows())
         parts.append(f"{len(flagged)} group(s) differ from all other students beyond chance: {names}.")
@@ -150,18 +195,25 @@ def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: f
     return " ".join(parts)
 
 
-def heatmap_alt(table: pd.DataFrame, rows: str, columns: str, measure: str, *, percent: bool) -> str:
-    """Alt text for an intersection heat map: the most and least favourable cells."""
-    shown = table[~table["suppressed"] & table["estimate"].notna()]
-    if shown.empty:
-        return f"Heat map of {measure} by {label(rows)} and {label(columns)}; every cell is too small to show."
-    top, bottom = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
+def heatmap_alt(table: pd.DataFrame, rows: str, columns: str, measure: str, *, percent: bool,
+                min_n: int | None = None) -> str:
+    """Alt text for an intersection heat map: the most and least favourable cells (released values only)."""
+    original = table.reset_index(drop=True)
+    released, withheld = _released(original, min_n)
+    shown = released[~withheld & released["estimate"].notna().to_numpy()]
     cell = lambda row: f"{label(rows)} {row[rows]} with {label(columns)} {row[columns]}"  # noqa: E731
-    withheld = int((table["suppressed"] & (table["n"] > 0)).sum())
+    coded = _coded_sentence(released, original, withheld, cell)
+    if shown.empty:
+        return " ".join(filter(None, [f"Heat map of {measure} by {label(rows)} and {label(columns)}; "
+                                      "every cell is too small to show" + (" exactly." if coded else "."), coded]))
+    top, bottom = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
+    hidden = int((withheld & (pd.to_numeric(original["n"], errors="coerce") > 0).to_numpy()).sum())
     return (f"Heat map of {measure} by {label(rows)} and {label(columns)}. Highest: {cell(top)}, "
             f"{fmt_value(top['estimate'], percent=percent)} (n={int(top['n'])}); lowest: {cell(bottom)}, "
             f"{fmt_value(bottom['estimate'], percent=percent)} (n={int(bottom['n'])}). "
-            f"{withheld} cell(s) are withheld because fewer students than the minimum are in them.")
+            + (f"{coded} " if coded else "")
+            + f"{hidden} cell(s) are withheld because fewer students than the minimum are in them, "
+              "or to protect such a cell.")
 
 
 #: Smallest difference worth a finding: 5 percentage points for shares, 0.1 otherwise
@@ -274,9 +326,10 @@ def drop_empty_unknown(table: pd.DataFrame, rows: str, columns: str) -> pd.DataF
     return trimmed.reset_index(drop=True)
 
 
-def boxes_alt(quantiles: pd.DataFrame, measure: str) -> str:
-    """Alt text for the distribution chart: the groups with the lowest and highest median."""
-    shown = quantiles.dropna(subset=["q50"])
+def boxes_alt(quantiles: pd.DataFrame, measure: str, *, min_n: int | None = None) -> str:
+    """Alt text for the distribution chart: the groups with the lowest and highest median (released rows only)."""
+    released, withheld = _released(quantiles, min_n)
+    shown = released[~withheld].dropna(subset=["q50"])
     if shown.empty:
         return f"Box plots of {measure} by subgroup; every group is too small to show."
     low, high = shown.loc[shown["q50"].idxmin()], shown.loc[shown["q50"].idxmax()]
@@ -287,12 +340,26 @@ def boxes_alt(quantiles: pd.DataFrame, measure: str) -> str:
 
 
 def quadrant_alt(counts: pd.DataFrame, min_n: int = 10) -> str:
-    """Alt text for the levels-behind by pace grid: how many need the most urgent support."""
-    urgent = counts.loc["2+ levels behind", ["under 0.5", "0.5 to 1.0"]].sum()
-    total = counts.values.sum()
-    shown = f"{int(urgent)}" if urgent == 0 or urgent >= min_n else f"fewer than {min_n}"
+    """Alt text for the levels-behind by pace grid: how many need the most urgent support.
+
+    Counts from 1 to ``min_n - 1`` are not stated, nor any sum that would give one back:
+    the urgent cells' sum is a bound when one of them is small, and the grand total
+    is left out when any cell of the grid is small.
+    """
+    values = counts.apply(pd.to_numeric, errors="coerce")
+    small = (values > 0) & (values < min_n)
+    cells = values.loc["2+ levels behind", ["under 0.5", "0.5 to 1.0"]]
+    few = small.loc["2+ levels behind", ["under 0.5", "0.5 to 1.0"]]
+    known = int(cells[~few].sum())
+    if not few.any():
+        shown = f"{known}"
+    elif known:
+        shown = f"More than {known}"
+    else:
+        shown = f"Fewer than {int(few.sum()) * (min_n - 1) + 1}"
+    of = "" if small.to_numpy().any() else f" of {int(values.to_numpy().sum())}"
     return (f"Grid of students by how far behind grade they are and how fast they are gaining levels. "
-            f"{shown} of {int(total)} students are two or more levels behind and gaining under one level "
+            f"{shown}{of} students are two or more levels behind and gaining under one level "
             f"a year: at that pace the distance to grade level keeps growing.")
 
 
@@ -509,7 +576,8 @@ def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
         group_name=pd.Categorical(names, categories=order),
         opportunity=pd.Categorical(table["opportunity"], categories=list(dict.fromkeys(table["opportunity"]))),
         flagged=table["access_gap"],
-    )[["group_name", "opportunity", "n", "estimate", "suppressed", "flagged"]]
+    )[["group_name", "opportunity", "n", "estimate", *(["statistic"] if "statistic" in table else []),
+       "suppressed", "flagged"]]  # the statistic tells the release gate a share is a rate to code
 
 
 def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:

@@ -2,9 +2,14 @@
 
 Every function takes a table that is already aggregated (one row per group or
 cell, never one per student) and returns a matplotlib Figure without showing
-or closing it. Cells under the minimum n are drawn as withheld, a hatched grey
-band or cell with the words "n<10", and their numbers are never drawn, even
-when the table still carries them. Colour is never the only cue: flagged
+or closing it. Every function first passes its table through the release gate
+(:func:`equity_audit.publish.release.protect`, with the ``min_n`` given), so a
+chart shows what the released tables show and nothing more: withheld rows are
+drawn as a hatched grey band or cell with the words "n<10" (or "withheld"),
+a share coded at the top or bottom shows its code ("≥ 95%") without value or
+interval, and a count from 1 to ``min_n - 1`` shows as "<10". Their numbers
+are never drawn, even when the table still carries them. Text from the data
+(school or group names) is printed literally: ``$`` never starts mathtext. Colour is never the only cue: flagged
 groups get their own marker and a legend entry, withheld cells a hatch, and
 values are written on the chart.
 
@@ -24,6 +29,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -35,6 +41,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from matplotlib.transforms import blended_transform_factory
+
+from equity_audit.privacy import top_bottom_code
+from equity_audit.publish.release import STATUS_COLUMN, protect, shown_min_n
 
 __all__ = ["theme", "grouped_bars", "share_bars", "forest", "quantile_boxes", "count_heatmap",
            "rate_heatmap", "funnel", "PALETTE", "FLAGGED_LABEL"]
@@ -50,37 +59,155 @@ _WITHHELD_EDGE = "0.55"
 _HATCH = "///"
 
 
+#: Text drawn from the data is printed as written: a school named "$\\alpha$ Academy" must not
+#: turn into mathtext (or fail to draw).
+LITERAL_TEXT = {"text.parse_math": False}
+
+
 def theme() -> None:
-    """Set the project's plotting defaults (seaborn whitegrid, colour-blind palette)."""
+    """Set the project's plotting defaults (seaborn whitegrid, colour-blind palette).
+
+    Mathtext is switched off, so a ``$`` in a school or group name prints as a dollar sign.
+    """
     sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=1.0)
+    plt.rcParams.update(LITERAL_TEXT)
 
 
-def grouped_bars(counts: pd.DataFrame, *, xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
-    """Bars of ``counts`` (rows along the x axis, one colour per column)."""
-    long = counts.rename_axis(index="row", columns="series").stack().rename("value").reset_index()
-    long["series"] = long["series"].astype(str)
-    long["row"] = long["row"].astype(str)
+def _literal_text(function):
+    """Build the figure with mathtext off and leave every text of it literal.
+
+    Tick labels made later, when the figure is drawn, follow the rcParams then:
+    :func:`equity_audit.publish.report.show_figure` draws under :data:`LITERAL_TEXT` too.
+    """
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(LITERAL_TEXT):
+            fig = function(*args, **kwargs)
+            fig.canvas.draw()  # makes the lazily created tick labels while parse_math is off
+        for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
+            text.set_parse_math(False)
+        return fig
+    return wrapper
+
+
+# --------------------------------------------------------------------------- the release gate
+
+_ROW_WITHHELD = ("small_n", "complementary", "audit")
+_CODED = ("top_coded", "bottom_coded")
+
+
+def _gate_min_n(table: pd.DataFrame, min_n: int | None) -> int:
+    """``min_n`` as given, else read from the table's ``"<k"`` codes (as ``write_table`` does)."""
+    if min_n is not None:
+        return int(min_n)
+    from equity_audit.config import Config
+
+    return shown_min_n(table) or Config().min_n
+
+
+def _released(table: pd.DataFrame, min_n: int, labels: Sequence[str | None] = ()) -> pd.DataFrame:
+    """``table`` as the release gate lets it out; label columns keep their values (and dtypes).
+
+    :func:`~equity_audit.publish.release.protect` blanks withheld rows, counts from 1 to
+    ``min_n - 1`` and the value, interval and comparison of a coded share, and says why in
+    ``status``. Drawing from its output keeps charts and released tables in step.
+    """
+    data = table.reset_index(drop=True)
+    released = protect(data, min_n=min_n)
+    for column in dict.fromkeys(c for c in labels if c is not None):
+        released[column] = data[column]
+    if STATUS_COLUMN not in released:
+        released[STATUS_COLUMN] = ""
+    released[STATUS_COLUMN] = released[STATUS_COLUMN].astype(object).fillna("").astype(str)
+    return released
+
+
+def _words(status: str) -> set[str]:
+    """The status codes of one row, without their ``:column`` part."""
+    return {word.split(":")[0] for word in str(status).split(";") if word}
+
+
+def _row_withheld(status: pd.Series) -> pd.Series:
+    """Rows the gate withholds whole (small group, protecting one, or the joint audit)."""
+    return status.map(lambda s: bool(_words(s) & set(_ROW_WITHHELD))).astype(bool)
+
+
+def _codes(original: pd.DataFrame, released: pd.DataFrame, value: str) -> pd.Series:
+    """The display code ("≥ 95%") of each row the gate top- or bottom-coded, "" elsewhere."""
+    coded = released[STATUS_COLUMN].map(lambda s: bool(_words(s) & set(_CODED))).astype(bool)
+    codes = pd.Series("", index=released.index, dtype=object)
+    if coded.any() and value in original and "n" in original:
+        rates = pd.to_numeric(original[value], errors="coerce").astype(float).clip(0, 1)
+        n = pd.to_numeric(original["n"], errors="coerce").astype(float)
+        codes[coded] = top_bottom_code(rates[coded].to_numpy(), n[coded].to_numpy(), scale=1)
+    # a code that is not a bound ("withheld" for a band without a rule) reads as withheld
+    return codes.where(codes.str.match(r"^\s*[≥≤]"), "").where(coded, "")
+
+
+def _code_bound(code: str) -> float:
+    """The share a code stands at: "≥ 95%" is 0.95."""
+    return float(code.strip().lstrip("≥≤").strip().rstrip("%")) / 100
+
+
+@_literal_text
+def grouped_bars(counts: pd.DataFrame, *, xlabel: str, ylabel: str, title: str = "",
+                 min_n: int | None = None) -> plt.Figure:
+    """Bars of ``counts`` (rows along the x axis, one colour per column).
+
+    A count from 1 to ``min_n - 1`` (the release gate blanks it) is drawn as no bar
+    and the words "<10" (``min_n`` defaults to the table's ``"<k"`` codes, else the setting).
+    """
+    min_n = _gate_min_n(counts, min_n)
+    values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    gated = _gated_counts(counts, values, min_n)
+    shown = np.where(gated, 0.0, np.nan_to_num(values))
     fig, ax = plt.subplots(figsize=(9, 4))
-    sns.barplot(long, x="row", y="value", hue="series", ax=ax, palette=PALETTE)
+    colours = sns.color_palette(PALETTE, max(1, values.shape[1]))
+    width = 0.8 / max(1, values.shape[1])
+    positions = np.arange(values.shape[0])
+    for column, name in enumerate(counts.columns):
+        bars = ax.bar(positions - 0.4 + width * (column + 0.5), shown[:, column], width=width,
+                      color=colours[column], label=str(name))
+        labels = [f"<{min_n}" if gated[r, column] else "" for r in range(values.shape[0])]
+        if any(labels):
+            ax.bar_label(bars, labels=labels, padding=2, fontsize="x-small")
+    ax.set_xticks(positions, labels=[str(r) for r in counts.index])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(title=counts.columns.name or "", frameon=False, ncols=min(4, len(counts.columns)))
     fig.tight_layout()
     return fig
 
 
+@_literal_text
 def share_bars(table: pd.DataFrame, *, group: str = "group", share: str = "share",
-               facet: str = "subgroup", title: str = "") -> plt.Figure:
-    """Horizontal bars of shares, one panel per subgroup column, labelled with percents."""
-    facets = list(dict.fromkeys(table[facet]))
-    heights = [max(1, (table[facet] == f).sum()) for f in facets]
+               facet: str = "subgroup", title: str = "", min_n: int | None = None) -> plt.Figure:
+    """Horizontal bars of shares, one panel per subgroup column, labelled with percents.
+
+    With an ``n`` column the table first passes the release gate: a withheld group
+    (the gate's status, or a share of 0 for a group with students, as
+    :func:`~equity_audit.questions.overview.composition_shares` marks it) gets no bar
+    and the word "withheld".
+    """
+    original = table.reset_index(drop=True)
+    data = _released(original, _gate_min_n(original, min_n), labels=[group, facet])
+    values = pd.to_numeric(data[share], errors="coerce").astype(float)
+    hidden = _row_withheld(data[STATUS_COLUMN]) | values.isna()
+    if "n" in original:
+        n = pd.to_numeric(original["n"], errors="coerce")
+        hidden |= (values == 0) & (n > 0)
+    values = values.mask(hidden)
+    facets = list(dict.fromkeys(data[facet]))
+    heights = [max(1, (data[facet] == f).sum()) for f in facets]
     fig, axes = plt.subplots(len(facets), 1, figsize=(8, 0.32 * sum(heights) + 0.6 * len(facets)),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, name in zip(axes[:, 0], facets):
-        part = table[table[facet] == name]
-        ax.barh(part[group].astype(str), part[share], color=sns.color_palette(PALETTE)[0])
-        ax.bar_label(ax.containers[0], labels=[f"{v:.0%}" for v in part[share]], padding=3)
+        rows = data[facet] == name
+        part = values[rows]
+        ax.barh(data.loc[rows, group].astype(str), part.fillna(0), color=sns.color_palette(PALETTE)[0])
+        ax.bar_label(ax.containers[0], labels=["withheld" if pd.isna(v) else f"{v:.0%}" for v in part],
+                     padding=3)
         ax.set_xlim(0, 1.1)
-        ax.set_title(name.replace("_", " "), loc="left", fontsize="medium")
+        ax.set_title(str(name).replace("_", " "), loc="left", fontsize="medium")
         ax.invert_yaxis()
         ax.xaxis.set_visible(False)
     fig.suptitle(title)
@@ -142,19 +269,25 @@ def _n_label(n: float, min_n: int) -> str:
     return f"n={int(n):,}"
 
 
-def _withheld_n_label(n: float, min_n: int) -> str:
-    """The n of a withheld row: "n<10", or nothing when a larger threshold suppressed it."""
-    if n == 0 or not np.isfinite(n) or n < min_n:
-        return _n_label(n, min_n)
-    return ""
+def _small(n: float, min_n: int, status: str = "") -> bool:
+    """Whether a withheld row is a small group; its status says so, else its n."""
+    words = _words(status)
+    if words & set(_ROW_WITHHELD):
+        return "small_n" in words
+    return not np.isfinite(n) or n < min_n
 
 
-def _withheld_text(n: float, min_n: int) -> str:
+def _withheld_n_label(n: float, min_n: int, status: str = "") -> str:
+    """The n of a withheld row: "n<10", or nothing when it was withheld to protect another group."""
+    if n == 0:
+        return "n=0"
+    return f"n<{min_n}" if _small(n, min_n, status) else ""
+
+
+def _withheld_text(n: float, min_n: int, status: str = "") -> str:
     if n == 0:
         return "no students"
-    if not np.isfinite(n) or n < min_n:
-        return f"withheld (n<{min_n})"
-    return "withheld"
+    return f"withheld (n<{min_n})" if _small(n, min_n, status) else "withheld"
 
 
 def _format(value: float, percent: bool, signed: bool = False) -> str:
@@ -304,18 +437,23 @@ def _grid_height(n_rows: int, title: str) -> float:
 
 def _row_data(table: pd.DataFrame, group: str | Sequence[str], facet: str | None, min_n: int,
               values: Sequence[str], complete: Sequence[str]):
-    """The rows of a forest or box chart: ``(data, labels, n, withheld, numbers)``.
+    """The rows of a forest or box chart, after the release gate: ``(data, labels, n, withheld, numbers, codes)``.
 
-    ``numbers`` holds ``values`` as floats, NaN on withheld rows (``suppressed``,
-    or n under ``min_n``); a row missing any of ``complete`` is withheld too.
+    ``numbers`` holds ``values`` as floats from the released table: NaN on
+    withheld rows (``suppressed``, n under ``min_n``, or withheld by the gate) and
+    wherever the gate blanked a cell. ``codes`` holds the code of a top- or
+    bottom-coded share (drawn as its code, without interval); any other row
+    missing one of ``complete`` is withheld.
     """
     columns = [group] if isinstance(group, str) else list(group)
     _require(table, [*columns, "n", *values] + ([facet] if facet else []))
-    data = table.reset_index(drop=True)
-    withheld = _withheld(data, min_n)
+    original = table.reset_index(drop=True)
+    data = _released(original, min_n, labels=[*columns, facet])
+    withheld = _withheld(data, min_n) | _row_withheld(data[STATUS_COLUMN])
     numbers = data[list(values)].apply(pd.to_numeric, errors="coerce").astype(float).where(~withheld)
-    withheld |= numbers[list(complete)].isna().any(axis=1)
-    return data, _labels(data, columns), _numeric_n(data), withheld, numbers
+    codes = _codes(original, data, complete[0]).where(~withheld, "")
+    withheld |= numbers[list(complete)].isna().any(axis=1) & (codes == "")
+    return data, _labels(data, columns), _numeric_n(data), withheld, numbers, codes
 
 
 def _row_axes(data: pd.DataFrame, facet: str | None, labels: list[str], n: pd.Series, withheld: pd.Series,
@@ -325,14 +463,15 @@ def _row_axes(data: pd.DataFrame, facet: str | None, labels: list[str], n: pd.Se
     ``shown`` the ``(y, row)`` of the rows left for the caller to draw."""
     panels = _panels(data, facet)
     fig, axes = _stacked_axes(panels, title, legend_rows)
+    status = data[STATUS_COLUMN]
     drawn = []
     for ax, (name, rows) in zip(axes, panels):
         _style_rows(ax, [labels[i] for i in rows], name)
         shown = []
         for y, i in enumerate(rows):
             if withheld[i]:
-                _withheld_row(ax, y, _withheld_text(n[i], min_n))
-                _n_column(ax, y, _withheld_n_label(n[i], min_n))
+                _withheld_row(ax, y, _withheld_text(n[i], min_n, status[i]))
+                _n_column(ax, y, _withheld_n_label(n[i], min_n, status[i]))
             else:
                 _n_column(ax, y, _n_label(n[i], min_n))
                 shown.append((y, i))
@@ -356,6 +495,7 @@ def _finish_rows(fig, drawn, handles: list, *, values: list, reference, referenc
 # --------------------------------------------------------------------------- forest
 
 
+@_literal_text
 def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None = None,
            reference: float | None = None, xlabel: str, percent: bool = False, min_n: int = 10,
            title: str = "", reference_label: str = "district") -> plt.Figure:
@@ -410,8 +550,8 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
     ['n=120', 'n=95', 'withheld (n<10)', 'n<10']
     >>> plt.close(fig)
     """
-    data, labels, n, withheld, numbers = _row_data(table, group, facet, min_n, ("estimate", "low", "high"),
-                                                   complete=("estimate",))
+    data, labels, n, withheld, numbers, codes = _row_data(table, group, facet, min_n,
+                                                          ("estimate", "low", "high"), complete=("estimate",))
     flagged = _flagged(data) & ~withheld
     estimate, low, high = numbers["estimate"], numbers["low"], numbers["high"]
     colours = sns.color_palette(PALETTE)
@@ -421,12 +561,16 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
                   "markeredgewidth": 1.0, "markersize": 7}
 
     fig, drawn = _row_axes(data, facet, labels, n, withheld, min_n, title)
+    bounds = []
     for ax, shown in drawn:
         for y, i in shown:
+            style = flag_style if flagged[i] else plain_style
+            if codes[i]:
+                bounds.append(_coded_mark(ax, y, codes[i], style))
+                continue
             xerr = None
             if np.isfinite(low[i]) and np.isfinite(high[i]):
                 xerr = [[max(0.0, estimate[i] - low[i])], [max(0.0, high[i] - estimate[i])]]
-            style = flag_style if flagged[i] else plain_style
             ax.errorbar([estimate[i]], [y], xerr=xerr, fmt=style["marker"], color=style["color"],
                         markerfacecolor=style["markerfacecolor"],
                         markeredgewidth=style["markeredgewidth"], markersize=style["markersize"],
@@ -435,10 +579,25 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
     handles = [Line2D([], [], linestyle="-", label="estimate with its interval", **plain_style)]
     if "flagged" in data:
         handles.append(Line2D([], [], linestyle="-", label=FLAGGED_LABEL, **flag_style))
-    _finish_rows(fig, drawn, handles, values=[*estimate, *low, *high], reference=reference,
+    if bounds:
+        handles.append(Line2D([], [], linestyle="none", marker=">", color="0.3",
+                              label="share coded at the top or bottom: its value and interval are withheld"))
+    _finish_rows(fig, drawn, handles, values=[*estimate, *low, *high, *bounds], reference=reference,
                  reference_label=reference_label, percent=percent, withheld=withheld, min_n=min_n,
                  xlabel=xlabel, title=title)
     return fig
+
+
+def _coded_mark(ax, y: float, code: str, style: dict) -> float:
+    """A coded share: an arrowhead at its bound pointing the way of the code, and the code
+    written beside it; no point estimate and no interval."""
+    bound = _code_bound(code)
+    top = code.strip().startswith("≥")
+    ax.plot([bound], [y], linestyle="none", marker=">" if top else "<", color=style["color"],
+            markersize=8, zorder=3, gid="coded")
+    ax.annotate(code, (bound, y), xytext=(-8 if top else 8, 0), textcoords="offset points",
+                ha="right" if top else "left", va="center", fontsize="small", color="0.15", zorder=4)
+    return bound
 
 
 # --------------------------------------------------------------------------- quantile boxes
@@ -446,6 +605,7 @@ def forest(table: pd.DataFrame, *, group: str | Sequence[str], facet: str | None
 _QUANTILES = ("q05", "q25", "q50", "q75", "q95")
 
 
+@_literal_text
 def quantile_boxes(quantiles: pd.DataFrame, *, group: str | Sequence[str], facet: str | None = None,
                    xlabel: str, reference: float | None = None, min_n: int = 10, title: str = "",
                    percent: bool = False, reference_label: str = "district") -> plt.Figure:
@@ -494,8 +654,8 @@ def quantile_boxes(quantiles: pd.DataFrame, *, group: str | Sequence[str], facet
     2
     >>> plt.close(fig)
     """
-    data, labels, n, withheld, values = _row_data(quantiles, group, facet, min_n, _QUANTILES,
-                                                  complete=_QUANTILES)
+    data, labels, n, withheld, values, _codes_ = _row_data(quantiles, group, facet, min_n, _QUANTILES,
+                                                           complete=_QUANTILES)
     colours = sns.color_palette(PALETTE)
     face = sns.light_palette(colours[0], 4)[1]
 
@@ -552,6 +712,7 @@ def _outline(ax, cells: list[tuple[int, int]], colour) -> None:
                                clip_on=False))
 
 
+@_literal_text
 def count_heatmap(counts: pd.DataFrame, *, min_n: int = 10, xlabel: str, ylabel: str,
                   title: str = "", highlight: Sequence[tuple] | None = None,
                   highlight_label: str | None = None) -> plt.Figure:
@@ -595,7 +756,7 @@ def count_heatmap(counts: pd.DataFrame, *, min_n: int = 10, xlabel: str, ylabel:
     >>> plt.close(fig)
     """
     values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    small = (values > 0) & (values < min_n)
+    small = _gated_counts(counts, values, min_n)
     shown = np.where(small, np.nan, values)
     top = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
     norm = Normalize(0, max(top, 1.0))
@@ -635,6 +796,16 @@ def count_heatmap(counts: pd.DataFrame, *, min_n: int = 10, xlabel: str, ylabel:
     return fig
 
 
+def _gated_counts(counts: pd.DataFrame, values: np.ndarray, min_n: int) -> np.ndarray:
+    """Cells of a wide count table that the release gate blanks (counts from 1 to ``min_n - 1``)."""
+    frame = pd.DataFrame(values, columns=[f"c{j}" for j in range(values.shape[1])])
+    frame.insert(0, "row", [str(r) for r in counts.index])
+    released = protect(frame, min_n=min_n)
+    gated = released[frame.columns[1:]].apply(pd.to_numeric, errors="coerce").isna().to_numpy()
+    return (gated & np.isfinite(values)) | ((values > 0) & (values < min_n))
+
+
+@_literal_text
 def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "estimate",
                  min_n: int = 10, percent: bool = True, title: str = "", flagged_marker: bool = True,
                  center: float | None = None, label: str | None = None) -> plt.Figure:
@@ -689,13 +860,16 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
     >>> plt.close(fig)
     """
     _require(table, [rows, columns, "n", value])
-    data = table.reset_index(drop=True)
-    if data.duplicated([rows, columns]).any():
+    original = table.reset_index(drop=True)
+    if original.duplicated([rows, columns]).any():
         raise ValueError(f"more than one row per ({rows}, {columns}) cell: filter the table to two "
                          "grouping columns first")
-    withheld = _withheld(data, min_n)
+    data = _released(original, min_n, labels=[rows, columns])
+    status = data[STATUS_COLUMN]
+    withheld = _withheld(data, min_n) | _row_withheld(status)
     flagged = _flagged(data) & ~withheld
     numbers = pd.to_numeric(data[value], errors="coerce").astype(float).where(~withheld)
+    codes = _codes(original, data, "estimate" if "estimate" in original else value).where(~withheld, "")
     n = _numeric_n(data)
     row_levels, column_levels = _levels(data[rows]), _levels(data[columns])
     where = {(r, c): i for i, (r, c) in enumerate(zip(data[rows], data[columns]))}
@@ -728,7 +902,15 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
                     ax.text(c + 0.5, r + 0.5, "no students", ha="center", va="center",
                             fontsize="small", color="0.3", zorder=3)
                 else:
-                    _withheld_cell(ax, r, c, _withheld_n_label(n[i], min_n) or "withheld")
+                    _withheld_cell(ax, r, c, _withheld_n_label(n[i], min_n, status[i]) or "withheld")
+            elif codes[i]:
+                mark = " ▲" if flagged_marker and flagged[i] else ""
+                ax.add_patch(Rectangle((c, r), 1, 1, facecolor="0.96", linewidth=0, zorder=1, gid="coded"))
+                ax.text(c + 0.5, r + 0.5, f"{codes[i]}{mark}\n{_n_label(n[i], min_n)}", ha="center",
+                        va="center", fontsize="medium", linespacing=1.3, color="black", zorder=3,
+                        fontweight="bold" if mark else "normal")
+            elif not np.isfinite(numbers[i]) and pd.notna(original.at[i, value]):
+                _withheld_cell(ax, r, c, "withheld")
             elif not np.isfinite(numbers[i]):
                 ax.text(c + 0.5, r + 0.5, f"no value\n{_n_label(n[i], min_n)}", ha="center",
                         va="center", color="0.3", fontsize="small")
@@ -765,6 +947,7 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
 # --------------------------------------------------------------------------- funnel
 
 
+@_literal_text
 def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Students", ylabel: str,
            percent: bool = True, min_n: int = 10, title: str = "", target: float | None = None,
            tau2: float | None = None, z: tuple[float, float] | None = None) -> plt.Figure:
@@ -832,9 +1015,17 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     if target is None or tau2 is None:
         raise ValueError("funnel needs the scan's target and tau2: pass one scan_rates result "
                          "(its attrs carry them) or give target= and tau2=")
-    data = scan.reset_index(drop=True)
+    original = scan.reset_index(drop=True)
+    data = _released(original, min_n, labels=[label])
+    status = data[STATUS_COLUMN]
     rate = pd.to_numeric(data["rate"], errors="coerce").astype(float)
-    withheld = _withheld(data, min_n) | rate.isna()
+    withheld = _withheld(data, min_n) | _row_withheld(status)
+    codes = _codes(original, data, "rate").where(~withheld, "")
+    small = withheld & pd.Series([_small(v, min_n, st) for v, st in zip(_numeric_n(data), status)],
+                                 index=data.index)
+    coded_n, coded_at = _numeric_n(data)[codes != ""].to_numpy(), codes[codes != ""].map(_code_bound).to_numpy()
+    protecting = int((withheld & ~small).sum())
+    withheld |= rate.isna()
     n = _numeric_n(data)[~withheld].to_numpy()
     rate = rate[~withheld].to_numpy()
     outer_low, outer_high = stats.funnel_limits(target, n, z998, tau2)
@@ -858,6 +1049,14 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
                edgecolors=colours[0], linewidths=1.4, zorder=3, gid="inside")
     ax.scatter(n[outside], rate[outside], s=64, marker="D", color=colours[3], edgecolors="black",
                linewidths=0.6, zorder=4, gid="outside")
+    if coded_n.size:  # a coded share is drawn at its bound, pointing the way of its code
+        top_coded = codes[codes != ""].str.strip().str.startswith("≥").to_numpy()
+        for marker, rows, words in (("^", top_coded, "at or above"), ("v", ~top_coded, "at or below")):
+            if rows.any():
+                ax.scatter(coded_n[rows], coded_at[rows], s=48, marker=marker, facecolors="white",
+                           edgecolors="0.3", linewidths=1.2, zorder=3, gid="coded")
+                handles.append(Line2D([], [], linestyle="none", marker=marker, markerfacecolor="white",
+                                      markeredgecolor="0.3", label=f"share coded {words} the mark"))
     handles += [Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
                        markeredgecolor=colours[0], markeredgewidth=1.4, label="unit"),
                 Line2D([], [], linestyle="none", marker="D", color=colours[3],
@@ -872,10 +1071,13 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     if percent:
         ax.yaxis.set_major_formatter(_Percent())
     notes = []
-    left_off = int(withheld.sum())
+    left_off = int(small.sum())
     if left_off:
         notes.append(f"{left_off} unit{'s' if left_off != 1 else ''} with fewer than {min_n} "
                      "students not shown.")
+    if protecting:
+        notes.append(f"{protecting} more unit{'s' if protecting != 1 else ''} withheld so that "
+                     "small ones cannot be worked out, not shown.")
     if tau2 > 0:
         notes.append("Limits widened for the spread between units that chance does not explain "
                      "(overdispersion).")
