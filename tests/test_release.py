@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from equity_audit.disaggregate import disaggregate_each, publishable
 from equity_audit.publish import rundir
-from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds,
+from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds, _exposed,
                                           audit_release, is_count_column, protect)
 
 MIN_N = 10
@@ -35,10 +35,45 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
         if is_count_column(column):
             values = numbers[column]
             assert not ((values > 0) & (values < min_n)).any(), column
+    assert not _counts_behind_shares(table, min_n), "a share and its n give a count from 1 to min_n - 1"
     withheld = codes.map(lambda c: bool(c & {"small_n", "complementary", "audit"}))
     assert numbers[withheld].isna().all().all(), "a withheld row still carries a number"
     if "flagged" in table:
         assert not table.loc[withheld, "flagged"].astype(bool).any()
+
+
+#: (share, its denominator) as a reader pairs them: own group, comparator, the two sides of a gap, a funnel
+_SHARES = (("estimate", "n"), ("rate", "n"), ("comparator_estimate", "comparator_n"), ("focus_estimate", "n"),
+           ("focus_estimate", "focus_n"), ("others_estimate", "others_n"))
+
+
+def _counts_behind_shares(table: pd.DataFrame, min_n: int, printed: pd.DataFrame | None = None) -> list:
+    """Counts from 1 to min_n - 1 (or n minus them) that a printed share times its n pins to one whole number.
+
+    ``printed`` is the table as text (the CSV's cells): a share is known to within half its last digit.
+    """
+    if "statistic" in table:
+        rate = table["statistic"].astype(str).eq("rate")
+    elif "statement" in table:
+        rate = table["statement"].astype(str).str.contains("%")
+    else:
+        rate = pd.Series(any(c.endswith("events") or c == "rate" for c in table), index=table.index)
+    found = []
+    for share, size in _SHARES:
+        if share not in table or size not in table:
+            continue
+        value = pd.to_numeric(table[share], errors="coerce")
+        n = pd.to_numeric(table[size], errors="coerce")
+        if printed is not None:
+            digits = printed[share].astype("string").str.split(".").str[1].str.len().fillna(0).astype(float)
+            half = 0.5 * 10.0 ** -digits.to_numpy()
+        else:
+            half = 1e-9
+        low, high = np.ceil((value - half) * n - 1e-9), np.floor((value + half) * n + 1e-9)
+        pinned = rate & (low == high)
+        small = pinned & (((low >= 1) & (low < min_n)) | ((n - low >= 1) & (n - low < min_n)))
+        found += [(share, i) for i in table.index[small.fillna(False).astype(bool)]]
+    return found
 
 
 # --------------------------------------------------------------------------- the gate
@@ -93,6 +128,62 @@ def test_a_coded_share_hides_its_interval_difference_and_ratio():
     assert out.loc[1, ["estimate", "low", "difference"]].notna().all() and out.loc[1, STATUS_COLUMN] == ""
     zero = protect(table.assign(estimate=[0.0, 0.5]), min_n=MIN_N)
     assert zero.loc[0, STATUS_COLUMN] == "bottom_coded" and pd.isna(zero.loc[0, "estimate"])
+
+
+def _two_groups(yes_events, yes_n=20, no_events=100, no_n=300):
+    """A yes/no subgroup as disaggregate() writes it (each row compared with the other group)."""
+    est = np.array([yes_events / yes_n, no_events / no_n])
+    return pd.DataFrame({"subgroup": "flag", "group": ["Yes", "No"], "statistic": "rate", "n": [yes_n, no_n],
+                         "estimate": est, "low": est - 0.1, "high": est + 0.1, "comparator_n": [no_n, yes_n],
+                         "comparator_estimate": est[::-1], "difference": est - est[::-1],
+                         "pvalue": [0.01, 0.01], "suppressed": False, "flagged": [True, True]})
+
+
+@pytest.mark.parametrize("yes_events, word", [(6, "small_count"), (14, "small_complement")])
+def test_a_share_whose_count_is_small_is_coded_and_stays_flagged(yes_events, word):
+    # 6 of 20 (or 20 - 14 = 6 without the outcome): the share and n would give the count
+    out = protect(_two_groups(yes_events), min_n=MIN_N)
+    _check_rules(out)
+    assert out.loc[0, STATUS_COLUMN] == f"{word}:estimate"
+    assert out.loc[0, ["estimate", "low", "high", "comparator_estimate", "difference", "pvalue"]].isna().all()
+    assert out.loc[0, "n"] == 20 and bool(out.loc[0, "flagged"])  # the size and the flag stay
+    # the other row's comparator is that share: withheld, with what gives it back; its own share stays
+    assert out.loc[1, STATUS_COLUMN] == f"{word}:comparator_estimate"
+    assert out.loc[1, ["comparator_estimate", "difference", "pvalue"]].isna().all()
+    assert out.loc[1, ["estimate", "low", "high"]].notna().all()
+    pd.testing.assert_frame_equal(protect(out, min_n=MIN_N), out)
+
+
+def test_a_share_with_enough_students_either_way_is_shown():
+    out = protect(_two_groups(10), min_n=MIN_N)  # 10 of 20 and 10 without: both at min_n
+    assert out[STATUS_COLUMN].tolist() == ["", ""] and out["estimate"].notna().all()
+
+
+def test_the_events_and_share_of_a_gap_are_coded_together():
+    gaps = pd.DataFrame({"school": ["A", "B", "C"], "statistic": "rate", "focus_n": [40, 50, 60],
+                         "others_n": [200, 300, 300], "focus_events": [35.0, 20, 30],
+                         "others_events": [50.0, 60, 4], "focus_estimate": [35 / 40, 0.4, 0.5],
+                         "others_estimate": [0.25, 0.2, 4 / 300], "difference": [0.6, 0.2, 0.49],
+                         "within_pvalue": [0.01, 0.02, 0.001], "closer_look": [True, False, True]})
+    out = protect(gaps, min_n=MIN_N)
+    assert out[STATUS_COLUMN].tolist() == ["small_complement:focus_estimate", "",
+                                           "small_count:others_estimate"]
+    assert out.loc[0, ["focus_events", "focus_estimate", "difference", "within_pvalue"]].isna().all()
+    assert out.loc[2, ["others_events", "others_estimate", "difference"]].isna().all()
+    assert out.loc[2, ["focus_events", "focus_estimate"]].notna().all() and out["closer_look"].tolist()[2]
+
+
+def test_a_finding_statement_of_a_coded_share_prints_no_share():
+    findings = pd.DataFrame({"section": "s", "measure": "m", "subgroup": "flag", "group": ["Yes", "No"],
+                             "n": [187, 300], "estimate": [9 / 187, 0.3], "students_affected": [9.0, 90],
+                             "statement": ["Yes: access is 4.8% (n=187; 95% interval 2.6% to 8.9%) against 14% "
+                                           "for other students: they fare worse.",
+                                           "No: access is 30% (n=300) against 14% for other students."]})
+    out = protect(findings, min_n=MIN_N)
+    assert out.loc[0, STATUS_COLUMN] == "small_count:estimate" and pd.isna(out.loc[0, "estimate"])
+    assert "4.8" not in out.loc[0, "statement"] and "%" not in out.loc[0, "statement"].replace("95%", "")
+    assert out.loc[0, "statement"].startswith("Yes: access is —") and out.loc[1, "statement"].endswith("students.")
+    assert not _counts_behind_shares(out, MIN_N)
 
 
 def test_the_gate_is_applied_by_write_table_and_changes_nothing_twice(tmp_path):

@@ -290,6 +290,9 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             status = _add_status(status, mask, word)
             for c in _hidden_with(share, events, own, numeric, hide):
                 numeric[c] = numeric[c].mask(mask)
+            for c in _STATEMENTS:  # a finding's sentence prints the share it is about
+                if c in out:
+                    out[c] = _without_values(out[c], mask)
 
     # a share withheld by the joint audit so that a small count behind another cannot be subtracted out
     shared = _bool(status.str.split(";").map(lambda c: "complementary_share" in c), out.index) & ~withheld
@@ -338,10 +341,30 @@ def _share_pairs(numeric: dict[str, pd.Series], table: pd.DataFrame) -> list[tup
 
 
 def _rate_rows(table: pd.DataFrame, share: str | None, events: str | None) -> pd.Series:
-    """Rows in which ``share`` is a share of students or events (not a mean)."""
+    """Rows in which ``share`` is a share of students or events (not a mean).
+
+    A table of findings has no ``statistic``: its statement prints a share as a percentage.
+    """
     if "statistic" in table:
         return table["statistic"].astype(str).str.strip().eq("rate").to_numpy() & pd.Series(True, index=table.index)
+    if text := next((c for c in _STATEMENTS if c in table), None):
+        return table[text].astype("string").str.contains("%", regex=False).fillna(False).astype(bool)
     return pd.Series(bool(events) or str(share).endswith("rate"), index=table.index)
+
+
+_STATEMENTS = ("statement", "sentence")
+_PRINTED_NUMBER = re.compile(r"[+\-−]?\d+(?:[.,]\d+)*(?:\s*%(?!\s*interval)|\s+points?\b)")
+
+
+def _without_values(text: pd.Series, mask: pd.Series) -> pd.Series:
+    """Statements of the masked rows with every printed share and difference replaced by a dash.
+
+    >>> import pandas as pd
+    >>> s = pd.Series(["A: the share is 30% (n=20; 95% interval 12% to 54%) against 8.5% for others: +21 points."])
+    >>> _without_values(s, pd.Series([True])).iloc[0]
+    'A: the share is — (n=20; 95% interval — to —) against — for others: —.'
+    """
+    return text.mask(mask, text.astype("string").str.replace(_PRINTED_NUMBER, "—", regex=True))
 
 
 def _between(count: pd.Series, min_n: int) -> pd.Series:
