@@ -253,6 +253,104 @@ def test_a_safe_release_is_left_alone(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "tables" / "t.csv"), before)
 
 
+def _blocks_of(run) -> list[dict]:
+    return [b for name, t in _released(run).items() for b in _blocks(name, t, MIN_N)]
+
+
+def test_a_coded_count_recovered_by_subtraction_is_caught(tmp_path):
+    # subgroup "flag": Yes has 5 of 20 (coded); subgroup "other" shows the district's 105 with the outcome,
+    # so Yes = 105 - 100 (No's share times its n), unless one more share is withheld
+    flag = _two_groups(5)
+    other = _two_groups(50, 150, 55, 170).assign(subgroup="other", group=["p", "q"])
+    rundir.write_table(tmp_path, "rates", pd.concat([flag, other], ignore_index=True))
+    bounds, _ = _bounds(_blocks_of(tmp_path), MIN_N)
+    assert bounds[("successes", "rates", 0, "Yes")] == pytest.approx((5, 5))
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger["action"].tolist() == ["withheld (complementary_share)"] and ledger["group"].tolist() == ["No"]
+    released = _released(tmp_path)["rates"]
+    assert released["n"].tolist() == [20, 300, 150, 170]  # sizes stay; No's share is withheld
+    assert pd.isna(released.loc[1, "estimate"]) and "complementary_share" in released.loc[1, STATUS_COLUMN]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def test_a_safe_coded_count_is_left_alone(tmp_path):
+    # null: no total of the outcome is published anywhere else, so Yes's 5 has room (1 to 9)
+    rundir.write_table(tmp_path, "rates", _two_groups(5))
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def _composition(ns, shares):
+    return pd.DataFrame({"subgroup": "race", "group": list("abc"), "n": ns, "share": shares})
+
+
+def test_shares_of_a_total_give_it_back_and_are_caught(tmp_path):
+    # c (5) is withheld alone; 59% and 35% pin the total to 84.5..85.5, so c = total - 80 = 5
+    rundir.write_table(tmp_path, "composition", _composition(["50", "30", "<10"], ["59%", "35%", ""]))
+    assert _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger["group"].tolist() == ["b"]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
+def test_shares_of_a_total_with_room_are_left_alone(tmp_path):
+    # null: whole-percent shares of 50 and 30 leave the total anywhere in 83..86: c has room
+    rundir.write_table(tmp_path, "composition", _composition(["50", "30", "<10"], ["60%", "36%", ""]))
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def test_a_withheld_mean_recovered_from_the_overall_one_is_caught(tmp_path):
+    # primary suppression only: the overall sum (n times the mean, plus the comparator's) minus the shown
+    # groups' sums is the small group's sum, and its size follows the same way
+    rng = np.random.default_rng(3)
+    ns, means = np.array([40, 50, 6]), rng.normal(size=3)
+    total_sum = float(ns @ means)
+    comparator_mean = (total_sum - ns * means) / (ns.sum() - ns)
+    table = pd.DataFrame({"subgroup": "g", "group": list("abc"), "statistic": "mean", "n": ns, "estimate": means,
+                          "comparator_n": ns.sum() - ns, "comparator_estimate": comparator_mean,
+                          "suppressed": [False, False, True]})
+    rundir.write_table(tmp_path, "means", table)
+    bounds, _ = _bounds(_blocks_of(tmp_path), MIN_N)
+    assert bounds[("sum", "means", 0, "c")] == pytest.approx((6 * means[2],) * 2)
+    assert {v[0] for v in _exposed(bounds)} == {"n", "sum"}
+    audit_release(tmp_path, min_n=MIN_N)
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
+def _by_group(ns, missing, withheld, statistic):
+    ns, missing = np.asarray(ns), np.asarray(missing)
+    return pd.DataFrame({"subgroup": "g", "group": list("abcd"), "statistic": statistic, "n": ns,
+                         "n_missing": missing, "estimate": 0.5, "comparator_n": ns.sum() - ns,
+                         "suppressed": withheld})
+
+
+def test_n_missing_links_the_sizes_of_tables_of_other_measures(tmp_path):
+    # group sizes a 8, b 30, c 50, d 60. "every" counts every student (nothing missing) and hides a and b;
+    # "some" has missing values and shows b (20 + 10 missing = 30). So in "every", b has at most 30 students
+    # and a at least 38 - 30 = 8 of its 1 to 9: the sizes of different totals are tied through n_missing.
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 50], [3, 10, 10, 10], [True, False, True, False], "mean")
+    rundir.write_table(tmp_path, "every", every)
+    rundir.write_table(tmp_path, "some", some)
+    blocks = _blocks_of(tmp_path)
+    every_a = next(v for v in _bounds(blocks, MIN_N)[0] if v[0] == "n" and v[1][1] == 148 and v[2] == "a")
+    assert _bounds(blocks, MIN_N)[0][every_a] == pytest.approx((8, 9))
+    assert _bounds(blocks, MIN_N, missing=False)[0][every_a] == pytest.approx((1, 9))  # without the link
+    assert audit_release(tmp_path, min_n=MIN_N).empty  # narrowed, not pinned
+
+
+def test_a_small_n_missing_given_back_by_another_table_is_caught(tmp_path):
+    # d has 60 students ("every", nothing missing); "some" shows d's 55 and hides its 5 missing: 60 - 55
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 55], [3, 10, 10, 5], [True, False, True, False], "mean")
+    rundir.write_table(tmp_path, "every", every)
+    rundir.write_table(tmp_path, "some", some)
+    assert ("missing", "some", 1, "d") in _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
 # --------------------------------------------------------------------------- random districts
 
 

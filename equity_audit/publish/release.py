@@ -223,7 +223,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
 
     # rule 1: withheld rows
     small = pd.Series(False, index=out.index)
-    protecting = status.str.contains("complementary|audit", regex=True)
+    protecting = _bool(status.str.split(";").map(lambda c: bool({"complementary", "audit"} & set(c))), out.index)
     zero = pd.Series(False, index=out.index)
     if "n" in numeric:
         n, n_code = numeric["n"], codes["n"]
@@ -406,7 +406,7 @@ def _number(value) -> float:
     return float(number) if pd.notna(number) else math.nan
 
 
-_NOT_KEYS = ("statement", "sentence", "intersection", "group")
+_NOT_KEYS = ("statement", "sentence", "intersection", "group", "share")
 
 
 def _is_label(column: pd.Series) -> bool:
@@ -446,10 +446,11 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
         key = key if isinstance(key, tuple) else (key,)
         if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
             continue
-        n = pd.to_numeric(rows["n"], errors="coerce")
+        n = pd.to_numeric(rows["n"], errors="coerce").astype(float)
         statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
         kind = "rate" if (statistic == "rate").all() else "mean" if (statistic == "mean").all() else ""
         own = pd.to_numeric(rows[rate_cols[0]], errors="coerce") if rate_cols[0] in rows else n * math.nan
+        missing = pd.to_numeric(rows[_MISSING], errors="coerce").astype(float) if _MISSING in rows else n * math.nan
         total = successes = total_sum = math.nan
         if other_n is not None:
             other = pd.to_numeric(rows[other_n], errors="coerce")
@@ -470,12 +471,15 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
                           else math.nan,
                           "coded": _coded_count(words, row_n, min_n) if kind == "rate" and not shown_share
                           and pd.notna(row_n) else None,
-                          "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan})
+                          "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan,
+                          "missing": missing[index],
+                          "missing_small": f"small_count:{_MISSING}" in words.split(";")})
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
         out.append({"table": name, "key": dict(zip(keys, key)), "population": population,
                     "partition": other_n == "comparator_n" or "share" in rows, "kind": kind,
+                    "has_missing": _MISSING in rows,
                     "total": total, "successes": successes, "sum": total_sum,
                     "shares": _share_bounds(rows, n) if "share" in rows else [], "cells": cells})
     return _share_totals(out)
@@ -511,6 +515,7 @@ def _share_totals(blocks: list[dict]) -> list[dict]:
     return blocks
 
 
+_MISSING = "n_missing"
 _PERCENT = re.compile(r"^\s*(-?\d+(?:\.(\d+))?)\s*%\s*$")
 
 
@@ -551,14 +556,16 @@ def _coded_count(words: str, n: float, min_n: int) -> tuple[float, float] | None
     return None
 
 
-def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True):
+def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
     population, that is the same subgroup, school, year and total), the
     withheld count with the outcome of each rate row (a shown row whose share
     is coded too, within its code's range), the withheld sum (n times the mean)
-    of each mean row and, for shares of an unknown total, that total. Returns
+    of each mean row, for shares of an unknown total that total, and each
+    withheld ``n_missing``: ``n + n_missing`` is the group's size in every
+    table of the same subgroup, whatever the measure. Returns
     ``{variable: (low, high)}`` and, per variable, the (table, block number, row
     index) cells it stands for.
     """
@@ -628,6 +635,8 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
             shown = sum(c["successes"] for c in block["cells"] if np.isfinite(c["successes"]))
             if unknown:
                 equation(unknown, sign, block["successes"] - shown)
+        if missing and block["has_missing"]:
+            _missing_equations(block, b, min_n, variables, cells_of, add, equation)
         if block["kind"] == "mean" and withheld:
             unknown = {}
             for cell in withheld:
@@ -660,16 +669,43 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
         ends = []
         for direction in (1.0, -1.0):
             res = linprog(direction * objective, **problem)
+            if res.status == 2 and missing:  # measures of other students (another year, another grade span)
+                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False)
             if res.status == 2 and linked:  # the tables do not describe the same students after all
                 return _bounds_alone(blocks, min_n)
             if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
-                return _bounds(blocks, min_n, linked=False, outcomes=False)
+                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False)
             if res.status == 2:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
             ends.append(-direction * math.inf if res.status == 3 else direction * res.fun)
         out[var] = (ends[0], ends[1])
     return out, cells_of
+
+
+def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_of: dict, add, equation) -> None:
+    """``n + n_missing = size`` for each row: the size is shared by every table of the subgroup.
+
+    A shown row states its group's size; a withheld one, or a shown row whose
+    ``n_missing`` is a small count, leaves it to the other tables.
+    """
+    for cell in block["cells"]:
+        size = ("size", block["population"][0], cell["group"])
+        if size not in variables:
+            add(size)
+        if not cell["withheld"] and np.isfinite(cell["missing"]):
+            equation({variables[size]: 1.0}, "=", cell["n"] + cell["missing"])
+            continue
+        if not (cell["withheld"] or cell["missing_small"]):
+            continue
+        var = ("missing", block["table"], b, cell["group"])
+        cells_of.setdefault(var, []).append((block["table"], b, cell["index"]))
+        add(var, *((1.0, float(min_n - 1)) if cell["missing_small"] else (0.0, None)))
+        if cell["withheld"]:
+            equation({variables[("n", block["population"], cell["group"])]: 1.0, variables[var]: 1.0,
+                      variables[size]: -1.0}, "=", 0.0)
+        else:
+            equation({variables[var]: 1.0, variables[size]: -1.0}, "=", -cell["n"])
 
 
 def _exposed(bounds: dict, min_width: float = 1.0) -> list[tuple]:
@@ -748,11 +784,12 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     refused: set[str] = set()
     found = {name: _blocks(name, t, min_n) for name, t in tables.items()}
     # blocks of different populations share no variable: each is its own linear program
-    todo = list(dict.fromkeys(b["population"] for blocks in found.values() for b in blocks))
+    # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
+    todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
     while todo:
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
-                  if b["population"] == population]
+                  if b["population"][0] == population]
         try:
             bounds, cells_of = _bounds(blocks, min_n)
         except ReleaseError:
@@ -804,7 +841,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
 
 
 _WHAT = {"n": "number of students", "successes": "number of students with the outcome",
-         "sum": "mean (with the group's size)"}
+         "sum": "mean (with the group's size)", "missing": "number of students without a value"}
 
 
 def _complement_for(var: tuple, block: dict, index) -> tuple[dict | None, str]:
@@ -812,8 +849,12 @@ def _complement_for(var: tuple, block: dict, index) -> tuple[dict | None, str]:
 
     An outcome count is protected by withholding one more share of its block
     (the smallest group whose share is shown), keeping every size; a size or a
-    mean by withholding the smallest shown row.
+    mean by withholding the smallest shown row; a small ``n_missing`` that the
+    group's size in other tables gives back by withholding its own row.
     """
+    own = next(c for c in block["cells"] if c["index"] == index)
+    if var[0] == "missing" and not own["withheld"]:  # its size with the other tables' gives the count back
+        return own, "audit"
     if var[0] == "successes":
         shares = [c for c in block["cells"] if np.isfinite(c["successes"]) and c["index"] != index and c["n"] > 0]
         if shares:
