@@ -2,6 +2,7 @@
 
 Everything here runs on tables and districts whose truth the test sets.
 """
+import shutil
 import warnings
 
 import numpy as np
@@ -42,9 +43,20 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
         assert not table.loc[withheld, "flagged"].astype(bool).any()
 
 
-#: (share, its denominator) as a reader pairs them: own group, comparator, the two sides of a gap, a funnel
+#: (share, its denominator) as a reader pairs them: own group, comparator, the two sides of a gap, a funnel,
+#: a risk of the IDEA tables
 _SHARES = (("estimate", "n"), ("rate", "n"), ("comparator_estimate", "comparator_n"), ("focus_estimate", "n"),
-           ("focus_estimate", "focus_n"), ("others_estimate", "others_n"))
+           ("focus_estimate", "focus_n"), ("others_estimate", "others_n"), ("Risk", "Students"))
+
+
+def _printed_share(printed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column of printed shares as numbers (``"4.2%"`` is 0.042) and half their last printed digit."""
+    text = printed.astype("string").str.strip()
+    percent = text.str.endswith("%").fillna(False).astype(bool)
+    number = text.str.rstrip("%").str.strip()
+    digits = number.str.split(".").str[1].str.len().fillna(0).astype(float).to_numpy()
+    scale = np.where(percent, 100.0, 1.0)
+    return pd.to_numeric(number, errors="coerce") / scale, 0.5 * 10.0 ** -digits / scale
 
 
 def _counts_behind_shares(table: pd.DataFrame, min_n: int, printed: pd.DataFrame | None = None) -> list:
@@ -54,6 +66,8 @@ def _counts_behind_shares(table: pd.DataFrame, min_n: int, printed: pd.DataFrame
     """
     if "statistic" in table:
         rate = table["statistic"].astype(str).eq("rate")
+    elif "Risk" in table:
+        rate = pd.Series(True, index=table.index)
     elif "statement" in table:
         rate = table["statement"].astype(str).str.contains("%")
     else:
@@ -62,13 +76,9 @@ def _counts_behind_shares(table: pd.DataFrame, min_n: int, printed: pd.DataFrame
     for share, size in _SHARES:
         if share not in table or size not in table:
             continue
-        value = pd.to_numeric(table[share], errors="coerce")
         n = pd.to_numeric(table[size], errors="coerce")
-        if printed is not None:
-            digits = printed[share].astype("string").str.split(".").str[1].str.len().fillna(0).astype(float)
-            half = 0.5 * 10.0 ** -digits.to_numpy()
-        else:
-            half = 1e-9
+        value, half = _printed_share(printed[share]) if printed is not None else \
+            (pd.to_numeric(table[share], errors="coerce"), 1e-9)
         low, high = np.ceil((value - half) * n - 1e-9), np.floor((value + half) * n + 1e-9)
         pinned = rate & (low == high)
         small = pinned & (((low >= 1) & (low < min_n)) | ((n - low >= 1) & (n - low < min_n)))
@@ -392,8 +402,13 @@ def test_nothing_released_is_derivable_after_the_gate_and_the_audit(tmp_path_fac
         _check_rules(table)
     blocks = [b for name, t in released.items() for b in _blocks(name, t, MIN_N)]
     bounds, _ = _bounds(blocks, MIN_N)
-    assert all(high - low >= 1 - 1e-9 for low, high in bounds.values())
+    # no size, count with the outcome (rate x n included), n_missing or mean is pinned
+    assert not _exposed(bounds)
     assert audit_release(run, min_n=MIN_N).empty
+    # every count hidden behind a coded share keeps a range of at least one student
+    for var, (low, high) in bounds.items():
+        if var[0] == "successes":
+            assert high - low >= 1 - 1e-9, var
 
 
 # --------------------------------------------------------------------------- adversary, seeded district
@@ -442,3 +457,25 @@ def test_write_table_reads_min_n_from_the_codes_of_a_shown_table(tmp_path):
     written = pd.read_csv(rundir.write_table(tmp_path, "t", shown))  # made with min_n = 5: 7 is shown
     assert written["n"].tolist()[::2] == [40, 7] and written["status"].fillna("").tolist()[1] == "small_n"
     assert pd.isna(pd.read_csv(rundir.write_table(tmp_path, "u", shown, min_n=10))["n"][2])
+
+
+# --------------------------------------------------------------------------- the bundled run
+
+
+def test_no_released_table_of_the_bundled_run_gives_a_small_count(demo_run, tmp_path):
+    """As a reader would try: every share times its n, within the share's printed digits."""
+    from equity_audit.config import Config
+
+    min_n = Config().min_n
+    found = {}
+    for path in sorted((demo_run / "tables").glob("*.csv")):
+        if path.stem in ("ledger", "exclusions", AUDIT_TABLE) or not path.stat().st_size:
+            continue
+        printed = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path)
+        _check_rules(table, min_n)
+        if small := _counts_behind_shares(table, min_n, printed=printed):
+            found[path.stem] = small
+    assert not found
+    shutil.copytree(demo_run / "tables", tmp_path / "tables")  # the audit rewrites what it reads
+    assert audit_release(tmp_path, min_n=min_n).empty  # the run's own audit left nothing derivable
