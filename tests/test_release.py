@@ -31,7 +31,7 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
     """The rules every released table keeps (README, Privacy)."""
     codes = _codes(table[STATUS_COLUMN])
     assert set().union(*codes) <= set(STATUS_CODES)
-    numbers = table.select_dtypes("number")
+    numbers = table.select_dtypes("number").drop(columns=["school_year", "year", "grade"], errors="ignore")
     for column in numbers:
         if is_count_column(column):
             values = numbers[column]
@@ -54,7 +54,7 @@ def _printed_share(printed: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = printed.astype("string").str.strip()
     percent = text.str.endswith("%").fillna(False).astype(bool)
     number = text.str.rstrip("%").str.strip()
-    digits = number.str.split(".").str[1].str.len().fillna(0).astype(float).to_numpy()
+    digits = number.str.extract(r"\.(\d+)$", expand=False).str.len().fillna(0).astype(float).to_numpy()
     scale = np.where(percent, 100.0, 1.0)
     return pd.to_numeric(number, errors="coerce") / scale, 0.5 * 10.0 ** -digits / scale
 

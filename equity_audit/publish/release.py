@@ -478,7 +478,8 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
         out.append({"table": name, "key": dict(zip(keys, key)), "population": population,
-                    "partition": other_n == "comparator_n" or "share" in rows, "kind": kind,
+                    # a block of one row lists only the focus group: "all others" are not rows of it
+                    "partition": (other_n == "comparator_n" or "share" in rows) and len(rows) > 1, "kind": kind,
                     "has_missing": _MISSING in rows,
                     "total": total, "successes": successes, "sum": total_sum,
                     "shares": _share_bounds(rows, n) if "share" in rows else [], "cells": cells})
@@ -499,17 +500,19 @@ def _share_totals(blocks: list[dict]) -> list[dict]:
     The total of every subgroup's block is the whole population, and so are its
     outcome count and its sum: a fully shown subgroup states what a withheld one hides.
     """
-    def link(block):
-        return tuple((k, v) for k, v in block["key"].items() if k != "subgroup")
+    def link(block, field):
+        same = tuple((k, v) for k, v in block["key"].items() if k != "subgroup")
+        # an outcome count or a sum is the whole population's only where the sizes add up to the same total
+        return same if field == "total" else (same, block["total"])
 
     for field in ("total", "successes", "sum"):
         known = {}
         for block in blocks:
             if np.isfinite(block[field]):
-                known.setdefault(link(block), block[field])
+                known.setdefault(link(block, field), block[field])
         for block in blocks:
-            if not np.isfinite(block[field]) and link(block) in known:
-                block[field] = known[link(block)]
+            if not np.isfinite(block[field]) and link(block, field) in known:
+                block[field] = known[link(block, field)]
     for block in blocks:
         block["population"] = (block["population"], block["total"])
     return blocks
@@ -725,7 +728,8 @@ def _exposed(bounds: dict, min_width: float = 1.0) -> list[tuple]:
 
 def _bounds_alone(blocks: list[dict], min_n: int):
     """:func:`_bounds` with every table's populations kept apart (no linking across tables)."""
-    apart = [{**block, "population": (block["table"], block["population"])} for block in blocks]
+    apart = [{**block, "population": ((block["table"], block["population"][0]), block["population"][1])}
+             for block in blocks]
     return _bounds(apart, min_n, linked=False)
 
 
