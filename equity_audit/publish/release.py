@@ -12,7 +12,10 @@ same cells and the same ``status`` column. The rules (README, "Privacy"):
    ``n = 0`` and nothing else (``no_students``).
 2. A count of students or events from 1 to ``min_n - 1`` is published only as
    "fewer than ``min_n``": the number is blank and ``status`` holds
-   ``small_count:<column>``.
+   ``small_count:<column>``. A share whose count (share times its n) is from 1
+   to ``min_n - 1`` is coded the same way (``small_count:<share column>``: the
+   share is at most ``(min_n - 1) / n``), and so is one whose complement is
+   (``small_complement:<share column>``), with its interval and comparisons.
 3. A share coded at the top or bottom (the size bands of
    :func:`equity_audit.privacy.top_bottom_code`) hides its value, interval,
    difference, ratio and comparator (``top_coded`` / ``bottom_coded``).
@@ -22,10 +25,11 @@ same cells and the same ``status`` column. The rules (README, "Privacy"):
    complement row of a two-group subgroup never states the withheld group's value.
 
 :func:`audit_release` then checks the released tables *together*: group
-sizes and outcome counts that add up to the same totals within and across
-tables are posed as one linear program (:func:`scipy.optimize.linprog`), and
-any withheld count that it pins down is protected by withholding more rows,
-or the table is moved to ``confidential/`` with a note. What was done is
+sizes, outcome counts (coded shares included), sums behind means, shares of a
+total and ``n_missing`` that add up to the same totals within and across
+tables are posed as one linear program per subgroup (:func:`scipy.optimize.linprog`),
+and any withheld value that it pins down is protected by withholding more
+(a share, a row), or the table is moved to ``confidential/`` with a note. What was done is
 written to ``tables/disclosure_audit.csv``.
 
 Examples
