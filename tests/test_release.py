@@ -2,6 +2,7 @@
 
 Everything here runs on tables and districts whose truth the test sets.
 """
+import shutil
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from equity_audit.disaggregate import disaggregate_each, publishable
 from equity_audit.publish import rundir
-from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds,
+from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds, _exposed,
                                           audit_release, is_count_column, protect)
 
 MIN_N = 10
@@ -30,15 +31,59 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
     """The rules every released table keeps (README, Privacy)."""
     codes = _codes(table[STATUS_COLUMN])
     assert set().union(*codes) <= set(STATUS_CODES)
-    numbers = table.select_dtypes("number")
+    numbers = table.select_dtypes("number").drop(columns=["school_year", "year", "grade"], errors="ignore")
     for column in numbers:
         if is_count_column(column):
             values = numbers[column]
             assert not ((values > 0) & (values < min_n)).any(), column
+    assert not _counts_behind_shares(table, min_n), "a share and its n give a count from 1 to min_n - 1"
     withheld = codes.map(lambda c: bool(c & {"small_n", "complementary", "audit"}))
     assert numbers[withheld].isna().all().all(), "a withheld row still carries a number"
     if "flagged" in table:
         assert not table.loc[withheld, "flagged"].astype(bool).any()
+
+
+#: (share, its denominator) as a reader pairs them: own group, comparator, the two sides of a gap, a funnel,
+#: a risk of the IDEA tables
+_SHARES = (("estimate", "n"), ("rate", "n"), ("comparator_estimate", "comparator_n"), ("focus_estimate", "n"),
+           ("focus_estimate", "focus_n"), ("others_estimate", "others_n"), ("Risk", "Students"))
+
+
+def _printed_share(printed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column of printed shares as numbers (``"4.2%"`` is 0.042) and half their last printed digit."""
+    text = printed.astype("string").str.strip()
+    percent = text.str.endswith("%").fillna(False).astype(bool)
+    number = text.str.rstrip("%").str.strip()
+    digits = number.str.extract(r"\.(\d+)$", expand=False).str.len().fillna(0).astype(float).to_numpy()
+    scale = np.where(percent, 100.0, 1.0)
+    return pd.to_numeric(number, errors="coerce") / scale, 0.5 * 10.0 ** -digits / scale
+
+
+def _counts_behind_shares(table: pd.DataFrame, min_n: int, printed: pd.DataFrame | None = None) -> list:
+    """Counts from 1 to min_n - 1 (or n minus them) that a printed share times its n pins to one whole number.
+
+    ``printed`` is the table as text (the CSV's cells): a share is known to within half its last digit.
+    """
+    if "statistic" in table:
+        rate = table["statistic"].astype(str).eq("rate")
+    elif "Risk" in table:
+        rate = pd.Series(True, index=table.index)
+    elif "statement" in table:
+        rate = table["statement"].astype(str).str.contains("%")
+    else:
+        rate = pd.Series(any(c.endswith("events") or c == "rate" for c in table), index=table.index)
+    found = []
+    for share, size in _SHARES:
+        if share not in table or size not in table:
+            continue
+        n = pd.to_numeric(table[size], errors="coerce")
+        value, half = _printed_share(printed[share]) if printed is not None else \
+            (pd.to_numeric(table[share], errors="coerce"), 1e-9)
+        low, high = np.ceil((value - half) * n - 1e-9), np.floor((value + half) * n + 1e-9)
+        pinned = rate & (low == high)
+        small = pinned & (((low >= 1) & (low < min_n)) | ((n - low >= 1) & (n - low < min_n)))
+        found += [(share, i) for i in table.index[small.fillna(False).astype(bool)]]
+    return found
 
 
 # --------------------------------------------------------------------------- the gate
@@ -93,6 +138,62 @@ def test_a_coded_share_hides_its_interval_difference_and_ratio():
     assert out.loc[1, ["estimate", "low", "difference"]].notna().all() and out.loc[1, STATUS_COLUMN] == ""
     zero = protect(table.assign(estimate=[0.0, 0.5]), min_n=MIN_N)
     assert zero.loc[0, STATUS_COLUMN] == "bottom_coded" and pd.isna(zero.loc[0, "estimate"])
+
+
+def _two_groups(yes_events, yes_n=20, no_events=100, no_n=300):
+    """A yes/no subgroup as disaggregate() writes it (each row compared with the other group)."""
+    est = np.array([yes_events / yes_n, no_events / no_n])
+    return pd.DataFrame({"subgroup": "flag", "group": ["Yes", "No"], "statistic": "rate", "n": [yes_n, no_n],
+                         "estimate": est, "low": est - 0.1, "high": est + 0.1, "comparator_n": [no_n, yes_n],
+                         "comparator_estimate": est[::-1], "difference": est - est[::-1],
+                         "pvalue": [0.01, 0.01], "suppressed": False, "flagged": [True, True]})
+
+
+@pytest.mark.parametrize("yes_events, word", [(6, "small_count"), (14, "small_complement")])
+def test_a_share_whose_count_is_small_is_coded_and_stays_flagged(yes_events, word):
+    # 6 of 20 (or 20 - 14 = 6 without the outcome): the share and n would give the count
+    out = protect(_two_groups(yes_events), min_n=MIN_N)
+    _check_rules(out)
+    assert out.loc[0, STATUS_COLUMN] == f"{word}:estimate"
+    assert out.loc[0, ["estimate", "low", "high", "comparator_estimate", "difference", "pvalue"]].isna().all()
+    assert out.loc[0, "n"] == 20 and bool(out.loc[0, "flagged"])  # the size and the flag stay
+    # the other row's comparator is that share: withheld, with what gives it back; its own share stays
+    assert out.loc[1, STATUS_COLUMN] == f"{word}:comparator_estimate"
+    assert out.loc[1, ["comparator_estimate", "difference", "pvalue"]].isna().all()
+    assert out.loc[1, ["estimate", "low", "high"]].notna().all()
+    pd.testing.assert_frame_equal(protect(out, min_n=MIN_N), out)
+
+
+def test_a_share_with_enough_students_either_way_is_shown():
+    out = protect(_two_groups(10), min_n=MIN_N)  # 10 of 20 and 10 without: both at min_n
+    assert out[STATUS_COLUMN].tolist() == ["", ""] and out["estimate"].notna().all()
+
+
+def test_the_events_and_share_of_a_gap_are_coded_together():
+    gaps = pd.DataFrame({"school": ["A", "B", "C"], "statistic": "rate", "focus_n": [40, 50, 60],
+                         "others_n": [200, 300, 300], "focus_events": [35.0, 20, 30],
+                         "others_events": [50.0, 60, 4], "focus_estimate": [35 / 40, 0.4, 0.5],
+                         "others_estimate": [0.25, 0.2, 4 / 300], "difference": [0.6, 0.2, 0.49],
+                         "within_pvalue": [0.01, 0.02, 0.001], "closer_look": [True, False, True]})
+    out = protect(gaps, min_n=MIN_N)
+    assert out[STATUS_COLUMN].tolist() == ["small_complement:focus_estimate", "",
+                                           "small_count:others_estimate"]
+    assert out.loc[0, ["focus_events", "focus_estimate", "difference", "within_pvalue"]].isna().all()
+    assert out.loc[2, ["others_events", "others_estimate", "difference"]].isna().all()
+    assert out.loc[2, ["focus_events", "focus_estimate"]].notna().all() and out["closer_look"].tolist()[2]
+
+
+def test_a_finding_statement_of_a_coded_share_prints_no_share():
+    findings = pd.DataFrame({"section": "s", "measure": "m", "subgroup": "flag", "group": ["Yes", "No"],
+                             "n": [187, 300], "estimate": [9 / 187, 0.3], "students_affected": [9.0, 90],
+                             "statement": ["Yes: access is 4.8% (n=187; 95% interval 2.6% to 8.9%) against 14% "
+                                           "for other students: they fare worse.",
+                                           "No: access is 30% (n=300) against 14% for other students."]})
+    out = protect(findings, min_n=MIN_N)
+    assert out.loc[0, STATUS_COLUMN] == "small_count:estimate" and pd.isna(out.loc[0, "estimate"])
+    assert "4.8" not in out.loc[0, "statement"] and "%" not in out.loc[0, "statement"].replace("95%", "")
+    assert out.loc[0, "statement"].startswith("Yes: access is —") and out.loc[1, "statement"].endswith("students.")
+    assert not _counts_behind_shares(out, MIN_N)
 
 
 def test_the_gate_is_applied_by_write_table_and_changes_nothing_twice(tmp_path):
@@ -162,6 +263,104 @@ def test_a_safe_release_is_left_alone(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "tables" / "t.csv"), before)
 
 
+def _blocks_of(run) -> list[dict]:
+    return [b for name, t in _released(run).items() for b in _blocks(name, t, MIN_N)]
+
+
+def test_a_coded_count_recovered_by_subtraction_is_caught(tmp_path):
+    # subgroup "flag": Yes has 5 of 20 (coded); subgroup "other" shows the district's 105 with the outcome,
+    # so Yes = 105 - 100 (No's share times its n), unless one more share is withheld
+    flag = _two_groups(5)
+    other = _two_groups(50, 150, 55, 170).assign(subgroup="other", group=["p", "q"])
+    rundir.write_table(tmp_path, "rates", pd.concat([flag, other], ignore_index=True))
+    bounds, _ = _bounds(_blocks_of(tmp_path), MIN_N)
+    assert bounds[("successes", "rates", 0, "Yes")] == pytest.approx((5, 5))
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger["action"].tolist() == ["withheld (complementary_share)"] and ledger["group"].tolist() == ["No"]
+    released = _released(tmp_path)["rates"]
+    assert released["n"].tolist() == [20, 300, 150, 170]  # sizes stay; No's share is withheld
+    assert pd.isna(released.loc[1, "estimate"]) and "complementary_share" in released.loc[1, STATUS_COLUMN]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def test_a_safe_coded_count_is_left_alone(tmp_path):
+    # null: no total of the outcome is published anywhere else, so Yes's 5 has room (1 to 9)
+    rundir.write_table(tmp_path, "rates", _two_groups(5))
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def _composition(ns, shares):
+    return pd.DataFrame({"subgroup": "race", "group": list("abc"), "n": ns, "share": shares})
+
+
+def test_shares_of_a_total_give_it_back_and_are_caught(tmp_path):
+    # c (5) is withheld alone; 59% and 35% pin the total to 84.5..85.5, so c = total - 80 = 5
+    rundir.write_table(tmp_path, "composition", _composition(["50", "30", "<10"], ["59%", "35%", ""]))
+    assert _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger["group"].tolist() == ["b"]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
+def test_shares_of_a_total_with_room_are_left_alone(tmp_path):
+    # null: whole-percent shares of 50 and 30 leave the total anywhere in 83..86: c has room
+    rundir.write_table(tmp_path, "composition", _composition(["50", "30", "<10"], ["60%", "36%", ""]))
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+
+
+def test_a_withheld_mean_recovered_from_the_overall_one_is_caught(tmp_path):
+    # primary suppression only: the overall sum (n times the mean, plus the comparator's) minus the shown
+    # groups' sums is the small group's sum, and its size follows the same way
+    rng = np.random.default_rng(3)
+    ns, means = np.array([40, 50, 6]), rng.normal(size=3)
+    total_sum = float(ns @ means)
+    comparator_mean = (total_sum - ns * means) / (ns.sum() - ns)
+    table = pd.DataFrame({"subgroup": "g", "group": list("abc"), "statistic": "mean", "n": ns, "estimate": means,
+                          "comparator_n": ns.sum() - ns, "comparator_estimate": comparator_mean,
+                          "suppressed": [False, False, True]})
+    rundir.write_table(tmp_path, "means", table)
+    bounds, _ = _bounds(_blocks_of(tmp_path), MIN_N)
+    assert bounds[("sum", "means", 0, "c")] == pytest.approx((6 * means[2],) * 2)
+    assert {v[0] for v in _exposed(bounds)} == {"n", "sum"}
+    audit_release(tmp_path, min_n=MIN_N)
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
+def _by_group(ns, missing, withheld, statistic):
+    ns, missing = np.asarray(ns), np.asarray(missing)
+    return pd.DataFrame({"subgroup": "g", "group": list("abcd"), "statistic": statistic, "n": ns,
+                         "n_missing": missing, "estimate": 0.5, "comparator_n": ns.sum() - ns,
+                         "suppressed": withheld})
+
+
+def test_n_missing_links_the_sizes_of_tables_of_other_measures(tmp_path):
+    # group sizes a 8, b 30, c 50, d 60. "every" counts every student (nothing missing) and hides a and b;
+    # "some" has missing values and shows b (20 + 10 missing = 30). So in "every", b has at most 30 students
+    # and a at least 38 - 30 = 8 of its 1 to 9: the sizes of different totals are tied through n_missing.
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 50], [3, 10, 10, 10], [True, False, True, False], "mean")
+    rundir.write_table(tmp_path, "every", every)
+    rundir.write_table(tmp_path, "some", some)
+    blocks = _blocks_of(tmp_path)
+    every_a = next(v for v in _bounds(blocks, MIN_N)[0] if v[0] == "n" and v[1][1] == 148 and v[2] == "a")
+    assert _bounds(blocks, MIN_N)[0][every_a] == pytest.approx((8, 9))
+    assert _bounds(blocks, MIN_N, missing=False)[0][every_a] == pytest.approx((1, 9))  # without the link
+    assert audit_release(tmp_path, min_n=MIN_N).empty  # narrowed, not pinned
+
+
+def test_a_small_n_missing_given_back_by_another_table_is_caught(tmp_path):
+    # d has 60 students ("every", nothing missing); "some" shows d's 55 and hides its 5 missing: 60 - 55
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 55], [3, 10, 10, 5], [True, False, True, False], "mean")
+    rundir.write_table(tmp_path, "every", every)
+    rundir.write_table(tmp_path, "some", some)
+    assert ("missing", "some", 1, "d") in _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
 # --------------------------------------------------------------------------- random districts
 
 
@@ -202,9 +401,16 @@ def test_nothing_released_is_derivable_after_the_gate_and_the_audit(tmp_path_fac
     for table in released.values():
         _check_rules(table)
     blocks = [b for name, t in released.items() for b in _blocks(name, t, MIN_N)]
-    bounds, _ = _bounds(blocks, MIN_N)
-    assert all(high - low >= 1 - 1e-9 for low, high in bounds.values())
+    bounds = {}
+    for population in {b["population"][0] for b in blocks}:  # one program per subgroup, as the audit poses it
+        bounds.update(_bounds([b for b in blocks if b["population"][0] == population], MIN_N)[0])
+    # no size, count with the outcome (rate x n included), n_missing or mean is pinned
+    assert not _exposed(bounds)
     assert audit_release(run, min_n=MIN_N).empty
+    # every count hidden behind a coded share keeps a range of at least one student
+    for var, (low, high) in bounds.items():
+        if var[0] == "successes":
+            assert high - low >= 1 - 1e-9, var
 
 
 # --------------------------------------------------------------------------- adversary, seeded district
@@ -253,3 +459,25 @@ def test_write_table_reads_min_n_from_the_codes_of_a_shown_table(tmp_path):
     written = pd.read_csv(rundir.write_table(tmp_path, "t", shown))  # made with min_n = 5: 7 is shown
     assert written["n"].tolist()[::2] == [40, 7] and written["status"].fillna("").tolist()[1] == "small_n"
     assert pd.isna(pd.read_csv(rundir.write_table(tmp_path, "u", shown, min_n=10))["n"][2])
+
+
+# --------------------------------------------------------------------------- the bundled run
+
+
+def test_no_released_table_of_the_bundled_run_gives_a_small_count(demo_run, tmp_path):
+    """As a reader would try: every share times its n, within the share's printed digits."""
+    from equity_audit.config import Config
+
+    min_n = Config().min_n
+    found = {}
+    for path in sorted((demo_run / "tables").glob("*.csv")):
+        if path.stem in ("ledger", "exclusions", AUDIT_TABLE) or not path.stat().st_size:
+            continue
+        printed = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path)
+        _check_rules(table, min_n)
+        if small := _counts_behind_shares(table, min_n, printed=printed):
+            found[path.stem] = small
+    assert not found
+    shutil.copytree(demo_run / "tables", tmp_path / "tables")  # the audit rewrites what it reads
+    assert audit_release(tmp_path, min_n=min_n).empty  # the run's own audit left nothing derivable

@@ -39,6 +39,7 @@ import pandas as pd
 
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
+from equity_audit.privacy import top_bottom_code
 from equity_audit.publish import narrative
 
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
@@ -414,10 +415,47 @@ def _priority_marks(measure: str, fields: dict) -> dict:
             "actionable": difference is None or abs(difference) >= floor}
 
 
+#: What a finding says in place of a share the release gate did not show, by status word. It never
+#: states the count: a coded row can still be flagged, but its statement keeps the code.
+_CODED_WORDS = {
+    "small_count": "not shown (fewer students than the publishing minimum have it)",
+    "small_complement": "not shown (all but fewer students than the publishing minimum have it)",
+    "complementary_share": "not shown (so that a small count elsewhere cannot be worked out)",
+}
+_SHARE_COLUMNS = ("estimate", "focus_estimate", "rate")
+
+
+def _coded_words(row, n) -> str | None:
+    """The words for a share the release gate coded (``status`` of the row), or None when it is shown.
+
+    >>> _coded_words({"status": "small_count:estimate"}, 40), _coded_words({"status": "top_coded"}, 40)
+    ('not shown (fewer students than the publishing minimum have it)', '≥ 95%')
+    >>> _coded_words({"status": "small_count:n_missing"}, 40) is None
+    True
+    """
+    status = row.get("status")
+    words = [] if status is None or pd.isna(status) else str(status).split(";")
+    for word in words:
+        code, _, column = word.partition(":")
+        if code in ("top_coded", "bottom_coded") and n:
+            return top_bottom_code(1.0 if code == "top_coded" else 0.0, n, scale=1)
+        if code in _CODED_WORDS and (not column or column in _SHARE_COLUMNS):
+            return _CODED_WORDS[code]
+    return None
+
+
+def _say_coded(statement: str, row, n) -> str:
+    """The statement with the coded share in words where the sentence would print a dash."""
+    words = _coded_words(row, n)
+    return statement.replace(" is —", f" is {words}", 1) if words else statement
+
+
 def _rate_affected(row, measure: str):
     n, estimate = _num(row.get("n")), _num(row.get("estimate"))
     if n is None:
         return None
+    if str(row.get("statistic")) == "rate" and estimate is None and _coded_words(row, n):
+        return None  # the count is what the code hides
     if str(row.get("statistic")) != "rate" or estimate is None:
         return n
     with_outcome = round(estimate * n)
@@ -450,6 +488,7 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
             measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
             extra=(" Under four-fifths of their access." if _truthy(pd.Series([row.get("access_gap")])).iloc[0]
                    else ""))
+        statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=f"{row.get('subgroup')}|{row.get('group')}|{measure}", measure=measure,
                             measure_label=label, direction_=dir_, unit_id=unit_name, unit_name=unit_name,
                             subgroups=subgroups, groups=groups, comparator=comparator,
@@ -473,6 +512,7 @@ def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
         statement = narrative.finding_sentence(
             subject="students in all of: " + "; ".join(narrative.group_words(s, g) for s, g in zip(subgroups, groups)),
             measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_, **values)
+        statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=str(row["intersection"]), direction_=dir_, unit_id=None, unit_name=None,
                             subgroups=subgroups, groups=groups, comparator=comparator,
                             students_affected=_rate_affected(row, source.measure), statement=statement,
@@ -496,7 +536,9 @@ def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
             subject=narrative.group_words(str(row["subgroup"]), str(row["group"])), unit_name=_unit_words(source, unit),
             measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_,
             interval_of="difference", **values)
-        affected = (round(estimate * n) if percent and n is not None and estimate is not None else n)
+        statement = _say_coded(statement, row, n)
+        affected = (round(estimate * n) if percent and n is not None and estimate is not None
+                    else None if percent and _coded_words(row, n) else n)
         out.append(_finding(source, key=f"{unit}|{row['subgroup']}|{row['group']}", direction_=dir_, unit_id=unit,
                             unit_name=unit, subgroups=[str(row["subgroup"])], groups=[str(row["group"])],
                             comparator=comparator, students_affected=affected, statement=statement, **values))
@@ -516,6 +558,7 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
         statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
                                                percent=True,
                                                comparator=comparator, direction=dir_, **values)
+        statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=unit, direction_=dir_, unit_id=unit, unit_name=unit, subgroups=[], groups=[],
                             comparator=comparator, students_affected=_num(row.get("events")), statement=statement,
                             **values))

@@ -12,7 +12,10 @@ same cells and the same ``status`` column. The rules (README, "Privacy"):
    ``n = 0`` and nothing else (``no_students``).
 2. A count of students or events from 1 to ``min_n - 1`` is published only as
    "fewer than ``min_n``": the number is blank and ``status`` holds
-   ``small_count:<column>``.
+   ``small_count:<column>``. A share whose count (share times its n) is from 1
+   to ``min_n - 1`` is coded the same way (``small_count:<share column>``: the
+   share is at most ``(min_n - 1) / n``), and so is one whose complement is
+   (``small_complement:<share column>``), with its interval and comparisons.
 3. A share coded at the top or bottom (the size bands of
    :func:`equity_audit.privacy.top_bottom_code`) hides its value, interval,
    difference, ratio and comparator (``top_coded`` / ``bottom_coded``).
@@ -22,10 +25,11 @@ same cells and the same ``status`` column. The rules (README, "Privacy"):
    complement row of a two-group subgroup never states the withheld group's value.
 
 :func:`audit_release` then checks the released tables *together*: group
-sizes and outcome counts that add up to the same totals within and across
-tables are posed as one linear program (:func:`scipy.optimize.linprog`), and
-any withheld count that it pins down is protected by withholding more rows,
-or the table is moved to ``confidential/`` with a note. What was done is
+sizes, outcome counts (coded shares included), sums behind means, shares of a
+total and ``n_missing`` that add up to the same totals within and across
+tables are posed as one linear program per subgroup (:func:`scipy.optimize.linprog`),
+and any withheld value that it pins down is protected by withholding more
+(a share, a row), or the table is moved to ``confidential/`` with a note. What was done is
 written to ``tables/disclosure_audit.csv``.
 
 Examples
@@ -50,7 +54,7 @@ import pandas as pd
 
 from equity_audit.data.text import inert_cells, restore_cells
 from equity_audit.exceptions import EquityAuditError
-from equity_audit.privacy import top_bottom_code
+from equity_audit.privacy import DEFAULT_BANDS, top_bottom_code
 
 __all__ = ["protect", "audit_release", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
            "ReleaseError"]
@@ -63,12 +67,18 @@ STATUS_CODES = {
     "small_n": "the group has fewer than min_n students: every number of the row is withheld",
     "complementary": "withheld so that a small group cannot be worked out by subtraction",
     "no_students": "the group has no students: n is 0 and there is nothing to estimate",
-    "small_count": "a count from 1 to min_n - 1 (the column follows the colon) is withheld",
+    "small_count": "a count from 1 to min_n - 1 is withheld: the column after the colon holds it or, for a "
+                   "share, its students with the outcome are fewer than min_n (the share is at most "
+                   "(min_n - 1) / n); what gives the count back (interval, difference, ratio) is withheld too",
+    "small_complement": "the students without the outcome of the share after the colon are fewer than min_n "
+                        "(the share is at least 1 - (min_n - 1) / n); value, interval and comparison withheld",
     "top_coded": "the share is at or above the top code of its size band: value, interval and "
                  "comparison are withheld",
     "bottom_coded": "the share is at or below the bottom code of its size band: value, interval and "
                     "comparison are withheld",
     "audit": "withheld by the joint disclosure audit: together with other tables it gave a group away",
+    "complementary_share": "the share (with its interval and comparisons) is withheld by the joint disclosure "
+                           "audit so that a small count behind another share cannot be worked out by subtraction",
 }
 
 #: Tables about the data's rows rather than students' results, written as they are.
@@ -217,7 +227,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
 
     # rule 1: withheld rows
     small = pd.Series(False, index=out.index)
-    protecting = status.str.contains("complementary|audit", regex=True)
+    protecting = _bool(status.str.split(";").map(lambda c: bool({"complementary", "audit"} & set(c))), out.index)
     zero = pd.Series(False, index=out.index)
     if "n" in numeric:
         n, n_code = numeric["n"], codes["n"]
@@ -266,12 +276,33 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             coded["bottom_coded"] |= usable & shown.str.startswith("≤")
     # the numerator is the share times n, so a coded share hides its event counts too
     hide = [c for c in numeric if c == rate_column or c.endswith(("_estimate", "_rate", "events"))
-            or c in ("successes", "rate") or (_COMPARISON.match(c) and not is_count_column(c))]
+            or c in ("successes", "rate") or (_COMPARISON.match(c) and not is_count_column(c)) or _GAP.match(c)]
     for word, mask in coded.items():
         mask = mask & ~withheld
         status = _add_status(status, mask, word)
         for c in hide:
             numeric[c] = numeric[c].mask(mask)
+
+    # rule 2a: a share and its denominator give the count behind it (0.3 of 20 is 6 students)
+    for share, size, events, own in _share_pairs(numeric, out):
+        counted = numeric[events] if events else numeric[share] * numeric[size]
+        is_rate = _rate_rows(out, share, events)
+        few = is_rate & ~withheld & _between(counted, min_n)
+        few_without = is_rate & ~withheld & ~few & _between(numeric[size] - counted, min_n)
+        for word, mask in ((f"small_count:{share or events}", few), (f"small_complement:{share or events}",
+                                                                      few_without)):
+            status = _add_status(status, mask, word)
+            for c in _hidden_with(share, events, own, numeric, hide):
+                numeric[c] = numeric[c].mask(mask)
+            for c in _STATEMENTS:  # a finding's sentence prints the share it is about
+                if c in out:
+                    out[c] = _without_values(out[c], mask)
+
+    # a share withheld by the joint audit so that a small count behind another cannot be subtracted out
+    shared = _bool(status.str.split(";").map(lambda c: "complementary_share" in c), out.index) & ~withheld
+    for share, _size, events, own in _share_pairs(numeric, out):
+        for c in _hidden_with(share, events, True, numeric, hide) if own else []:
+            numeric[c] = numeric[c].mask(shared)
 
     # rule 2: small counts in rows that are shown
     for c in count_columns:
@@ -287,6 +318,78 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         out[c] = values.round().astype("Int64") if c in count_columns and ((whole % 1) == 0).all() else values
     out[STATUS_COLUMN] = status.to_numpy()
     return out
+
+
+_OWN_PREFIXES = ("", "focus_")
+_OTHER_PREFIXES = ("comparator_", "others_")
+_GAP = re.compile(r"^(difference.*|ratio.*|shrunk_.*|interaction.*|excess_.*|.*pvalue|qvalue|z|z_adjusted|prob_above)$")
+
+
+def _share_pairs(numeric: dict[str, pd.Series], table: pd.DataFrame) -> list[tuple]:
+    """``(share, size, events, own)`` column names of each share and its denominator.
+
+    ``estimate`` / ``n`` is the row's own group, ``comparator_estimate`` /
+    ``comparator_n`` and ``others_estimate`` / ``others_n`` the group it is
+    compared with; ``focus_*`` is the own group of a within-unit gap. ``share``
+    or ``events`` may be None when the table has only the other.
+    """
+    pairs = []
+    for prefix in _OWN_PREFIXES + _OTHER_PREFIXES:
+        size = next((c for c in ((prefix + "n") if prefix else "n", "n" if prefix == "focus_" else None)
+                     if c and c in numeric), None)
+        share = next((c for c in (prefix + "estimate", prefix + "rate") if c in numeric and c != size), None)
+        events = next((c for c in (prefix + "events", prefix + "successes") if c in numeric), None)
+        if size and (share or events):
+            pairs.append((share, size, events, prefix in _OWN_PREFIXES))
+    return pairs
+
+
+def _rate_rows(table: pd.DataFrame, share: str | None, events: str | None) -> pd.Series:
+    """Rows in which ``share`` is a share of students or events (not a mean).
+
+    A table of findings has no ``statistic``: its statement prints a share as a percentage.
+    """
+    if "statistic" in table:
+        return table["statistic"].astype(str).str.strip().eq("rate").to_numpy() & pd.Series(True, index=table.index)
+    if text := next((c for c in _STATEMENTS if c in table), None):
+        return table[text].astype("string").str.contains("%", regex=False).fillna(False).astype(bool)
+    return pd.Series(bool(events) or str(share).endswith("rate"), index=table.index)
+
+
+_STATEMENTS = ("statement", "sentence")
+_PRINTED_NUMBER = re.compile(r"[+\-−]?\d+(?:[.,]\d+)*(?:\s*%(?!\s*interval)|\s+points?\b)")
+
+
+def _without_values(text: pd.Series, mask: pd.Series) -> pd.Series:
+    """Statements of the masked rows with every printed share and difference replaced by a dash.
+
+    >>> import pandas as pd
+    >>> s = pd.Series(["A: the share is 30% (n=20; 95% interval 12% to 54%) against 8.5% for others: +21 points."])
+    >>> _without_values(s, pd.Series([True])).iloc[0]
+    'A: the share is — (n=20; 95% interval — to —) against — for others: —.'
+    """
+    return text.mask(mask, text.astype("string").str.replace(_PRINTED_NUMBER, "—", regex=True))
+
+
+def _between(count: pd.Series, min_n: int) -> pd.Series:
+    """Counts from 1 to ``min_n - 1`` (a share's count is rounded: the share is printed with decimals)."""
+    whole = count.round()
+    return _bool((whole >= 1) & (whole <= min_n - 1), count.index)
+
+
+def _hidden_with(share, events, own: bool, numeric: dict, hide: list[str]) -> list[str]:
+    """What is withheld with a share whose count is small: the share, its count and what gives it back.
+
+    The row's own share takes its interval and every comparison with it; the
+    comparator's share takes the comparisons, but the row's own value and interval stay.
+    """
+    columns = {c for c in (share, events) if c}
+    if own:
+        columns |= set(hide) | {c for c in numeric if _GAP.match(c)}
+    else:
+        prefix = (share or events).rsplit("_", 1)[0] + "_"
+        columns |= {c for c in numeric if (c.startswith(prefix) and not is_count_column(c)) or _GAP.match(c)}
+    return [c for c in numeric if c in columns]
 
 
 def _is_our_status(column: pd.Series) -> bool:
@@ -307,7 +410,7 @@ def _number(value) -> float:
     return float(number) if pd.notna(number) else math.nan
 
 
-_NOT_KEYS = ("statement", "sentence", "intersection", "group")
+_NOT_KEYS = ("statement", "sentence", "intersection", "group", "share")
 
 
 def _is_label(column: pd.Series) -> bool:
@@ -323,7 +426,12 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     A block is the rows of one subgroup (and school, year, measure) of the
     table. Its total is known when a shown row states ``n`` and its
     ``comparator_n`` (or ``others_n``): the rest of the block. For a rate, the
-    block's count of students with the outcome is known the same way.
+    block's count of students with the outcome is known the same way, and for
+    a mean the block's sum (``n`` times the mean, linear in the unknowns). A
+    table of shares of its total (``share``, a composition) bounds the total
+    by each shown row: ``n / total`` within the share's printed precision.
+    Blocks of the same students in one table (other subgroups) share these
+    totals.
     """
     if "n" not in table or table.empty:
         return []
@@ -334,6 +442,7 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     keys = [c for c in table.columns if c not in (group, STATUS_COLUMN) and c not in _NOT_KEYS
             and (c in _BLOCK_COLUMNS or _is_label(table[c]))]
     other_n = next((c for c in ("comparator_n", "others_n") if c in table), None)
+    rate_cols = ("estimate", "comparator_estimate") if other_n != "others_n" else ("focus_estimate", "others_estimate")
     status = table.get(STATUS_COLUMN, pd.Series("", index=table.index)).astype(object).fillna("").astype(str)
     out = []
     frames = table.groupby(keys, dropna=False, sort=False) if keys else [((), table)]
@@ -341,43 +450,131 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
         key = key if isinstance(key, tuple) else (key,)
         if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
             continue
-        n = pd.to_numeric(rows["n"], errors="coerce")
-        total = successes = math.nan
+        n = pd.to_numeric(rows["n"], errors="coerce").astype(float)
+        statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
+        kind = "rate" if (statistic == "rate").all() else "mean" if (statistic == "mean").all() else ""
+        own = pd.to_numeric(rows[rate_cols[0]], errors="coerce") if rate_cols[0] in rows else n * math.nan
+        missing = pd.to_numeric(rows[_MISSING], errors="coerce").astype(float) if _MISSING in rows else n * math.nan
+        total = successes = total_sum = math.nan
         if other_n is not None:
             other = pd.to_numeric(rows[other_n], errors="coerce")
-            totals = (n + other).dropna()
-            total = float(totals.iloc[0]) if len(totals) and (totals == totals.iloc[0]).all() else math.nan
-            rate_cols = ("estimate", "comparator_estimate") if other_n == "comparator_n" else \
-                        ("focus_estimate", "others_estimate")
-            is_rate = (rows["statistic"].astype(str) == "rate").all() if "statistic" in rows else False
-            if is_rate and all(c in rows for c in rate_cols):
-                both = (pd.to_numeric(rows[rate_cols[0]], errors="coerce") * n
-                        + pd.to_numeric(rows[rate_cols[1]], errors="coerce") * other).dropna()
-                successes = float(np.round(both.iloc[0])) if len(both) else math.nan
-        own_rate = "estimate" if other_n == "comparator_n" else "focus_estimate"
+            total = _same((n + other).dropna())
+            if kind and rate_cols[1] in rows:
+                both = own * n + pd.to_numeric(rows[rate_cols[1]], errors="coerce") * other
+                successes, total_sum = (_same(both.dropna().round(), 0.5), math.nan) if kind == "rate" else \
+                                       (math.nan, _same(both.dropna(), 1e-6 * (1 + both.abs().max())))
+        elif "share" in rows and n.notna().all():
+            total = float(n.sum())  # shares of the total: the groups add up to it
         cells = []
         for index, row_n in n.items():
             words = status[index]
-            est = _number(rows.at[index, own_rate]) if own_rate in rows else math.nan
+            shown_share = pd.notna(own[index]) and pd.notna(row_n)
             cells.append({"index": index, "group": str(rows.at[index, group]), "n": row_n,
                           "small": _FEW in words, "withheld": pd.isna(row_n),
-                          "successes": est * row_n if pd.notna(row_n) and pd.notna(est) else math.nan})
+                          "successes": float(np.round(own[index] * row_n)) if kind == "rate" and shown_share
+                          else math.nan,
+                          "coded": _coded_count(words, row_n, min_n) if kind == "rate" and not shown_share
+                          and pd.notna(row_n) else None,
+                          "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan,
+                          "missing": missing[index],
+                          "missing_small": f"small_count:{_MISSING}" in words.split(";")})
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
-        out.append({"table": name, "key": dict(zip(keys, key)), "population": (population, total),
-                    "partition": other_n == "comparator_n",
-                    "total": total, "successes": successes, "cells": cells})
+        out.append({"table": name, "key": dict(zip(keys, key)), "population": population,
+                    # a block of one row lists only the focus group: "all others" are not rows of it
+                    "partition": (other_n == "comparator_n" or "share" in rows) and len(rows) > 1, "kind": kind,
+                    "has_missing": _MISSING in rows,
+                    "total": total, "successes": successes, "sum": total_sum,
+                    "shares": _share_bounds(rows, n) if "share" in rows else [], "cells": cells})
+    return _share_totals(out)
+
+
+def _same(values: pd.Series, tolerance: float = 0.0) -> float:
+    """The value all of ``values`` agree on (within ``tolerance``), else NaN."""
+    values = pd.Series(values, dtype=float)
+    if values.empty or (values - values.iloc[0]).abs().max() > tolerance:
+        return math.nan
+    return float(values.iloc[0])
+
+
+def _share_totals(blocks: list[dict]) -> list[dict]:
+    """Blocks of the same students (other subgroups of one table) share their totals.
+
+    The total of every subgroup's block is the whole population, and so are its
+    outcome count and its sum: a fully shown subgroup states what a withheld one hides.
+    """
+    def link(block, field):
+        same = tuple((k, v) for k, v in block["key"].items() if k != "subgroup")
+        # an outcome count or a sum is the whole population's only where the sizes add up to the same total
+        return same if field == "total" else (same, block["total"])
+
+    for field in ("total", "successes", "sum"):
+        known = {}
+        for block in blocks:
+            if np.isfinite(block[field]):
+                known.setdefault(link(block, field), block[field])
+        for block in blocks:
+            if not np.isfinite(block[field]) and link(block, field) in known:
+                block[field] = known[link(block, field)]
+    for block in blocks:
+        block["population"] = (block["population"], block["total"])
+    return blocks
+
+
+_MISSING = "n_missing"
+_PERCENT = re.compile(r"^\s*(-?\d+(?:\.(\d+))?)\s*%\s*$")
+
+
+def _share_bounds(rows: pd.DataFrame, n: pd.Series) -> list[tuple[float, float, float]]:
+    """``(n, low, high)`` for each shown share of the total: the share as printed, plus or minus half its last digit."""
+    out = []
+    for index, value in rows["share"].items():
+        if pd.isna(n[index]) or pd.isna(value):
+            continue
+        text = str(value).strip()
+        match = _PERCENT.match(text)
+        if match:
+            share, digits, scale = float(match.group(1)), len(match.group(2) or ""), 100.0
+        else:
+            share = _number(text)
+            if not np.isfinite(share):
+                continue
+            digits, scale = len(text.split(".")[1]) if "." in text and "e" not in text.lower() else 12, 1.0
+        half = 0.5 * 10.0 ** -digits
+        out.append((float(n[index]), max(share - half, 0.0) / scale, min(share + half, scale) / scale))
     return out
 
 
-def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True):
+def _coded_count(words: str, n: float, min_n: int) -> tuple[float, float] | None:
+    """The range a reader knows for the count behind a share the gate did not show (None if not coded)."""
+    codes = {w.split(":")[0] for w in words.split(";")}
+    if "small_count" in codes:
+        return 1.0, float(min(min_n - 1, n))
+    if "small_complement" in codes:
+        return float(max(n - min_n + 1, 0)), n - 1.0
+    band = next((b for b in DEFAULT_BANDS if b.min_n <= n <= b.max_n and b.bottom is not None), None)
+    if "bottom_coded" in codes and band:
+        return 0.0, math.floor((band.bottom + band.step / 2) / 100 * n)
+    if "top_coded" in codes and band:
+        return math.ceil((band.top - band.step / 2) / 100 * n), n
+    if codes & {"top_coded", "bottom_coded", "complementary_share"}:
+        return 0.0, n
+    return None
+
+
+def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
-    population, that is the same subgroup, school, year and total) and the
-    withheld count with the outcome of each rate row. Returns ``{variable: (low, high)}``
-    and, per variable, the (table, block number, row index) cells it stands for.
+    population, that is the same subgroup, school, year and total), the
+    withheld count with the outcome of each rate row (a shown row whose share
+    is coded too, within its code's range), the withheld sum (n times the mean)
+    of each mean row, for shares of an unknown total that total, and each
+    withheld ``n_missing``: ``n + n_missing`` is the group's size in every
+    table of the same subgroup, whatever the measure. Returns
+    ``{variable: (low, high)}`` and, per variable, the (table, block number, row
+    index) cells it stands for.
     """
     from scipy.optimize import linprog
 
@@ -386,6 +583,11 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
     known: dict[tuple, float] = {}
     lower: dict[tuple, float] = {}
     upper: dict[tuple, float] = {}
+
+    def add(var, low=0.0, high=None):
+        variables.setdefault(var, len(variables))
+        lower[var], upper[var] = low, high
+
     for b, block in enumerate(blocks):
         for cell in block["cells"]:
             var = ("n", block["population"], cell["group"])
@@ -403,28 +605,55 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
             lower[var] = upper[var] = known[var]
             cells_of.pop(var)
     rows, rhs = [], []
+
+    def equation(coefficients, sign, value):
+        if np.isfinite(value):
+            rows.append(coefficients)
+            rhs.append((sign, value))
+
     for b, block in enumerate(blocks):
-        hidden = [("n", block["population"], c["group"]) for c in block["cells"] if c["withheld"]]
+        withheld = [c for c in block["cells"] if c["withheld"]]
+        hidden = [("n", block["population"], c["group"]) for c in withheld]
+        sign = "=" if block["partition"] else "<="
+        shown_n = sum(c["n"] for c in block["cells"] if not c["withheld"])
         if hidden and np.isfinite(block["total"]):
-            shown = sum(c["n"] for c in block["cells"] if not c["withheld"])
-            rows.append({variables[v]: 1.0 for v in hidden})
-            rhs.append(("=" if block["partition"] else "<=", block["total"] - shown))
-        if hidden and outcomes and np.isfinite(block["successes"]):
-            shown = sum(c["successes"] for c in block["cells"] if not c["withheld"])
-            row = {}
-            for cell, var in zip([c for c in block["cells"] if c["withheld"]], hidden):
-                s_var = ("successes", block["table"], b, cell["group"])
-                variables.setdefault(s_var, len(variables))
-                cells_of.setdefault(s_var, []).append((block["table"], b, cell["index"]))
-                lower[s_var] = 0.0
-                row[variables[s_var]] = 1.0
-                rows.append({variables[s_var]: 1.0, variables[var]: -1.0})  # s <= n, as s - n <= 0
-                rhs.append(("<=", 0.0))
-            rows.append(row)
-            rhs.append(("=" if block["partition"] else "<=",
-                        block["successes"] - float(np.round(shown)) if np.isfinite(shown) else math.nan))
-            if not np.isfinite(rhs[-1][1]):
-                rows.pop(), rhs.pop()
+            equation({variables[v]: 1.0 for v in hidden}, sign, block["total"] - shown_n)
+        elif hidden and block["shares"]:
+            total = ("total", block["table"], b)
+            add(total, shown_n)
+            for size, low, high in block["shares"]:  # low * total <= size <= high * total
+                equation({variables[total]: low}, "<=", size)
+                equation({variables[total]: -high}, "<=", -size)
+            equation({**{variables[v]: 1.0 for v in hidden}, variables[total]: -1.0}, sign, -shown_n)
+        if outcomes and block["kind"] == "rate":
+            unknown = {}
+            for cell in block["cells"]:
+                if not (cell["withheld"] or cell["coded"]):
+                    continue
+                var = ("successes", block["table"], b, cell["group"])
+                cells_of.setdefault(var, []).append((block["table"], b, cell["index"]))
+                if cell["withheld"]:
+                    add(var)
+                    n_var = variables[("n", block["population"], cell["group"])]
+                    equation({variables[var]: 1.0, n_var: -1.0}, "<=", 0.0)  # at most the group's students
+                else:
+                    add(var, *cell["coded"])
+                unknown[variables[var]] = 1.0
+            shown = sum(c["successes"] for c in block["cells"] if np.isfinite(c["successes"]))
+            if unknown:
+                equation(unknown, sign, block["successes"] - shown)
+        if missing and block["has_missing"]:
+            _missing_equations(block, b, min_n, variables, cells_of, add, equation)
+        if block["kind"] == "mean" and withheld:
+            unknown = {}
+            for cell in withheld:
+                var = ("sum", block["table"], b, cell["group"])
+                cells_of.setdefault(var, []).append((block["table"], b, cell["index"]))
+                add(var, None, None)
+                unknown[variables[var]] = 1.0
+            shown = sum(c["sum"] for c in block["cells"] if np.isfinite(c["sum"]))
+            if block["partition"]:
+                equation(unknown, "=", block["sum"] - shown)
     if not variables:
         return {}, cells_of
     size = len(variables)
@@ -441,27 +670,70 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
                    A_ub=np.array(a_ub) if a_ub else None, b_ub=np.array(b_ub) if b_ub else None,
                    bounds=box, method="highs")
     out = {}
-    for var in order:
+    for var in [v for v in order if v in cells_of]:
         objective = np.zeros(size)
         objective[variables[var]] = 1.0
         ends = []
-        for sign in (1.0, -1.0):
-            res = linprog(sign * objective, **problem)
+        for direction in (1.0, -1.0):
+            res = linprog(direction * objective, **problem)
+            if res.status == 2 and missing:  # measures of other students (another year, another grade span)
+                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False)
             if res.status == 2 and linked:  # the tables do not describe the same students after all
                 return _bounds_alone(blocks, min_n)
             if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
-                return _bounds(blocks, min_n, linked=False, outcomes=False)
+                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False)
             if res.status == 2:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
-            ends.append(math.inf if res.status == 3 else sign * res.fun)
+            ends.append(-direction * math.inf if res.status == 3 else direction * res.fun)
         out[var] = (ends[0], ends[1])
-    return {v: out[v] for v in cells_of}, cells_of
+    return out, cells_of
+
+
+def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_of: dict, add, equation) -> None:
+    """``n + n_missing = size`` for each row: the size is shared by every table of the subgroup.
+
+    A shown row states its group's size; a withheld one, or a shown row whose
+    ``n_missing`` is a small count, leaves it to the other tables.
+    """
+    for cell in block["cells"]:
+        size = ("size", block["population"][0], cell["group"])
+        if size not in variables:
+            add(size)
+        if not cell["withheld"] and np.isfinite(cell["missing"]):
+            equation({variables[size]: 1.0}, "=", cell["n"] + cell["missing"])
+            continue
+        if not (cell["withheld"] or cell["missing_small"]):
+            continue
+        var = ("missing", block["table"], b, cell["group"])
+        cells_of.setdefault(var, []).append((block["table"], b, cell["index"]))
+        add(var, *((1.0, float(min_n - 1)) if cell["missing_small"] else (0.0, None)))
+        if cell["withheld"]:
+            equation({variables[("n", block["population"], cell["group"])]: 1.0, variables[var]: 1.0,
+                      variables[size]: -1.0}, "=", 0.0)
+        else:
+            equation({variables[var]: 1.0, variables[size]: -1.0}, "=", -cell["n"])
+
+
+def _exposed(bounds: dict, min_width: float = 1.0) -> list[tuple]:
+    """The variables a reader can work out: a count known to within less than ``min_width``, a sum exactly.
+
+    >>> _exposed({("n", "p", "a"): (4.0, 4.0), ("n", "p", "b"): (10.0, 30.0), ("sum", "t", 0, "c"): (2.5, 2.5)})
+    [('n', 'p', 'a'), ('sum', 't', 0, 'c')]
+    """
+    out = []
+    for var, (low, high) in bounds.items():
+        # a sum of a measure has no unit of one student: only exact recovery counts, up to rounding in the CSV
+        width = (1e-6 * (1 + abs(low))) if var[0] == "sum" else min_width - 1e-9
+        if high - low < width:
+            out.append(var)
+    return out
 
 
 def _bounds_alone(blocks: list[dict], min_n: int):
     """:func:`_bounds` with every table's populations kept apart (no linking across tables)."""
-    apart = [{**block, "population": (block["table"], block["population"])} for block in blocks]
+    apart = [{**block, "population": ((block["table"], block["population"][0]), block["population"][1])}
+             for block in blocks]
     return _bounds(apart, min_n, linked=False)
 
 
@@ -520,11 +792,12 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     refused: set[str] = set()
     found = {name: _blocks(name, t, min_n) for name, t in tables.items()}
     # blocks of different populations share no variable: each is its own linear program
-    todo = list(dict.fromkeys(b["population"] for blocks in found.values() for b in blocks))
+    # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
+    todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
     while todo:
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
-                  if b["population"] == population]
+                  if b["population"][0] == population]
         try:
             bounds, cells_of = _bounds(blocks, min_n)
         except ReleaseError:
@@ -533,23 +806,22 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                            "reason": "these tables do not add up as one population; checked table by table only"})
             todo.pop(0)
             continue
-        exposed = [v for v, (low, high) in bounds.items() if high - low < min_width - 1e-9]
+        exposed = _exposed(bounds, min_width)
         if not exposed:
             todo.pop(0)
             continue
         var = exposed[0]
         fixed = False
-        for table_name, b, _index in cells_of[var]:
+        for table_name, b, index in cells_of[var]:
             block = blocks[b]
-            shown = [c for c in block["cells"] if not c["withheld"] and c["n"] > 0]
-            if shown:
-                pick = min(shown, key=lambda c: (c["n"], c["group"]))
+            pick, code = _complement_for(var, block, index)
+            if pick is not None:
                 table = tables[table_name]
-                table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], "audit")
+                table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], code)
                 tables[table_name] = protect(table, min_n=min_n, name=table_name)
                 found[table_name] = _blocks(table_name, tables[table_name], min_n)
                 ledger.append({"table": table_name, "block": _describe(block["key"]), "group": pick["group"],
-                               "action": "withheld (audit)",
+                               "action": f"withheld ({code})",
                                "reason": f"with the other tables it gave away the withheld {_WHAT[var[0]]} "
                                          f"of {var[-1]}"})
                 fixed = True
@@ -576,7 +848,29 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     return out
 
 
-_WHAT = {"n": "number of students", "successes": "number of students with the outcome"}
+_WHAT = {"n": "number of students", "successes": "number of students with the outcome",
+         "sum": "mean (with the group's size)", "missing": "number of students without a value"}
+
+
+def _complement_for(var: tuple, block: dict, index) -> tuple[dict | None, str]:
+    """The shown cell to withhold so that ``var`` is no longer pinned, and the status word for it.
+
+    An outcome count is protected by withholding one more share of its block
+    (the smallest group whose share is shown), keeping every size; a size or a
+    mean by withholding the smallest shown row; a small ``n_missing`` that the
+    group's size in other tables gives back by withholding its own row.
+    """
+    own = next(c for c in block["cells"] if c["index"] == index)
+    if var[0] == "missing" and not own["withheld"]:  # its size with the other tables' gives the count back
+        return own, "audit"
+    if var[0] == "successes":
+        shares = [c for c in block["cells"] if np.isfinite(c["successes"]) and c["index"] != index and c["n"] > 0]
+        if shares:
+            return min(shares, key=lambda c: (c["n"], c["group"])), "complementary_share"
+    shown = [c for c in block["cells"] if not c["withheld"] and c["n"] > 0 and c["index"] != index]
+    if shown:
+        return min(shown, key=lambda c: (c["n"], c["group"])), "audit"
+    return None, ""
 
 
 def _join(status, code: str) -> str:
