@@ -66,14 +66,47 @@ def test_strata_with_one_side_empty_contribute_nothing():
     assert means["difference"][0] == pytest.approx(0.5)
 
 
-def test_one_stratum_mean_comparison_is_welch():
+def _moments(values, side, stratum, k):
+    parts = [values[(side == g) & (stratum == j)] for g in (1, 0) for j in range(k)]
+    mean = np.array([p.mean() if p.size else np.nan for p in parts]).reshape(2, 1, k)
+    squares = np.array([((p - p.mean()) ** 2).sum() if p.size else 0.0 for p in parts]).reshape(2, 1, k)
+    count = np.array([p.size for p in parts], float).reshape(2, 1, k)
+    return mean, squares, count
+
+
+def test_stratified_mean_of_0_1_values_is_the_cmh_test():
     rng = np.random.default_rng(1)
-    a, b = rng.normal(1.0, 1.0, 30), rng.normal(0.4, 2.0, 50)
-    out = stratified_mean_comparison([[a.mean()]], [[((a - a.mean()) ** 2).sum()]], [[a.size]],
-                                     [[b.mean()]], [[((b - b.mean()) ** 2).sum()]], [[b.size]])
-    welch = stats.welch_difference(a.mean(), a.std(ddof=1), a.size, b.mean(), b.std(ddof=1), b.size)
-    for key, value in zip(("difference", "difference_low", "difference_high", "pvalue"), welch):
-        assert out[key][0] == pytest.approx(float(value), rel=1e-9)
+    side, stratum = rng.integers(0, 2, 400), rng.integers(0, 3, 400)
+    values = (rng.random(400) < 0.2 + 0.2 * stratum).astype(float)
+    mean, squares, count = _moments(values, side, stratum, 3)
+    out = stratified_mean_comparison(mean[0], squares[0], count[0], mean[1], squares[1], count[1])
+    x = mean * count
+    rates = mh_rate_comparison(x[0], count[0], x[1], count[1])
+    assert out["difference"][0] == pytest.approx(rates["difference"][0])
+    table = StratifiedTable(_tables(x[0][0], count[0][0], x[1][0], count[1][0]))
+    assert out["pvalue"][0] == pytest.approx(table.test_null_odds(correction=False).pvalue, rel=1e-9)
+
+
+def test_stratified_mean_variance_is_the_within_stratum_permutation_variance():
+    # hand-checkable: every way of splitting each stratum's students between the two sides
+    from itertools import combinations, product
+
+    values = [np.array([0.0, 1.0, 3.0, 4.0]), np.array([2.0, 2.5, 7.0])]
+    sizes = [2, 1]  # students on side 1 in each stratum
+    splits = [list(combinations(range(len(v)), k)) for v, k in zip(values, sizes)]
+    differences = []
+    for choice in product(*splits):
+        num = den = 0.0
+        for v, chosen in zip(values, choice):
+            inside = np.isin(np.arange(len(v)), chosen)
+            w = inside.sum() * (~inside).sum() / len(v)
+            num += w * (v[inside].mean() - v[~inside].mean())
+            den += w
+        differences.append(num / den)
+    out = stratified_mean_comparison([[0.5, 2.0]], [[0.5, 0.0]], [[2, 1]], [[3.5, 4.75]], [[0.5, 10.125]], [[2, 2]])
+    half = out["difference_high"][0] - out["difference"][0]
+    assert half / 1.959964 == pytest.approx(np.std(differences), rel=1e-5)
+    assert out["difference"][0] == pytest.approx((1.0 * -3.0 + 2 / 3 * -2.75) / (1.0 + 2 / 3))
 
 
 def test_disaggregate_strata_keeps_the_raw_estimate():
