@@ -186,10 +186,12 @@ def _each(metric: str, data: str = "summary", **options):
     return run
 
 
-def _intersections(metric: str):
+def _intersections(metric: str, adjust_also: tuple[str, ...] = ()):
     def run(a: Audit):
         from equity_audit.disaggregate import scan_intersections
-        scan = _flagged(scan_intersections(a.summary, metric, a.subgroups, **a.compare), "beyond_main_effects")
+        options = {"adjust_for": [*a.subgroups, *adjust_also]} if adjust_also else {}
+        scan = _flagged(scan_intersections(a.summary, metric, a.subgroups, **options, **a.compare),
+                        "beyond_main_effects")
         groups = [tuple(zip(cols.split(" × "), (part.split(": ", 1)[1] for part in text.split(" × "))))
                   for cols, text in zip(scan["columns"], scan["intersection"])]
         return _flags(scan, "district", groups=groups)
@@ -198,7 +200,7 @@ def _intersections(metric: str):
 
 def _unmet_by_school(a: Audit):
     from equity_audit.disaggregate import disaggregate
-    table = _flagged(disaggregate(a.summary, "unmet_need", by=["school"], **a.compare))
+    table = _flagged(disaggregate(a.summary, "unmet_need", by=["school"], strata="need_band", **a.compare))
     return _flags(table.assign(school=table["school"].map(a.school_ids)), "school", "school")
 
 
@@ -321,8 +323,8 @@ ANALYSES = {
     "two_plus_behind_by_subgroup": Analysis("pace", _each("two_plus_behind")),
     "pace_intersections": Analysis("pace", _intersections("pace"), "hidden_intersection"),
     "unmet_need_by_school": Analysis("unmet_need", _unmet_by_school, "unmet_need_school"),
-    "unmet_need_by_subgroup": Analysis("unmet_need", _each("unmet_need")),
-    "unmet_need_intersections": Analysis("unmet_need", _intersections("unmet_need")),
+    "unmet_need_by_subgroup": Analysis("unmet_need", _each("unmet_need", strata="need_band")),
+    "unmet_need_intersections": Analysis("unmet_need", _intersections("unmet_need", ("need_band",))),
     "talent_without_access_by_subgroup": Analysis("level4_access", _each("talent_without_access")),
     "exclusion_by_subgroup": Analysis("discipline", _each("any_exclusion", "latest")),
     "removals_by_subgroup": Analysis("discipline", _each("removals", "latest", statistic="count")),
@@ -339,9 +341,9 @@ ANALYSES = {
     "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
     "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
     "high_grade_low_evidence_by_subgroup": Analysis(
-        "grading", _each("high_grade_low_evidence", "per_student", statistic="mean")),
+        "grading", _each("high_grade_low_evidence", "per_student", statistic="mean", strata="evidence_band")),
     "low_grade_high_evidence_by_subgroup": Analysis(
-        "grading", _each("low_grade_high_evidence", "per_student", statistic="mean")),
+        "grading", _each("low_grade_high_evidence", "per_student", statistic="mean", strata="evidence_band")),
     "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
     "scorer_severity": Analysis("scoring", _severity, "harsh_rater"),
     "scorer_severity_by_subgroup": Analysis("scoring", _severity_by_group),

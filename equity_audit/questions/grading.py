@@ -43,7 +43,7 @@ from equity_audit.pace import school_year_of
 from equity_audit.scans import scan_gaps, scan_gaps_each
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
-__all__ = ["teacher_patterns", "student_grading", 
+__all__ = ["teacher_patterns", "student_grading", "evidence_bands", "EVIDENCE_BAND_WIDTH",
     "LETTER_POINTS",
     "PERCENT_BANDS",
     "HIGH_GRADE",
@@ -80,6 +80,8 @@ MOST_POINTS = 4.3
 HIGH_GRADE = 3.0
 #: Grade points at or below which a grade is a C, D or F (C+ at 2.3 is not).
 LOW_GRADE = 2.0
+#: Width of the evidence bands within which grades are compared (a quarter point of the proficiency scale).
+EVIDENCE_BAND_WIDTH = 0.25
 #: The top evidence score: "Level 4", beyond proficient.
 TOP_SCORE = 4.0
 #: Task types that count as rich evidence ...
@@ -763,15 +765,74 @@ def level4_by_student(times: pd.DataFrame, students: pd.DataFrame | None = None)
     return table if students is None else _with_subgroups(table, {"students": students})
 
 
-def student_grading(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """One row per student: mean grade residual and the share of their grades that are
-    discordant with their evidence, for the by-subgroup view (students, not grade rows,
-    are the unit, so a student with many grades does not weigh more)."""
+def student_grading(table: pd.DataFrame, columns: list[str], *,
+                    band_width: float = EVIDENCE_BAND_WIDTH) -> pd.DataFrame:
+    """One row per student: mean grade residual, the share of their grades that are
+    discordant with their evidence, and where their evidence lies.
+
+    Students, not grade rows, are the unit, so a student with many grades does
+    not weigh more. Whether a grade counts as discordant depends on how far the
+    evidence beside it is from the proficiency threshold, so groups whose
+    evidence lies nearer to it show more discordance under the same grading;
+    ``evidence_band`` lets the by-subgroup view compare students with the same
+    evidence (``disaggregate(..., strata="evidence_band")``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`residuals` (or :func:`discordance`): ``student_id``,
+        ``grade_points``, ``evidence_mean``, ``residual``, the two discordance
+        indicators and ``columns``.
+    columns : list of str
+        Subgroup columns to carry.
+    band_width : float, default 0.25
+        Width of the evidence bands in score points (a quarter point of the
+        proficiency scale by default), counted from 0 so that the proficient
+        score is a band edge.
+
+    Returns
+    -------
+    DataFrame
+        ``student_id``, ``residual``, ``high_grade_low_evidence``,
+        ``low_grade_high_evidence`` (means over the student's grades),
+        ``evidence_mean`` (mean of the evidence beside the student's graded
+        rows), ``evidence_band`` (e.g. "2.75 to 3.00", left-closed; NA without
+        evidence) and ``columns``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"student_id": ["a", "a", "b"], "grade_points": [3.0, 2.0, 4.0],
+    ...                       "evidence_mean": [2.5, 3.0, 3.6], "residual": [0.2, -0.4, 0.1],
+    ...                       "high_grade_low_evidence": [1, 0, 0], "low_grade_high_evidence": [0, 1, 0],
+    ...                       "el": ["Yes", "Yes", "No"]})
+    >>> student_grading(table, ["el"])[["student_id", "evidence_mean", "evidence_band"]].values.tolist()
+    [['a', 2.75, '2.75 to 3.00'], ['b', 3.6, '3.50 to 3.75']]
+    """
     measures = ["residual", "high_grade_low_evidence", "low_grade_high_evidence"]
     values = table[["student_id", *measures]].astype({m: "Float64" for m in measures[1:]})
-    per_student = values.groupby("student_id")[measures].mean().reset_index()
+    graded = table["grade_points"].notna().to_numpy() if "grade_points" in table else True
+    values = values.assign(evidence_mean=table["evidence_mean"].astype(float).where(graded))
+    per_student = values.groupby("student_id")[[*measures, "evidence_mean"]].mean().reset_index()
+    per_student["evidence_band"] = evidence_bands(per_student["evidence_mean"], band_width)
     labels = table[["student_id", *columns]].drop_duplicates("student_id")
     return per_student.merge(labels, on="student_id", how="left")
+
+
+def evidence_bands(scores: pd.Series, width: float = EVIDENCE_BAND_WIDTH) -> pd.Series:
+    """Left-closed bands of ``width`` score points counted from 0, as text ("2.75 to 3.00"); NA for NaN.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> evidence_bands(pd.Series([2.99, 3.0, None])).tolist()
+    ['2.75 to 3.00', '3.00 to 3.25', <NA>]
+    """
+    # a hair of tolerance: a mean of quarter-point scores can land a rounding error below an edge
+    low = pd.Series(np.floor(scores.astype(float).to_numpy() / width + 1e-9) * width, index=scores.index)
+    edges = low.dropna().unique()
+    names = {a: f"{a:.2f} to {a + width:.2f}" for a in edges}  # one name per band, not per student
+    return low.map(names).astype("string")
 
 
 def teacher_patterns(table: pd.DataFrame, *, group_column: str, focus, min_n: int = 10, fdr: float = 0.05,

@@ -34,7 +34,7 @@ from equity_audit.pace import (PACE_OPTIONS, enrollment_spells, levels_from_evid
                                pace_by_unit, roster_spells, school_year_of, shrunk_pace, student_levels)
 
 __all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
-           "missing_for_unmet_need", "quadrant_counts", "graduation_scenarios", "support_list", "BEHIND_BANDS",
+           "missing_for_unmet_need", "quadrant_counts", "need_bands", "graduation_scenarios", "support_list", "BEHIND_BANDS",
            "PACE_BANDS", "unit_pace_facts"]
 
 #: Opportunities that count as a chance to move on or go deeper.
@@ -201,6 +201,7 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
     summary["talent_without_access"] = _only_where(
         summary["at_or_above_grade"],
         _any(grouped, "talent_without_access") if "talent_without_access" in latest else unknown)
+    summary["need_band"] = need_bands(summary)
     ids = summary["school_id"].astype(str)
     summary["school"] = ids.map(schools or {}).astype(str).where(ids.isin(list(schools or {})), ids)
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
@@ -231,6 +232,25 @@ BEHIND_BANDS = {"2+ levels behind": (2, np.inf), "1 to 2 behind": (1, 2), "withi
                 "1+ levels ahead": (-np.inf, -1)}
 PACE_BANDS = {"under 0.5": (-np.inf, 0.5), "0.5 to 1.0": (0.5, 1.0), "1.0 to 1.5": (1.0, 1.5),
               "1.5 and over": (1.5, np.inf)}
+
+
+def need_bands(summary: pd.DataFrame) -> pd.Series:
+    """Levels-behind band x pace band of each flagged student (NA for the others).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> summary = pd.DataFrame({"levels_behind": [2.4, 1.2, 0.0], "pace": [0.3, None, 1.2],
+    ...                         "flagged": pd.array([True, True, False], dtype="boolean")})
+    >>> need_bands(summary).tolist()
+    ['2+ levels behind, pace under 0.5', '1 to 2 behind, no pace yet', <NA>]
+    """
+    behind = pd.Series(_band(summary["levels_behind"], BEHIND_BANDS), index=summary.index)
+    pace = pd.Series(_band(summary["pace"], PACE_BANDS), index=summary.index)
+    behind = behind.astype("string").fillna("levels behind not known")
+    pace = ("pace " + pace.astype("string")).fillna("no pace yet")
+    band = behind + ", " + pace
+    return band.where(summary["flagged"].fillna(False).to_numpy(bool), pd.NA)
 
 
 def quadrant_counts(summary: pd.DataFrame) -> pd.DataFrame:
