@@ -195,7 +195,7 @@ def test_workbook_findings_sheet_lists_every_published_finding(tmp_path):
     run = run_folder(tmp_path, simulated(7, effect=0.3))
     F.write_findings(run)
     sheets = pd.read_excel(write_workbook(run), sheet_name=None)
-    assert list(sheets)[:2] == ["Contents", "Findings"]
+    assert list(sheets)[:3] == ["README", "Contents", "Findings"]
     records = F.read_findings(run)
     assert sheets["Findings"]["statement"].tolist() == [r["statement"] for r in records]
     assert set(sheets["Findings"]["direction"]) == {"worse", "better"}

@@ -794,6 +794,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # blocks of different populations share no variable: each is its own linear program
     # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
     todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
+    left_as_is: set[tuple] = set()
     while todo:
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
@@ -806,7 +807,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                            "reason": "these tables do not add up as one population; checked table by table only"})
             todo.pop(0)
             continue
-        exposed = _exposed(bounds, min_width)
+        exposed = [v for v in _exposed(bounds, min_width) if v not in left_as_is]
         if not exposed:
             todo.pop(0)
             continue
@@ -826,6 +827,15 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                                          f"of {var[-1]}"})
                 fixed = True
                 break
+        if not fixed and var[0] == "missing":
+            # sizes and n published elsewhere give it whatever this table does: refusing the table
+            # would lose its results and protect nothing, so the ledger says so instead
+            left_as_is.add(var)
+            ledger.append({"table": ", ".join(sorted({t for t, _b, _i in cells_of[var]})), "block": "",
+                           "group": str(var[-1]), "action": "not protected",
+                           "reason": f"the {_WHAT[var[0]]} of {var[-1]} follows from group sizes and counts "
+                                     "published in other tables; withholding this table would not hide it"})
+            continue
         if not fixed:
             names = sorted({t for t, _b, _i in cells_of[var]})
             for table_name in names:
