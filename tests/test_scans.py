@@ -439,7 +439,12 @@ def test_funnel_plot_draws_limits_marks_the_outlier_and_notes_suppressed():
     assert y == pytest.approx(expected)
     outside = by_gid(ax, "outside")[0].get_offsets()
     assert outside.tolist() == [[250, 0.3]]
-    assert len(by_gid(ax, "inside")[0].get_offsets()) == 12        # Tiny is not drawn
+    # Tiny is not drawn; the two schools with fewer than 10 suspended are drawn as the range 1-9 leaves
+    assert len(by_gid(ax, "inside")[0].get_offsets()) == 10
+    (ranges,) = by_gid(ax, "range")
+    assert sorted(tuple(np.round(seg[:, 1] * n, 9)) for seg, n in zip(ranges.get_segments(), (60, 90))) \
+        == [(1, 9), (1, 9)]
+    assert sorted(seg[0, 0] for seg in ranges.get_segments()) == [60, 90]
     assert [t.get_text() for t in ax.texts] == ["Planted"]
     text = drawn(fig)
     assert any("1 unit with fewer than 10 students not shown" in t for t in text)
@@ -448,7 +453,9 @@ def test_funnel_plot_draws_limits_marks_the_outlier_and_notes_suppressed():
     assert any(t.endswith("%") for t in text)                        # percent axis
     # a larger minimum for the chart hides more units, and says so
     fig = plots.funnel(scan, label="school", ylabel="Suspended", min_n=100)
-    assert len(by_gid(fig.axes[0], "inside")[0].get_offsets()) == 10
+    # and, with every count of suspended under 100, the 11 larger units are drawn as ranges
+    assert len(by_gid(fig.axes[0], "inside")[0].get_offsets()) == 0
+    assert len(by_gid(fig.axes[0], "range")[0].get_segments()) == 11
     assert any("3 units with fewer than 100 students not shown" in t for t in drawn(fig))
 
 

@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -142,6 +143,23 @@ def _codes(original: pd.DataFrame, released: pd.DataFrame, value: str) -> pd.Ser
         codes[coded] = top_bottom_code(rates[coded].to_numpy(), n[coded].to_numpy(), scale=1)
     # a code that is not a bound ("withheld" for a band without a rule) reads as withheld
     return codes.where(codes.str.match(r"^\s*[≥≤]"), "").where(coded, "")
+
+
+def _count_ranges(data: pd.DataFrame, status: pd.Series, rate: pd.Series, withheld: pd.Series,
+                  min_n: int) -> pd.DataFrame:
+    """``n``, ``low``, ``high`` of each shown unit whose rate the gate blanked for a small count.
+
+    The count is 1 to ``min_n - 1`` (``small_count``), or that many short of
+    ``n`` (``small_complement``), so the rate lies in the range it leaves.
+    """
+    words = status.map(_words)
+    blank = ~withheld & rate.isna()
+    low_side = blank & words.map(lambda w: "small_count" in w).astype(bool)
+    high_side = blank & words.map(lambda w: "small_complement" in w).astype(bool)
+    n = _numeric_n(data)
+    rows = pd.DataFrame({"n": n, "low": 1 / n, "high": (min_n - 1) / n})
+    rows.loc[high_side, ["low", "high"]] = np.c_[(n - min_n + 1) / n, (n - 1) / n][high_side.to_numpy()]
+    return rows[(low_side | high_side) & (n > 0)].clip(upper={"n": np.inf, "low": 1.0, "high": 1.0}, axis=1)
 
 
 def _code_bound(code: str) -> float:
@@ -1025,6 +1043,7 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
                                  index=data.index)
     coded_n, coded_at = _numeric_n(data)[codes != ""].to_numpy(), codes[codes != ""].map(_code_bound).to_numpy()
     protecting = int((withheld & ~small).sum())
+    ranges = _count_ranges(data, status, rate, withheld, min_n)
     withheld |= rate.isna()
     n = _numeric_n(data)[~withheld].to_numpy()
     rate = rate[~withheld].to_numpy()
@@ -1033,8 +1052,9 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     colours = sns.color_palette(PALETTE)
 
     fig, ax = plt.subplots(figsize=(_WIDTH, 5.2), layout="constrained")
-    top = max(n.max() if n.size else min_n, min_n) * 1.08
-    grid = np.linspace(max(1.0, 0.9 * (n.min() if n.size else min_n)), top, 300)
+    every_n = np.concatenate([n, ranges["n"].to_numpy()])
+    top = max(every_n.max() if every_n.size else min_n, min_n) * 1.08
+    grid = np.linspace(max(1.0, 0.9 * (every_n.min() if every_n.size else min_n)), top, 300)
     ax.axhline(target, color="0.2", linewidth=1.4, zorder=2, gid="target")
     styles = [(z95, "--", colours[0], "limit_95", "95% limits"),
               (z998, ":", colours[4], "limit_998", "99.8% limits")]
@@ -1057,6 +1077,11 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
                            edgecolors="0.3", linewidths=1.2, zorder=3, gid="coded")
                 handles.append(Line2D([], [], linestyle="none", marker=marker, markerfacecolor="white",
                                       markeredgecolor="0.3", label=f"share coded {words} the mark"))
+    if len(ranges):  # a count under min_n is not printed: the unit's rate is drawn as the range it leaves
+        ax.vlines(ranges["n"], ranges["low"], ranges["high"], color="0.3", linewidth=2.2, zorder=3,
+                  gid="range")
+        handles.append(Line2D([], [], color="0.3", linewidth=2.2,
+                              label=f"rate range (fewer than {min_n} students counted)"))
     handles += [Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
                        markeredgecolor=colours[0], markeredgewidth=1.4, label="unit"),
                 Line2D([], [], linestyle="none", marker="D", color=colours[3],
@@ -1078,13 +1103,17 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     if protecting:
         notes.append(f"{protecting} more unit{'s' if protecting != 1 else ''} withheld so that "
                      "small ones cannot be worked out, not shown.")
+    if len(ranges):
+        notes.append(f"{len(ranges)} unit{'s' if len(ranges) != 1 else ''} with fewer than {min_n} students "
+                     "with (or without) the outcome drawn as the range of rates that count allows.")
     if tau2 > 0:
         notes.append("Limits widened for the spread between units that chance does not explain "
                      "(overdispersion).")
     if notes:
-        fig.text(0.01, 0.005, " ".join(notes), fontsize="small", color="0.25", ha="left",
-                 va="bottom", gid="note")
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False,
+        # a figure-level label, so that constrained layout keeps the legend clear of it
+        fig.supxlabel(textwrap.fill(" ".join(notes), 120), x=0.01, ha="left", fontsize="small",
+                      color="0.25", gid="note")
+    fig.legend(handles=handles, loc="outside right upper", ncols=1, frameon=False,
                fontsize="small")
     if title:
         fig.suptitle(title, fontweight="bold")

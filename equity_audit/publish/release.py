@@ -715,8 +715,12 @@ def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_o
             equation({variables[var]: 1.0, variables[size]: -1.0}, "=", -cell["n"])
 
 
-def _exposed(bounds: dict, min_width: float = 1.0) -> list[tuple]:
+def _exposed(bounds: dict, min_width: float = 1.0, min_n: int | None = None) -> list[tuple]:
     """The variables a reader can work out: a count known to within less than ``min_width``, a sum exactly.
+
+    With ``min_n``, an ``n_missing`` pinned at 0 or at ``min_n`` or more is not
+    counted: the gate prints such a value in any shown row, so working it out
+    gives away nothing the rules protect.
 
     >>> _exposed({("n", "p", "a"): (4.0, 4.0), ("n", "p", "b"): (10.0, 30.0), ("sum", "t", 0, "c"): (2.5, 2.5)})
     [('n', 'p', 'a'), ('sum', 't', 0, 'c')]
@@ -725,9 +729,14 @@ def _exposed(bounds: dict, min_width: float = 1.0) -> list[tuple]:
     for var, (low, high) in bounds.items():
         # a sum of a measure has no unit of one student: only exact recovery counts, up to rounding in the CSV
         width = (1e-6 * (1 + abs(low))) if var[0] == "sum" else min_width - 1e-9
-        if high - low < width:
+        if high - low < width and not (min_n and var[0] == "missing" and _publishable_missing(low, high, min_n)):
             out.append(var)
     return out
+
+
+def _publishable_missing(low: float, high: float, min_n: int) -> bool:
+    """Whether an ``n_missing`` known to lie in ``[low, high]`` is one the gate would print anyway."""
+    return high < 0.5 or low > min_n - 0.5
 
 
 def _bounds_alone(blocks: list[dict], min_n: int):
@@ -807,7 +816,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                            "reason": "these tables do not add up as one population; checked table by table only"})
             todo.pop(0)
             continue
-        exposed = [v for v in _exposed(bounds, min_width) if v not in left_as_is]
+        exposed = [v for v in _exposed(bounds, min_width, min_n) if v not in left_as_is]
         if not exposed:
             todo.pop(0)
             continue
