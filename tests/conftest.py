@@ -22,6 +22,15 @@ def close_figs():
     plt.close("all")
 
 
+@pytest.fixture(autouse=True)
+def forget_audited_cells():
+    """The cells a run's joint audit withheld are remembered per process: no test sees another's."""
+    from equity_audit.publish import release
+
+    yield
+    release._AUDITED.clear()
+
+
 @pytest.fixture(scope="session")
 def bundled_district() -> Path:
     return BUNDLED

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from equity_audit.disaggregate import disaggregate_each, publishable
 from equity_audit.publish import rundir
 from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds, _exposed,
-                                          audit_release, is_count_column, protect)
+                                          audit_release, audited_codes, is_count_column, protect,
+                                          remember_audited)
 
 MIN_N = 10
 
@@ -359,6 +360,36 @@ def test_a_small_n_missing_given_back_by_another_table_is_caught(tmp_path):
     ledger = audit_release(tmp_path, min_n=MIN_N)
     assert ledger[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
     assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
+def test_what_the_audit_withholds_every_later_view_of_the_cell_withholds(tmp_path):
+    """The second pass: tables, charts and texts drawn again after the audit withhold the same cell."""
+    from equity_audit.publish.narrative import display_table
+
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 55], [3, 10, 10, 5], [True, False, True, False], "mean")
+    some["estimate"] = [0.1, 0.2, 0.3, 0.4]
+    for name, table in (("every", every), ("some", some)):
+        rundir.write_table(tmp_path, name, table)
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger.attrs["newly_withheld"] == 1  # d of "some", as in the test above
+    assert remember_audited(tmp_path) == 1
+    # the notebook's own frame, shown again: d is withheld wherever it appears, with its label or without
+    assert audited_codes(some).tolist() == ["", "", "", "audit"]
+    unlabelled = some.drop(columns=["group", "subgroup"])
+    assert audited_codes(unlabelled).tolist() == ["", "", "", "audit"]
+    assert protect(some, min_n=MIN_N)["estimate"].isna().tolist() == [True, False, True, True]
+    shown = display_table(some.assign(low=0.0, high=1.0, comparator_estimate=0.5, difference=0.1, flagged=False),
+                          percent=False)
+    assert shown.loc[3, ["Students", "Value", "Others", "Difference"]].tolist() == ["withheld"] * 4
+    # written again as the second pass writes it, the audit finds nothing new: the passes end
+    rundir.write_table(tmp_path, "some", some)
+    again = audit_release(tmp_path, min_n=MIN_N)
+    assert again.empty and again.attrs["newly_withheld"] == 0
+    # and the published ledger still gives the first pass's reason
+    written = pd.read_csv(tmp_path / "tables" / f"{AUDIT_TABLE}.csv")
+    assert written[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
+    assert remember_audited(tmp_path / "elsewhere") == 0 and audited_codes(some).eq("").all()
 
 
 # --------------------------------------------------------------------------- random districts

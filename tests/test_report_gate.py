@@ -289,3 +289,43 @@ def test_report_tables_show_no_withheld_value(demo_run):
                 checked["coded"] += 1
                 assert [c for c in values if re.search(r"\d", c) and not _CODE.match(c)] == [], cells
     assert checked["withheld"] > 0
+
+
+def test_what_the_joint_audit_withheld_the_report_withholds_too(demo_run, tmp_path):
+    """The audit runs after the notebooks drew the report: each cell it withheld is withheld in the
+    report's tables as well (the run draws them again), and the final tables leave nothing new to find."""
+    import shutil
+
+    from equity_audit.publish.release import AUDITED_FILE, audit_release
+
+    cells = pd.read_csv(demo_run / "confidential" / AUDITED_FILE, dtype={"label": str}, keep_default_na=False)
+    assert len(cells)  # the bundled district needs the second pass
+    soup = BeautifulSoup((demo_run / "report.html").read_text(), "html.parser")
+    found = 0
+    for html_table in soup.select("table.audit-table"):
+        header = [th.get_text(strip=True) for th in html_table.select("thead th")]
+        if "Value" not in header or "Students" not in header:
+            continue
+        label = "Intersection" if "Intersection" in header else "Group"
+        for tr in html_table.select("tbody tr"):
+            row = dict(zip(header, (td.get_text(strip=True) for td in tr.find_all("td"))))
+            same = (cells["label"] == row[label]) & (cells["n"].astype(int).astype(str) == row["Students"])
+            if not same.any():  # a share the audit withheld keeps its size: find its row by label and n
+                continue
+            if row["Value"] == "withheld":
+                found += 1
+                continue
+            # the same group and size in a table of another measure shows its own value, never the withheld one
+            shown, tolerance = _printed_value(row["Value"])
+            assert not np.isclose(cells.loc[same, "value"], shown, atol=tolerance).any(), row
+    assert found
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    assert audit_release(run).attrs["newly_withheld"] == 0
+
+
+def _printed_value(text: str) -> tuple[float, float]:
+    """A printed value and half its last digit ("21.8%" is 0.218 give or take 0.0005)."""
+    number = re.search(r"-?\d+(?:\.(\d+))?", text)
+    digits = len(number.group(1) or "")
+    scale = 100 if text.strip().endswith("%") else 1
+    return float(number.group(0)) / scale, 0.5 * 10.0 ** -digits / scale + 1e-12

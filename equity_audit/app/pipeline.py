@@ -70,6 +70,24 @@ class Step:
         return list(dict.fromkeys(name for cell in cells if (name := cell_analysis(cell))))
 
 
+    @property
+    def tables_written(self) -> set[str]:
+        """Names of the tables the notebook writes (``write_table(run_dir, "name", ...)``)."""
+        return {call.args[1].value for call in self._calls({"write_table"})
+                if len(call.args) > 1 and isinstance(call.args[1], ast.Constant)}
+
+    @property
+    def reads_results(self) -> bool:
+        """Whether the notebook reads what the notebooks before it wrote (findings, tables)."""
+        return bool(self._calls({"gather_findings", "read_findings", "read_table"}))
+
+    def _calls(self, names: set[str]) -> list[ast.Call]:
+        cells = nbformat.read(self.path, as_version=4).cells
+        trees = [ast.parse(cell.source) for cell in cells if cell.cell_type == "code"]
+        return [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", None)) in names]
+
+
 def cell_analysis(cell) -> str | None:
     """The analysis a notebook cell belongs to (metadata ``equity_audit.analysis``), if any."""
     return cell.get("metadata", {}).get("equity_audit", {}).get("analysis")
@@ -213,6 +231,9 @@ def building_folder(run_dir: Path) -> Path:
     return run_dir.with_name(f".{run_dir.name}.building")
 
 
+#: More runs of the notebooks, at most, after the joint disclosure audit withheld more.
+MAX_AUDIT_PASSES = 3
+
 #: File that marks a folder as an audit run, so a rerun may replace it.
 RUN_MARKER = ".equity-audit-run"
 
@@ -234,17 +255,18 @@ def _replace(run_dir: Path, build: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress) -> list:
-    """Run every step into ``run_dir``; the (label, file name) of each output written."""
-    log(f"Validating {data_dir} ...")
-    district = open_district(data_dir, run_dir, config)
-    log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
-    cover = {"district_name": config.district_name, "version": __version__,
-             "period": data_period(student_years(district["enrollments"])),
-             "settings": config.as_dict(), "generated": date.today().isoformat()}
+def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, cover: dict, *, log,
+                   progress, only: Callable[[Step], bool] | None = None) -> list[Path]:
+    """Execute (or skip, naming what is missing) every notebook in order; the executed notebooks' paths.
+
+    With ``only``, the notebooks it rejects keep what they wrote in the previous pass.
+    """
     executed = []
     for number, step in enumerate(all_steps := steps(), start=1):
         started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
+        if only is not None and not only(step):
+            executed.append(confidential_dir(run_dir) / "notebooks" / step.path.name)
+            continue
         if missing := step.missing(district.tables):
             log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
             executed.append(skipped_notebook(step, missing, run_dir, district.tables))
@@ -258,9 +280,34 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
         # (the strategies step above all) reads the findings of the steps before it; after the last
         # step it is written once more, after the disclosure audit. It also holds the published tables for
         # other tools (only OUT/tables/).
-        findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
-    # Every table jointly, before the findings, workbook and JSON copy them: the audit may withhold more.
-    audit_release(run_dir, min_n=config.min_n)
+        write_findings(run_dir, cover=cover, with_tables=True)
+    return executed
+
+
+def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress) -> list:
+    """Run every step into ``run_dir``; the (label, file name) of each output written."""
+    log(f"Validating {data_dir} ...")
+    district = open_district(data_dir, run_dir, config)
+    log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
+    cover = {"district_name": config.district_name, "version": __version__,
+             "period": data_period(student_years(district["enrollments"])),
+             "settings": config.as_dict(), "generated": date.today().isoformat()}
+    executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress)
+    # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
+    # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
+    for passes in range(MAX_AUDIT_PASSES + 1):
+        ledger = audit_release(run_dir, min_n=config.min_n)
+        newly = ledger.attrs.get("newly_withheld", 0)
+        if not newly:
+            break
+        if passes == MAX_AUDIT_PASSES:
+            raise StepFailedError("disclosure audit", None, "the joint disclosure audit still found cells to "
+                                  f"withhold after {MAX_AUDIT_PASSES} more runs of the notebooks", run_dir / "tables")
+        log(f"The joint disclosure audit withheld {newly} more cell{'s' if newly != 1 else ''}; running the "
+            "notebooks again so that the report withholds them too")
+        touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"])
+        executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
+                                  only=lambda step: step.reads_results or bool(step.tables_written & touched))
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
                ("Workbook", write_workbook(run_dir).name),

@@ -17,7 +17,7 @@ import pandas as pd
 from equity_audit.data.contract import UNKNOWN
 from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
-from equity_audit.publish.release import STATUS_COLUMN, protect
+from equity_audit.publish.release import STATUS_COLUMN, audited_codes, protect
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
@@ -292,7 +292,9 @@ def pace_headline(summary: pd.DataFrame) -> str:
 def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.DataFrame:
     """A by-subgroup table as people read it: value with interval, n, the comparison, a flag."""
     value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
-    hidden = table["suppressed"]
+    audited = audited_codes(table)  # what the run's joint audit withheld in an earlier pass
+    hidden = table["suppressed"].astype(bool) | audited.eq("audit")
+    share_hidden = hidden | audited.eq("complementary_share")
     shown = pd.DataFrame({
         "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
         "Group": table["group"].astype(str),
@@ -308,7 +310,8 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
                                               (f"{d * 100:+.0f} pts" if percent else f"{d:+.2f}")),
         "Closer look": np.where(table["flagged"], "yes", ""),
     })
-    shown.loc[hidden.to_numpy(), ["Value", "95% interval", "Others", "Difference"]] = "withheld"
+    shown.loc[share_hidden.to_numpy(), ["Value", "95% interval", "Others", "Difference"]] = "withheld"
+    shown.loc[share_hidden.to_numpy(), "Closer look"] = ""
     return shown
 
 
@@ -367,7 +370,7 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     """The flagged intersections (at most ``top``) in words, with the main-effects prediction."""
     flagged = scan[scan["beyond_main_effects"]].head(top)
     value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "Intersection": flagged["intersection"],
         "Students": flagged["n"].astype(int),
         "Value": (top_bottom_code(flagged["estimate"].to_numpy(dtype=float), flagged["n"].to_numpy(dtype=float),
@@ -376,6 +379,12 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
         "Expected from its groups": flagged["predicted"].map(value),
         "All other students": flagged["comparator_estimate"].map(value),
     })
+    audited = audited_codes(flagged)  # what the run's joint audit withheld in an earlier pass
+    columns = ["Value", "95% interval", "Expected from its groups", "All other students"]
+    shown.loc[audited.ne("").to_numpy(), columns] = "withheld"
+    if audited.eq("audit").any():
+        shown["Students"] = shown["Students"].astype(object).mask(audited.eq("audit").to_numpy(), "withheld")
+    return shown
 
 
 def scenario_text(scenarios: pd.DataFrame) -> str:

@@ -56,7 +56,7 @@ from equity_audit.data.text import inert_cells, restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import DEFAULT_BANDS, top_bottom_code
 
-__all__ = ["protect", "audit_release", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
+__all__ = ["protect", "audit_release", "remember_audited", "audited_codes", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
            "ReleaseError"]
 
 #: The column that says why a cell or row is not shown.
@@ -182,6 +182,79 @@ def shown_min_n(table: pd.DataFrame) -> int | None:
     return max(found) if found else None
 
 
+#: File (in ``confidential/``) of the cells the joint audit withheld in an earlier pass of this run.
+AUDITED_FILE = "audit_withheld.csv"
+#: Those cells, ``(label, n, value) -> status word``, as :func:`remember_audited` loaded them.
+_AUDITED: dict[tuple, str] = {}
+_VALUE_COLUMNS = ("estimate", "rate", "focus_estimate")
+
+
+def remember_audited(run_dir: str | Path) -> int:
+    """Load the cells the run's joint audit withheld, so every later table, chart and text withholds them too.
+
+    The joint audit (:func:`audit_release`) runs once every table is written;
+    what it withholds it records in ``confidential/audit_withheld.csv``. The
+    pipeline then runs the notebooks again, and each one calls this (through
+    :func:`equity_audit.publish.rundir.open_district`): :func:`protect`, and with
+    it every table, chart and alt text, then withholds those cells wherever they
+    appear. A cell is known by its group (or intersection), its n and its value.
+    Returns the number of cells loaded (0, and nothing remembered, without a file).
+    """
+    _AUDITED.clear()
+    path = Path(run_dir) / "confidential" / AUDITED_FILE
+    if path.is_file():
+        for row in pd.read_csv(path, dtype={"label": str}, keep_default_na=False).itertuples(index=False):
+            for key in _keys(row.label, row.n, row.value):
+                _AUDITED[key] = row.code
+    return len(_AUDITED) // 2
+
+
+def _keys(label, n, value) -> list[tuple]:
+    """A cell's keys: with its label, and without it for charts whose rows are not labelled one way."""
+    value = round(float(value), 9)
+    return [(str(label), int(n), value), (None, int(n), value)]
+
+
+def _cell_label(table: pd.DataFrame) -> pd.Series | None:
+    for column in ("intersection", "group"):
+        if column in table:
+            return table[column].astype(str)
+    return None
+
+
+def audited_codes(table: pd.DataFrame) -> pd.Series:
+    """The status word the joint audit gave each row of ``table`` in an earlier pass ("" for none).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> audited_codes(pd.DataFrame({"group": ["A"], "n": [40], "estimate": [0.25]})).tolist()
+    ['']
+    """
+    codes = pd.Series("", index=table.index, dtype=object)
+    value_column = next((c for c in _VALUE_COLUMNS if c in table), None)
+    if not _AUDITED or value_column is None or "n" not in table:
+        return codes
+    n = pd.to_numeric(table["n"], errors="coerce")
+    value = pd.to_numeric(table[value_column], errors="coerce")
+    labels = _cell_label(table)
+    known = (n.notna() & value.notna()).to_numpy()
+    for position in np.flatnonzero(known):  # a few rows per table: the tables are aggregates
+        cell_n, cell_value = int(n.iloc[position]), round(float(value.iloc[position]), 9)
+        label = None if labels is None else labels.iloc[position]
+        codes.iloc[position] = _AUDITED.get((label, cell_n, cell_value), "") if label is not None \
+            else _AUDITED.get((None, cell_n, cell_value), "")
+    return codes
+
+
+def _with_audited(table: pd.DataFrame, status: pd.Series) -> pd.Series:
+    codes = audited_codes(table)
+    for code in ("audit", "complementary_share"):
+        mark = codes.eq(code) & ~status.str.split(";").map(lambda words, c=code: c in words).astype(bool)
+        status = _add_status(status, mark, code)
+    return status
+
+
 def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) -> pd.DataFrame:
     """The table as it may be released: the rules of this module applied.
 
@@ -217,6 +290,8 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         out = out.rename(columns={STATUS_COLUMN: f"{STATUS_COLUMN}_reported"})
     status = (out[STATUS_COLUMN].astype(object).fillna("").astype(str) if STATUS_COLUMN in out
               else pd.Series("", index=out.index))
+    if _AUDITED:
+        status = _with_audited(out, status)
     columns = [c for c in out.columns if c != STATUS_COLUMN]
     numeric = {c: s for c in columns if c not in _LABELS and (s := _numeric_column(out[c])) is not None}
     codes = {c: pd.Series([_code_of(v) for v in out[c].astype(object)], index=out.index, dtype=object)
@@ -804,6 +879,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
     todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
     left_as_is: set[tuple] = set()
+    remembered: list[dict] = []
     while todo:
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
@@ -827,6 +903,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             pick, code = _complement_for(var, block, index)
             if pick is not None:
                 table = tables[table_name]
+                remembered.append(_remembered_cell(table.loc[pick["index"]], code))
                 table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], code)
                 tables[table_name] = protect(table, min_n=min_n, name=table_name)
                 found[table_name] = _blocks(table_name, tables[table_name], min_n)
@@ -863,8 +940,35 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         else:
             inert_cells(table).to_csv(folder / f"{name}.csv", index=False)
     out = pd.DataFrame(ledger, columns=["table", "block", "group", "action", "reason"])
-    inert_cells(out).to_csv(folder / f"{AUDIT_TABLE}.csv", index=False)
+    newly = _record_audited(run_dir, remembered)
+    written, previous = out, folder / f"{AUDIT_TABLE}.csv"
+    if (run_dir / "confidential" / AUDITED_FILE).is_file() and previous.is_file():
+        # a later pass re-audits tables that carry the earlier passes' withholdings: keep their reasons
+        written = pd.concat([restore_cells(pd.read_csv(previous, keep_default_na=False)), out],
+                            ignore_index=True).drop_duplicates(ignore_index=True)
+    inert_cells(written).to_csv(previous, index=False)
+    out.attrs["newly_withheld"] = newly
     return out
+
+
+def _remembered_cell(row: pd.Series, code: str) -> dict:
+    """What identifies a cell the audit withholds wherever a notebook shows it again: label, n, value."""
+    label = row["intersection"] if "intersection" in row else row.get("group", "")
+    value = next((row[c] for c in _VALUE_COLUMNS if c in row and pd.notna(row[c])), np.nan)
+    return {"label": str(label), "n": row.get("n", np.nan), "value": value, "code": code}
+
+
+def _record_audited(run_dir: Path, cells: list[dict]) -> int:
+    """Add ``cells`` to the run's record of audited cells; the number that were not recorded before."""
+    cells = [c for c in cells if pd.notna(c["n"]) and pd.notna(c["value"])]
+    if not cells:
+        return 0
+    path = run_dir / "confidential" / AUDITED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    before = pd.read_csv(path, dtype={"label": str}, keep_default_na=False) if path.is_file() else None
+    frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True).drop_duplicates(["label", "n", "value"])
+    frame.to_csv(path, index=False)
+    return len(frame) - (0 if before is None else len(before))
 
 
 _WHAT = {"n": "number of students", "successes": "number of students with the outcome",
