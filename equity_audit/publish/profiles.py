@@ -299,7 +299,7 @@ body{font-family:"DejaVu Sans",system-ui,sans-serif;font-size:9.5pt;line-height:
 .school-profile table{border-collapse:collapse;width:100%;table-layout:fixed}
 .school-profile th,.school-profile td{border-bottom:1px solid #ccc;padding:.15rem .3rem;text-align:left;
 vertical-align:top;overflow-wrap:anywhere}.school-profile th{background:#f2f2f2}
-.school-profile td.num{text-align:right}.school-profile p.note{color:#444;font-size:8.5pt;margin:.2rem 0}
+.school-profile p.note{color:#444;font-size:8.5pt;margin:.2rem 0}
 .school-profile li{margin:.1rem 0}"""
 
 
@@ -307,24 +307,30 @@ def _number(value, percent: bool, signed: bool = False) -> str:
     if value is None or pd.isna(value):
         return "withheld"
     if signed:
-        scale, unit = (100, " points") if percent else (1, "")
-        return f"{value * scale:+.{0 if percent else 2}f}{unit}"
+        return f"{value * 100:+.1f} points" if percent else f"{value:+.2f}"
     return fmt_value(value, percent=percent)
 
 
+def _td(html: str, *, number: bool = False, span: int = 1, header: bool = False) -> str:
+    """A cell aligned in its own ``style``, so it reads the same under the report's styles and on its own page."""
+    tag = "th" if header else "td"
+    spans = f' colspan="{span}"' if span > 1 else ""
+    return f'<{tag}{spans} style="text-align:{"right" if number else "left"}">{html}</{tag}>'
+
+
 def _measure_row(row: dict) -> str:
-    title = escape(row["label"])
+    title = _td(escape(row["label"]))
     if "missing" in row:
-        return f'<tr><td>{title}</td><td colspan="4">{escape(row["missing"])}</td></tr>'
+        return f"<tr>{title}{_td(escape(row['missing']), span=4)}</tr>"
     percent = row["percent"]
     low, high = row["interval"]
     signed = row["interval_of"] == "gap"
     interval = "withheld" if pd.isna(low) or pd.isna(high) else \
         f"{_number(low, percent, signed)} to {_number(high, percent, signed)}" + ("" if signed else " (school)")
-    return (f"<tr><td>{title}</td><td class=\"num\">{escape(row['n'])} {escape(row['n_words'])}</td>"
-            f"<td class=\"num\">{_number(row['value'], percent)}</td>"
-            f"<td class=\"num\">{_number(row['district'], percent)} ({escape(row['comparator'])})</td>"
-            f"<td class=\"num\">{_number(row['gap'], percent, signed=True)}; 95% interval {escape(interval)}</td></tr>")
+    cells = [f"{escape(row['n'])} {escape(row['n_words'])}", _number(row["value"], percent),
+             f"{_number(row['district'], percent)} ({escape(row['comparator'])})",
+             f"{_number(row['gap'], percent, signed=True)}; 95% interval {escape(interval)}"]
+    return f"<tr>{title}{''.join(_td(cell, number=True) for cell in cells)}</tr>"
 
 
 def _flag_item(finding: dict) -> str:
@@ -347,11 +353,11 @@ def profile_html(profile: Profile, *, level: int = 2) -> str:
              "every number comes from the audit's published tables, and small groups are withheld.</p>",
              f"<{sub}>Its students</{sub}>"]
     if profile.composition:
-        rows = "".join(f"<tr><td>{escape(s)}</td><td>{escape(g)}</td></tr>" for s, g in profile.composition)
+        rows = "".join(f"<tr>{_td(escape(s))}{_td(escape(g))}</tr>" for s, g in profile.composition)
         parts.append(f'<table><colgroup><col style="width:22%"><col></colgroup><tbody>{rows}</tbody></table>')
     else:
         parts.append('<p class="note">This run published no breakdown of the school\'s students by subgroup.</p>')
-    head = "".join(f"<th>{t}</th>" for t in ("Measure", "n", "School", "Compared with", "Gap"))
+    head = "".join(_td(t, number=t != "Measure", header=True) for t in ("Measure", "n", "School", "Compared with", "Gap"))
     body = "".join(_measure_row(row) for row in profile.measures)
     parts += [f"<{sub}>Its gaps against the district</{sub}>",
               '<table><colgroup><col style="width:27%"><col style="width:15%"><col style="width:9%">'
@@ -418,7 +424,7 @@ def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = N
     (folder / "index.html").write_text(_page("School profiles", f"<h1>School profiles</h1><ul>{links}</ul>"),
                                        encoding="utf-8")
     if log:
-        log(f"{len(profiles)} school profiles written to {folder}")
+        log(f"{len(profiles)} school profiles written (schools/index.html)")
     out = run_dir / "confidential" / "notebooks" / "99_school_profiles.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(appendix_notebook(run_dir), out)
