@@ -40,8 +40,9 @@ def test_rerun_leaves_nothing_stale_and_is_owner_only(tmp_path, one_step):
     (out / "figures" / "old.png").write_bytes(b"png")
     report = run_audit(data, out, log=lambda _: None)
     assert report == out / "report.html" and report.exists()
-    # the joint disclosure audit always leaves its ledger beside the tables
-    assert sorted(p.name for p in (out / "tables").iterdir()) == ["counts.csv", "disclosure_audit.csv"]
+    # the joint disclosure audit always leaves its ledger beside the tables, and the school profiles their table
+    assert sorted(p.name for p in (out / "tables").iterdir()) == ["composition_by_school.csv", "counts.csv",
+                                                                   "disclosure_audit.csv"]
     assert not (out / "figures").exists()
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert stat.S_IMODE((out / "confidential").stat().st_mode) == 0o700

@@ -27,6 +27,7 @@ from equity_audit.data.requirements import analysis, missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
+from equity_audit.publish.profiles import write_profiles, write_school_composition
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_workbook)
 from equity_audit.publish.release import audit_release
@@ -293,6 +294,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress)
+    write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
     # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
     # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
     for passes in range(MAX_AUDIT_PASSES + 1):
@@ -309,6 +311,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                                   only=lambda step: step.reads_results or bool(step.tables_written & touched))
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
+    executed.append(write_profiles(run_dir, log=log))  # school profiles: pages, PDFs and the report's appendix
     written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
                ("Workbook", write_workbook(run_dir).name),
                ("Findings (JSON)", findings_json)]
