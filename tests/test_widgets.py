@@ -52,9 +52,9 @@ def test_facts_hold_every_metric_once_per_student_year_and_domain(facts):
 def test_view_gives_the_report_table_for_every_metric(facts, metric, by):
     table, figure, alt = view(facts, metric=metric, by=by, min_n=10)
     assert INTERVAL_COLUMNS <= set(table.columns)
-    # n is shown, "<10" for a small group, "withheld" for one withheld to protect a small one
-    assert len(table) > 1 and table["Students"].str.fullmatch(r"\d+|<10|withheld").all()
-    shown = table[table["Value"] != "withheld"]
+    # n is shown, "fewer than 10" for a small group, "withheld" for one withheld to protect a small one
+    assert len(table) > 1 and table["Students"].str.fullmatch(r"\d+|fewer than 10|withheld").all()
+    shown = table[table["Value"].str.fullmatch(r"-?[\d.]+%?")]
     assert len(shown) and shown["95% interval"].str.contains(" to ").all()
     assert (shown["Students"].str.fullmatch(r"\d+").all() and
             (shown["Students"].astype(int) >= 10).all())
@@ -68,7 +68,7 @@ def test_small_groups_are_withheld_with_no_number(facts):
                   min_n=10)
     withheld = _withheld_rows(result.table)
     assert len(withheld) > 0
-    assert set(withheld["Students"]) <= {"<10", "0", "withheld"}
+    assert set(withheld["Students"]) <= {"fewer than 10", "withheld"}
     assert (withheld[["Value", "95% interval", "Others", "Difference"]] == "withheld").all().all()
     assert result.data.loc[result.data["suppressed"], ["estimate", "low", "high"]].isna().all().all()
     assert "withheld" in result.caption
@@ -89,7 +89,7 @@ def test_a_larger_minimum_withholds_more(facts):
     small = view(facts, metric="access", by="race_ethnicity", min_n=10)
     large = view(facts, metric="access", by="race_ethnicity", min_n=200)
     assert len(_withheld_rows(large.table)) > len(_withheld_rows(small.table))
-    assert "<200" in set(large.table["Students"])
+    assert "fewer than 200" in set(large.table["Students"])
 
 
 def test_domain_school_and_year_filter_the_rows(facts):
@@ -131,15 +131,20 @@ def test_changing_a_dropdown_updates_the_view(explorer):
     assert not explorer.domain.disabled
     explorer.school.value = "Birch Elementary"
     assert "Birch Elementary" in explorer.caption.value
-    explorer.by.value = ("race_ethnicity", "english_learner")
+    explorer.choose("race_ethnicity", "english_learner")
     assert "Race/ethnicity × English learner" in explorer.caption.value
     assert explorer.current.table["Subgroup"].eq("Race/ethnicity × English learner").all()
 
 
-def test_a_third_subgroup_is_ignored_with_a_message(explorer):
-    explorer.by.value = ("race_ethnicity", "english_learner", "disability")
-    assert "first two" in explorer.message.value
-    assert "Disability" not in explorer.caption.value
+def test_two_ticked_groups_leave_the_other_boxes_waiting(explorer):
+    explorer.groups["english_learner"].value = True
+    assert explorer.chosen_groups() == ["race_ethnicity", "english_learner"]
+    assert explorer.groups["disability"].disabled and not explorer.groups["race_ethnicity"].disabled
+    explorer.groups["race_ethnicity"].value = False
+    assert not explorer.groups["disability"].disabled
+    assert explorer.current.table["Subgroup"].eq("English learner").all()
+    with pytest.raises(ValueError, match="two"):
+        explorer.choose("race_ethnicity", "english_learner", "disability")
 
 
 def test_no_student_id_reaches_the_page(explorer, facts):
@@ -189,7 +194,7 @@ def test_notes_folder_defaults_beside_the_data(tmp_path):
 def test_caption_names_the_selection():
     text = widgets.caption("grades", domain="math", school=ALL_SCHOOLS, year=2026, by=["gender", "disability"],
                            min_n=12)
-    assert text == ("Grades against evidence in math at all schools in 2025-26, by Gender × Disability; "
+    assert text == ("Grades against evidence in Math at all schools in 2025-26, by Gender × Disability; "
                     "groups under 12 students are withheld")
 
 
