@@ -485,20 +485,31 @@ def year_chart(long: pd.DataFrame, chosen: Metric, subgroup: str):
 
     values = long["Value"].map(_number)
     bounds = long["95% interval"].str.split(" to ", expand=True).reindex(columns=[0, 1]).map(_number)
-    drawn = long.assign(value=values, low=bounds[0], high=bounds[1]).dropna(subset=["value"])
+    order = long["Group"].map({group: i for i, group in enumerate(dict.fromkeys(long["Group"]))})
+    drawn = long.assign(value=values, low=bounds[0], high=bounds[1], order=order).dropna(subset=["value"])
     years = list(dict.fromkeys(long["School year"]))
-    with plt.rc_context({"font.size": 14}):  # read on a projector
-        figure, ax = plt.subplots(figsize=(10, 5.5))
+    with plt.rc_context(PROJECTOR_FONTS):
+        figure, ax = plt.subplots(figsize=(11, 6.5))
         _draw_years(ax, drawn, years, chosen, subgroup)
         figure.tight_layout()
     return figure, _year_alt(drawn, chosen, subgroup, len(set(long["Group"])))
 
 
+#: Chart text read from the back of a room (the report's theme sets smaller sizes).
+PROJECTOR_FONTS = {"font.size": 15, "axes.labelsize": 15, "xtick.labelsize": 14, "ytick.labelsize": 14,
+                   "legend.fontsize": 13, "legend.title_fontsize": 14}
+
+
 def _draw_years(ax, drawn: pd.DataFrame, years: list[str], chosen: Metric, subgroup: str) -> None:
-    for group, points in drawn.groupby("Group", sort=False):
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys(drawn.sort_values("order")["Group"]))  # the table's order
+    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20").colors
+    for number, group in enumerate(groups):
+        points = drawn[drawn["Group"] == group]
         ax.errorbar(points["School year"].map(years.index), points["value"],
                     yerr=[points["value"] - points["low"], points["high"] - points["value"]],
-                    marker="o", capsize=4, label=group)
+                    marker="o", capsize=4, label=group, color=colours[number % len(colours)])
     if chosen.reference is not None:
         ax.axhline(chosen.reference * (100 if chosen.percent else 1), color="grey", linestyle="--",
                    label=chosen.reference_label)
@@ -506,16 +517,20 @@ def _draw_years(ax, drawn: pd.DataFrame, years: list[str], chosen: Metric, subgr
     ax.set_ylabel(chosen.xlabel + (" (%)" if chosen.percent else ""))
     ax.set_xlabel("School year")
     if len(drawn):
-        ax.legend(title=subgroup, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+        ax.legend(title=subgroup, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
+                  ncol=1 if len(groups) <= 4 else 2)
 
 
 def _year_alt(drawn: pd.DataFrame, chosen: Metric, subgroup: str, groups: int) -> str:
-    ends = drawn.groupby("Group", sort=False).agg(first=("School year", "first"), last=("School year", "last"),
-                                                  start=("Value", "first"), end=("Value", "last"))
-    said = "; ".join(f"{group}: {row.start} in {row.first}, {row.end} in {row.last}" for group, row in ends.iterrows())
+    """The first and last year each group is drawn (released values only), and how many never are."""
+    ends = drawn.sort_values("order", kind="stable").groupby("Group", sort=False).agg(
+        first=("School year", "first"), last=("School year", "last"), start=("Value", "first"),
+        end=("Value", "last"))
+    said = ends.index + ": " + ends["start"] + " in " + ends["first"]
+    said = said.where(ends["first"] == ends["last"], said + ", " + ends["end"] + " in " + ends["last"])
     hidden = groups - len(ends)
     return (f"Line chart of {chosen.measure} by school year, one line per group of {subgroup}"
-            + (f". {said}" if said else ". No group is large enough to show")
+            + (f". {'; '.join(said)}" if len(said) else ". No group is large enough to show")
             + (f". {hidden} group(s) withheld in every year" if hidden else "") + ".")
 
 
@@ -632,6 +647,8 @@ def _prompts_html(metric: str) -> str:
 STYLE = """<style>
 .ea-explorer { font-size: 20px; line-height: 1.4; --jp-widgets-font-size: 20px;
   --jp-widgets-inline-height: 40px; --jp-widgets-inline-label-width: 10em; --jp-ui-font-size1: 20px; }
+.jp-RenderedMarkdown p { font-size: 20px; }
+.jp-RenderedMarkdown h1 { font-size: 40px; }
 .ea-explorer h2 { font-size: 36px; margin: 0.3em 0; }
 .ea-explorer h3 { font-size: 28px; margin: 0.4em 0; }
 .ea-explorer .widget-label, .ea-explorer label, .ea-explorer select, .ea-explorer button,
@@ -696,12 +713,14 @@ class Explorer:
         self.year = w.Dropdown(options=[(year_label(y), y) for y in years], value=years[0],
                                description=LABELS["year"], style=style, layout=wide)
         self.period = w.ToggleButtons(options=[(LABELS["one_year"], "year"), (LABELS["each_year"], "trend")],
-                                      value="year", description=LABELS["period"], style=style)
+                                      value="year", description=LABELS["period"],
+                                      style={**style, "button_width": "auto"})
         self.groups = {c: w.Checkbox(value=c == groups[0], description=shown_name(c), indent=False) for c in groups}
         self._ticked_order = [groups[0]]
         self.by = w.VBox([w.HTML(value=f"<b>{html.escape(LABELS['by'])}</b>"), *self.groups.values()])
         self.presenter = w.ToggleButton(value=False, description=LABELS["presenter"],
-                                        tooltip=LABELS["presenter_tip"], icon="desktop")
+                                        tooltip=LABELS["presenter_tip"], icon="desktop",
+                                        layout=w.Layout(width="auto", min_width="12em"))
         for control, name in ((self.metric, "metric"), (self.domain, "domain"), (self.school, "school"),
                               (self.year, "year"), (self.period, "period"), (self.by, "by"),
                               (self.presenter, "presenter")):
@@ -786,6 +805,8 @@ class Explorer:
         notes = []
         if not self._ticked_order:
             notes.append(f"Tick at least one group of students; showing {shown_name(chosen['by'][0])}.")
+        if len(self._ticked_order) >= 2:
+            notes.append("Two groups are ticked: untick one to choose another.")
         if not metric.by_domain:
             notes.append(f"{metric.name} is counted once per student each school year, not by subject area.")
         self.message.value = " ".join(f"<span>{html.escape(n)}</span>" for n in notes)
