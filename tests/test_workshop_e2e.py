@@ -57,6 +57,7 @@ def _wait_for(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
 
 
 TOKEN = "a-workshop-token-for-tests"
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -71,7 +72,8 @@ def workshop_server(tmp_path):
     server = subprocess.Popen(
         [*command, "workshop", "--data", str(BUNDLED), "--port", str(port), "--no-browser", "--token", TOKEN],
         # the server and its kernels import the package from this checkout (a worktree too), not the install
-        cwd=tmp_path, env={**cli_env(), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=tmp_path, env={**cli_env(), "PYTHONPATH": str(CHECKOUT)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}/?token={TOKEN}"
     try:
         _wait_for(url, server)

@@ -104,8 +104,8 @@ def shown_name(column: str) -> str:
 def domain_name(code: str) -> str:
     """How the explorer names a subject area code: a short code in capitals ("ELA"), else capitalised.
 
-    >>> domain_name("ela"), domain_name("science"), domain_name(ALL_DOMAINS)
-    ('ELA', 'Science', 'All subject areas')
+    >>> domain_name("sci"), domain_name("social_studies"), domain_name(ALL_DOMAINS)
+    ('SCI', 'Social studies', 'All subject areas')
     """
     if code == ALL_DOMAINS:
         return "All subject areas"
@@ -355,14 +355,14 @@ def released_table(data: pd.DataFrame, *, percent: bool, min_n: int, subgroup: s
     table = pd.DataFrame({
         "Subgroup": subgroup,
         "Group": data["group"].astype(str).to_numpy(),
-        "Students": shown["n"].map(lambda v: v if isinstance(v, str) else f"{int(v)}"),
-        "Value": shown["estimate"].map(lambda v: _cell(v, percent, min_n)),
+        "Students": shown["n"].map(lambda v: v if isinstance(v, str) else WITHHELD if pd.isna(v) else str(int(v))),
+        "Value": shown["estimate"].map(lambda v: _cell(v, percent)),
         "95% interval": np.where(lows.notna() & highs.notna(),
                                  lows.map(lambda v: fmt_value(v, percent=percent)) + " to "
                                  + highs.map(lambda v: fmt_value(v, percent=percent)), WITHHELD),
         # the others' share is shown as a number or not at all ("fewer than" there would be about the others)
         "Others": pd.to_numeric(shown["comparator_estimate"], errors="coerce").map(
-            lambda v: _cell(v, percent, min_n)),
+            lambda v: _cell(v, percent)),
         "Difference": numbers["difference"].map(lambda d: WITHHELD if pd.isna(d) else
                                                 f"{d * 100:+.0f} pts" if percent else f"{d:+.2f}"),
         "Closer look": np.where(shown["flagged"].astype("boolean").fillna(False), "yes", ""),
@@ -371,7 +371,7 @@ def released_table(data: pd.DataFrame, *, percent: bool, min_n: int, subgroup: s
     return table
 
 
-def _cell(value, percent: bool, min_n: int) -> str:
+def _cell(value, percent: bool) -> str:
     """A released value as words: a number, a code ("≤ 10%"), or why it is not shown."""
     if isinstance(value, str):
         # a share whose students with the outcome are fewer than min_n
