@@ -52,9 +52,9 @@ def test_facts_hold_every_metric_once_per_student_year_and_domain(facts):
 def test_view_gives_the_report_table_for_every_metric(facts, metric, by):
     table, figure, alt = view(facts, metric=metric, by=by, min_n=10)
     assert INTERVAL_COLUMNS <= set(table.columns)
-    # n is shown, "<10" for a small group, "withheld" for one withheld to protect a small one
-    assert len(table) > 1 and table["Students"].str.fullmatch(r"\d+|<10|withheld").all()
-    shown = table[table["Value"] != "withheld"]
+    # n is shown, "fewer than 10" for a small group, "withheld" for one withheld to protect a small one
+    assert len(table) > 1 and table["Students"].str.fullmatch(r"\d+|fewer than 10|withheld").all()
+    shown = table[table["Value"].str.fullmatch(r"-?[\d.]+%?")]
     assert len(shown) and shown["95% interval"].str.contains(" to ").all()
     assert (shown["Students"].str.fullmatch(r"\d+").all() and
             (shown["Students"].astype(int) >= 10).all())
@@ -68,7 +68,7 @@ def test_small_groups_are_withheld_with_no_number(facts):
                   min_n=10)
     withheld = _withheld_rows(result.table)
     assert len(withheld) > 0
-    assert set(withheld["Students"]) <= {"<10", "0", "withheld"}
+    assert set(withheld["Students"]) <= {"fewer than 10", "withheld"}
     assert (withheld[["Value", "95% interval", "Others", "Difference"]] == "withheld").all().all()
     assert result.data.loc[result.data["suppressed"], ["estimate", "low", "high"]].isna().all().all()
     assert "withheld" in result.caption
@@ -89,7 +89,7 @@ def test_a_larger_minimum_withholds_more(facts):
     small = view(facts, metric="access", by="race_ethnicity", min_n=10)
     large = view(facts, metric="access", by="race_ethnicity", min_n=200)
     assert len(_withheld_rows(large.table)) > len(_withheld_rows(small.table))
-    assert "<200" in set(large.table["Students"])
+    assert "fewer than 200" in set(large.table["Students"])
 
 
 def test_domain_school_and_year_filter_the_rows(facts):
@@ -131,15 +131,20 @@ def test_changing_a_dropdown_updates_the_view(explorer):
     assert not explorer.domain.disabled
     explorer.school.value = "Birch Elementary"
     assert "Birch Elementary" in explorer.caption.value
-    explorer.by.value = ("race_ethnicity", "english_learner")
+    explorer.choose("race_ethnicity", "english_learner")
     assert "Race/ethnicity × English learner" in explorer.caption.value
     assert explorer.current.table["Subgroup"].eq("Race/ethnicity × English learner").all()
 
 
-def test_a_third_subgroup_is_ignored_with_a_message(explorer):
-    explorer.by.value = ("race_ethnicity", "english_learner", "disability")
-    assert "first two" in explorer.message.value
-    assert "Disability" not in explorer.caption.value
+def test_two_ticked_groups_leave_the_other_boxes_waiting(explorer):
+    explorer.groups["english_learner"].value = True
+    assert explorer.chosen_groups() == ["race_ethnicity", "english_learner"]
+    assert explorer.groups["disability"].disabled and not explorer.groups["race_ethnicity"].disabled
+    explorer.groups["race_ethnicity"].value = False
+    assert not explorer.groups["disability"].disabled
+    assert explorer.current.table["Subgroup"].eq("English learner").all()
+    with pytest.raises(ValueError, match="two"):
+        explorer.choose("race_ethnicity", "english_learner", "disability")
 
 
 def test_no_student_id_reaches_the_page(explorer, facts):
@@ -189,7 +194,7 @@ def test_notes_folder_defaults_beside_the_data(tmp_path):
 def test_caption_names_the_selection():
     text = widgets.caption("grades", domain="math", school=ALL_SCHOOLS, year=2026, by=["gender", "disability"],
                            min_n=12)
-    assert text == ("Grades against evidence in math at all schools in 2025-26, by Gender × Disability; "
+    assert text == ("Grades against evidence in Math at all schools in 2025-26, by Gender × Disability; "
                     "groups under 12 students are withheld")
 
 
@@ -232,3 +237,137 @@ def test_workshop_kernels_are_capped():
     with pytest.raises(tornado_web.HTTPError) as full:
         asyncio.run(manager.start_kernel())
     assert full.value.status_code == 503 and "0 pages" in full.value.log_message
+
+
+# ---- facilitator controls: tick boxes, year by year, presenter mode, words (issue 15 item 8)
+
+def _own_facts(events_yes: int, events_no: int, years=(2026,)) -> pd.DataFrame:
+    """100 students a year in each of two groups, with the given numbers of exclusions."""
+    frames = []
+    for year in years:
+        frames.append(pd.DataFrame({
+            "student_id": [f"x{year}-{i}" for i in range(200)], "school_year": year, "domain": ALL_DOMAINS,
+            "school": "North", "low_income": ["Yes"] * 100 + ["No"] * 100,
+            "gender": ["A", "B"] * 100,
+            "any_exclusion": [1] * events_yes + [0] * (100 - events_yes) + [1] * events_no + [0] * (100 - events_no)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_small_count_behind_a_share_is_not_shown_nor_given_back_by_the_others_column():
+    table = view(_own_facts(3, 30), metric="discipline", by="low_income", min_n=10).table.set_index("Group")
+    assert table.loc["Yes", "Value"] == "fewer than 10 students"
+    assert (table.loc["Yes", ["95% interval", "Others", "Difference"]] == "withheld").all()
+    # the other group's "others" value would be 3 of 100: withheld too
+    assert table.loc["No", "Value"] == "30%" and table.loc["No", "Others"] == "withheld"
+    assert table.loc["No", "Students"] == "100"
+
+
+def test_ticked_groups_reach_the_view(explorer, facts):
+    explorer.groups["gender"].value = True  # race/ethnicity is ticked when the explorer opens
+    assert explorer.chosen_groups() == ["race_ethnicity", "gender"]
+    expected = view(facts, metric=explorer.metric.value, year=explorer.year.value, by=["race_ethnicity", "gender"])
+    pd.testing.assert_frame_equal(explorer.current.table, expected.table)
+    assert "by Race/ethnicity × Gender" in explorer.caption.value
+    plt.close(expected.figure)
+    explorer.choose("low_income")
+    assert explorer.current.table["Subgroup"].eq("Low income").all()
+    assert [box.value for box in explorer.groups.values()].count(True) == 1
+
+
+def test_year_view_shows_each_year_through_the_gate(facts):
+    from equity_audit.publish.release import protect
+
+    result = widgets.by_year(facts, metric="discipline", by="race_ethnicity", min_n=10)
+    years = sorted(facts["school_year"].unique())
+    labels = [f"{y - 1}-{str(y)[-2:]}" for y in years]
+    assert list(result.table.columns) == ["Group", *labels]
+    assert f"from {labels[0]} to {labels[-1]}" in result.caption
+    long = result.data.set_index(["School year", "Group"])
+    for year, name in zip(years, labels):
+        rows = facts[(facts["domain"] == ALL_DOMAINS) & (facts["school_year"] == year)]
+        engine = disaggregate(rows, "any_exclusion", by=["race_ethnicity"], min_n=10)
+        gated = protect(engine, min_n=10).assign(group=engine["race_ethnicity"].astype(str))
+        for row in gated.itertuples():
+            shown = long.loc[(name, row.group)]
+            if row.status in ("small_n", "complementary"):
+                assert shown["Students"] in ("fewer than 10", "withheld") and shown["Value"] == "withheld"
+            elif pd.isna(row.estimate):  # a small count or a coded share: no number
+                assert not re.fullmatch(r"[\d.]+%", shown["Value"]) and shown["95% interval"] == "withheld"
+            else:
+                assert shown["Value"] == widgets.fmt_value(row.estimate, percent=True)
+                assert shown["Students"] == str(row.n)
+    # a group withheld in every year has no line in the chart
+    always = result.table.loc[result.table[labels].eq("withheld").all(axis=1), "Group"]
+    legend = {text.get_text() for text in result.figure.axes[0].get_legend().get_texts()}
+    assert len(always) and not legend & set(always) and legend
+    assert not any(group in result.alt for group in always)
+    plt.close(result.figure)
+
+
+def test_year_view_withholds_a_group_in_the_year_it_is_small():
+    facts = pd.concat([_own_facts(20, 30, years=(2025,)),
+                       _own_facts(20, 30, years=(2026,)).iloc[list(range(5)) + list(range(100, 200))]])
+    result = widgets.by_year(facts, metric="discipline", by="low_income", min_n=10)
+    row = result.table.set_index("Group").loc["Yes"]
+    assert row["2024-25"] == "20% (100 students)" and row["2025-26"] == "withheld"
+    assert result.data.set_index(["School year", "Group"]).loc[("2025-26", "Yes"), "Students"] == "fewer than 10"
+    plt.close(result.figure)
+
+
+def test_the_explorer_switches_to_year_by_year(explorer):
+    explorer.period.value = "trend"
+    assert explorer.year.disabled and "each school year from" in explorer.caption.value
+    assert "Line chart" in explorer.chart.value and "<table" in explorer.table.value
+    assert widgets.year_label(int(explorer.facts["school_year"].max())) in explorer.current.table.columns
+    assert explorer.selection_words()["School year"] == "each year"
+    explorer.period.value = "year"
+    assert not explorer.year.disabled and "Dot chart" in explorer.chart.value
+
+
+def test_presenter_mode_hides_the_notes_box(explorer):
+    page = explorer.widget()
+    assert explorer.notes_box in page.children and explorer.notes in explorer.notes_box.children
+    explorer.presenter.value = True
+    assert explorer.notes_box.layout.display == "none"
+    explorer.presenter.value = False
+    assert explorer.notes_box.layout.display != "none"
+
+
+# "none" is English ("had none"); Python's None is not
+DEVELOPER_WORDS = re.compile(r"DataFrame|\bnan\b|(?-i:\bNone\b)|subgroup_col|dtype|\bmetrics?\b|\bdomains?\b|"
+                             r"\w+_\w+|Traceback", re.IGNORECASE)
+
+
+def _visible_words(explorer) -> list[str]:
+    """Every label and text a facilitator reads (the chart's picture itself excluded, its alt text kept)."""
+    controls = [explorer.metric, explorer.domain, explorer.school, explorer.year, explorer.period]
+    words = [c.description for c in controls] + [str(label) for c in controls for label, _ in
+                                                 ([(o, o) if isinstance(o, str) else o for o in c.options])]
+    words += [box.description for box in explorer.groups.values()] + [explorer.presenter.description,
+                                                                       explorer.save.description,
+                                                                       explorer.notes.placeholder]
+    page = explorer.widget()
+    html_texts = [child.value for child in (page.children[0], explorer.by.children[0],
+                                            explorer.notes_box.children[0])]
+    html_texts += [explorer.message.value, explorer.caption.value, explorer.table.value, explorer.prompts.value]
+    html_texts.append(re.search(r'alt="([^"]*)"', explorer.chart.value).group(1))
+    return words + [re.sub(r"<style>.*?</style>|<[^>]+>|\bclass=\S+", " ", text, flags=re.S) for text in html_texts]
+
+
+@pytest.mark.parametrize("period", ["year", "trend"])
+def test_no_developer_words_in_what_the_facilitator_reads(explorer, period):
+    explorer.period.value = period
+    for metric in ("pace", "discipline"):
+        explorer.metric.value = metric
+        for chosen in (("race_ethnicity",), ("english_learner", "low_income")):
+            explorer.choose(*chosen)
+            found = {m.group(0) for text in _visible_words(explorer) for m in DEVELOPER_WORDS.finditer(text)}
+            assert not found, found
+
+
+def test_the_explorer_is_sized_for_a_projector(explorer):
+    style = explorer.widget().children[0].value
+    body = re.search(r"\.ea-explorer \{[^}]*font-size: (\d+)px", style)
+    heading = re.search(r"\.ea-explorer h2 \{[^}]*font-size: (\d+)px", style)
+    assert int(body.group(1)) >= 18 and int(heading.group(1)) > int(body.group(1))
+    assert "ea-explorer" in explorer.widget()._dom_classes

@@ -57,6 +57,7 @@ def _wait_for(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
 
 
 TOKEN = "a-workshop-token-for-tests"
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -70,7 +71,9 @@ def workshop_server(tmp_path):
     command = [str(script)] if script.exists() else [sys.executable, "-m", "equity_audit.app.cli"]
     server = subprocess.Popen(
         [*command, "workshop", "--data", str(BUNDLED), "--port", str(port), "--no-browser", "--token", TOKEN],
-        cwd=tmp_path, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # the server and its kernels import the package from this checkout (a worktree too), not the install
+        cwd=tmp_path, env={**cli_env(), "PYTHONPATH": str(CHECKOUT)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}/?token={TOKEN}"
     try:
         _wait_for(url, server)
@@ -123,5 +126,18 @@ def test_changing_the_metric_updates_the_view(workshop_server, tmp_path):
             caption.filter(has_text="Discipline: any exclusion").wait_for(timeout=60_000)
             assert "Pace" not in caption.inner_text()
             page.locator("div.ea-table").filter(has_text="Students").wait_for(timeout=10_000)
+
+            # a second group is ticked with one click, no Ctrl-click
+            page.locator(".ea-by label").filter(has_text="Gender").locator("input").check()
+            caption.filter(has_text="× Gender").wait_for(timeout=60_000)
+            page.locator(".ea-period button").filter(has_text="Year by year").click()
+            caption.filter(has_text="each school year").wait_for(timeout=60_000)
+            notes = page.locator(".ea-notes-box")
+            assert notes.is_visible()
+            page.locator(".ea-presenter").click()
+            notes.wait_for(state="hidden", timeout=10_000)
         finally:
             browser.close()
+    console = (tmp_path / "workshop.log").read_text()
+    # the page's kernel started, and said nothing about unencrypted TCP (it runs over IPC)
+    assert "Kernel started" in console and "without encryption" not in console

@@ -236,6 +236,9 @@ def _workshop(args) -> int:
                    "--VoilaConfiguration.multi_kernel_manager_class="
                    "equity_audit.app.workshop_kernels.CappedKernelManager",
                    f"--CappedKernelManager.max_kernels={args.max_pages}",
+                   # kernels talk to the server over local sockets only their owner can open, not TCP
+                   # ports any local account can reach (ipykernel warns on every start over TCP)
+                   "--KernelManager.transport=ipc",
                    # a page left open but unused for 15 minutes gives its kernel back
                    "--MappingKernelManager.cull_idle_timeout=900", "--MappingKernelManager.cull_interval=60"]
         if args.no_browser:

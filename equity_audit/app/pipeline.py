@@ -21,6 +21,7 @@ import nbformat
 import papermill as pm
 
 from equity_audit._version import __version__
+from equity_audit.app.kernels import IPCKernelManager
 from equity_audit.config import load_config
 from equity_audit.data.enrollment import student_years
 from equity_audit.data.requirements import analysis, missing_tables
@@ -165,6 +166,7 @@ def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: 
             str(source), str(out), parameters=parameters, kernel_name="python3",
             language="python", cwd=str(run_dir), progress_bar=progress,
             execution_timeout=timeout, log_output=False,
+            kernel_manager_class=IPCKernelManager,  # no TCP port, no "without encryption" warning
         )
     except pm.PapermillExecutionError as err:
         first_line = next(iter(err.source.strip().splitlines()), "")

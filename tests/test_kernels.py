@@ -1,0 +1,37 @@
+"""The pipeline's notebooks run on kernels that talk over local sockets, not TCP."""
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+
+from equity_audit.app.kernels import IPCKernelManager
+
+
+def test_a_kernel_runs_over_ipc_in_a_private_folder_removed_at_shutdown(tmp_path):
+    async def run():
+        manager = IPCKernelManager(kernel_name="python3")
+        with log.open("w") as console:
+            await manager.start_kernel(cwd=str(work), stderr=console)
+        folder = Path(manager.ip).parent
+        try:
+            client = manager.client()
+            client.start_channels()
+            reply = await client.kernel_info(reply=True, timeout=60)
+            client.stop_channels()
+            sockets = sorted(p.name for p in folder.iterdir())
+            mode = stat.S_IMODE(folder.stat().st_mode)
+        finally:
+            await manager.shutdown_kernel(now=True)
+        return manager.transport, reply, folder, sockets, mode
+
+    work, log = tmp_path / "work", tmp_path / "kernel.log"
+    work.mkdir()
+
+    transport, reply, folder, sockets, mode = asyncio.run(run())
+    assert transport == "ipc" and reply["content"]["status"] == "ok"
+    assert len(sockets) == 5 and all(name.startswith("kernel-") for name in sockets)
+    assert mode == 0o700 and not folder.exists()
+    assert not list(work.iterdir())  # nothing left in the kernel's working folder
+    console = log.read_text()
+    assert "without encryption" not in console
