@@ -25,18 +25,19 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from equity_audit.config import Config, load_config
 from equity_audit.data.load import load_district
 from equity_audit.exceptions import ConfigError, DataValidationError, EquityAuditError
-from equity_audit.publish.release import audit_release
+from equity_audit.publish.release import audit_release, protect
 from equity_audit.publish.rundir import confidential_dir, read_table, write_table
-from equity_audit.state import (StateDataError, determinations, facts_for, find_leas, idea_counts, lea_summary,
-                                released_rollup, rollup, student_counts)
+from equity_audit.questions.state import (StateDataError, determinations, facts_for, find_leas, idea_counts,
+                                          lea_summary, rollup, student_counts)
 
-__all__ = ["run_state", "StateRunError", "STATE_MARKER", "STATE_PAGE", "TABLES"]
+__all__ = ["run_state", "released_rollup", "StateRunError", "STATE_MARKER", "STATE_PAGE", "TABLES"]
 
 #: File that marks a folder as a state run, so a rerun may replace it.
 STATE_MARKER = ".equity-audit-state-run"
@@ -120,7 +121,9 @@ def _publish(out: Path, facts: pd.DataFrame, config: Config) -> None:
     counted = by_year.rename(columns={"base": "n", "outcome": "events", "risk": "estimate"}).assign(statistic="rate")
     latest = counted.rename(columns={"school_year": "determination_year"})[
         ["lea", "category", "group", "determination_year", "n", "events", "estimate", "statistic"]]
-    decided = decided.merge(latest, on=["lea", "category", "group", "determination_year"], how="left")
+    # the determination year is published as a label, so a withheld row still says which year it is
+    decided = decided.merge(latest, on=["lea", "category", "group", "determination_year"], how="left") \
+        .rename(columns={"determination_year": "school_year"})
     tables = {"state_leas": lea_summary(decided, student_counts(facts)),
               "state_idea_determinations": decided,
               "state_idea_risk_ratios": counted,
@@ -147,6 +150,53 @@ def _write_page(out: Path, config: Config, reports: dict[str, str] | None = None
             parts.append(f"<h2>{html.escape(title)}</h2>" + table.to_html(index=False, escape=True))
     page = "<!doctype html><meta charset='utf-8'><title>State audit</title>" + "".join(parts)
     (out / STATE_PAGE).write_text(page, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- roll-up disclosure
+
+
+def released_rollup(table: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
+    """The roll-up with the release gate applied and complementary suppression across levels.
+
+    :func:`~equity_audit.publish.release.protect` withholds small groups and
+    small counts row by row. A parent (state or LEA) row minus its shown
+    children would give back a single withheld child, so where exactly one
+    child of a shown parent is withheld another is withheld with it (the
+    smallest shown one): its row (``complementary``) for a withheld size, its
+    share and count (``complementary_share``) for a withheld count. An LEA
+    withheld this way takes its schools with it, since they add up to it.
+    """
+    released = protect(table, min_n=min_n)
+    for child, parent_keys in (("school", ["lea", "measure"]), ("lea", ["measure"])):
+        for column, word in (("n", "complementary"), ("events", "complementary_share")):
+            chosen = _second_withheld(released, child, parent_keys, column)
+            if child == "lea":  # its schools add up to it: withhold them with it
+                pairs = released.loc[chosen, ["lea", "measure"]].apply(tuple, axis=1)
+                own = released[["lea", "measure"]].apply(tuple, axis=1).isin(set(pairs))
+                chosen = chosen | (own & (released["level"] == "school"))
+            released.loc[chosen, "status"] = _join_status(released.loc[chosen, "status"], word)
+            released = protect(released, min_n=min_n)
+    return released
+
+
+def _second_withheld(released: pd.DataFrame, child: str, parent_keys: list[str], column: str) -> pd.Series:
+    """Children to withhold so that no shown parent has exactly one withheld child in ``column``."""
+    parents = released.loc[released["level"] == ("state" if child == "lea" else "lea"), [*parent_keys, column]]
+    rows = released[released["level"] == child]
+    parent_value = rows[parent_keys].merge(parents.rename(columns={column: "_parent"}), on=parent_keys,
+                                           how="left")["_parent"].set_axis(rows.index)
+    keys = [rows[k] for k in parent_keys]
+    hidden = (rows[column].isna() & rows["n"].fillna(-1).ne(0)).astype(bool)
+    lone = hidden.groupby(keys).transform("sum").eq(1) & parent_value.notna()
+    candidate = rows[column].where(lone & ~hidden)
+    picked = candidate.eq(candidate.groupby(keys).transform("min")).fillna(False).astype(bool)
+    first = picked & picked.astype(int).groupby(keys).cumsum().eq(1)
+    return first.reindex(released.index, fill_value=False)
+
+
+def _join_status(status: pd.Series, word: str) -> pd.Series:
+    status = status.astype(object).fillna("").astype(str)
+    return np.where(status == "", word, status + ";" + word)
 
 
 # --------------------------------------------------------------------------- LEA reports

@@ -42,6 +42,10 @@ PLANTED_RISK = 0.5
 DEFAULT_SIZES = (1500, 1500, 500, 700, 900)
 _UNKNOWN_RACE = ""  # the generator writes a blank for an unknown race/ethnicity
 _DAYS_REMOVED = 2
+#: IDEA categories the planted suspensions raise. In a small state the out-of-school suspension ratio
+#: may not be calculated (too few children of all other groups in the state are suspended: minimum
+#: cell size); total removals, which count in-school suspensions too, are.
+_PLANTED_CATEGORIES = ("out_of_school_suspension", "total_removals")
 
 
 def _lea_id(i: int) -> str:
@@ -94,7 +98,7 @@ def generate_state(leas: int = 5, *, seed: int = 0, sizes=None, years=(2024, 202
         ``{lea id: (tables, manifest)}`` as :func:`generate_district` returns them.
     manifest : dict
         ``leas`` (id, students, seed) and ``planted``: one record per planted LEA with
-        ``lea``, ``category``, ``group``, ``years`` and ``risk``, and
+        ``lea``, ``categories``, ``group``, ``years`` and ``risk``, and
         ``significant`` (whether the three-year rule should determine it).
     """
     sizes, years = _sizes(leas, sizes), list(years)
@@ -107,7 +111,7 @@ def generate_state(leas: int = 5, *, seed: int = 0, sizes=None, years=(2024, 202
         if i < 2:
             plant_years = years if i == 0 else years[-2:]
             group = _plant(tables, rng, plant_years)
-            planted.append({"lea": lea, "category": "out_of_school_suspension", "group": group,
+            planted.append({"lea": lea, "categories": list(_PLANTED_CATEGORIES), "group": group,
                             "years": plant_years, "risk": PLANTED_RISK, "significant": i == 0})
         out[lea] = (tables, manifest)
     return out, {"leas": records, "years": years, "planted": planted}

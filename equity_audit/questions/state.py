@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from equity_audit.config import Config, StateSettings
@@ -36,10 +35,9 @@ from equity_audit.data.contract import TABLES, UNKNOWN
 from equity_audit.data.read import FORMATS
 from equity_audit.disproportionality import multi_year, risk_ratios
 from equity_audit.exceptions import EquityAuditError
-from equity_audit.publish.release import protect
 
 __all__ = ["CATEGORIES", "LEA_COLUMN", "StateDataError", "find_leas", "safe_id", "idea_counts",
-           "determinations", "lea_summary", "rollup", "released_rollup", "student_counts", "facts_for",
+           "determinations", "lea_summary", "rollup", "student_counts", "facts_for",
            "ROLLUP_MEASURES"]
 
 #: Column that names the LEA of each row in the single-folder layout.
@@ -291,50 +289,6 @@ def rollup(facts: pd.DataFrame) -> pd.DataFrame:
     out["estimate"] = out["events"] / out["n"]
     out[["n", "events"]] = out[["n", "events"]].astype("int64")
     return out[["level", "lea", "school", "measure", "statistic", "n", "events", "estimate"]]
-
-
-def released_rollup(table: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
-    """The roll-up with the release gate applied and complementary suppression across levels.
-
-    :func:`~equity_audit.publish.release.protect` withholds small groups and
-    small counts row by row. A parent (state or LEA) row minus its shown
-    children would give back a single withheld child, so where exactly one
-    child of a shown parent is withheld another is withheld with it (the
-    smallest shown one): its row (``complementary``) for a withheld size, its
-    share and count (``complementary_share``) for a withheld count. An LEA
-    withheld this way takes its schools with it, since they add up to it.
-    """
-    released = protect(table, min_n=min_n)
-    for child, parent_keys in (("school", ["lea", "measure"]), ("lea", ["measure"])):
-        for column, word in (("n", "complementary"), ("events", "complementary_share")):
-            chosen = _second_withheld(released, child, parent_keys, column)
-            if child == "lea":  # its schools add up to it: withhold them with it
-                pairs = released.loc[chosen, ["lea", "measure"]].apply(tuple, axis=1)
-                own = released[["lea", "measure"]].apply(tuple, axis=1).isin(set(pairs))
-                chosen = chosen | (own & (released["level"] == "school"))
-            released.loc[chosen, "status"] = _join_status(released.loc[chosen, "status"], word)
-            released = protect(released, min_n=min_n)
-    return released
-
-
-def _second_withheld(released: pd.DataFrame, child: str, parent_keys: list[str], column: str) -> pd.Series:
-    """Children to withhold so that no shown parent has exactly one withheld child in ``column``."""
-    parents = released.loc[released["level"] == ("state" if child == "lea" else "lea"), [*parent_keys, column]]
-    rows = released[released["level"] == child]
-    parent_value = rows[parent_keys].merge(parents.rename(columns={column: "_parent"}), on=parent_keys,
-                                           how="left")["_parent"].set_axis(rows.index)
-    keys = [rows[k] for k in parent_keys]
-    hidden = (rows[column].isna() & rows["n"].fillna(-1).ne(0)).astype(bool)
-    lone = hidden.groupby(keys).transform("sum").eq(1) & parent_value.notna()
-    candidate = rows[column].where(lone & ~hidden)
-    picked = candidate.eq(candidate.groupby(keys).transform("min")).fillna(False).astype(bool)
-    first = picked & picked.astype(int).groupby(keys).cumsum().eq(1)
-    return first.reindex(released.index, fill_value=False)
-
-
-def _join_status(status: pd.Series, word: str) -> pd.Series:
-    status = status.astype(object).fillna("").astype(str)
-    return np.where(status == "", word, status + ";" + word)
 
 
 def student_counts(facts: pd.DataFrame) -> pd.Series:
