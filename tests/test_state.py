@@ -8,7 +8,8 @@ import pytest
 from equity_audit.config import Config, StateSettings
 from equity_audit.exceptions import ConfigError
 from equity_audit.app.state import released_rollup
-from equity_audit.questions.state import StateDataError, determinations, find_leas, lea_summary, rollup
+from equity_audit.questions.state import (StateDataError, determinations, find_leas, idea_counts, lea_summary,
+                                          rollup)
 
 YEARS = (2024, 2025, 2026)
 
@@ -225,3 +226,32 @@ def test_state_run_end_to_end(tmp_path):
     published = " ".join(p.read_text() for p in (out / "tables").glob("*.csv"))
     students = pd.read_csv(data / determined[0] / "students.csv", dtype=str)["student_id"]
     assert not any(sid in published for sid in students.head(50))
+
+
+def test_published_state_tables_withhold_small_counts_behind_ratios(tmp_path):
+    from equity_audit.app.state import _publish
+
+    rng = np.random.default_rng(3)
+    size = 3000
+    facts = pd.DataFrame({
+        "lea": rng.choice(["L1", "L2"], size), "school": rng.choice(["S0", "S1"], size),
+        "school_year": rng.choice(list(YEARS), size), "student_id": [f"id{i}" for i in range(size)],
+        "race_ethnicity": rng.choice(["g", "h", "k"], size, p=[0.1, 0.6, 0.3]),
+        "disability": np.where(rng.random(size) < 0.3, "Yes", "No"),
+        "any_oss": (rng.random(size) < 0.15).astype(int), "any_iss": (rng.random(size) < 0.1).astype(int),
+        "any_exclusion": (rng.random(size) < 0.2).astype(int)})
+    facts["removals"] = facts["any_oss"] + facts["any_iss"]
+    # a state whose cell size (5) is below the publishing minimum (10): some ratios rest on 5-9 children
+    config = Config(state=StateSettings(min_cell=5, min_n=20))
+    _publish(tmp_path, facts, config)
+    risk = pd.read_csv(tmp_path / "tables" / "state_idea_risk_ratios.csv")
+    computed, _ = determinations(idea_counts(facts), config.state)
+    small = computed[computed["ratio"].notna() & (computed["outcome"] < 10)]
+    assert len(small) > 0
+    shown = risk.merge(small[["lea", "category", "school_year", "group"]], on=["lea", "category", "school_year", "group"])
+    assert len(shown) == len(small)
+    assert shown["ratio"].isna().all() and shown["events"].isna().all() and shown["estimate"].isna().all()
+    assert shown["status"].str.contains("small_count").all()
+    assert (tmp_path / "tables" / "disclosure_audit.csv").is_file() and (tmp_path / "state.html").is_file()
+    published = " ".join(p.read_text() for p in (tmp_path / "tables").glob("*.csv"))
+    assert "id1" not in published

@@ -146,7 +146,7 @@ def _write_page(out: Path, config: Config, reports: dict[str, str] | None = None
         parts.append(f"<h2>LEA reports</h2><ul>{links}</ul>")
     for name, title in TABLES.items():
         if (out / "tables" / f"{name}.csv").exists():
-            table = read_table(out, name).fillna("")
+            table = read_table(out, name).astype(object).where(lambda t: t.notna(), "")
             parts.append(f"<h2>{html.escape(title)}</h2>" + table.to_html(index=False, escape=True))
     page = "<!doctype html><meta charset='utf-8'><title>State audit</title>" + "".join(parts)
     (out / STATE_PAGE).write_text(page, encoding="utf-8")
