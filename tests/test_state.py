@@ -255,3 +255,16 @@ def test_published_state_tables_withhold_small_counts_behind_ratios(tmp_path):
     assert (tmp_path / "tables" / "disclosure_audit.csv").is_file() and (tmp_path / "state.html").is_file()
     published = " ".join(p.read_text() for p in (tmp_path / "tables").glob("*.csv"))
     assert "id1" not in published
+
+
+def test_synth_level_state_writes_one_folder_per_lea(tmp_path):
+    from equity_audit.app.cli import main
+
+    assert main(["synth", "--level", "state", "--leas", "2", "--seed", "4", "--out", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [r["lea"] for r in manifest["leas"]] == list(find_leas(tmp_path))
+    assert [p["significant"] for p in manifest["planted"]] == [True, False]
+    sizes = [len(pd.read_csv(tmp_path / r["lea"] / "students.csv")) for r in manifest["leas"]]
+    assert sizes == [r["students"] for r in manifest["leas"]]
+    assert main(["run", "--data", str(tmp_path), "--level", "state", "--out", str(tmp_path / "x"),
+                 "--workers", "0"]) == 2

@@ -111,7 +111,7 @@ def _validated_facts(leas: dict[str, Path], config: Config, log) -> pd.DataFrame
         except DataValidationError as err:
             raise StateDataError(f"LEA {lea} ({folder}) cannot be audited. {err}") from None
         frames.append(facts_for(district, lea, config))
-        log(f"[{number}/{len(leas)}] LEA {lea}: {len(district['students']):,} students, data valid.")
+        log(f"LEA {lea} ({number}/{len(leas)}): {len(district['students']):,} students, the data meets the contract.")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -239,10 +239,10 @@ def _lea_reports(leas: dict[str, Path], out: Path, config: Config, workers: int,
             lea, seconds, error = future.result()
             if error:
                 failed[lea] = error
-                log(f"[{done}/{len(leas)}] LEA {lea}: report failed after {seconds:.0f} s: {error}")
+                log(f"[{done}/{len(leas)} reports] LEA {lea}: failed after {seconds:.0f} s: {error}")
             else:
                 reports[lea] = f"leas/{lea}/report.html"
-                log(f"[{done}/{len(leas)}] LEA {lea}: report written in {seconds:.0f} s")
+                log(f"[{done}/{len(leas)} reports] LEA {lea}: report written in {seconds:.0f} s")
     _write_page(out, config, dict(sorted(reports.items())))
     if failed:
         raise StateRunError(f"{len(failed)} LEA report(s) could not be built ({', '.join(sorted(failed))}); "
