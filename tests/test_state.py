@@ -268,3 +268,17 @@ def test_synth_level_state_writes_one_folder_per_lea(tmp_path):
     assert sizes == [r["students"] for r in manifest["leas"]]
     assert main(["run", "--data", str(tmp_path), "--level", "state", "--out", str(tmp_path / "x"),
                  "--workers", "0"]) == 2
+
+
+def test_an_lea_without_disability_is_left_out_not_counted_as_no():
+    facts = _facts().assign(race_ethnicity="g")
+    facts.loc[facts["lea"] == "L3", "disability"] = np.nan
+    identified = rollup(facts).query("measure == 'identified with a disability'").set_index(["level", "lea"])
+    assert identified.loc[("state", ""), "n"] == 200 + 150 + 6 + 300 + 120
+    assert ("lea", "L3") not in identified.index
+    facts["any_oss"] = facts["any_oss"].where(facts["lea"] != "L2")
+    counts = idea_counts(facts)
+    assert "L3" not in set(counts["lea"])
+    assert "L2" not in set(counts.loc[counts["category"] == "out_of_school_suspension", "lea"])
+    with pytest.raises(StateDataError, match="need the students' race_ethnicity"):
+        idea_counts(facts.drop(columns="race_ethnicity"))

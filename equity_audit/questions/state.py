@@ -177,7 +177,13 @@ def idea_counts(facts: pd.DataFrame) -> pd.DataFrame:
         Columns ``lea, category, school_year, group, outcome, base``; only groups with
         children in the population.
     """
-    known = facts[facts["race_ethnicity"].astype(str) != UNKNOWN]
+    missing = [c for c in ("race_ethnicity", "disability") if c not in facts]
+    if missing:
+        raise StateDataError(f"The IDEA determinations need the students' {' and '.join(missing)}, which no LEA "
+                             "provided.")
+    # an LEA without the column has blanks here after the LEAs are put together: left out, not counted as No
+    known = facts[facts["race_ethnicity"].notna() & (facts["race_ethnicity"].astype(str) != UNKNOWN)
+                  & facts["disability"].notna() & (facts["disability"].astype(str) != UNKNOWN)]
     known = known.assign(identified=(known["disability"].astype(str) == "Yes").astype(int),
                          group=known["race_ethnicity"].astype(str))
     with_disability = known[known["identified"] == 1]
@@ -251,7 +257,7 @@ def lea_summary(decided: pd.DataFrame, students: pd.Series) -> pd.DataFrame:
         .groupby(found["lea"]).agg("; ".join)
     out = pd.DataFrame({"lea": students.index, "n": students.to_numpy()})
     out["significantly_disproportionate"] = out["lea"].isin(found["lea"]).map({True: "Yes", False: "No"})
-    out["categories_and_groups"] = out["lea"].map(where).fillna("")
+    out["categories_and_groups"] = out["lea"].map(where.to_dict()).astype(object).where(out["lea"].isin(list(where.index)), "")
     return out
 
 
@@ -273,7 +279,9 @@ def rollup(facts: pd.DataFrame) -> pd.DataFrame:
         outcome) and ``estimate`` (their share); one row per unit and measure.
     """
     latest = facts[facts["school_year"] == facts["school_year"].max()]
-    latest = latest.assign(identified=(latest["disability"].astype(str) == "Yes").astype(int))
+    if "disability" in latest:
+        known = latest["disability"].notna() & (latest["disability"].astype(str) != UNKNOWN)
+        latest = latest.assign(identified=(latest["disability"].astype(str) == "Yes").astype(float).where(known))
     measures = [m for m in ROLLUP_MEASURES if m in latest]
     long = latest.melt(id_vars=["lea", "school"], value_vars=measures, var_name="column", value_name="value")
     long = long.dropna(subset=["value"])
@@ -287,7 +295,7 @@ def rollup(facts: pd.DataFrame) -> pd.DataFrame:
     out[["lea", "school"]] = out[["lea", "school"]].fillna("")
     out["statistic"] = "rate"
     out["estimate"] = out["events"] / out["n"]
-    out[["n", "events"]] = out[["n", "events"]].astype("int64")
+    out[["n", "events"]] = out[["n", "events"]].round().astype("int64")
     return out[["level", "lea", "school", "measure", "statistic", "n", "events", "estimate"]]
 
 
