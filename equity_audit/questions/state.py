@@ -138,6 +138,7 @@ def _split_by_lea(state_dir: Path, work_dir: Path) -> dict[str, Path]:
         raise StateDataError(f"{state_dir / 'students'}: {int((raw_ids.str.strip() == '').sum())} row(s) have no "
                              f"'{LEA_COLUMN}'; every student needs the LEA that enrols them.")
     leas = {lea: work_dir / safe_id(lea) for lea in sorted(raw_ids.unique())}
+    found = _unique_ids(leas, state_dir)  # before writing, so two ids never share a folder
     for folder in leas.values():
         folder.mkdir(parents=True, exist_ok=True)
     for path, table in tables.items():  # one pass per table file, one write per LEA
@@ -145,7 +146,7 @@ def _split_by_lea(state_dir: Path, work_dir: Path) -> dict[str, Path]:
             part = table[table[LEA_COLUMN].astype(str) == lea].drop(columns=LEA_COLUMN) \
                 if LEA_COLUMN in table else table
             _write_like(part, folder / path.name)
-    return _unique_ids({lea: folder for lea, folder in leas.items()}, state_dir)
+    return found
 
 
 def _write_like(table: pd.DataFrame, path: Path) -> None:
