@@ -76,9 +76,9 @@ def run_state(state_dir: str | Path, out_dir: str | Path, config_path: str | Pat
     if workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {workers}")
     config = load_config(config_path)
-    out = _fresh_folder(Path(out_dir).resolve())
-    previous_umask = os.umask(0o077)  # student-level copies and per-LEA runs are owner-only
+    previous_umask = os.umask(0o077)  # the run folder, student-level copies and per-LEA runs are owner-only
     try:
+        out = _fresh_folder(Path(out_dir).resolve())
         leas = find_leas(state_dir, work_dir=confidential_dir(out) / "lea_data")
         log(f"State {state_dir}: {len(leas)} LEAs ({', '.join(leas)}).")
         facts = _validated_facts(leas, config, log)
