@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from equity_audit.exceptions import ConfigError
 
-__all__ = ["Config", "load_config", "SETTING_DOCS", "MIN_N_FLOOR", "MIN_N_FLOOR_OVERRIDDEN"]
+__all__ = ["Config", "StateSettings", "load_config", "SETTING_DOCS", "STATE_SETTING_DOCS", "MIN_N_FLOOR",
+           "MIN_N_FLOOR_OVERRIDDEN"]
 
 #: Smallest min_n without an override (the NCES convention), and with one.
 MIN_N_FLOOR, MIN_N_FLOOR_OVERRIDDEN = 10, 3
@@ -82,7 +83,68 @@ SETTING_DOCS = {
     "year. Without a programs table this has no effect.",
     "fdr": "False discovery rate allowed when many schools or teachers are scanned.",
     "confidence": "Confidence level of every interval.",
+    "state": "State mode (run --level state) settings for the LEA-level IDEA significant "
+    "disproportionality determinations, as a block of the keys below (state.<key>).",
 }
+
+#: Settings of the ``state:`` block, read only by ``equity-audit run --level state``.
+STATE_SETTING_DOCS = {
+    "risk_ratio_threshold": "The state's risk ratio threshold: an LEA's (alternate) risk ratio strictly above it "
+    "exceeds the threshold (34 CFR 300.647(b)(1)).",
+    "min_n": "The state's minimum n-size: fewest children in the group's and in the comparison group's "
+    "population (the denominators) for a risk ratio.",
+    "min_cell": "The state's minimum cell size: fewest children with the outcome in the group and in the "
+    "comparison group (the numerators) for a risk ratio.",
+    "years": "Consecutive years an LEA must exceed the threshold before it is identified (1 to 3, 300.647(d)(1)).",
+    "reasonable_progress": "Fall of the risk ratio, in risk-ratio units, in each of the two prior years that "
+    "exempts an LEA above the threshold (300.647(d)(2)); null (the default) applies no exemption.",
+}
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """The state's settings for LEA-level significant disproportionality (:data:`STATE_SETTING_DOCS`).
+
+    Examples
+    --------
+    >>> StateSettings.from_mapping({"years": 2}).years
+    2
+    """
+
+    risk_ratio_threshold: float = 3.0
+    min_n: int = 30
+    min_cell: int = 10
+    years: int = 3
+    reasonable_progress: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.risk_ratio_threshold > 0:
+            raise ConfigError(f"Setting 'state.risk_ratio_threshold' is {self.risk_ratio_threshold}; "
+                              "expected a positive number.")
+        if self.min_n < 0 or self.min_cell < 0:
+            raise ConfigError(f"Settings 'state.min_n' and 'state.min_cell' are {self.min_n} and "
+                              f"{self.min_cell}; expected whole numbers of 0 or more.")
+        if not 1 <= self.years <= 3:
+            raise ConfigError(f"Setting 'state.years' is {self.years}; expected 1, 2 or 3.")
+        if self.reasonable_progress is not None and not self.reasonable_progress >= 0:
+            raise ConfigError(f"Setting 'state.reasonable_progress' is {self.reasonable_progress}; "
+                              "expected null (no exemption) or a number of 0 or more.")
+
+    @classmethod
+    def from_mapping(cls, values, source: str = "the configuration") -> "StateSettings":
+        """Build the ``state:`` block from a mapping, checking names and types."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"In {source}, setting 'state' must hold 'key: value' lines "
+                              f"({', '.join(STATE_SETTING_DOCS)}), not {values!r}.")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{source} has unknown state setting(s) {', '.join(map(repr, unknown))}; "
+                              f"known state settings are: {', '.join(known)}.")
+        typed = {name: value if value is None and name == "reasonable_progress"
+                 else _coerce(f"state.{name}", value, str(known[name].type).split(" |")[0], source)
+                 for name, value in values.items()}
+        return cls(**typed)
 
 
 @dataclass(frozen=True)
@@ -117,6 +179,7 @@ class Config:
     fdr: float = 0.05
     confidence: float = 0.95
     max_file_mb: float = 1024.0
+    state: StateSettings = field(default_factory=StateSettings)
 
     def __post_init__(self) -> None:
         _choice("invalid_rows", self.invalid_rows, ("error", "exclude"))
@@ -167,7 +230,8 @@ class Config:
                 f"{source} has unknown setting(s) {', '.join(map(repr, unknown))}; "
                 f"known settings are: {', '.join(known)}."
             )
-        typed = {name: _coerce(name, value, known[name].type, source) for name, value in values.items()}
+        typed = {name: StateSettings.from_mapping(value, source) if name == "state"
+                 else _coerce(name, value, known[name].type, source) for name, value in values.items()}
         return cls(**typed)
 
     def as_dict(self) -> dict:

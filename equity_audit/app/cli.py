@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from equity_audit._version import __version__
-from equity_audit.config import SETTING_DOCS
+from equity_audit.config import SETTING_DOCS, STATE_SETTING_DOCS
 from equity_audit.exceptions import EquityAuditError
 
 __all__ = ["main", "build_parser"]
@@ -23,6 +23,8 @@ _EPILOG = """\
 Examples:
   equity-audit validate --data data/synthetic
   equity-audit run --data data/synthetic --out runs/demo
+  equity-audit synth --level state --out /tmp/state
+  equity-audit run --data /tmp/state --level state --out runs/state
   equity-audit synth --students 100000 --seed 7 --out /tmp/big --format parquet
   equity-audit workshop --data data/synthetic
   equity-audit import edfi --source edfi-export --out district
@@ -61,9 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--realistic", action="store_true",
                        help="realistic structure (as --null realistic) with six planted inequities on top")
     synth.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    synth.add_argument("--level", choices=("district", "state"), default="district",
+                       help="'state': a state folder of LEAs (one district folder each, sizes varied, "
+                            "--leas of them), one planted above the IDEA threshold three years running and one "
+                            "two years only (default district)")
+    synth.add_argument("--leas", type=int, default=5, metavar="N", help="LEAs of a synthetic state (default 5)")
     synth.set_defaults(handler=_synth)
 
     settings = "\n".join(f"  {name}: {doc}" for name, doc in SETTING_DOCS.items())
+    settings += "\n" + "\n".join(f"    state.{name}: {doc}" for name, doc in STATE_SETTING_DOCS.items())
     run = commands.add_parser("run", help="run the whole audit and write report.html",
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               description="Validate the data, execute the audit notebooks in order with "
@@ -72,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", required=True, type=Path, metavar="DIR", help="district folder")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory to write")
     run.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
+    run.add_argument("--level", choices=("district", "state"), default="district",
+                     help="'state': DIR holds one district folder per LEA (or tables with an lea_id column); "
+                          "writes the LEA-level IDEA determinations, a state -> LEA -> school roll-up and one "
+                          "report per LEA under OUT/leas/ (default district)")
+    run.add_argument("--workers", type=int, default=2, metavar="N",
+                     help="with --level state: LEA reports built at the same time (default 2)")
     run.set_defaults(handler=_run)
 
     templates = commands.add_parser("templates", help="write blank CSV templates and the data dictionary",
@@ -141,6 +155,12 @@ def _validate(args) -> int:
 def _synth(args) -> int:
     from equity_audit.data.synthetic import write_district
 
+    if args.level == "state":
+        from equity_audit.data.synthetic_state import write_state
+
+        manifest = write_state(args.out, leas=args.leas, seed=args.seed, fmt=args.format)
+        print(f"Synthetic state of {args.leas} LEAs written to {args.out} (ground truth: {manifest}).")
+        return 0
     null = {None: False, "independent": True, "realistic": "realistic"}[args.null]
     manifest = write_district(args.out, students=args.students, seed=args.seed,
                               null=null, fmt=args.format, realistic=args.realistic)
@@ -159,6 +179,11 @@ def _compare(args) -> int:
 def _run(args) -> int:
     from equity_audit.app.pipeline import run_audit
 
+    if args.level == "state":
+        from equity_audit.app.state import run_state
+
+        run_state(args.data, args.out, args.config, workers=args.workers)
+        return 0
     run_audit(args.data, args.out, args.config)
     return 0
 

@@ -51,7 +51,7 @@ import pandas as pd
 
 from equity_audit.data.contract import TABLES
 
-__all__ = ["generate_district", "write_district", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS",
+__all__ = ["generate_district", "write_district", "write_tables", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS",
            "NOT_GENERATED"]
 
 #: Contract tables the generator does not write: ``programs`` is the year-by-year form of the
@@ -1374,9 +1374,18 @@ def write_district(out, *, students: int = 2000, seed: int = 0, null: bool | str
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
+    tables, manifest = generate_district(students, seed=seed, null=null, **kw)
+    return write_tables(out, tables, manifest, fmt)
+
+
+def write_tables(out, tables: dict, manifest: dict, fmt: str = "csv") -> pathlib.Path:
+    """Write generated ``tables`` and their ``manifest`` as a district folder; the manifest's path.
+
+    Used by :func:`write_district` and by the synthetic state, whose LEAs are
+    generated districts with more planted on top.
+    """
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    tables, manifest = generate_district(students, seed=seed, null=null, **kw)
     for name, df in tables.items():
         file = f"{name}.{fmt}"
         _write_table(df, folder / file, fmt)
