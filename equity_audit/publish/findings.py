@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from equity_audit.data.dictionary import MEASURE_WORDS
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
@@ -63,33 +64,34 @@ class FindingsError(EquityAuditError):
     """The findings of a run could not be built or do not meet their schema."""
 
 
-#: measure key -> (label, polarity, percent). Polarity: +1 higher is better for the
+#: measure key -> (label, polarity, percent); the label is the measure's words in the one dictionary of
+#: display names (:data:`equity_audit.data.dictionary.MEASURE_WORDS`). Polarity: +1 higher is better for the
 #: group, -1 higher is worse, 0 neither (direction is then "neutral").
-MEASURES = {
-    "pace": ("average pace (levels a year)", 1, False),
-    "two_plus_behind": ("the share two or more levels behind", -1, True),
-    "unmet_need": ("the share who needed more support and had none", -1, True),
-    "talent_without_access": ("the share ready to move on without acceleration or Level-4 work", -1, True),
-    "chronic_absence": ("the share chronically absent", -1, True),
-    "exclusion": ("the exclusionary discipline rate", -1, True),
-    "removals": ("removals from class per student", -1, False),
-    "days_removed": ("days removed per student", -1, False),
-    "oss": ("the out-of-school suspension rate", -1, True),
-    "oss_risk_ratio": ("the out-of-school suspension risk", -1, True),
-    "level4_access": ("access to Level-4 work", 1, True),
-    "access": ("access to opportunities", 1, True),
-    "below_pace": ("the share below pace", -1, True),
-    "grade_residual": ("grades against evidence (grade points)", 1, False),
-    "high_grade_low_evidence": ("the share of A or B grades with evidence not yet proficient", 0, True),
-    "low_grade_high_evidence": ("the share of C, D or F grades with proficient evidence", -1, True),
-    "performance_tasks": ("the share of evidence from performance tasks", 1, True),
-    "dok34": ("the share of evidence at DOK 3 or 4", 1, True),
-    "reaching_level4": ("the share of Level-3 standards taken on to Level 4", 1, True),
-    "climate": ("climate survey score", 1, False),
-    "gap_trend": ("a headline gap over the years", 0, False),
-    "scorer_severity": ("scores against other scorers of the same work (score points)", 1, False),
-    "scorer_group_gap": ("score deviation from the other scorers (score points)", 1, False),
-}
+MEASURES = {key: (MEASURE_WORDS[key], polarity, percent) for key, polarity, percent in (
+    ("pace", 1, False),
+    ("two_plus_behind", -1, True),
+    ("unmet_need", -1, True),
+    ("talent_without_access", -1, True),
+    ("chronic_absence", -1, True),
+    ("exclusion", -1, True),
+    ("removals", -1, False),
+    ("days_removed", -1, False),
+    ("oss", -1, True),
+    ("oss_risk_ratio", -1, True),
+    ("level4_access", 1, True),
+    ("access", 1, True),
+    ("below_pace", -1, True),
+    ("grade_residual", 1, False),
+    ("high_grade_low_evidence", 0, True),
+    ("low_grade_high_evidence", -1, True),
+    ("performance_tasks", 1, True),
+    ("dok34", 1, True),
+    ("reaching_level4", 1, True),
+    ("climate", 1, False),
+    ("gap_trend", 0, False),
+    ("scorer_severity", 1, False),
+    ("scorer_group_gap", 1, False),
+)}
 #: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
 #: keys take the polarity of ``access`` and ``climate``.
 POLARITY = {key: polarity for key, (_, polarity, _) in MEASURES.items()}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
+from equity_audit.data.dictionary import display_name, display_value
 from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, protect
@@ -44,11 +45,9 @@ def fmt_value(value: float, *, percent: bool) -> str:
 
 
 def label(name: str) -> str:
-    """A column name as words: ``english_learner`` becomes ``English learner``."""
-    if name == "race_ethnicity":
-        return "Race/ethnicity"
-    words = str(name).removeprefix("group_").replace("_", " ")
-    return words[:1].upper() + words[1:]
+    """A column name as words (:func:`equity_audit.data.dictionary.display_name`): ``english_learner``
+    becomes ``English learner``."""
+    return display_name(name)
 
 
 def shown_groups(table: pd.DataFrame) -> pd.DataFrame:
@@ -71,12 +70,13 @@ GROUP_WORDS = {
 
 def _group_name(row) -> str:
     """How a sentence names a group: person-first for yes/no subgroups."""
-    subgroup, group = str(row["subgroup"]), str(row["group"])
+    subgroup = str(row["subgroup"])
+    group = display_value(subgroup, row["group"])  # a coded Y/N or True/False reads Yes/No
     if group == UNKNOWN:
         return f"students whose {label(subgroup).lower()} is not recorded"
     if group in ("Yes", "No") and subgroup in GROUP_WORDS:
         return GROUP_WORDS[subgroup][group == "No"]
-    if group in ("Yes", "No", "Y", "N"):
+    if group in ("Yes", "No"):
         return f"{label(subgroup)}: {group}"
     return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
 
@@ -295,7 +295,8 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
     hidden = table["suppressed"]
     shown = pd.DataFrame({
         "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
-        "Group": table["group"].astype(str),
+        "Group": ([display_value(s, g) for s, g in zip(table["subgroup"], table["group"])] if "subgroup" in table
+                  else table["group"].astype(str)),
         "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}")
                     .mask(hidden & (table["n"] >= min_n), "withheld"),
         # shares near 0% or 100% are coded by group size ("≥ 95%"): an exact 100% tells about everyone
@@ -368,7 +369,7 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     flagged = scan[scan["beyond_main_effects"]].head(top)
     value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
     return pd.DataFrame({
-        "Intersection": flagged["intersection"],
+        "Intersection": [_intersection_words(row) for _, row in flagged.iterrows()],
         "Students": flagged["n"].astype(int),
         "Value": (top_bottom_code(flagged["estimate"].to_numpy(dtype=float), flagged["n"].to_numpy(dtype=float),
                                   scale=1) if percent else flagged["estimate"].map(value)),
@@ -376,6 +377,17 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
         "Expected from its groups": flagged["predicted"].map(value),
         "All other students": flagged["comparator_estimate"].map(value),
     })
+
+
+def _intersection_words(row) -> str:
+    """An intersection cell with its subgroups' display names: "Race/ethnicity: Asian × Low income: Yes".
+
+    The scan's own ``intersection`` text stays as it is (a key other runs are compared on).
+    """
+    columns = str(row["columns"]).split(" × ")
+    if not all(column in row.index for column in columns):
+        return str(row["intersection"])
+    return " × ".join(f"{label(column)}: {display_value(column, row[column])}" for column in columns)
 
 
 def scenario_text(scenarios: pd.DataFrame) -> str:
