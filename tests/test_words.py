@@ -49,7 +49,8 @@ def _visible_text(report_html: str) -> str:
     import re
 
     text = re.sub(r"<(script|style|code|pre)\b[^>]*>.*?</\1>", " ", report_html, flags=re.S | re.I)
-    text = re.sub(r"<(details|section|div)\b[^>]*id=\"[^\"]*settings[^\"]*\"[^>]*>.*?</\1>", " ", text,
+    text = re.sub(r"<details\b[^>]*>\s*<summary>[^<]*settings.*?</details>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"<(section|div|table)\b[^>]*(id|class)=\"[^\"]*settings[^\"]*\"[^>]*>.*?</\1>", " ", text,
                   flags=re.S | re.I)
     return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
@@ -68,3 +69,84 @@ def test_report_text_has_no_raw_field_names_or_measure_keys(demo_run):
     keys = {k for k in MEASURE_WORDS if "_" in k or any(ch.isdigit() for ch in k) or k == "oss"}
     leaked = {word for word in fields | keys if re.search(rf"(?<![\w/]){re.escape(word)}(?!\w)", text)}
     assert not leaked, f"raw names in the report's text: {sorted(leaked)}"
+
+
+# --- direction in words ----------------------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+
+from equity_audit.disaggregate import disaggregate_each, publishable  # noqa: E402
+from equity_audit.publish import findings as F  # noqa: E402
+
+CONCERN = ("Worth asking why", "worth asking why", "concern")
+
+
+def _assert_plain_direction(found):
+    """Every finding has a direction; better is never worded as a concern, worse never as a strength."""
+    assert found and all(f.direction in ("worse", "better", "neutral") for f in found)
+    for f in found:
+        words = f.statement.replace("not a strength or concern of its own", "")
+        if f.direction == "better":
+            assert not any(word in words for word in CONCERN), f.statement
+        if f.direction == "worse":
+            assert "strength" not in words, f.statement
+
+
+def _run_with(tmp_path, tables: dict[str, pd.DataFrame]):
+    (tmp_path / "tables").mkdir(parents=True)
+    for name, table in tables.items():
+        table.to_csv(tmp_path / "tables" / f"{name}.csv", index=False)
+    return tmp_path
+
+
+def test_strengths_are_named_and_mirrors_are_neither_strength_nor_concern(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 1500
+    flag = rng.random(n) < 0.3
+    cohort = rng.choice(["c1", "c2", "c3"], size=n)
+    pace = 1.0 - 0.3 * flag + np.where(cohort == "c2", 0.3, 0.0) + rng.normal(0, 0.3, n)
+    students = pd.DataFrame({"english_learner": np.where(flag, "Yes", "No"), "cohort": cohort, "pace": pace})
+    table = publishable(disaggregate_each(students, "pace", ["english_learner", "cohort"]))
+    found = F.build_findings(_run_with(tmp_path, {"pace_by_subgroup": table}))["published"]
+    _assert_plain_direction(found)
+    by = {(f.subgroups[0], f.groups[0]): f for f in found}
+    yes, no, ahead = by[("english_learner", "Yes")], by[("english_learner", "No")], by[("cohort", "c2")]
+    assert yes.direction == "worse" and "they fare worse. Worth asking why." in yes.statement
+    assert no.direction == "better" and "A strength" not in no.statement
+    assert "The other side of the result for English learners" in no.statement
+    assert ahead.direction == "better" and "A strength" in ahead.statement
+
+
+def test_withheld_access_gap_under_four_fifths_reads_worse_and_unshown_sides_say_so(tmp_path):
+    common = dict(statistic="rate", n=[120], estimate=[np.nan], low=[np.nan], high=[np.nan],
+                  comparator_estimate=[np.nan], difference=[np.nan], qvalue=[np.nan], suppressed=[False],
+                  status=["small_count:estimate"])
+    access = pd.DataFrame(dict(subgroup=["cohort"], group=["c1"], flagged=[True], opportunity=["enrichment"],
+                               measure=["enrichment"], four_fifths=[True], access_gap=[True], **common))
+    climate = pd.DataFrame(dict(subgroup=["cohort"], group=["c2"], flagged=[True], construct=["belonging"], **common))
+    found = F.build_findings(_run_with(tmp_path, {"access_by_subgroup": access, "climate_by_subgroup": climate}))
+    found = {f.source: f for f in found["published"]}
+    assert found["access_by_subgroup"].direction == "worse"
+    assert "they fare worse" in found["access_by_subgroup"].statement
+    unshown = found["climate_by_subgroup"]
+    assert unshown.direction == "neutral" and narrative.UNSHOWN_WORDS[0] in unshown.statement
+    assert "no better or worse side" not in unshown.statement
+
+
+def test_gap_trends_read_better_or_worse_for_the_group(tmp_path):
+    trends = pd.DataFrame({"headline": ["pace: c1", "pace: c2"], "verdict": ["narrowing", "widening"],
+                           "for_group": ["better for the group", "worse for the group"],
+                           "sentence": ["For c1, the gap narrowed.", "For c2, the gap widened."]})
+    found = F.build_findings(_run_with(tmp_path, {"gap_trends": trends}))["published"]
+    _assert_plain_direction(found)
+    assert [f.direction for f in found] == ["better", "worse"]
+    assert "strength" in found[0].statement and "worth asking why" in found[1].statement
+
+
+@pytest.mark.slow
+def test_every_finding_of_a_run_says_its_direction_plainly(demo_run):
+    found = F.build_findings(demo_run)
+    _assert_plain_direction(found["published"] + found["confidential"])
+    for f in found["published"]:
+        if f.kind != "count" and f.direction in ("worse", "better"):
+            assert f"fare {f.direction}" in f.statement or f"{f.direction.capitalize()} for the group" in f.statement

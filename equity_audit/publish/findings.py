@@ -37,7 +37,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from equity_audit.data.dictionary import MEASURE_WORDS
+from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS
+from equity_audit.data.dictionary import MEASURE_WORDS, display_value
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
@@ -472,6 +473,23 @@ def _group_measure(source: Source, row) -> tuple[str, str]:
     return source.measure, MEASURES[source.measure][0]
 
 
+def _group_direction(measure: str, difference, row) -> str:
+    """The direction of a by-group row; an access row under four-fifths of the others' access is worse
+    even when the release gate withheld its difference (the four-fifths mark is published)."""
+    found = direction(measure, difference)
+    if found == "neutral" and difference is None and _truthy(pd.Series([row.get("four_fifths")])).iloc[0]:
+        return "worse"
+    return found
+
+
+def _mirror_of(subgroup: str, group: str) -> str | None:
+    """The "Yes" group a "No" row of a yes/no subgroup mirrors, in words; None for any other row."""
+    yes_no = subgroup in SUBGROUP_FLAGS or subgroup.startswith(GROUP_PREFIX)
+    if not yes_no or display_value(subgroup, group) != "No":
+        return None
+    return narrative.group_words(subgroup, "Yes")
+
+
 def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     for _, row in rows.iterrows():
@@ -484,10 +502,11 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       comparator_estimate=_num(row["comparator_estimate"]), difference=_num(row["difference"]),
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         comparator = f"students in other {source.unit}s" if whole_unit else "all other students"
-        dir_ = direction(measure, values["difference"])
+        dir_ = _group_direction(measure, values["difference"], row)
         statement = narrative.finding_sentence(
             subject=unit_name if whole_unit else narrative.group_words(subgroups[0], groups[0]),
             measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
+            mirror_of=None if whole_unit else _mirror_of(subgroups[0], groups[0]),
             extra=(" Under four-fifths of their access." if _truthy(pd.Series([row.get("access_gap")])).iloc[0]
                    else ""))
         statement = _say_coded(statement, row, values["n"])
@@ -608,16 +627,25 @@ def _idea(source: Source, rows: pd.DataFrame) -> list[Finding]:
     return out
 
 
+#: A gap's change over the years, as good or bad news for the group (``for_group`` of the trend table).
+_TREND_DIRECTION = {"better for the group": "better", "worse for the group": "worse"}
+_TREND_WORDS = {"better": "Better for the group: a strength to learn from.",
+                "worse": "Worse for the group: worth asking why.",
+                "neutral": "Worth understanding."}
+
+
 def _trend(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     for _, row in rows.iterrows():
         headline = str(row["headline"])
         measure_words, _, group = headline.partition(": ")
-        out.append(_finding(source, key=headline, direction_="neutral", measure_label=measure_words,
+        dir_ = _TREND_DIRECTION.get(str(row.get("for_group")), "neutral")
+        out.append(_finding(source, key=headline, direction_=dir_, measure_label=measure_words,
                             unit_id=None, unit_name=None, subgroups=[], groups=[group] if group else [],
                             n=None, estimate=None, comparator="the first school year", comparator_estimate=None,
                             difference=None, interval=None, qvalue=None, students_affected=None,
-                            statement=str(row["sentence"]), details={"verdict": str(row["verdict"])}))
+                            statement=f"{row['sentence']} {_TREND_WORDS[dir_]}",
+                            details={"verdict": str(row["verdict"])}))
     return out
 
 

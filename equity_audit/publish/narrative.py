@@ -24,7 +24,7 @@ __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace
            "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
-           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "label_direction",
+           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "UNSHOWN_WORDS", "label_direction",
            "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
            "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
@@ -98,13 +98,35 @@ DIRECTION_WORDS = {
 }
 
 
+#: The end of a finding whose difference the release gate withheld: it has a side, which is not shown.
+UNSHOWN_WORDS = ("which way it differs is not shown, so that a small count cannot be worked out",
+                 "Worth a closer look by the team, who can see the counts.")
+
+
+def _ending(direction: str, difference, mirror_of: str | None) -> tuple[str, str]:
+    """(how the group fares, what to do with it) for a finding sentence.
+
+    A "No" row of a yes/no subgroup only mirrors the "Yes" row: it is neither a
+    strength nor a concern of its own, and says so.
+    """
+    fares, action = DIRECTION_WORDS[direction]
+    if direction == "neutral" and (difference is None or pd.isna(difference)):
+        fares, action = UNSHOWN_WORDS
+    if mirror_of:
+        action = f"The other side of the result for {mirror_of}, not a strength or concern of its own."
+    return fares, action
+
+
 def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, comparator: str,
                      comparator_estimate, difference, interval, direction: str, qvalue=None,
-                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "") -> str:
+                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "",
+                     mirror_of: str | None = None) -> str:
     """One finding in plain words, saying plainly whether the group fares worse or better.
 
     ``interval`` is the 95% interval of ``estimate`` (``interval_of="estimate"``) or of the
     difference (``"difference"``). ``unit_name`` prefixes a school, PLC, teacher or scorer.
+    ``mirror_of`` names the group whose result a "No" row mirrors. A strength is named a
+    strength; a difference the release gate withheld says that its side is not shown.
 
     >>> finding_sentence(subject="English learners", measure="average pace (levels a year)", percent=False,
     ...                  n=60, estimate=0.66, comparator="all other students", comparator_estimate=1.04,
@@ -113,7 +135,7 @@ def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, 
     """
     value = lambda v: fmt_value(min(max(v, 0), 1) if percent and v is not None and not pd.isna(v) else v,  # noqa: E731
                                 percent=percent)
-    fares, action = DIRECTION_WORDS[direction]
+    fares, action = _ending(direction, difference, mirror_of)
     details = [f"n={int(n)}"] if n is not None and not pd.isna(n) else []
     low, high = (list(interval) + [None, None])[:2] if interval else (None, None)
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
