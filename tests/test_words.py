@@ -150,3 +150,20 @@ def test_every_finding_of_a_run_says_its_direction_plainly(demo_run):
     for f in found["published"]:
         if f.kind != "count" and f.direction in ("worse", "better"):
             assert f"fare {f.direction}" in f.statement or f"{f.direction.capitalize()} for the group" in f.statement
+
+
+# --- every flag reaches the priorities ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_published_finding_reaches_the_priorities(demo_run):
+    from equity_audit.questions import strategies
+
+    plan = pd.read_csv(demo_run / "tables" / "action_plan.csv")
+    listed = {i for ids in plan["finding_ids"].dropna() for i in str(ids).split("; ")}
+    published = F.read_findings(demo_run)
+    assert published and {f["id"] for f in published} <= listed
+    assert {"bias", "patterns", "unmet_need"} <= {f["section"] for f in published}
+    assert plan["priority"].tolist() == list(range(1, len(plan) + 1))
+    assert plan["area"].notna().all() and plan["question"].str.len().gt(0).all()
+    parts = plan["reads"].map({word: i for i, word in enumerate(strategies.READS)})
+    assert parts.is_monotonic_increasing  # concerns, then small differences, then strengths

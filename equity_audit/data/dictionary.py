@@ -66,6 +66,7 @@ MEASURE_WORDS = {
     "gap_trend": "a headline gap over the years",
     "scorer_severity": "scores against other scorers of the same work (score points)",
     "scorer_group_gap": "score deviation from the other scorers (score points)",
+    "calibration_agreement": "agreement between scorers of the same work (Krippendorff's alpha)",
 }
 
 

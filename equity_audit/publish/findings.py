@@ -55,6 +55,10 @@ FINDINGS_NAME = "findings.json"
 #: The audit's sections, with the framework question each answers.
 QUESTIONS = {"unmet_need": 1, "patterns": 2, "bias": 3, "strategies": 4}
 
+#: Krippendorff's (2004) least alpha for tentative conclusions; calls agree too little below it.
+ALPHA_TENTATIVE = 0.667
+
+
 #: Columns that mark a row for a closer look. A table holding one must be in :data:`REGISTRY`.
 FLAG_COLUMNS = ("flagged", "closer_look", "beyond_main_effects", "access_gap", "harsh", "lenient",
                 "persistent", "pattern", "significant_disproportionality", "Significant disproportionality",
@@ -92,6 +96,7 @@ MEASURES = {key: (MEASURE_WORDS[key], polarity, percent) for key, polarity, perc
     ("gap_trend", 0, False),
     ("scorer_severity", 1, False),
     ("scorer_group_gap", 1, False),
+    ("calibration_agreement", 1, False),
 )}
 #: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
 #: keys take the polarity of ``access`` and ``climate``.
@@ -303,6 +308,9 @@ REGISTRY = {source.table: source for source in [
     Source("teacher_patterns_grades_against_evidence", "bias", "grading patterns by teacher over the years",
            "grade_residual", "pattern", kind="persistence", unit="teacher", unit_column="teacher_id",
            confidential=True, flag=lambda t: t["pattern"].astype("string").fillna("").str.strip() != ""),
+    Source("calibration_agreement", "bias", "calibration agreement", "calibration_agreement", "agreement",
+           kind="discordance", flag=lambda t: (t["standard_id"].astype(str) == "All")
+           & (pd.to_numeric(t["alpha_ordinal"], errors="coerce") < ALPHA_TENTATIVE)),
     Source("scorer_severity", "bias", "scorer severity in calibration", "scorer_severity", "severity",
            kind="severity", unit="scorer", unit_column="scorer_id", confidential=True,
            flag=lambda t: _any_true(t, ["harsh", "lenient"])),
@@ -706,9 +714,28 @@ def _pattern(source: Source, rows: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def _agreement(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    """Calibration agreement over all works too low to rely on: proficiency calls depend on the scorer."""
+    out = []
+    for _, row in rows.iterrows():
+        alpha, works, scorers = _num(row["alpha_ordinal"]), _num(row.get("works")), _num(row.get("scorers"))
+        difference = alpha - ALPHA_TENTATIVE
+        statement = (f"Calibration: {MEASURE_WORDS[source.measure]} is {alpha:.2f} over {int(works or 0)} pieces of "
+                     f"work scored by {int(scorers or 0)} scorers, below {ALPHA_TENTATIVE}, the least for "
+                     "tentative conclusions (0.800 to rely on): whether a student's work is called proficient "
+                     "may depend on who scores it: the students scored fare worse for it. Worth asking why.")
+        out.append(_finding(source, key=str(row["standard_id"]), direction_="worse", unit_id=None, unit_name=None,
+                            subgroups=[], groups=[], n=works, estimate=alpha, comparator="the threshold for "
+                            "tentative conclusions", comparator_estimate=ALPHA_TENTATIVE, difference=difference,
+                            interval=None, qvalue=None, students_affected=None, statement=statement,
+                            # too little agreement is worth acting on whatever the distance to the threshold
+                            details={"scorers": scorers, "reading": str(row.get("reading", "")), "actionable": True}))
+    return out
+
+
 _CONVERTERS = {"by_group": _by_group, "by_unit": _by_group, "intersection": _intersection, "unit_gap": _unit_gap,
                "funnel": _funnel, "idea": _idea, "trend": _trend, "severity": _severity,
-               "scorer_gap": _scorer_gap, "pattern": _pattern}
+               "scorer_gap": _scorer_gap, "pattern": _pattern, "agreement": _agreement}
 
 
 # --- schema and files ------------------------------------------------------------------------------
