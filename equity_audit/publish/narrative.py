@@ -684,7 +684,10 @@ def climate_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
 def scorer_count_sentence(gaps: pd.DataFrame, *, group_words: str) -> str:
     """How many scorers score one group differently, without naming any."""
     tested = gaps["pvalue"].notna()
-    return (f"{int(tested.sum())} scorers were compared on how they score {group_words} against how other "
+    # these scorers score everyday evidence, a different set from the calibration sessions: say so, or the
+    # two counts of scorers read as a contradiction
+    return (f"{int(tested.sum())} of the {len(gaps)} scorers of everyday student evidence (not only those in "
+            f"calibration sessions) were compared on how they score {group_words} against how other "
             f"scorers score the same students (a real difference between groups is the same for every scorer, "
             f"so it does not count); {int(gaps['closer_look'].sum())} warrant a closer look after "
             f"controlling false discoveries. Their names are only in the run's confidential folder.")
