@@ -167,3 +167,14 @@ def test_every_published_finding_reaches_the_priorities(demo_run):
     assert plan["area"].notna().all() and plan["question"].str.len().gt(0).all()
     parts = plan["reads"].map({word: i for i, word in enumerate(strategies.READS)})
     assert parts.is_monotonic_increasing  # concerns, then small differences, then strengths
+
+
+# --- one definition of below pace ----------------------------------------------------------------------
+
+def test_pace_headline_defines_below_pace_once_as_the_flag_is_computed():
+    summary = pd.DataFrame({"pace": [0.5, 1.2, 0.9, None], "two_plus_behind": [True, False, False, True],
+                            "below_pace": pd.array([True, False, False, pd.NA], dtype="boolean")})
+    text = narrative.pace_headline(summary, 1.0, False)
+    assert "**33%** of those with a pace are below pace: gaining under 1 level a year even at the top" in text
+    assert narrative.below_pace_words(1.25, True).startswith("below pace: gaining under 1.25 levels a year by their")
+    assert "below pace:" not in narrative.pace_headline(summary.drop(columns="below_pace"))

@@ -21,7 +21,7 @@ from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, protect
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
-           "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
+           "heatmap_alt", "display_table", "below_pace_words", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
            "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "UNSHOWN_WORDS", "label_direction",
@@ -296,8 +296,20 @@ def _statement(row, measure: str, percent: bool) -> str:
             f"for all other students{_fares(measure, row['difference'])}")
 
 
-def pace_headline(summary: pd.DataFrame) -> str:
-    """The section's opening sentence about pace and levels behind."""
+def below_pace_words(threshold: float = 1.0, shrinkage: bool = False) -> str:
+    """The one definition of "below pace" the report gives, as the flag is computed
+    (:func:`equity_audit.pace.levels_pace`, settings ``pace_threshold`` and ``pace_shrinkage``).
+
+    >>> below_pace_words()
+    'below pace: gaining under 1 level a year even at the top of the 95% interval of their pace'
+    """
+    judged = ("by their pace shrunk toward the domain's average by its reliability" if shrinkage
+              else "even at the top of the 95% interval of their pace")
+    return f"below pace: gaining under {threshold:g} level{'s' if threshold != 1 else ''} a year {judged}"
+
+
+def pace_headline(summary: pd.DataFrame, threshold: float = 1.0, shrinkage: bool = False) -> str:
+    """The section's opening sentence about pace and levels behind, with the definition of below pace."""
     with_pace = summary["pace"].notna()
     n = int(with_pace.sum())
     on_pace = float((summary.loc[with_pace, "pace"] >= 1.0).mean()) if n else float("nan")
@@ -308,7 +320,10 @@ def pace_headline(summary: pd.DataFrame) -> str:
             f"at least one level a year (averaged over their domains), and "
             f"**{fmt_value(float(behind.mean()), percent=True)}** of all students are two or more "
             f"levels behind in at least one domain. {insufficient:,} student(s) do not yet have "
-            f"enough evidence for a pace; they are counted, not dropped.")
+            f"enough evidence for a pace; they are counted, not dropped."
+            + (f" **{fmt_value(float(summary.loc[with_pace, 'below_pace'].astype('Float64').mean()), percent=True)}** "
+               f"of those with a pace are {below_pace_words(threshold, shrinkage)} in at least one domain; this "
+               "is what \"below pace\" means throughout the report." if "below_pace" in summary and n else ""))
 
 
 def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.DataFrame:
