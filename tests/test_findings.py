@@ -159,8 +159,11 @@ def test_strategies_rank_findings_json_and_keep_strengths_apart(tmp_path):
     found = strategies.gather_findings(run)
     assert set(found["direction"]) == {"worse", "better"}
     plan = strategies.action_plan(found)
-    assert len(plan) == (found["direction"] != "better").sum() > 0
-    assert not plan["finding"].str.contains("fare better").any()
+    # every finding reaches the plan; strengths are listed last, as strengths
+    assert set(plan["finding_ids"].str.split("; ").explode()) == set(found["id"])
+    strong = plan["reads"] == "strength"
+    assert strong.sum() == (found["direction"] == "better").sum() > 0 and strong.iloc[-strong.sum():].all()
+    assert not plan.loc[~strong, "finding"].str.contains("fare better").any()
     assert len(strategies.strengths(found)) == (found["direction"] == "better").sum() > 0
 
 

@@ -97,7 +97,7 @@ def test_race_aliases_blank_unknown_and_empty_categories_kept(folder):
     assert list(race.cat.categories) == list(RACE_ETHNICITY)
     counts = race.value_counts()
     assert counts["Asian"] == 0 and counts["Native Hawaiian/Pacific Islander"] == 0
-    assert "students.csv: 1 blank race_ethnicity value was recorded as 'Unknown'." in district.notes
+    assert "students.csv: 1 blank race/ethnicity value was recorded as 'Unknown'." in district.notes
     assert "students.csv: 1 blank gender value was recorded as 'Unknown'." in district.notes
     assert district["students"]["gender"].tolist() == ["F", "M", "F", "Unknown"]
 

@@ -76,9 +76,9 @@ def test_composition_chart_has_one_bar_per_yes_no_subgroup():
     years = pd.DataFrame({"student_id": list("abcd"), "school_year": 2025, "school_id": "s1",
                           "grade_level": 3})
     shares = overview.composition_shares(years, students, min_n=1)
-    flags = shares[shares["subgroup"].str.startswith("programs")]
+    flags = shares[shares["subgroup"].str.startswith("Programs")]
     assert flags[["group", "share"]].values.tolist() == [["English learner", 0.25]]
-    assert len(shares[shares["subgroup"] == "race ethnicity"]) == 4
+    assert len(shares[shares["subgroup"] == "Race/ethnicity"]) == 4  # display names from the dictionary
 
 
 def test_a_lone_small_group_is_protected_by_withholding_a_second():

@@ -161,7 +161,8 @@ def test_forest_reference_line_at_the_given_x_and_labelled():
 def test_forest_facets_make_one_titled_panel_each_sharing_x():
     fig = plots.forest(rates(), group="group", facet="subgroup", xlabel="Below pace")
     assert len(fig.axes) == 2
-    assert [ax.get_title(loc="left") for ax in fig.axes] == ["race ethnicity", "english learner"]
+    # panels are titled with the one dictionary of display names
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Race/ethnicity", "English learner"]
     assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[1])
     assert [len(errorbars(ax)) for ax in fig.axes] == [3, 2]
     assert fig.axes[1].get_xlabel() == "Below pace"
@@ -296,7 +297,7 @@ def test_rate_heatmap_cells_show_value_and_n_withheld_hatched():
     assert not any(re.search(r"n=3\b", t) for t in texts(fig))
     (cell,) = gids(ax, "withheld")
     assert cell.get_hatch() and cell.get_xy() == (1, 2)
-    assert ax.get_xlabel() == "english learner" and ax.get_ylabel() == "race ethnicity"
+    assert ax.get_xlabel() == "English learner" and ax.get_ylabel() == "Race/ethnicity"
 
 
 def test_rate_heatmap_flagged_marker_and_its_note():
@@ -399,3 +400,12 @@ def test_count_heatmap_small_count_is_not_coloured():
     mesh = fig.axes[0].collections[0]
     assert np.ma.is_masked(mesh.get_array()[-1])  # the 7 in the last cell
     assert not np.ma.is_masked(mesh.get_array()[-2])
+
+
+def test_share_bars_and_heatmap_colour_bar_use_display_names():
+    shares = pd.DataFrame({"subgroup": ["low_income", "low_income"], "group": ["Yes", "No"], "share": [0.4, 0.6]})
+    fig = plots.share_bars(shares)
+    assert fig.axes[0].get_title(loc="left") == "Low income"
+    heat = plots.rate_heatmap(intersections(), rows="race_ethnicity", columns="english_learner", value="estimate")
+    assert heat.axes[1].get_ylabel() == "Estimate"
+    assert not any("_" in t for t in texts(heat))

@@ -40,22 +40,39 @@ def test_area_counts_list_every_area():
     assert strategies.action_plan(pd.DataFrame()).empty
 
 
-def record(statement, *, direction="worse", mirror=False, actionable=True, affected=10):
-    return {"section": "unmet_need", "measure": "pace", "measure_label": "average pace (levels a year)",
-            "analysis": "pace", "subgroups": ["cohort"], "groups": ["g"], "n": 50, "qvalue": 0.01,
+def record(statement, *, direction="worse", mirror=False, actionable=True, affected=10, group="g", source="t"):
+    return {"id": f"{source}-{statement}", "source": source, "section": "unmet_need", "measure": "pace",
+            "measure_label": "average pace (levels a year)",
+            "analysis": "pace", "subgroups": ["cohort"], "groups": [group], "n": 50, "qvalue": 0.01,
             "difference": -0.3, "students_affected": affected, "direction": direction, "kind": "gap",
             "statement": statement, "details": {"mirror": mirror, "actionable": actionable}}
 
 
-def test_plan_from_finding_records_leaves_out_strengths_mirrors_and_tiny_differences():
-    table = strategies.findings_table([record("kept"), record("strength", direction="better"),
-                                       record("mirror", mirror=True), record("tiny", actionable=False),
-                                       record("neutral", direction="neutral", affected=5)])
-    assert len(table) == 5
+def test_plan_lists_every_finding_concerns_first_then_small_differences_then_strengths():
+    table = strategies.findings_table([record("kept", affected=5), record("strength", direction="better", affected=90),
+                                       record("mirror", mirror=True, group="No", affected=80),
+                                       record("tiny", actionable=False, affected=70),
+                                       record("neutral", direction="neutral", affected=8),
+                                       record("Yes row", group="Yes", affected=1)])
+    assert len(table) == 6
     plan = strategies.action_plan(table)
-    assert plan["finding"].tolist() == ["kept", "neutral"]
+    # concerns by students affected, then the small difference, then the strength: nothing left out
+    assert plan["finding"].tolist() == ["neutral", "kept", "Yes row", "tiny", "strength"]
+    assert plan["reads"].tolist() == ["concern"] * 3 + ["small difference", "strength"]
+    assert plan["priority"].tolist() == [1, 2, 3, 4, 5]
+    # the "No" row that mirrors a "Yes" row is listed under that row's priority
+    assert plan.set_index("finding").loc["Yes row", "finding_ids"] == "t-Yes row; t-mirror"
+    listed = {i for ids in plan["finding_ids"] for i in ids.split("; ")}
+    assert listed == set(table["id"])
     assert plan.loc[0, "area"].startswith("8. Progress")
+    assert plan.set_index("finding").loc["strength", "question"] == strategies.STRENGTH_QUESTION
     assert strategies.strengths(table)["statement"].tolist() == ["strength"]
+
+
+def test_a_mirror_without_its_yes_row_stays_a_priority_of_its_own():
+    plan = strategies.action_plan(strategies.findings_table(
+        [record("mirror", mirror=True, group="No", source="a"), record("other table", source="b")]))
+    assert sorted(plan["finding_ids"]) == ["a-mirror", "b-other table"]
 
 
 def test_gather_findings_prefers_findings_json(tmp_path):

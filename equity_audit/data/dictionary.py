@@ -3,19 +3,125 @@
 ``templates/data/`` in the repository is the output of :func:`write_templates`;
 a test regenerates it and fails if the committed copy drifted.
 
+It also holds the one dictionary of display names (:data:`DISPLAY_NAMES`,
+:func:`display_name`): every contract column, subgroup attribute and measure key
+has one label a reader sees, in charts, tables, findings and the workbook.
+
 Examples
 --------
 >>> print(data_dictionary().splitlines()[0])
 # Data dictionary: what to export for an equity audit
+>>> display_name("low_income"), display_name("race_ethnicity"), display_name("group_newcomer")
+('Low income', 'Race/ethnicity', 'Newcomer')
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from equity_audit.data.contract import ALIASES, TABLES, Column, Table
+from equity_audit.data.contract import ALIASES, GROUP_PREFIX, SUBGROUP_FLAGS, TABLES, Column, Table
 from equity_audit.data.edfi import IMPORTED_TABLES, edfi_source
 
-__all__ = ["data_dictionary", "header_line", "write_templates"]
+__all__ = ["data_dictionary", "header_line", "write_templates", "DISPLAY_NAMES", "MEASURE_WORDS",
+           "display_name", "display_value"]
+
+#: Labels that the plain rule of :func:`_words` (``low_income`` -> "Low income") would get wrong:
+#: identifiers read as what they identify, abbreviations spelled out, and the columns the
+#: analyses derive from the contract (``school``, ``plc``, ``need_band`` ...).
+_NAMED = {
+    "race_ethnicity": "Race/ethnicity",
+    "section_504": "Section 504 plan",
+    "student_id": "Student", "school_id": "School", "school_name": "School", "staff_id": "Staff member",
+    "section_id": "Section", "teacher_id": "Teacher", "plc_id": "PLC", "scorer_id": "Scorer",
+    "work_id": "Piece of work", "standard_id": "Standard", "item_id": "Survey item", "course_id": "Course",
+    "dok": "Depth of knowledge (DOK)", "grade_level": "Grade", "as_of": "Date recorded",
+    "base": "Students in the population", "outcome": "Students with the outcome",
+    "school": "School", "plc": "PLC", "teacher": "Teacher", "scorer": "Scorer", "need_band": "Level of need",
+    "evidence_band": "Level of evidence", "opportunity": "Opportunity", "subgroup": "Subgroup",
+    "scorers": "Scorers",
+}
+
+#: Measure key -> the words a sentence uses for it ("the share chronically absent"); the
+#: findings (:data:`equity_audit.publish.findings.MEASURES`) and every label take them from here.
+MEASURE_WORDS = {
+    "pace": "average pace (levels a year)",
+    "two_plus_behind": "the share two or more levels behind",
+    "unmet_need": "the share who needed more support and had none",
+    "talent_without_access": "the share ready to move on without acceleration or Level-4 work",
+    "chronic_absence": "the share chronically absent",
+    "exclusion": "the exclusionary discipline rate",
+    "removals": "removals from class per student",
+    "days_removed": "days removed per student",
+    "oss": "the out-of-school suspension rate",
+    "oss_risk_ratio": "the out-of-school suspension risk",
+    "level4_access": "access to Level-4 work",
+    "access": "access to opportunities",
+    "below_pace": "the share below pace",
+    "grade_residual": "grades against evidence (grade points)",
+    "high_grade_low_evidence": "the share of A or B grades with evidence not yet proficient",
+    "low_grade_high_evidence": "the share of C, D or F grades with proficient evidence",
+    "performance_tasks": "the share of evidence from performance tasks",
+    "dok34": "the share of evidence at DOK 3 or 4",
+    "reaching_level4": "the share of Level-3 standards taken on to Level 4",
+    "climate": "climate survey score",
+    "gap_trend": "a headline gap over the years",
+    "scorer_severity": "scores against other scorers of the same work (score points)",
+    "scorer_group_gap": "score deviation from the other scorers (score points)",
+    "calibration_agreement": "agreement between scorers of the same work (Krippendorff's alpha)",
+}
+
+
+def _words(key: str) -> str:
+    """``low_income`` -> "Low income": underscores as spaces, first letter capital."""
+    words = str(key).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _measure_label(words: str) -> str:
+    """A measure's sentence words as a label: "the share below pace" -> "Share below pace"."""
+    return _words(words.removeprefix("the "))
+
+
+def _display_names() -> dict[str, str]:
+    columns = {column.name for table in TABLES.values() for column in table.columns}
+    names = {name: _words(name) for name in sorted(columns)}
+    names.update({key: _measure_label(words) for key, words in MEASURE_WORDS.items()})
+    names.update(_NAMED)
+    return names
+
+
+#: Every contract column, derived column and measure key with the one label a reader sees.
+DISPLAY_NAMES: dict[str, str] = _display_names()
+
+#: How a coded yes/no value reads.
+_CODED = {"y": "Yes", "n": "No", "true": "Yes", "false": "No", "yes": "Yes", "no": "No"}
+
+
+def display_name(key) -> str:
+    """The label a reader sees for a column, subgroup attribute or measure key.
+
+    A district's own subgroup (``group_newcomer``) reads as its name without the
+    prefix; a key the dictionary does not hold reads as its words.
+
+    >>> display_name("english_learner"), display_name("two_plus_behind"), display_name("Already a label")
+    ('English learner', 'Share two or more levels behind', 'Already a label')
+    """
+    key = str(key)
+    if key in DISPLAY_NAMES:
+        return DISPLAY_NAMES[key]
+    return _words(key.removeprefix(GROUP_PREFIX)) if "_" in key or key.islower() else key
+
+
+def display_value(subgroup, value) -> str:
+    """A group's value as a reader sees it: coded yes/no values as "Yes"/"No", anything else as given.
+
+    The values of a district's own groups come from its data and stay as they are.
+
+    >>> display_value("low_income", "Y"), display_value("group_newcomer", "True"), display_value("gender", "N")
+    ('Yes', 'Yes', 'N')
+    """
+    text = str(value)
+    coded = str(subgroup) in SUBGROUP_FLAGS or str(subgroup).startswith(GROUP_PREFIX)
+    return _CODED.get(text.strip().lower(), text) if coded else text
 
 _KIND_WORDS = {
     "id": "identifier (text)",

@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 
 from equity_audit.data.coerce import PLAUSIBLE_YEARS, coerce_column
 from equity_audit.data.contract import TABLES, UNKNOWN, Column, load_order
+from equity_audit.data.dictionary import display_name
 from equity_audit.exceptions import ConfigError, DataValidationError
 from equity_audit.data.problems import (
     EXACT_DUPLICATE, EXPECTED_DATA, EXPECTED_SCHOOL_YEAR, KIND_DUPLICATE_COLUMN, KIND_DUPLICATE_KEY,
@@ -400,7 +401,8 @@ def _fill(values: pd.Series, blank: np.ndarray, filler: str, work: _Work, column
     """Blank cells (not invalid ones, which are reported) become ``filler``; counted in a note."""
     n = int(blank.sum())
     if n:
-        ctx.notes.append(f"{work.file}: {n} blank {column} "
+        # the column by its display name: the note is read in the report, not by a program
+        ctx.notes.append(f"{work.file}: {n} blank {display_name(column).lower()} "
                          f"{plural(n, 'value was', 'values were')} recorded as '{filler}'.")
         values = values.mask(blank, filler)
     return values

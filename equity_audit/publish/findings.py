@@ -37,6 +37,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS
+from equity_audit.data.dictionary import MEASURE_WORDS, display_value
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
@@ -53,6 +55,10 @@ FINDINGS_NAME = "findings.json"
 #: The audit's sections, with the framework question each answers.
 QUESTIONS = {"unmet_need": 1, "patterns": 2, "bias": 3, "strategies": 4}
 
+#: Krippendorff's (2004) least alpha for tentative conclusions; calls agree too little below it.
+ALPHA_TENTATIVE = 0.667
+
+
 #: Columns that mark a row for a closer look. A table holding one must be in :data:`REGISTRY`.
 FLAG_COLUMNS = ("flagged", "closer_look", "beyond_main_effects", "access_gap", "harsh", "lenient",
                 "persistent", "pattern", "significant_disproportionality", "Significant disproportionality",
@@ -63,33 +69,35 @@ class FindingsError(EquityAuditError):
     """The findings of a run could not be built or do not meet their schema."""
 
 
-#: measure key -> (label, polarity, percent). Polarity: +1 higher is better for the
+#: measure key -> (label, polarity, percent); the label is the measure's words in the one dictionary of
+#: display names (:data:`equity_audit.data.dictionary.MEASURE_WORDS`). Polarity: +1 higher is better for the
 #: group, -1 higher is worse, 0 neither (direction is then "neutral").
-MEASURES = {
-    "pace": ("average pace (levels a year)", 1, False),
-    "two_plus_behind": ("the share two or more levels behind", -1, True),
-    "unmet_need": ("the share who needed more support and had none", -1, True),
-    "talent_without_access": ("the share ready to move on without acceleration or Level-4 work", -1, True),
-    "chronic_absence": ("the share chronically absent", -1, True),
-    "exclusion": ("the exclusionary discipline rate", -1, True),
-    "removals": ("removals from class per student", -1, False),
-    "days_removed": ("days removed per student", -1, False),
-    "oss": ("the out-of-school suspension rate", -1, True),
-    "oss_risk_ratio": ("the out-of-school suspension risk", -1, True),
-    "level4_access": ("access to Level-4 work", 1, True),
-    "access": ("access to opportunities", 1, True),
-    "below_pace": ("the share below pace", -1, True),
-    "grade_residual": ("grades against evidence (grade points)", 1, False),
-    "high_grade_low_evidence": ("the share of A or B grades with evidence not yet proficient", 0, True),
-    "low_grade_high_evidence": ("the share of C, D or F grades with proficient evidence", -1, True),
-    "performance_tasks": ("the share of evidence from performance tasks", 1, True),
-    "dok34": ("the share of evidence at DOK 3 or 4", 1, True),
-    "reaching_level4": ("the share of Level-3 standards taken on to Level 4", 1, True),
-    "climate": ("climate survey score", 1, False),
-    "gap_trend": ("a headline gap over the years", 0, False),
-    "scorer_severity": ("scores against other scorers of the same work (score points)", 1, False),
-    "scorer_group_gap": ("score deviation from the other scorers (score points)", 1, False),
-}
+MEASURES = {key: (MEASURE_WORDS[key], polarity, percent) for key, polarity, percent in (
+    ("pace", 1, False),
+    ("two_plus_behind", -1, True),
+    ("unmet_need", -1, True),
+    ("talent_without_access", -1, True),
+    ("chronic_absence", -1, True),
+    ("exclusion", -1, True),
+    ("removals", -1, False),
+    ("days_removed", -1, False),
+    ("oss", -1, True),
+    ("oss_risk_ratio", -1, True),
+    ("level4_access", 1, True),
+    ("access", 1, True),
+    ("below_pace", -1, True),
+    ("grade_residual", 1, False),
+    ("high_grade_low_evidence", 0, True),
+    ("low_grade_high_evidence", -1, True),
+    ("performance_tasks", 1, True),
+    ("dok34", 1, True),
+    ("reaching_level4", 1, True),
+    ("climate", 1, False),
+    ("gap_trend", 0, False),
+    ("scorer_severity", 1, False),
+    ("scorer_group_gap", 1, False),
+    ("calibration_agreement", 1, False),
+)}
 #: Higher is better (+1), worse (-1) or neither (0), per measure key; ``access_*`` and ``climate_*``
 #: keys take the polarity of ``access`` and ``climate``.
 POLARITY = {key: polarity for key, (_, polarity, _) in MEASURES.items()}
@@ -300,6 +308,9 @@ REGISTRY = {source.table: source for source in [
     Source("teacher_patterns_grades_against_evidence", "bias", "grading patterns by teacher over the years",
            "grade_residual", "pattern", kind="persistence", unit="teacher", unit_column="teacher_id",
            confidential=True, flag=lambda t: t["pattern"].astype("string").fillna("").str.strip() != ""),
+    Source("calibration_agreement", "bias", "calibration agreement", "calibration_agreement", "agreement",
+           kind="discordance", flag=lambda t: (t["standard_id"].astype(str) == "All")
+           & (pd.to_numeric(t["alpha_ordinal"], errors="coerce") < ALPHA_TENTATIVE)),
     Source("scorer_severity", "bias", "scorer severity in calibration", "scorer_severity", "severity",
            kind="severity", unit="scorer", unit_column="scorer_id", confidential=True,
            flag=lambda t: _any_true(t, ["harsh", "lenient"])),
@@ -470,6 +481,23 @@ def _group_measure(source: Source, row) -> tuple[str, str]:
     return source.measure, MEASURES[source.measure][0]
 
 
+def _group_direction(measure: str, difference, row) -> str:
+    """The direction of a by-group row; an access row under four-fifths of the others' access is worse
+    even when the release gate withheld its difference (the four-fifths mark is published)."""
+    found = direction(measure, difference)
+    if found == "neutral" and difference is None and _truthy(pd.Series([row.get("four_fifths")])).iloc[0]:
+        return "worse"
+    return found
+
+
+def _mirror_of(subgroup: str, group: str) -> str | None:
+    """The "Yes" group a "No" row of a yes/no subgroup mirrors, in words; None for any other row."""
+    yes_no = subgroup in SUBGROUP_FLAGS or subgroup.startswith(GROUP_PREFIX)
+    if not yes_no or display_value(subgroup, group) != "No":
+        return None
+    return narrative.group_words(subgroup, "Yes")
+
+
 def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     for _, row in rows.iterrows():
@@ -482,10 +510,11 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       comparator_estimate=_num(row["comparator_estimate"]), difference=_num(row["difference"]),
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         comparator = f"students in other {source.unit}s" if whole_unit else "all other students"
-        dir_ = direction(measure, values["difference"])
+        dir_ = _group_direction(measure, values["difference"], row)
         statement = narrative.finding_sentence(
             subject=unit_name if whole_unit else narrative.group_words(subgroups[0], groups[0]),
             measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
+            mirror_of=None if whole_unit else _mirror_of(subgroups[0], groups[0]),
             extra=(" Under four-fifths of their access." if _truthy(pd.Series([row.get("access_gap")])).iloc[0]
                    else ""))
         statement = _say_coded(statement, row, values["n"])
@@ -606,16 +635,25 @@ def _idea(source: Source, rows: pd.DataFrame) -> list[Finding]:
     return out
 
 
+#: A gap's change over the years, as good or bad news for the group (``for_group`` of the trend table).
+_TREND_DIRECTION = {"better for the group": "better", "worse for the group": "worse"}
+_TREND_WORDS = {"better": "Better for the group: a strength to learn from.",
+                "worse": "Worse for the group: worth asking why.",
+                "neutral": "Worth understanding."}
+
+
 def _trend(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     for _, row in rows.iterrows():
         headline = str(row["headline"])
         measure_words, _, group = headline.partition(": ")
-        out.append(_finding(source, key=headline, direction_="neutral", measure_label=measure_words,
+        dir_ = _TREND_DIRECTION.get(str(row.get("for_group")), "neutral")
+        out.append(_finding(source, key=headline, direction_=dir_, measure_label=measure_words,
                             unit_id=None, unit_name=None, subgroups=[], groups=[group] if group else [],
                             n=None, estimate=None, comparator="the first school year", comparator_estimate=None,
                             difference=None, interval=None, qvalue=None, students_affected=None,
-                            statement=str(row["sentence"]), details={"verdict": str(row["verdict"])}))
+                            statement=f"{row['sentence']} {_TREND_WORDS[dir_]}",
+                            details={"verdict": str(row["verdict"])}))
     return out
 
 
@@ -676,9 +714,28 @@ def _pattern(source: Source, rows: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def _agreement(source: Source, rows: pd.DataFrame) -> list[Finding]:
+    """Calibration agreement over all works too low to rely on: proficiency calls depend on the scorer."""
+    out = []
+    for _, row in rows.iterrows():
+        alpha, works, scorers = _num(row["alpha_ordinal"]), _num(row.get("works")), _num(row.get("scorers"))
+        difference = alpha - ALPHA_TENTATIVE
+        statement = (f"Calibration: {MEASURE_WORDS[source.measure]} is {alpha:.2f} over {int(works or 0)} pieces of "
+                     f"work scored by {int(scorers or 0)} scorers, below {ALPHA_TENTATIVE}, the least for "
+                     "tentative conclusions (0.800 to rely on): whether a student's work is called proficient "
+                     "may depend on who scores it: the students scored fare worse for it. Worth asking why.")
+        out.append(_finding(source, key=str(row["standard_id"]), direction_="worse", unit_id=None, unit_name=None,
+                            subgroups=[], groups=[], n=works, estimate=alpha, comparator="the threshold for "
+                            "tentative conclusions", comparator_estimate=ALPHA_TENTATIVE, difference=difference,
+                            interval=None, qvalue=None, students_affected=None, statement=statement,
+                            # too little agreement is worth acting on whatever the distance to the threshold
+                            details={"scorers": scorers, "reading": str(row.get("reading", "")), "actionable": True}))
+    return out
+
+
 _CONVERTERS = {"by_group": _by_group, "by_unit": _by_group, "intersection": _intersection, "unit_gap": _unit_gap,
                "funnel": _funnel, "idea": _idea, "trend": _trend, "severity": _severity,
-               "scorer_gap": _scorer_gap, "pattern": _pattern}
+               "scorer_gap": _scorer_gap, "pattern": _pattern, "agreement": _agreement}
 
 
 # --- schema and files ------------------------------------------------------------------------------

@@ -15,15 +15,16 @@ import numpy as np
 import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
+from equity_audit.data.dictionary import display_name, display_value
 from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, audited_codes, protect
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
-           "heatmap_alt", "display_table", "boxes_alt", "quadrant_alt", "intersection_table",
+           "heatmap_alt", "display_table", "below_pace_words", "boxes_alt", "quadrant_alt", "intersection_table",
            "scenario_text", "chart_table", "findings_table", "findings_markdown", "drop_empty_unknown",
            "idea_display", "funnel_alt", "gap_scan_display", "access_display", "access_heatmap_table",
-           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "label_direction",
+           "count_sentence", "finding_sentence", "group_words", "DIRECTION_WORDS", "UNSHOWN_WORDS", "label_direction",
            "idea_findings", "gap_findings", "access_findings", "combine_findings",
            "access_heatmap_alt", "severity_table", "severity_alt", "calibration_display", "climate_chart_table",
            "climate_display", "scorer_count_sentence", "count_finding", "pattern_sentence", "MIN_DIFFERENCE",
@@ -44,11 +45,9 @@ def fmt_value(value: float, *, percent: bool) -> str:
 
 
 def label(name: str) -> str:
-    """A column name as words: ``english_learner`` becomes ``English learner``."""
-    if name == "race_ethnicity":
-        return "Race/ethnicity"
-    words = str(name).removeprefix("group_").replace("_", " ")
-    return words[:1].upper() + words[1:]
+    """A column name as words (:func:`equity_audit.data.dictionary.display_name`): ``english_learner``
+    becomes ``English learner``."""
+    return display_name(name)
 
 
 def shown_groups(table: pd.DataFrame) -> pd.DataFrame:
@@ -71,12 +70,13 @@ GROUP_WORDS = {
 
 def _group_name(row) -> str:
     """How a sentence names a group: person-first for yes/no subgroups."""
-    subgroup, group = str(row["subgroup"]), str(row["group"])
+    subgroup = str(row["subgroup"])
+    group = display_value(subgroup, row["group"])  # a coded Y/N or True/False reads Yes/No
     if group == UNKNOWN:
         return f"students whose {label(subgroup).lower()} is not recorded"
     if group in ("Yes", "No") and subgroup in GROUP_WORDS:
         return GROUP_WORDS[subgroup][group == "No"]
-    if group in ("Yes", "No", "Y", "N"):
+    if group in ("Yes", "No"):
         return f"{label(subgroup)}: {group}"
     return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
 
@@ -98,13 +98,35 @@ DIRECTION_WORDS = {
 }
 
 
+#: The end of a finding whose difference the release gate withheld: it has a side, which is not shown.
+UNSHOWN_WORDS = ("which way it differs is not shown, so that a small count cannot be worked out",
+                 "Worth a closer look by the team, who can see the counts.")
+
+
+def _ending(direction: str, difference, mirror_of: str | None) -> tuple[str, str]:
+    """(how the group fares, what to do with it) for a finding sentence.
+
+    A "No" row of a yes/no subgroup only mirrors the "Yes" row: it is neither a
+    strength nor a concern of its own, and says so.
+    """
+    fares, action = DIRECTION_WORDS[direction]
+    if direction == "neutral" and (difference is None or pd.isna(difference)):
+        fares, action = UNSHOWN_WORDS
+    if mirror_of:
+        action = f"The other side of the result for {mirror_of}, not a strength or concern of its own."
+    return fares, action
+
+
 def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, comparator: str,
                      comparator_estimate, difference, interval, direction: str, qvalue=None,
-                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "") -> str:
+                     unit_name: str | None = None, interval_of: str = "estimate", extra: str = "",
+                     mirror_of: str | None = None) -> str:
     """One finding in plain words, saying plainly whether the group fares worse or better.
 
     ``interval`` is the 95% interval of ``estimate`` (``interval_of="estimate"``) or of the
     difference (``"difference"``). ``unit_name`` prefixes a school, PLC, teacher or scorer.
+    ``mirror_of`` names the group whose result a "No" row mirrors. A strength is named a
+    strength; a difference the release gate withheld says that its side is not shown.
 
     >>> finding_sentence(subject="English learners", measure="average pace (levels a year)", percent=False,
     ...                  n=60, estimate=0.66, comparator="all other students", comparator_estimate=1.04,
@@ -113,7 +135,7 @@ def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, 
     """
     value = lambda v: fmt_value(min(max(v, 0), 1) if percent and v is not None and not pd.isna(v) else v,  # noqa: E731
                                 percent=percent)
-    fares, action = DIRECTION_WORDS[direction]
+    fares, action = _ending(direction, difference, mirror_of)
     details = [f"n={int(n)}"] if n is not None and not pd.isna(n) else []
     low, high = (list(interval) + [None, None])[:2] if interval else (None, None)
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
@@ -274,8 +296,20 @@ def _statement(row, measure: str, percent: bool) -> str:
             f"for all other students{_fares(measure, row['difference'])}")
 
 
-def pace_headline(summary: pd.DataFrame) -> str:
-    """The section's opening sentence about pace and levels behind."""
+def below_pace_words(threshold: float = 1.0, shrinkage: bool = False) -> str:
+    """The one definition of "below pace" the report gives, as the flag is computed
+    (:func:`equity_audit.pace.levels_pace`, settings ``pace_threshold`` and ``pace_shrinkage``).
+
+    >>> below_pace_words()
+    'below pace: gaining under 1 level a year even at the top of the 95% interval of their pace'
+    """
+    judged = ("by their pace shrunk toward the domain's average by its reliability" if shrinkage
+              else "even at the top of the 95% interval of their pace")
+    return f"below pace: gaining under {threshold:g} level{'s' if threshold != 1 else ''} a year {judged}"
+
+
+def pace_headline(summary: pd.DataFrame, threshold: float = 1.0, shrinkage: bool = False) -> str:
+    """The section's opening sentence about pace and levels behind, with the definition of below pace."""
     with_pace = summary["pace"].notna()
     n = int(with_pace.sum())
     on_pace = float((summary.loc[with_pace, "pace"] >= 1.0).mean()) if n else float("nan")
@@ -286,7 +320,10 @@ def pace_headline(summary: pd.DataFrame) -> str:
             f"at least one level a year (averaged over their domains), and "
             f"**{fmt_value(float(behind.mean()), percent=True)}** of all students are two or more "
             f"levels behind in at least one domain. {insufficient:,} student(s) do not yet have "
-            f"enough evidence for a pace; they are counted, not dropped.")
+            f"enough evidence for a pace; they are counted, not dropped."
+            + (f" **{fmt_value(float(summary.loc[with_pace, 'below_pace'].astype('Float64').mean()), percent=True)}** "
+               f"of those with a pace are {below_pace_words(threshold, shrinkage)} in at least one domain; this "
+               "is what \"below pace\" means throughout the report." if "below_pace" in summary and n else ""))
 
 
 def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.DataFrame:
@@ -297,7 +334,8 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
     share_hidden = hidden | audited.eq("complementary_share")
     shown = pd.DataFrame({
         "Subgroup": table["subgroup"].map(label) if "subgroup" in table else "",
-        "Group": table["group"].astype(str),
+        "Group": ([display_value(s, g) for s, g in zip(table["subgroup"], table["group"])] if "subgroup" in table
+                  else table["group"].astype(str)),
         "Students": table["n"].astype("Int64").astype(str).mask(hidden & (table["n"] > 0), f"<{min_n}")
                     .mask(hidden & (table["n"] >= min_n), "withheld"),
         # shares near 0% or 100% are coded by group size ("≥ 95%"): an exact 100% tells about everyone
@@ -371,7 +409,7 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     flagged = scan[scan["beyond_main_effects"]].head(top)
     value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
     shown = pd.DataFrame({
-        "Intersection": flagged["intersection"],
+        "Intersection": [_intersection_words(row) for _, row in flagged.iterrows()],
         "Students": flagged["n"].astype(int),
         "Value": (top_bottom_code(flagged["estimate"].to_numpy(dtype=float), flagged["n"].to_numpy(dtype=float),
                                   scale=1) if percent else flagged["estimate"].map(value)),
@@ -385,6 +423,17 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     if audited.eq("audit").any():
         shown["Students"] = shown["Students"].astype(object).mask(audited.eq("audit").to_numpy(), "withheld")
     return shown
+
+
+def _intersection_words(row) -> str:
+    """An intersection cell with its subgroups' display names: "Race/ethnicity: Asian × Low income: Yes".
+
+    The scan's own ``intersection`` text stays as it is (a key other runs are compared on).
+    """
+    columns = str(row["columns"]).split(" × ")
+    if not all(column in row.index for column in columns):
+        return str(row["intersection"])
+    return " × ".join(f"{label(column)}: {display_value(column, row[column])}" for column in columns)
 
 
 def scenario_text(scenarios: pd.DataFrame) -> str:
@@ -659,7 +708,10 @@ def climate_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
 def scorer_count_sentence(gaps: pd.DataFrame, *, group_words: str) -> str:
     """How many scorers score one group differently, without naming any."""
     tested = gaps["pvalue"].notna()
-    return (f"{int(tested.sum())} scorers were compared on how they score {group_words} against how other "
+    # these scorers score everyday evidence, a different set from the calibration sessions: say so, or the
+    # two counts of scorers read as a contradiction
+    return (f"{int(tested.sum())} of the {len(gaps)} scorers of everyday student evidence (not only those in "
+            f"calibration sessions) were compared on how they score {group_words} against how other "
             f"scorers score the same students (a real difference between groups is the same for every scorer, "
             f"so it does not count); {int(gaps['closer_look'].sum())} warrant a closer look after "
             f"controlling false discoveries. Their names are only in the run's confidential folder.")

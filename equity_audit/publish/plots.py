@@ -43,6 +43,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, protect, shown_min_n
 
@@ -225,7 +226,7 @@ def share_bars(table: pd.DataFrame, *, group: str = "group", share: str = "share
         ax.bar_label(ax.containers[0], labels=["withheld" if pd.isna(v) else f"{v:.0%}" for v in part],
                      padding=3)
         ax.set_xlim(0, 1.1)
-        ax.set_title(str(name).replace("_", " "), loc="left", fontsize="medium")
+        ax.set_title(display_name(name), loc="left", fontsize="medium")
         ax.invert_yaxis()
         ax.xaxis.set_visible(False)
     fig.suptitle(title)
@@ -333,7 +334,7 @@ def _panels(table: pd.DataFrame, facet: str | None) -> list[tuple[str, np.ndarra
     if facet is None:
         return [("", np.arange(len(table)))]
     keys = table[facet].astype(str).to_numpy()
-    return [(_plain(name), np.flatnonzero(keys == name)) for name in dict.fromkeys(keys)]
+    return [(display_name(name), np.flatnonzero(keys == name)) for name in dict.fromkeys(keys)]
 
 
 def _stacked_axes(panels, title: str, legend_rows: int = 1):
@@ -940,9 +941,9 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
                         color=_text_colour(cmap(norm(numbers[i]))), zorder=3,
                         fontweight="bold" if mark else "normal")
     _grid_ticks(ax, row_levels, column_levels)
-    ax.set(xlabel=_plain(columns), ylabel=_plain(rows))
+    ax.set(xlabel=display_name(columns), ylabel=display_name(rows))
     bar = fig.colorbar(mesh, ax=ax, shrink=0.85, pad=0.02)
-    bar.set_label(label or _plain(value))
+    bar.set_label(label or display_name(value))
     bar.outline.set_visible(False)
     if percent and center is not None:
         bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: _format(x, True, signed=True)))

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.plots import LITERAL_TEXT
 from equity_audit.publish.release import NOT_GATED, STATUS_COLUMN, protect, shown_min_n
@@ -85,7 +86,7 @@ def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty:
         table = table.reset_index()
     if name not in NOT_ABOUT_STUDENTS:
         table = released_view(table, min_n=min_n)
-    shown = table.rename(columns=lambda c: str(c).replace("_", " ").capitalize())
+    shown = table.rename(columns=display_name)  # headers from the one dictionary of display names
     for column in shown.columns[shown.dtypes == object]:  # to_html's na_rep misses None in text columns
         shown[column] = shown[column].where(shown[column].notna(), "—")
     html = shown.to_html(index=False, border=0, classes="audit-table", na_rep="—", escape=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
+from equity_audit.data.dictionary import display_name
 from equity_audit.disaggregate import disaggregate_each
 from equity_audit.exceptions import EquityAuditError
 
@@ -170,7 +171,4 @@ def label(column: str) -> str:
     >>> label("group_newcomer")
     'Newcomer'
     """
-    if column == "race_ethnicity":
-        return "Race/ethnicity"
-    words = str(column).removeprefix("group_").replace("_", " ")
-    return words[:1].upper() + words[1:]
+    return display_name(column)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from equity_audit.config import Config
 from equity_audit.data.contract import SUBGROUP_FLAGS, UNKNOWN
+from equity_audit.data.dictionary import display_name, display_value
 from equity_audit.pace import levels_from_evidence
 from equity_audit.privacy import publish_counts, small_cells, suppress
 from equity_audit.data.requirements import availability
@@ -150,7 +151,8 @@ def composition_table(student_years: pd.DataFrame, students: pd.DataFrame, min_n
     table = composition(student_years, students, latest)
     hidden = _withheld(table, min_n)
     return table.assign(
-        subgroup=table["subgroup"].str.replace("_", " "),
+        subgroup=table["subgroup"].map(display_name),
+        group=[display_value(s, g) for s, g in zip(table["subgroup"], table["group"])],
         n=table["n"].astype("string").mask(hidden, f"<{min_n}").mask(hidden & (table["n"] >= min_n), "withheld"),
         share=table["share"].map("{:.1%}".format).mask(hidden, "suppressed"),
     )
@@ -159,7 +161,7 @@ def composition_table(student_years: pd.DataFrame, students: pd.DataFrame, min_n
 def composition_alt(table: pd.DataFrame) -> str:
     """Alt text naming the largest race/ethnicity group and the flagged-subgroup shares."""
     shown = table[table["share"] != "suppressed"]
-    race = shown[shown["subgroup"] == "race ethnicity"]
+    race = shown[shown["subgroup"] == display_name("race_ethnicity")]
     parts = []
     if len(race):
         top = race.loc[race["share"].str.rstrip("%").astype(float).idxmax()]
@@ -178,9 +180,10 @@ def composition_shares(student_years: pd.DataFrame, students: pd.DataFrame, min_
     table["share"] = table["share"].mask(_withheld(table, min_n), 0.0)
     flags = table["subgroup"].isin(SUBGROUP_FLAGS)
     yes = table[flags & (table["group"] == "Yes")].assign(
-        group=lambda t: t["subgroup"].str.replace("_", " ").str.capitalize(),
-        subgroup="programs and statuses (share marked Yes)")
-    many = table[~flags].assign(subgroup=lambda t: t["subgroup"].str.replace("_", " "))
+        group=lambda t: t["subgroup"].map(display_name),
+        subgroup="Programs and statuses (share marked Yes)")
+    many = table[~flags].assign(subgroup=lambda t: t["subgroup"].map(display_name),
+                                group=lambda t: [display_value(s, g) for s, g in zip(t["subgroup"], t["group"])])
     return pd.concat([many, yes], ignore_index=True)
 
 

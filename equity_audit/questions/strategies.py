@@ -111,9 +111,10 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
     >>> table.loc[0, ["subgroup", "direction"]].tolist()
     ['race_ethnicity', 'worse']
     """
-    columns = ["section", "measure", "subgroup", "group", "n", "qvalue", "difference", "students_affected",
-               "direction", "finding_kind", "mirror", "actionable", "statement"]
+    columns = ["id", "source", "section", "measure", "subgroup", "group", "n", "qvalue", "difference",
+               "students_affected", "direction", "finding_kind", "mirror", "actionable", "statement"]
     rows = [{
+        "id": record.get("id", ""), "source": record.get("source", ""),
         "section": record.get("section", ""),
         "measure": " ".join(str(record.get(key) or "").replace("_", " ")
                             for key in ("measure", "measure_label", "analysis")).strip(),
@@ -128,7 +129,7 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
 
 
 def strengths(findings: pd.DataFrame) -> pd.DataFrame:
-    """The findings where a group fares better: strengths to learn from, not priorities to act on."""
+    """The findings where a group fares better: strengths to learn from (listed last in the plan)."""
     if findings.empty or "direction" not in findings:
         return findings.iloc[0:0]
     keep = findings["direction"] == "better"
@@ -137,35 +138,82 @@ def strengths(findings: pd.DataFrame) -> pd.DataFrame:
     return findings[keep].reset_index(drop=True)
 
 
-def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
-    """Findings ranked and mapped to a framework area, a strategy and a question.
+#: How a priority reads, in the order the plan lists them: concerns first, then differences too small
+#: to act on alone, then strengths.
+READS = ("concern", "small difference", "strength")
+#: The question for the team about a strength.
+STRENGTH_QUESTION = "What is working for these students here, and how could it reach others?"
+PLAN_COLUMNS = ["priority", "finding", "reads", "area", "strategy", "kind", "question", "students", "section",
+                "measure", "finding_ids"]
 
-    Strengths (``direction`` "better"), "No" cells that mirror a "Yes" cell and
-    differences too small to act on are left out (they stay in ``findings.json``).
-    Ranked by the number of students affected, then by certainty (adjusted p-value,
-    smaller first), then by the size of the difference.
+
+def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
+    """Every finding ranked and mapped to a framework area, a strategy and a question for the team.
+
+    Nothing flagged is left out: concerns (a group fares worse, or a difference whose side is
+    not shown) come first, then concerns whose difference is too small to act on alone
+    (:data:`equity_audit.publish.narrative.MIN_DIFFERENCE`), then strengths (``direction``
+    "better"), each with the question a team asks about it. A "No" row of a yes/no subgroup
+    that only mirrors a "Yes" row is listed under that row's priority (``finding_ids`` holds
+    the ids of every finding a priority stands for). Within each part priorities are ranked
+    by the number of students affected, then by certainty (adjusted p-value, smaller first),
+    then by the size of the difference.
     """
-    if "direction" in findings:  # strengths are findings, not priorities: see strengths()
-        findings = findings[findings["direction"] != "better"]
-    if "mirror" in findings:  # a "No" cell mirrors the "Yes" cell; a tiny difference is not a priority
-        findings = findings[~findings["mirror"].astype(bool) & findings["actionable"].astype(bool)]
     if findings.empty:
-        return pd.DataFrame(columns=["priority", "finding", "area", "strategy", "kind", "question", "students"])
+        return pd.DataFrame(columns=PLAN_COLUMNS)
+    findings, grouped = _fold_mirrors(findings.reset_index(drop=True))
     matched = [_rule(str(measure)) for measure in findings["measure"]]  # one per finding
+    reads = _reads(findings)
     plan = findings.assign(
-        _affected=pd.to_numeric(findings.get("students_affected"), errors="coerce").fillna(0),
-        _certainty=pd.to_numeric(findings.get("qvalue"), errors="coerce").fillna(1.0),
-        _size=pd.to_numeric(findings.get("difference"), errors="coerce").abs().fillna(0),
+        reads=reads, _part=reads.map({word: i for i, word in enumerate(READS)}),
+        _affected=_numbers(findings, "students_affected", 0), _certainty=_numbers(findings, "qvalue", 1.0),
+        _size=_numbers(findings, "difference", 0).abs(),
         area=[f"{area}. {AREAS[area]}" for area, *_ in matched],
         strategy=[_with_group_strategy(strategy, subgroup) for (_, strategy, *_), subgroup
-                  in zip(matched, findings["subgroup"])],
+                  in zip(matched, findings.get("subgroup", pd.Series("", index=findings.index)))],
         kind=[kind for *_, kind, _ in matched],
-        question=[question for *_, question in matched],
-    ).sort_values(["_affected", "_certainty", "_size"], ascending=[False, True, False])
+        question=np.where(reads == "strength", STRENGTH_QUESTION, [question for *_, question in matched]),
+        finding_ids=grouped,
+    ).sort_values(["_part", "_affected", "_certainty", "_size"], ascending=[True, False, True, False], kind="stable")
     plan = plan.reset_index(drop=True)
     plan.insert(0, "priority", np.arange(1, len(plan) + 1))
-    return plan.rename(columns={"statement": "finding", "_affected": "students"})[
-        ["priority", "finding", "area", "strategy", "kind", "question", "students", "section", "measure"]]
+    return plan.rename(columns={"statement": "finding", "_affected": "students"})[PLAN_COLUMNS]
+
+
+def _numbers(findings: pd.DataFrame, column: str, missing: float) -> pd.Series:
+    values = findings[column] if column in findings else pd.Series(np.nan, index=findings.index)
+    return pd.to_numeric(values, errors="coerce").fillna(missing)
+
+
+def _reads(findings: pd.DataFrame) -> pd.Series:
+    """concern, small difference or strength, per finding."""
+    direction = findings["direction"] if "direction" in findings else pd.Series("worse", index=findings.index)
+    actionable = (findings["actionable"].astype(bool) if "actionable" in findings
+                  else pd.Series(True, index=findings.index))
+    reads = np.where(direction == "better", "strength", np.where(actionable, "concern", "small difference"))
+    return pd.Series(reads, index=findings.index)
+
+
+def _fold_mirrors(findings: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The findings without the "No" rows that mirror a listed "Yes" row, and each kept row's ids.
+
+    A mirror belongs with the finding of the same table, measure and subgroup that is not a
+    mirror; one with no such finding stays a priority of its own.
+    """
+    ids = findings["id"].astype(str) if "id" in findings else pd.Series("", index=findings.index)
+    if "mirror" not in findings or "source" not in findings:
+        return findings, ids.tolist()
+    key = findings["source"].astype(str) + "|" + findings["measure"].astype(str) + "|" + findings["subgroup"].astype(str)
+    mirror = findings["mirror"].astype(bool)
+    # a "Yes" row first, so a mirror is listed under the row it mirrors rather than an Unknown row
+    candidates = findings.index[~mirror].sort_values(key=lambda i: findings.loc[i, "group"].astype(str).ne("Yes"))
+    owner = pd.Series(candidates, index=key[candidates]).groupby(level=0, sort=False).first()
+    home = key.map(owner).where(mirror)  # the row a mirror is listed under, NaN when it has none
+    folded = mirror & home.notna()
+    home = home.fillna(pd.Series(findings.index, index=findings.index)).astype(int)
+    first = mirror.sort_values(kind="stable").index  # a priority's own id before the mirrors listed with it
+    listed = ids[first].groupby(home[first], sort=False).agg("; ".join)
+    return findings[~folded], listed.reindex(findings.index[~folded]).tolist()
 
 
 def _rule(measure: str):
@@ -201,6 +249,7 @@ def areas_alt(areas: pd.DataFrame) -> str:
 def plan_display(plan: pd.DataFrame) -> pd.DataFrame:
     """The action plan as people read it."""
     return pd.DataFrame({
-        "Priority": plan["priority"], "Finding": plan["finding"], "Framework area": plan["area"],
+        "Priority": plan["priority"], "Finding": plan["finding"],
+        "Reads as": plan["reads"] if "reads" in plan else "concern", "Framework area": plan["area"],
         "Suggested strategy": plan["strategy"], "Kind": plan["kind"], "Question for the team": plan["question"],
     })
