@@ -284,20 +284,7 @@ def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], s
     shape = tuple(len(levels) for levels in categories)
     cell = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
     raw = values.to_numpy()
-    size = int(np.prod(shape))
-    rows = np.bincount(cell, minlength=size)
-    seen = ~np.isnan(raw)
-    complete = bool(seen.all())
-    clean = raw if complete else np.where(seen, raw, 0.0)
-    n = rows if complete else np.bincount(cell, weights=seen, minlength=size).astype(np.int64)
-    total = np.bincount(cell, weights=clean, minlength=size)
-    sums = {
-        "n": n,
-        "n_missing": rows - n,
-        "total": total,
-        # for 0/1 values the sum of squares is the sum
-        "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
-    }
+    sums = _cell_sums(cell, raw, int(np.prod(shape)), statistic)
     index = pd.MultiIndex.from_product(
         [pd.CategoricalIndex(levels, categories=levels) for levels in categories], names=by)
     cells = pd.DataFrame(sums, index=index)
@@ -306,6 +293,23 @@ def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], s
         cells["median"] = frame.groupby(by, observed=False)["_v"].median().to_numpy()
         cells[["median_low", "median_high"]] = _median_bounds(frame, by)
     return cells.reset_index()
+
+
+def _cell_sums(cell: np.ndarray, raw: np.ndarray, size: int, statistic: str) -> dict[str, np.ndarray]:
+    """n, n_missing, sum and sum of squares of each of ``size`` cells, one ``np.bincount`` each."""
+    rows = np.bincount(cell, minlength=size)
+    seen = ~np.isnan(raw)
+    complete = bool(seen.all())
+    clean = raw if complete else np.where(seen, raw, 0.0)
+    n = rows if complete else np.bincount(cell, weights=seen, minlength=size).astype(np.int64)
+    total = np.bincount(cell, weights=clean, minlength=size)
+    return {
+        "n": n,
+        "n_missing": rows - n,
+        "total": total,
+        # for 0/1 values the sum of squares is the sum
+        "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
+    }
 
 
 def _median_bounds(frame: pd.DataFrame, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
@@ -547,12 +551,18 @@ def _fine_cells(groups, values, columns, statistic, clusters):
     With ``clusters`` each cell's sums are divided by its cluster design effect,
     so a fit on them carries the cluster-robust (effective) sample sizes.
     """
-    fine = _aggregate(groups, values, columns, statistic)
+    categories = [groups[c].cat.categories for c in columns]
+    shape = tuple(len(levels) for levels in categories)
+    code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
+    # only the crossings that occur: with the adjustment columns the full product can run to millions
+    present, position = np.unique(code, return_inverse=True)
+    sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
+    levels = np.unravel_index(present, shape)
+    fine = pd.DataFrame({**{c: pd.Categorical.from_codes(k, categories=l)
+                            for c, k, l in zip(columns, levels, categories)}, **sums})
     if clusters is not None:
-        shape = tuple(len(groups[c].cat.categories) for c in columns)
-        code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
         deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
-                                           int(np.prod(shape)))
+                                           int(np.prod(shape)))[present]
         for column in ("n", "total", "total_sq"):
             fine[column] = fine[column].to_numpy(float) / deff
     return fine[fine["n"] > 0].reset_index(drop=True)
