@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ __all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersec
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median", "count")
+_UNSET = object()  # an argument not given (None is a value)
 
 
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
@@ -248,20 +250,28 @@ def _grouping_frame(data: pd.DataFrame, by: list[str]) -> dict[str, pd.Series]:
 
 
 def _as_category(column: pd.Series) -> pd.Series:
-    """Categorical with every level kept and blanks as Unknown."""
+    """Categorical with every level kept and blanks as Unknown.
+
+    Plain columns (text, booleans) are factorized once and their few distinct
+    values relabelled, so no string is built or compared per student.
+    """
     if isinstance(column.dtype, pd.CategoricalDtype):
         if column.isna().any():
             if UNKNOWN not in column.cat.categories:
                 column = column.cat.add_categories(UNKNOWN)
             column = column.fillna(UNKNOWN)
         return column
+    codes, uniques = pd.factorize(column)  # a blank gets code -1
     if column.dtype == "boolean" or column.dtype == bool:
-        labels = column.astype("boolean").map({True: "Yes", False: "No"}).astype("object")
-        return pd.Series(pd.Categorical(labels.where(labels.notna(), UNKNOWN),
-                                        categories=["Yes", "No", UNKNOWN]), index=column.index)
-    text = column.astype("object").where(column.notna(), UNKNOWN).astype(str)
-    levels = sorted(set(text.unique()) - {UNKNOWN}) + ([UNKNOWN] if (text == UNKNOWN).any() else [])
-    return pd.Series(pd.Categorical(text, categories=levels), index=column.index)
+        levels, names = ["Yes", "No", UNKNOWN], ["Yes" if value else "No" for value in uniques]
+    else:
+        names = [str(value) for value in uniques]  # distinct values only
+        blank = bool((codes < 0).any()) or UNKNOWN in names
+        levels = sorted(set(names) - {UNKNOWN}) + ([UNKNOWN] if blank else [])
+    position = {level: code for code, level in enumerate(levels)}
+    # the last entry is where code -1 (a blank) lands: Unknown
+    relabel = np.array([position[name] for name in names] + [position.get(UNKNOWN, -1)], dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(relabel[codes], categories=levels), index=column.index)
 
 
 def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], statistic: str) -> pd.DataFrame:
@@ -274,20 +284,7 @@ def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], s
     shape = tuple(len(levels) for levels in categories)
     cell = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
     raw = values.to_numpy()
-    size = int(np.prod(shape))
-    rows = np.bincount(cell, minlength=size)
-    seen = ~np.isnan(raw)
-    complete = bool(seen.all())
-    clean = raw if complete else np.where(seen, raw, 0.0)
-    n = rows if complete else np.bincount(cell, weights=seen, minlength=size).astype(np.int64)
-    total = np.bincount(cell, weights=clean, minlength=size)
-    sums = {
-        "n": n,
-        "n_missing": rows - n,
-        "total": total,
-        # for 0/1 values the sum of squares is the sum
-        "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
-    }
+    sums = _cell_sums(cell, raw, int(np.prod(shape)), statistic)
     index = pd.MultiIndex.from_product(
         [pd.CategoricalIndex(levels, categories=levels) for levels in categories], names=by)
     cells = pd.DataFrame(sums, index=index)
@@ -296,6 +293,23 @@ def _aggregate(groups: dict[str, pd.Series], values: pd.Series, by: list[str], s
         cells["median"] = frame.groupby(by, observed=False)["_v"].median().to_numpy()
         cells[["median_low", "median_high"]] = _median_bounds(frame, by)
     return cells.reset_index()
+
+
+def _cell_sums(cell: np.ndarray, raw: np.ndarray, size: int, statistic: str) -> dict[str, np.ndarray]:
+    """n, n_missing, sum and sum of squares of each of ``size`` cells, one ``np.bincount`` each."""
+    rows = np.bincount(cell, minlength=size)
+    seen = ~np.isnan(raw)
+    complete = bool(seen.all())
+    clean = raw if complete else np.where(seen, raw, 0.0)
+    n = rows if complete else np.bincount(cell, weights=seen, minlength=size).astype(np.int64)
+    total = np.bincount(cell, weights=clean, minlength=size)
+    return {
+        "n": n,
+        "n_missing": rows - n,
+        "total": total,
+        # for 0/1 values the sum of squares is the sum
+        "total_sq": total if statistic == "rate" else np.bincount(cell, weights=clean**2, minlength=size),
+    }
 
 
 def _median_bounds(frame: pd.DataFrame, by: list[str], confidence: float = 0.95) -> pd.DataFrame:
@@ -507,7 +521,7 @@ def _joint_interactions(table, keys, groups, values, by, columns, statistic, con
     design = _main_effects_design(fine, columns)
     wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
-    fit = _fit_rates if statistic == "rate" else _fit_means
+    fit = _shared_fit(_fit_rates if statistic == "rate" else _fit_means, fine, design)
     rows = []
     for position in range(len(table)):  # one small model per cell of the table
         inside = coarse == position
@@ -537,12 +551,18 @@ def _fine_cells(groups, values, columns, statistic, clusters):
     With ``clusters`` each cell's sums are divided by its cluster design effect,
     so a fit on them carries the cluster-robust (effective) sample sizes.
     """
-    fine = _aggregate(groups, values, columns, statistic)
+    categories = [groups[c].cat.categories for c in columns]
+    shape = tuple(len(levels) for levels in categories)
+    code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
+    # only the crossings that occur: with the adjustment columns the full product can run to millions
+    present, position = np.unique(code, return_inverse=True)
+    sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
+    levels = np.unravel_index(present, shape)
+    fine = pd.DataFrame({**{c: pd.Categorical.from_codes(k, categories=l)
+                            for c, k, l in zip(columns, levels, categories)}, **sums})
     if clusters is not None:
-        shape = tuple(len(groups[c].cat.categories) for c in columns)
-        code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
         deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
-                                           int(np.prod(shape)))
+                                           int(np.prod(shape)))[present]
         for column in ("n", "total", "total_sq"):
             fine[column] = fine[column].to_numpy(float) / deff
     return fine[fine["n"] > 0].reset_index(drop=True)
@@ -650,32 +670,99 @@ def _satterthwaite(variance_in, variance_out, df_in, df_out):
     return float((variance_in + variance_out) ** 2 / parts) if parts > 0 else np.inf
 
 
-def _fit_rates(fine, design, inside, confidence):
-    """Binomial logit GLM on the cell counts with a cell indicator (statsmodels)."""
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+def _shared_fit(fit, fine, design):
+    """``fit`` with what all its cells share computed once: the main-effects-only logit fit."""
+    if fit is not _fit_rates:
+        return fit
+    counts = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
+    return partial(_fit_rates, base=_main_effects_eta(fine, design), counts=counts)
 
-    n = fine["n"].to_numpy(float)
-    x_ = fine["total"].to_numpy(float)
-    z = sps.norm.ppf(0.5 + confidence / 2)
-    observed = x_[inside].sum() / n[inside].sum()
+
+@lru_cache(maxsize=8)
+def _normal_quantile(confidence: float) -> float:
+    """The two-sided normal quantile of ``confidence`` (scipy's, looked up once per level)."""
+    return sps.norm.ppf(0.5 + confidence / 2)
+
+
+def _main_effects_eta(fine, design):
+    """The linear predictor of the binomial logit GLM of the main effects alone; None if it fails."""
+    n, x_ = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            base = sm.GLM(np.column_stack([x_, n - x_]), design, family=sm.families.Binomial()).fit()
-            eta = design @ base.params
-        except (np.linalg.LinAlgError, ValueError, PerfectSeparationWarning):
-            return (np.nan,) * 4
+            return design @ _logit_fit(x_, n, design)[0]
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+
+
+def _logit_fit(successes, trials, exog, maxiter=100, tol=1e-8):
+    """Coefficients and standard errors of statsmodels' ``GLM(Binomial()).fit()`` on cell counts.
+
+    The same IRLS, operation for operation (logit link and binomial variance
+    clipped at machine epsilon, a least-squares step per iteration, stop when the
+    deviance changes by less than ``tol``, covariance from the pseudo-inverse), so
+    the numbers are the same; without the model and results objects, which cost
+    most of the time of the hundreds of small fits of one intersection table.
+    """
+    from statsmodels.tools.tools import pinv_extended
+
+    eps = np.finfo(float).eps
+    counts = np.column_stack([successes, trials - successes])
+    n = counts.sum(1)
+    endog = counts[:, 0] * 1.0 / n
+
+    def deviance(mu):
+        ratio = np.clip(endog / (mu + 1e-20), eps, np.inf)
+        rest = np.clip((1.0 - endog) / (1.0 - mu + 1e-20), eps, np.inf)
+        return np.sum(2 * n * (endog * np.log(ratio) + (1 - endog) * np.log(rest)))
+
+    mu = (endog + 0.5) / 2
+    clean = np.clip(mu, eps, 1.0 - eps)
+    lin_pred = np.log(clean / (1.0 - clean))
+    history = [deviance(mu)]
+    if np.isnan(history[0]):
+        raise ValueError("the first guess of the deviance is not a number")
+    for _ in range(maxiter):
+        clean = np.clip(mu, eps, 1.0 - eps)
+        deriv = 1.0 / (clean * (1 - clean))
+        weights = np.ones(len(n)) * n * (1.0 / (deriv**2 * (clean * (1 - clean) * 1)))
+        working = lin_pred + deriv * (endog - mu)
+        root = np.sqrt(weights)
+        if not (np.all(np.isfinite(root)) and np.all(np.isfinite(working))):
+            raise ValueError("the weighted least-squares step is not finite")
+        params = np.linalg.lstsq(root[:, None] * exog, root * working, rcond=-1)[0]
+        lin_pred = np.dot(exog, params)
+        mu = 1.0 / (1.0 + np.exp(-lin_pred))
+        history.append(deviance(mu))
+        if history[-2] == history[-1] or abs(history[-2] - history[-1]) <= tol:  # np.allclose, rtol=0
+            break
+    inverse, _ = pinv_extended(root[:, None] * exog)
+    return np.dot(inverse, root * working), np.sqrt(np.diag(np.dot(inverse, inverse.T) * 1.0))
+
+
+def _fit_rates(fine, design, inside, confidence, base=_UNSET, counts=None):
+    """Binomial logit GLM on the cell counts with a cell indicator (statsmodels).
+
+    ``base``: the main-effects linear predictor (:func:`_main_effects_eta`) and
+    ``counts``: the fine cells' n and successes, when the caller already has them.
+    """
+    n, x_ = counts if counts is not None else (fine["n"].to_numpy(float), fine["total"].to_numpy(float))
+    z = _normal_quantile(confidence)
+    observed = x_[inside].sum() / n[inside].sum()
+    eta = _main_effects_eta(fine, design) if base is _UNSET else base
+    if eta is None:
+        return (np.nan,) * 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         # the indicator's coefficient, fitted on everyone with the main effects
         edge = x_[inside].sum() in (0, n[inside].sum())
         gamma = se = np.nan
         if not edge:
             try:
-                full = sm.GLM(np.column_stack([x_, n - x_]), np.column_stack([design, inside.astype(float)]),
-                              family=sm.families.Binomial()).fit()
-                gamma, se = float(full.params[-1]), float(full.bse[-1])
-                eta = design @ full.params[:-1]
-            except (np.linalg.LinAlgError, ValueError, PerfectSeparationWarning):
+                params, errors = _logit_fit(x_, n, np.column_stack([design, inside.astype(float)]))
+                gamma, se = float(params[-1]), float(errors[-1])
+                eta = design @ params[:-1]
+            except (np.linalg.LinAlgError, ValueError):
                 pass
     rate_at = lambda shift: float((n[inside] * _expit(eta[inside] + shift)).sum() / n[inside].sum())  # noqa: E731
     predicted = rate_at(0.0)
@@ -908,9 +995,10 @@ def _forward_selection(stacked, family, data, metric, model, options):
         members = lambda row: np.logical_and.reduce(  # noqa: E731
             [labels[c] == v for c, v in stacked["_cell"].iloc[row]])
         design = np.column_stack([design, members(best).astype(float)])
+        refit = _shared_fit(fit, fine, design)
         for row in np.flatnonzero(~entered & np.isfinite(pvalues)):
             inside = members(row)
-            tested = fit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
+            tested = refit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
             # a cell the entered ones explain entirely is no discovery, but stays in the family
             pvalues[row] = tested if np.isfinite(tested) else 1.0
 

@@ -3,6 +3,8 @@
 A small recipe over papermill, in the spirit of ``papermill.execute_notebook``:
 every notebook gets the same three parameters (``data_dir``, ``run_dir``,
 ``config_path``) and passes results to the next through the run directory.
+The overview runs first, the notebooks that read only the district run at the
+same time (:func:`step_groups`), the strategies notebook last.
 """
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +40,7 @@ from equity_audit.publish.release import audit_release
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
 
-__all__ = ["Step", "steps", "run_step", "run_audit", "skipped_notebook", "prepared_notebook"]
+__all__ = ["Step", "steps", "step_groups", "run_step", "run_audit", "skipped_notebook", "prepared_notebook"]
 
 
 @dataclass(frozen=True)
@@ -192,9 +197,80 @@ def skipped_notebook(step: Step, missing: list[str], run_dir: Path, provided=Non
     return out
 
 
+def step_groups(all_steps: list[Step]) -> list[list[tuple[int, Step]]]:
+    """The steps, numbered from 1, in the groups that run one after another.
+
+    The first step (the data overview) runs alone; the steps between it and the
+    last read only the validated district, never each other's output, so they
+    form one group that may run at the same time; the last step (strategies)
+    reads the findings of all the others and runs alone at the end.
+
+    >>> [[n for n, _ in g] for g in step_groups([Step(str(i), Path()) for i in range(5)])]
+    [[1], [2, 3, 4], [5]]
+    """
+    numbered = list(enumerate(all_steps, start=1))
+    return [group for group in (numbered[:1], numbered[1:-1], numbered[1:][-1:]) if group]
+
+
+def default_workers() -> int:
+    """How many notebooks run at the same time by default: one per core."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir: Path, run_dir: Path,
+               config_path: str, log, progress: bool, workers: int | None) -> list[Path]:
+    """Run the steps of one group, at most ``workers`` at a time; their notebooks in step order.
+
+    Each step runs its own kernel, so threads suffice: the work is in the kernels.
+    A failing step raises its :class:`StepFailedError` once the steps already
+    running have finished (they write only into the building folder).
+    """
+    workers = min(len(group), workers or default_workers())
+    lock = threading.Lock()  # progress lines from several threads stay whole
+
+    def say(message: str) -> None:
+        with lock:
+            log(message)
+
+    # a progress bar per notebook would interleave on one line: only a step running alone draws one
+    run = partial(_run_numbered, total=total, district=district, data_dir=data_dir, run_dir=run_dir,
+                  config_path=config_path, log=say, progress=progress and workers == 1)
+    if workers == 1:
+        return [run(number, step) for number, step in group]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="equity-audit-step") as pool:
+        futures = [pool.submit(run, number, step) for number, step in group]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [future for future in futures if future in done and future.exception() is not None]
+        if failed:
+            for future in futures:
+                future.cancel()  # those not started yet; the running ones finish
+            raise failed[0].exception()
+        return [future.result() for future in futures]
+
+
+def _run_numbered(number: int, step: Step, *, total: int, district, data_dir: Path, run_dir: Path,
+                  config_path: str, log, progress: bool) -> Path:
+    """Run (or skip, saying why) step ``number`` of ``total``, logging its progress."""
+    started, counter = time.perf_counter(), f"[{number}/{total}]"
+    if missing := step.missing(district.tables):
+        log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
+        return skipped_notebook(step, missing, run_dir, district.tables)
+    not_run = [name for name in step.analyses if analysis(name).missing(district.tables)]
+    log(f"{counter} {step.name} ..." + (f" (without {', '.join(not_run)}: inputs missing)" if not_run else ""))
+    out = run_step(step, data_dir=data_dir, run_dir=run_dir, config_path=config_path,
+                   progress=progress, provided=district.tables)
+    log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
+    return out
+
+
 def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path | None = None, *,
-              log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
+              log: Callable[[str], None] = print, progress: bool | None = None,
+              workers: int | None = None) -> Path:
     """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
+
+    The notebooks that do not depend on each other run at the same time, at most
+    ``workers`` at once (default: one per core; 1 runs them one after another,
+    e.g. when several audits already run side by side).
 
     The run is built in a fresh folder beside ``out_dir`` that replaces it only
     when the whole run succeeds, so nothing from an earlier run survives into a
@@ -216,7 +292,8 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     try:
         build.mkdir(parents=True)
         (build / RUN_MARKER).write_text("An equity-audit run folder.\n", encoding="utf-8")
-        written = _build(data_dir, build, config, config_path, log=log, progress=progress)
+        written = _build(data_dir, build, config, config_path, log=log, progress=progress,
+                         workers=workers)
     finally:
         os.umask(previous_umask)
     _replace(run_dir, build)
@@ -259,35 +336,31 @@ def _replace(run_dir: Path, build: Path) -> None:
 
 
 def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, cover: dict, *, log,
-                   progress, only: Callable[[Step], bool] | None = None) -> list[Path]:
+                   progress, workers: int | None = None, only: Callable[[Step], bool] | None = None) -> list[Path]:
     """Execute (or skip, naming what is missing) every notebook in order; the executed notebooks' paths.
 
-    With ``only``, the notebooks it rejects keep what they wrote in the previous pass.
+    The steps of a group (:func:`step_groups`) run at the same time, at most ``workers`` at
+    once. With ``only``, the notebooks it rejects keep what they wrote in the previous pass.
     """
-    executed = []
-    for number, step in enumerate(all_steps := steps(), start=1):
-        started, counter = time.perf_counter(), f"[{number}/{len(all_steps)}]"
-        if only is not None and not only(step):
-            executed.append(confidential_dir(run_dir) / "notebooks" / step.path.name)
-            continue
-        if missing := step.missing(district.tables):
-            log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
-            executed.append(skipped_notebook(step, missing, run_dir, district.tables))
-        else:
-            not_run = [name for name in step.analyses if analysis(name).missing(district.tables)]
-            log(f"{counter} {step.name} ..." + (f" (without {', '.join(not_run)}: inputs missing)" if not_run else ""))
-            executed.append(run_step(step, data_dir=data_dir, run_dir=run_dir, config_path=config_path,
-                                     progress=progress, provided=district.tables))
-            log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
+    executed, all_steps = [], steps()
+    for group in step_groups(all_steps):
+        todo = [(number, step) for number, step in group if only is None or only(step)]
+        ran = dict(zip((step.name for _, step in todo),
+                       _run_group(todo, len(all_steps), district, data_dir=data_dir, run_dir=run_dir,
+                                  config_path=config_path, log=log, progress=progress, workers=workers)
+                       if todo else []))
+        executed += [ran.get(step.name, confidential_dir(run_dir) / "notebooks" / step.path.name)
+                     for _, step in group]
         # findings.json (and confidential/findings.json) from every table written so far, so each step
         # (the strategies step above all) reads the findings of the steps before it; after the last
         # step it is written once more, after the disclosure audit. It also holds the published tables for
-        # other tools (only OUT/tables/).
+        # other tools (only OUT/tables/). Written once per group: the steps of a group never read it.
         write_findings(run_dir, cover=cover, with_tables=True)
     return executed
 
 
-def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress) -> list:
+def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress,
+           workers: int | None = None) -> list:
     """Run every step into ``run_dir``; the (label, file name) of each output written."""
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
@@ -295,7 +368,8 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
     cover = {"district_name": config.district_name, "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
-    executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress)
+    executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
+                              workers=workers)
     write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
     # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
     # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
@@ -311,7 +385,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
             "notebooks again so that the report withholds them too")
         touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"])
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
-                                  only=lambda step: step.reads_results or bool(step.tables_written & touched))
+                                  workers=workers, only=lambda step: step.reads_results or bool(step.tables_written & touched))
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     executed.append(write_profiles(run_dir, log=log))  # school profiles: pages, PDFs and the report's appendix
     written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),

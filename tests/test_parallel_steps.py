@@ -1,0 +1,72 @@
+"""Notebooks that do not depend on each other run at the same time, with the output of a sequential run."""
+import re
+
+import pytest
+
+from districts import write_district as write_tiny_district
+from equity_audit.app import pipeline
+from equity_audit.app.pipeline import Step, run_audit, step_groups
+from equity_audit.data.synthetic import write_district
+from equity_audit.exceptions import StepFailedError
+from test_run_folder import WRITE_TABLE, notebook
+
+
+def test_overview_first_strategies_last_the_rest_together(tmp_path):
+    named = [Step(name, tmp_path / f"{name}.ipynb") for name in ("00_a", "01_b", "02_c", "03_d", "04_e")]
+    groups = [[(number, step.name) for number, step in group] for group in step_groups(named)]
+    assert groups == [[(1, "00_a")], [(2, "01_b"), (3, "02_c"), (4, "03_d")], [(5, "04_e")]]
+    assert [[n for n, _ in g] for g in step_groups(named[:2])] == [[1], [2]]
+    assert [[n for n, _ in g] for g in step_groups(named[:1])] == [[1]]
+
+
+def test_a_failing_step_of_the_parallel_group_is_named(tmp_path, monkeypatch):
+    """The failure of one parallel notebook is the same StepFailedError; the progress lines stay whole."""
+    written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE),
+               notebook(tmp_path / "01_fine.ipynb", "x = 1"),
+               notebook(tmp_path / "02_broken.ipynb", "raise ValueError('no such column: pace')"),
+               notebook(tmp_path / "03_last.ipynb", "x = 2")]
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    lines = []
+    with pytest.raises(StepFailedError) as caught:
+        run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append, workers=2)
+    assert caught.value.notebook == "02_broken" and "ValueError: no such column: pace" in str(caught.value)
+    assert "[1/4] 00_first ..." in lines and "[3/4] 02_broken ..." in lines
+    assert any(re.fullmatch(r"\[2/4\] 01_fine done in \d+\.\d s", line) for line in lines), lines
+    assert not any(line.startswith("[4/4]") for line in lines)  # the last step never starts
+
+
+def _published(run):
+    """Every file of a run but the executed notebooks and the PDF, with its bytes (report: its headings)."""
+    files = {}
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        name = str(path.relative_to(run))
+        if name.startswith("confidential/notebooks/") or path.suffix in (".pdf", ".png", ".xlsx", ".pkl",
+                                                                          ".parquet"):
+            files[name] = None  # present; contents carry timings, paths or compression metadata
+        elif path.name == "report.html":
+            files[name] = re.findall(r"<h[12][^>]*>(.*?)</h[12]>", path.read_text(encoding="utf-8"))
+        else:
+            files[name] = path.read_bytes()
+    return files
+
+
+@pytest.mark.slow
+def test_parallel_run_writes_what_a_sequential_run_writes(tmp_path):
+    data = tmp_path / "district"
+    write_district(data, students=300, seed=5).unlink()  # the generator's manifest (planted truth) is no table
+    runs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"workers_{workers}"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+            run_audit(data, out, log=lambda _: None, progress=False, workers=workers)
+        runs[workers] = _published(out)
+    sequential, parallel = runs[1], runs[3]
+    assert sorted(sequential) == sorted(parallel)
+    tables = [name for name in sequential if name.startswith("tables/") and name.endswith(".csv")]
+    assert len(tables) > 20
+    assert [name for name in sequential if sequential[name] != parallel[name]] == []
+    # the report's sections in the notebooks' order
+    headings = sequential["report.html"]
+    assert len(headings) >= 5 and headings == parallel["report.html"]
