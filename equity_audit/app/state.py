@@ -220,8 +220,9 @@ def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path) -> t
 
     started = time.perf_counter()
     try:
+        # LEAs already run side by side: each one's notebooks one after another
         run_audit(data_dir, run_dir, config_path, log=lambda line: print(f"  {lea}: {line}", flush=True),
-                  progress=False)
+                  progress=False, workers=1)
     except EquityAuditError as err:  # its own message; the other LEAs go on
         return lea, time.perf_counter() - started, str(err)
     return lea, time.perf_counter() - started, ""
