@@ -124,12 +124,12 @@ def combine_notebooks(paths: list[Path], cover: dict) -> nbformat.NotebookNode:
     return combined
 
 
-_WRITES = re.compile(r"write_table\(\s*run_dir\s*,\s*[\"'](\w+)[\"']")
+_WRITES = re.compile(r"(?:write|read)_table\(\s*run_dir\s*,\s*[\"'](\w+)[\"']")
 _TABLE_FIGURE = '<figure class="audit-table">'
 
 
 def _name_tables(cell):
-    """Mark each table a code cell shows with the published table the cell writes (class ``table-<name>``).
+    """Mark each table a code cell shows with the published table the cell writes or reads (``table-<name>``).
 
     The print version points from a shortened table to its workbook sheet. A cell that writes
     one table names every table it shows after it; a cell writing as many tables as it shows
@@ -258,9 +258,30 @@ def print_tables(html: str, sheets: dict[str, str]) -> str:
     for table in soup.select("table.audit-table"):
         _align_columns(table)
         rows = table.select("tbody tr") or table.find_all("tr")
-        if len(rows) > PRINT_MAX_ROWS:
+        if len(rows) > PRINT_MAX_ROWS and "settings-table" not in table.get("class", []):
             _shorten(soup, table, rows, sheets)
+    for image in soup.select("figure.audit-figure img"):
+        if _aspect(image.get("src", "")) > TALL_FIGURE:
+            figure = image.find_parent("figure")
+            figure["class"] = [*figure.get("class", []), "tall"]
     return str(soup)
+
+
+#: A figure higher than this many times its width (a chart of many groups) may take a whole page in print.
+TALL_FIGURE = 1.25
+
+
+def _aspect(src: str) -> float:
+    """Height over width of a ``data:image/png;base64,`` image (from its IHDR header), 0 if unknown."""
+    head = src.partition("base64,")[2][:44]
+    try:
+        header = base64.b64decode(head + "=" * (-len(head) % 4))
+    except ValueError:
+        return 0.0
+    if len(header) < 24 or not header.startswith(b"\x89PNG"):
+        return 0.0
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    return height / width if width else 0.0
 
 
 def _align_columns(table) -> None:

@@ -111,8 +111,12 @@ def sentence(finding: dict) -> str:
         f" against the {value(other)} that {comparator[5:]}" if comparator.startswith("what ")
         else f" against {value(other)} for {comparator}")
     fares = narrative.DIRECTION_WORDS[finding.get("direction", "neutral")][0]
-    return (f"{subject[:1].upper()}{subject[1:]}: {finding.get('measure_label', '')} is "
+    return (f"{_capital(subject)}: {finding.get('measure_label', '')} is "
             f"{value(finding.get('estimate'))}{shown_n}{against}; {fares}.")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def data_provided(run_dir: str | Path) -> dict:
@@ -138,7 +142,7 @@ def data_provided(run_dir: str | Path) -> dict:
 
 def summary_chart(findings: list[dict]) -> tuple[str, str]:
     """A bar chart of the students affected by each summary finding: (base64 PNG, alt text)."""
-    labels = [f"{number}. {_subject(f)}: {f.get('measure_label', '')}" for number, f in enumerate(findings, 1)]
+    labels = [f"{number}. {_capital(_subject(f))}: {f.get('measure_label', '')}" for number, f in enumerate(findings, 1)]
     affected = [float(f.get("students_affected") or 0) for f in findings]
     with rc_context({**LITERAL_TEXT, "font.size": 9}):  # a Figure of its own: no pyplot state, any backend
         fig = Figure(figsize=(7.5, 0.42 * len(findings) + 0.8))
