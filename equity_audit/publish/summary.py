@@ -133,7 +133,7 @@ def data_provided(run_dir: str | Path) -> dict:
         result["provided"] = ledger.loc[provided, "table"].map(narrative.label).tolist()
         result["not_provided"] = ledger.loc[~provided, "table"].map(narrative.label).tolist()
     if (tables / "analyses_available.csv").exists():
-        analyses = pd.read_csv(tables / "analyses_available.csv").fillna("")
+        analyses = pd.read_csv(tables / "analyses_available.csv", dtype=str, keep_default_na=False)
         skipped = analyses[analyses["Runs"].astype(str) != "Yes"]
         result["not_run"] = [f"{row['Analysis']} (needs {row['Missing']})" if row["Missing"] else str(row["Analysis"])
                              for row in skipped.to_dict(orient="records")]
