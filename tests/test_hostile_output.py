@@ -282,6 +282,8 @@ def test_pdf_of_the_hostile_run_starts_with_the_cover(hostile_run):
     run, messages = hostile_run
     assert any(m.startswith("PDF printed") for m in messages), messages
     soup = BeautifulSoup((run / "report.html").read_text(encoding="utf-8"), "html.parser")
-    first_line = next(line.strip() for line in _pdf_text(run / "report.pdf").splitlines() if line.strip())
-    assert first_line == soup.find("header", class_="audit-cover").h1.get_text(strip=True)
+    header, first_line = [line.strip() for line in _pdf_text(run / "report.pdf").splitlines() if line.strip()][:2]
+    cover = soup.find("header", class_="audit-cover").h1.get_text(strip=True)
+    assert header == f"Equity audit: {cover}", "the running header names the district"
+    assert first_line == cover
     assert not any(payload in first_line for payload in SCHOOLS + GENDERS + HEADERS)

@@ -30,9 +30,11 @@ import re
 import select
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +50,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from equity_audit.data.text import FORMULA_START, restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
+from equity_audit.publish.summary import summary_html
 
 __all__ = ["render_report", "combine_notebooks", "print_pdf", "find_chromium", "write_workbook",
            "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
@@ -105,18 +108,102 @@ def clean_report_html(html: str) -> str:
 
 
 def combine_notebooks(paths: list[Path], cover: dict) -> nbformat.NotebookNode:
-    """One notebook holding the cells of ``paths`` in order, minus parameter cells."""
+    """One notebook holding the cells of ``paths`` in report order, minus parameter cells.
+
+    The order a reader needs (:func:`report_order`): the priorities (the last notebook,
+    up to its appendices) first, then the other notebooks in run order, then the
+    appendices, ending with the run's settings and the suppression rules.
+    """
     combined = nbformat.v4.new_notebook()
-    for path in paths:
-        notebook = nbformat.read(path, as_version=4)
-        combined.cells.extend(
-            copy.deepcopy(cell) for cell in notebook.cells
-            if not _HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", []))
-        )
+    notebooks = [[_name_tables(copy.deepcopy(cell)) for cell in nbformat.read(path, as_version=4).cells
+                  if not _HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", []))] for path in paths]
+    combined.cells.extend(report_order(notebooks, appendix_cells(cover)))
     combined.metadata["equity_audit"] = cover
     combined.metadata["title"] = f"Equity audit: {cover.get('district_name', '')}"
     combined.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return combined
+
+
+_WRITES = re.compile(r"(?:write|read)_table\(\s*run_dir\s*,\s*[\"'](\w+)[\"']")
+_TABLE_FIGURE = '<figure class="audit-table">'
+
+
+def _name_tables(cell):
+    """Mark each table a code cell shows with the published table the cell writes or reads (``table-<name>``).
+
+    The print version points from a shortened table to its workbook sheet. A cell that writes
+    one table names every table it shows after it; a cell writing as many tables as it shows
+    pairs them in order; otherwise nothing is marked.
+    """
+    if cell.cell_type != "code":
+        return cell
+    names = _WRITES.findall(cell.source)
+    shown = [output for output in cell.get("outputs", [])
+             if _TABLE_FIGURE in "".join(output.get("data", {}).get("text/html", ""))]
+    if not names or len(names) not in (1, len(shown)):
+        return cell
+    for number, output in enumerate(shown):
+        name = names[0] if len(names) == 1 else names[number]
+        html = "".join(output["data"]["text/html"])
+        output["data"]["text/html"] = html.replace(_TABLE_FIGURE, f'<figure class="audit-table table-{name}">', 1)
+    return cell
+
+
+#: A Markdown cell starting with this begins the appendices of the last notebook.
+APPENDIX_START = "## Appendix"
+
+
+def report_order(notebooks: list[list], extra_appendices: list | None = None) -> list:
+    """The cells of ``notebooks`` (run order) in report order.
+
+    The last notebook ranks every finding (the priorities): its cells up to the first
+    Markdown cell starting with :data:`APPENDIX_START` come first, the other notebooks
+    follow in run order, and the appendices come last, under one "Appendices" heading,
+    followed by ``extra_appendices``.
+
+    Examples
+    --------
+    >>> cell = nbformat.v4.new_markdown_cell
+    >>> order = report_order([[cell("# Q1")], [cell("# Plan"), cell("## Appendix A: methods")]])
+    >>> [c.source for c in order]
+    ['# Plan', '# Q1', '# Appendices', '## Appendix A: methods']
+    """
+    if not notebooks:
+        return []
+    *questions, last = notebooks
+    starts = [i for i, cell in enumerate(last)
+              if cell.cell_type == "markdown" and cell.source.lstrip().startswith(APPENDIX_START)]
+    split = starts[0] if starts else len(last)
+    appendices = [*last[split:], *(extra_appendices or [])]
+    heading = [nbformat.v4.new_markdown_cell("# Appendices")] if appendices else []
+    return [*last[:split], *(cell for cells in questions for cell in cells), *heading, *appendices]
+
+
+def appendix_cells(cover: dict) -> list:
+    """The appendices the run adds after the notebooks' own: its settings and the suppression rules.
+
+    HTML in Markdown cells, every value escaped; the exporter sanitises them like any cell.
+    """
+    from equity_audit.publish.release import STATUS_CODES
+
+    settings = cover.get("settings") or {}
+    rows = "".join(f"<tr><td><code>{escape(str(key))}</code></td><td>{escape('' if value is None else str(value))}"
+                   "</td></tr>" for key, value in settings.items())
+    settings_cell = ("## Appendix C: settings\n\nThe settings this audit ran with (the settings file's names, "
+                     "defaults where the file did not set them).\n\n"
+                     '<table class="audit-table settings-table"><thead><tr><th>Setting</th><th>Value</th></tr>'
+                     f"</thead><tbody>{rows}</tbody></table>\n")
+    min_n = settings.get("min_n", "min_n")
+    codes = "".join(f"<tr><td><code>{escape(code)}</code></td><td>{escape(meaning)}</td></tr>"
+                    for code, meaning in STATUS_CODES.items())
+    rules_cell = (f"## Appendix D: suppression rules\n\nNo student is named or identified in this report. A group "
+                  f"of fewer than {escape(str(min_n))} students is withheld, and so is whatever would let a reader "
+                  "work a withheld number out from the ones shown (a second group, a share near 0% or 100%, a "
+                  "comparison). The workbook and the tables give the reason for each withheld number in their "
+                  "status column, with these codes.\n\n"
+                  '<table class="audit-table"><thead><tr><th>Code</th><th>Meaning</th></tr></thead>'
+                  f"<tbody>{codes}</tbody></table>\n")
+    return [nbformat.v4.new_markdown_cell(settings_cell), nbformat.v4.new_markdown_cell(rules_cell)]
 
 
 def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path:
@@ -140,33 +227,206 @@ def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path
     html, _ = exporter.from_notebook_node(combine_notebooks(notebooks, cover),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     out_path = Path(out_path)
-    out_path.write_text(add_contents(html), encoding="utf-8")
+    findings = out_path.parent / JSON_NAME
+    summary = summary_html(out_path.parent) if findings.exists() else ""
+    sheets = _sheet_names(list(published_tables(out_path.parent)))
+    out_path.write_text(add_contents(print_tables(html, sheets), summary=summary), encoding="utf-8")
     return out_path
 
 
-def add_contents(html: str) -> str:
-    """Insert a linked table of contents of the ``h2`` sections after the cover."""
+#: A table longer than this is shortened in print (the HTML keeps every row) ...
+PRINT_MAX_ROWS = 16
+#: ... to its rows marked for a closer look or, in a table with no such column, its first rows.
+PRINT_TOP_ROWS = 10
+#: Column headers that mark a row for a closer look in a displayed table.
+_FLAG_HEADERS = ("closer look", "flagged", "significant disproportionality")
+_NUMERIC_CELL = re.compile(r"^\s*([-+−≤≥<>~]?\s*[\d.,]+\s*(%|pts|points)?|—|withheld|fewer than \d+)?\s*"
+                           r"([-–]|to)?\s*([-+−]?[\d.,]+\s*%?)?\s*$", re.IGNORECASE)
+
+
+def print_tables(html: str, sheets: dict[str, str]) -> str:
+    """Tables laid out for print: numeric columns right-aligned, long tables shortened in print only.
+
+    A table with more than :data:`PRINT_MAX_ROWS` rows shows in print only its rows marked
+    for a closer look (none, when no row is) or, without such a column, its first
+    :data:`PRINT_TOP_ROWS` rows, with a line saying where the full table is: the workbook
+    sheet of its published table (``sheets``: table name to sheet name, see
+    :func:`_name_tables`). The hidden rows carry the class ``print-hidden``; the HTML shows
+    every row on screen.
+    """
     soup = BeautifulSoup(html, "html.parser")
-    headings = [h for h in soup.find_all("h2") if h.get("id")]
+    for table in soup.select("table.audit-table"):
+        _align_columns(table)
+        rows = table.select("tbody tr") or table.find_all("tr")
+        if len(rows) > PRINT_MAX_ROWS and "settings-table" not in table.get("class", []):
+            _shorten(soup, table, rows, sheets)
+    for image in soup.select("figure.audit-figure img"):
+        if _aspect(image.get("src", "")) > TALL_FIGURE:
+            figure = image.find_parent("figure")
+            figure["class"] = [*figure.get("class", []), "tall"]
+    return str(soup)
+
+
+#: A figure higher than this many times its width (a chart of many groups) may take a whole page in print.
+TALL_FIGURE = 1.25
+
+
+def _aspect(src: str) -> float:
+    """Height over width of a ``data:image/png;base64,`` image (from its IHDR header), 0 if unknown."""
+    head = src.partition("base64,")[2][:44]
+    try:
+        header = base64.b64decode(head + "=" * (-len(head) % 4))
+    except ValueError:
+        return 0.0
+    if len(header) < 24 or not header.startswith(b"\x89PNG"):
+        return 0.0
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    return height / width if width else 0.0
+
+
+def _align_columns(table) -> None:
+    """Right-align the columns whose cells are all numbers (or a withheld mark); text stays left."""
+    rows = [row.find_all(["td", "th"]) for row in table.find_all("tr")]
+    body = [cells for cells in rows if cells and cells[0].name == "td" or len(cells) > 1 and cells[-1].name == "td"]
+    width = max((len(cells) for cells in rows), default=0)
+    for column in range(width):
+        values = [cells[column].get_text(strip=True) for cells in body if len(cells) > column]
+        if values and all(_NUMERIC_CELL.match(value) for value in values):
+            for cells in rows:
+                if len(cells) > column:
+                    cells[column]["class"] = [*cells[column].get("class", []), "num"]
+
+
+def _shorten(soup: BeautifulSoup, table, rows: list, sheets: dict[str, str]) -> None:
+    headers = [th.get_text(" ", strip=True).lower() for th in table.select("thead th")]
+    flag = next((headers.index(h) for h in _FLAG_HEADERS if h in headers), None)
+    if flag is None:
+        keep, shown = set(range(PRINT_TOP_ROWS)), f"the first {PRINT_TOP_ROWS} of its {len(rows)} rows"
+    else:
+        marks = [(row.find_all("td")[flag].get_text(strip=True) if len(row.find_all("td")) > flag else "")
+                 for row in rows]
+        keep = {i for i, mark in enumerate(marks) if mark.lower() not in ("", "no", "false", "—", "-")}
+        shown = (f"the {len(keep)} of its {len(rows)} rows marked for a closer look" if keep else
+                 f"none of its {len(rows)} rows, as none is marked for a closer look")
+    for number, row in enumerate(rows):
+        if number not in keep:
+            row["class"] = [*row.get("class", []), "print-hidden"]
+    if not keep:
+        table["class"] = [*table.get("class", []), "print-hidden"]
+    figure = table.find_parent("figure")
+    name = next((c[len("table-"):] for c in (figure.get("class", []) if figure else []) if c.startswith("table-")), None)
+    where = f"workbook sheet “{sheets[name]}” ({WORKBOOK_NAME})" if name in sheets else f"the workbook {WORKBOOK_NAME}"
+    note = soup.new_tag("p", attrs={"class": "print-only table-note"})
+    note.string = f"Printed here: {shown}. Full table: {where}."
+    table.insert_after(note)
+
+
+def add_contents(html: str, *, summary: str = "") -> str:
+    """Insert the executive ``summary`` (HTML) after the cover, then a two-level table of contents.
+
+    Every heading gets a unique id made of letters, digits, ``-`` and ``_`` (links to it
+    follow). The contents list the ``h1`` sections and their ``h2`` subsections, each with an
+    empty ``span.toc-page`` that :func:`number_contents` fills with its PDF page.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    cover = soup.find("header", class_="audit-cover")
+    anchor = cover
+    if summary:
+        section = BeautifulSoup(summary, "html.parser")
+        if cover:
+            cover.insert_after(section)
+        else:
+            soup.main.insert(0, section)
+        anchor = soup.find("section", class_="audit-summary")
+    _unique_ids(soup)
+    headings = [h for h in soup.find_all(["h1", "h2"]) if h.get("id") and not h.find_parent("header")]
     if not headings:
-        return html
+        return str(soup)
     nav = soup.new_tag("nav", id="toc", attrs={"aria-label": "Contents"})
     title = soup.new_tag("h2", attrs={"class": "toc-title"})
     title.string = "Contents"
-    items = soup.new_tag("ol")
+    top = soup.new_tag("ol", attrs={"class": "toc-1"})
+    sub = None
     for heading in headings:
-        link = soup.new_tag("a", href=f"#{heading['id']}")
-        link.string = heading.get_text(" ", strip=True).rstrip("¶").strip()
-        item = soup.new_tag("li")
-        item.append(link)
-        items.append(item)
-    nav.extend([title, items])
-    cover = soup.find("header", class_="audit-cover")
-    if cover:
-        cover.insert_after(nav)
+        item = _contents_item(soup, heading)
+        if heading.name == "h1" or sub is None and not len(top.contents):
+            top.append(item)
+            sub = None
+        else:
+            if sub is None:
+                sub = soup.new_tag("ol", attrs={"class": "toc-2"})
+                top.contents[-1].append(sub)
+            sub.append(item)
+    nav.extend([title, top])
+    if anchor:
+        anchor.insert_after(nav)
     else:
         soup.main.insert(0, nav)
     return str(soup)
+
+
+def _contents_item(soup: BeautifulSoup, heading):
+    link = soup.new_tag("a", href=f"#{heading['id']}")
+    link.string = heading.get_text(" ", strip=True).rstrip("¶").strip()
+    page = soup.new_tag("span", attrs={"class": "toc-page", "data-target": heading["id"]})
+    item = soup.new_tag("li")
+    item.extend([link, page])
+    return item
+
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _unique_ids(soup: BeautifulSoup) -> None:
+    """Give every heading a unique, plain id, and point the report's links at the new ids.
+
+    A heading that repeats ("What this section suggests") gets ``-2``, ``-3``; a link to
+    a repeated id goes to its first heading.
+    """
+    taken = {tag["id"] for tag in soup.find_all(id=True) if not re.fullmatch(r"h[1-6]", tag.name)}
+    renamed = {}
+    for heading in soup.find_all(re.compile(r"^h[1-6]$"), id=True):
+        old = heading["id"]
+        base = _UNSAFE_ID.sub("-", old).strip("-") or "section"
+        new, number = base, 1
+        while new in taken:
+            number += 1
+            new = f"{base}-{number}"
+        taken.add(new)
+        heading["id"] = new
+        renamed.setdefault(old, new)
+        for link in heading.select("a.anchor-link"):
+            link["href"] = f"#{new}"
+    for link in soup.select('a[href^="#"]'):
+        if not link.find_parent(re.compile(r"^h[1-6]$")) and link["href"][1:] in renamed:
+            link["href"] = f"#{renamed[link['href'][1:]]}"
+
+
+def number_contents(html: str, pages: dict[str, int]) -> str:
+    """``html`` with each contents entry's page (``span.toc-page``) set from ``pages`` (id: page)."""
+    soup = BeautifulSoup(html, "html.parser")
+    for span in soup.select("nav#toc span.toc-page"):
+        span.string = str(pages.get(span.get("data-target"), ""))
+    return str(soup)
+
+
+def destination_pages(pdf: bytes) -> dict[str, int]:
+    """The page of each named destination of a PDF (Chromium makes one per link target), by name.
+
+    Read with poppler's ``pdfinfo -dests``; empty when poppler is not installed.
+    """
+    pdfinfo = shutil.which("pdfinfo")
+    if pdfinfo is None:
+        return {}
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        listed = subprocess.run([pdfinfo, "-dests", file.name], capture_output=True, text=True, timeout=60)
+    found = (_DESTINATION.match(line) for line in listed.stdout.splitlines())
+    return {match.group(2): int(match.group(1)) for match in found if match}
+
+
+_DESTINATION = re.compile(r'^\s*(\d+)\s+\[.*\]\s+"(.*)"\s*$')
 
 
 # --- PDF ---------------------------------------------------------------------------------------
@@ -222,7 +482,7 @@ def chromium_command(chromium: str, profile: str) -> list[str]:
 
 
 def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, timeout: float = 120,
-              log: Callable[[str], None] | None = None) -> Path | None:
+              log: Callable[[str], None] | None = None, district: str = "") -> Path | None:
     """Print the HTML report to PDF with headless Chromium; the path, or None when no Chromium is installed.
 
     Chromium runs with no network and (unless run as root) its sandbox
@@ -231,6 +491,12 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     the caller says :data:`NO_PDF_MESSAGE`. ``log`` is kept for callers. The print
     styles of the ``audit`` template apply (``preferCSSPageSize``). nbconvert's
     ``webpdf`` is not used: its Playwright cannot use a system Chromium.
+
+    Every page carries ``district`` (escaped) in its header and "Page N of M" in its
+    footer. When the report's contents list has page slots (``span.toc-page``), the page
+    is printed, the page of each heading read from the PDF (:func:`destination_pages`),
+    written into the HTML (:func:`number_contents`) and printed again, until the
+    numbers hold (Chromium has no CSS ``target-counter``).
 
     Raises
     ------
@@ -250,7 +516,7 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
         except OSError as err:
             raise PdfError(f"The PDF could not be printed: {chromium} could not be started ({err}).") from None
         try:
-            data = browser.print_page(html_path.as_uri())
+            data = _print_numbered(browser, html_path, district)
         except TimeoutError:
             raise PdfError(f"The PDF could not be printed: {chromium} did not finish within {timeout:g} s."
                            ) from None
@@ -263,6 +529,32 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
         raise PdfError(f"The PDF could not be printed: {chromium} returned no PDF.")
     pdf_path.write_bytes(data)
     return pdf_path
+
+
+def _print_numbered(browser: "_DevTools", html_path: Path, district: str) -> bytes:
+    """The PDF of the report, with the contents' page numbers written into it (at most three prints)."""
+    templates = _header_footer(district)
+    data = browser.print_page(html_path.as_uri(), templates)
+    html = html_path.read_text(encoding="utf-8")
+    if "toc-page" not in html:
+        return data
+    for _ in range(2):  # a number written can move a heading only if it wraps a line; then once more
+        numbered = number_contents(html, destination_pages(data))
+        if numbered == html:
+            break
+        html_path.write_text(numbered, encoding="utf-8")
+        html = numbered
+        data = browser.print_page(html_path.as_uri(), templates)
+    return data
+
+
+def _header_footer(district: str) -> dict:
+    """Chromium's header and footer templates: the district's name (escaped) and the page number."""
+    style = "font-family: sans-serif; font-size: 8px; color: #555; width: 100%; margin: 0 16mm;"
+    return {"displayHeaderFooter": True,
+            "headerTemplate": f'<div style="{style}">Equity audit: {escape(district or "district")}</div>',
+            "footerTemplate": f'<div style="{style} text-align: right;">{escape(district or "")} · Page '
+                              '<span class="pageNumber"></span> of <span class="totalPages"></span></div>'}
 
 
 def _last_line(path: Path) -> str:
@@ -299,8 +591,8 @@ class _DevTools:
             os.close(from_browser)
         self._buffer, self._next_id, self._events = b"", 0, []
 
-    def print_page(self, url: str) -> bytes:
-        """The PDF of ``url``, printed with JavaScript disabled for the page."""
+    def print_page(self, url: str, options: dict | None = None) -> bytes:
+        """The PDF of ``url``, printed with JavaScript disabled for the page; ``options`` for ``printToPDF``."""
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self._call("Emulation.setScriptExecutionDisabled", {"value": True}, session)
@@ -310,7 +602,8 @@ class _DevTools:
             raise RuntimeError(f"the report could not be opened: {opened['errorText']}")
         self._wait_for("Page.loadEventFired", session)
         printed = self._call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
-                                                 "displayHeaderFooter": False}, session)
+                                                 "displayHeaderFooter": False, **(options or {})}, session)
+        self._call("Target.closeTarget", {"targetId": target})
         return base64.b64decode(printed["data"])
 
     def close(self) -> None:
