@@ -101,7 +101,7 @@ def test_file_names_are_safe_and_stay_in_the_folder(run, monkeypatch):
     assert all(SAFE_NAME.match(name) for name in written)
     index = (run / "schools" / "index.html").read_text()
     assert "<script" not in index and "Content-Security-Policy" in index
-    assert notebook.parent == run / "confidential" / "notebooks" and "Appendix: school profiles" in notebook.read_text()
+    assert notebook.parent == run / "confidential" / "notebooks" and "Appendix E: school profiles" in notebook.read_text()
 
 
 def test_slugs_are_unique_and_plain():
@@ -133,4 +133,4 @@ def test_bundled_run_has_one_single_page_pdf_per_school(demo_run):
     for pdf in pdfs:
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert re.search(r"^Pages:\s+1$", info, re.MULTILINE), pdf.name
-    assert "Appendix: school profiles" in (demo_run / "report.html").read_text(encoding="utf-8")
+    assert "Appendix E: school profiles" in (demo_run / "report.html").read_text(encoding="utf-8")

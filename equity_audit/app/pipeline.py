@@ -387,8 +387,8 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                                   workers=workers, only=lambda step: step.reads_results or bool(step.tables_written & touched))
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
-    executed.append(write_profiles(run_dir, log=log))  # school profiles: pages, PDFs and the report's appendix
-    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover).name),
+    profiles = write_profiles(run_dir, log=log)  # school profiles: pages, PDFs and the report's last appendix
+    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles]).name),
                ("Workbook", write_workbook(run_dir).name),
                ("Findings (JSON)", findings_json)]
     started = time.perf_counter()

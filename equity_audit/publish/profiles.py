@@ -391,7 +391,7 @@ def appendix_html(run_dir: str | Path) -> str:
 
 def appendix_notebook(run_dir: str | Path) -> nbformat.NotebookNode:
     """The appendix as a notebook the report renders after the sections: a heading and the profiles."""
-    heading = nbformat.v4.new_markdown_cell("## Appendix: school profiles\n\nOne page per school: its students, "
+    heading = nbformat.v4.new_markdown_cell("## Appendix E: school profiles\n\nOne page per school: its students, "
                                             "its gaps against the district and its flags. The same pages are in "
                                             "the run folder's `schools/` folder.")
     profiles = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(

@@ -35,6 +35,7 @@ import tempfile
 import time
 from datetime import date
 from html import escape
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -107,17 +108,19 @@ def clean_report_html(html: str) -> str:
                         protocols=_ALLOWED_PROTOCOLS, css_sanitizer=_CSS, strip=False, strip_comments=True)
 
 
-def combine_notebooks(paths: list[Path], cover: dict) -> nbformat.NotebookNode:
+def combine_notebooks(paths: list[Path], cover: dict, appendices: Sequence[Path] = ()) -> nbformat.NotebookNode:
     """One notebook holding the cells of ``paths`` in report order, minus parameter cells.
 
     The order a reader needs (:func:`report_order`): the priorities (the last notebook,
     up to its appendices) first, then the other notebooks in run order, then the
-    appendices, ending with the run's settings and the suppression rules.
+    appendices, ending with the run's settings, the suppression rules and the cells of
+    the ``appendices`` notebooks (the school profiles).
     """
     combined = nbformat.v4.new_notebook()
     notebooks = [[_name_tables(copy.deepcopy(cell)) for cell in nbformat.read(path, as_version=4).cells
                   if not _HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", []))] for path in paths]
-    combined.cells.extend(report_order(notebooks, appendix_cells(cover)))
+    extra = [cell for path in appendices for cell in nbformat.read(path, as_version=4).cells]
+    combined.cells.extend(report_order(notebooks, [*appendix_cells(cover), *extra]))
     combined.metadata["equity_audit"] = cover
     combined.metadata["title"] = f"Equity audit: {cover.get('district_name', '')}"
     combined.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -206,8 +209,8 @@ def appendix_cells(cover: dict) -> list:
     return [nbformat.v4.new_markdown_cell(settings_cell), nbformat.v4.new_markdown_cell(rules_cell)]
 
 
-def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path:
-    """Write the HTML report of the executed ``notebooks`` to ``out_path``.
+def render_report(notebooks: list[Path], out_path: Path, *, cover: dict, appendices: Sequence[Path] = ()) -> Path:
+    """Write the HTML report of the executed ``notebooks`` (and ``appendices`` notebooks, last) to ``out_path``.
 
     ``cover`` holds what the cover page shows: ``district_name``, ``period``,
     ``version`` and ``settings``. Markdown and HTML are sanitised
@@ -224,7 +227,7 @@ def render_report(notebooks: list[Path], out_path: Path, *, cover: dict) -> Path
         sanitize_html=True,
         filters={"clean_html": clean_report_html},
     )
-    html, _ = exporter.from_notebook_node(combine_notebooks(notebooks, cover),
+    html, _ = exporter.from_notebook_node(combine_notebooks(notebooks, cover, appendices),
                                           resources={"content_security_policy": CONTENT_SECURITY_POLICY})
     out_path = Path(out_path)
     findings = out_path.parent / JSON_NAME
