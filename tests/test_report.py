@@ -63,3 +63,10 @@ def test_contents_is_added_after_the_cover():
     soup = BeautifulSoup(add_contents(html), "html.parser")
     assert soup.header.find_next_sibling("nav")["id"] == "toc"
     assert soup.select_one("nav a")["href"] == "#A" and soup.select_one("nav a").text == "A"
+
+
+def test_a_priority_rank_is_a_label_printed_as_a_whole_number():
+    from equity_audit.publish.report import released_view
+
+    shown = released_view(pd.DataFrame({"Priority": [1, 2, 3], "Finding": ["a", "b", "c"]}), min_n=10)
+    assert shown["Priority"].astype(str).tolist() == ["1", "2", "3"]

@@ -102,7 +102,8 @@ N_NAMES = ("n", "Students", "Students in group")
 #: they stay as they are; every other cell that carries a number is what the gate governs.
 LABEL_NAMES = ("subgroup", "group", "school", "intersection", "columns", "statistic", "opportunity",
                "measure", "unit", "plc_id", "school_year", "year", "grade", "construct", "domain",
-               "standard", "standard_id", "closer_look", "method", "reading", "pattern", "trend")
+               "standard", "standard_id", "closer_look", "method", "reading", "pattern", "trend", "priority",
+               "rank")
 _ROW_WITHHELD = ("small_n", "complementary", "audit")
 _CODED = ("top_coded", "bottom_coded")
 _CODE = re.compile(r"^\s*(≥|>=|≤|<=)\s*[\d.]+\s*%?\s*$")
