@@ -124,14 +124,19 @@ def by_grade_counts(student_years: pd.DataFrame, min_n: int) -> pd.DataFrame:
     return counts.mask(small_cells(counts, min_n=min_n), 0)
 
 
-def by_grade_alt(counts: pd.DataFrame) -> str:
-    """Alt text stating what the students-by-grade chart shows."""
+def by_grade_alt(counts: pd.DataFrame, min_n: int = 10) -> str:
+    """Alt text stating what the students-by-grade chart shows; a count under ``min_n`` reads "fewer than".
+
+    >>> by_grade_alt(pd.DataFrame({2025: [3, 40]}, index=["K", "1"]))
+    'Bar chart of students by grade for each school year. Grades hold between fewer than 10 and 40 students; in 2025 the largest grade is 1 with 40 students.'
+    """
     latest = counts.columns[-1]
     largest = counts[latest].idxmax()
+    say = lambda n: f"fewer than {min_n}" if 0 < n < min_n else f"{n:,}"  # noqa: E731  (the chart's own rule)
     return (
         f"Bar chart of students by grade for each school year. Grades hold between "
-        f"{int(counts.values.min())} and {int(counts.values.max())} students; in {latest} the "
-        f"largest grade is {largest} with {int(counts[latest].max())} students."
+        f"{say(int(counts.values.min()))} and {say(int(counts.values.max()))} students; in {latest} the "
+        f"largest grade is {largest} with {say(int(counts[latest].max()))} students."
     )
 
 
