@@ -27,10 +27,11 @@ def finding(name: str, *, affected=50, qvalue=0.01, difference=-0.2, direction="
 
 
 def test_ranked_by_students_affected_then_certainty_then_size():
-    findings = [finding("few", affected=10, source="a"), finding("many", affected=90, source="b"),
-                finding("sure", affected=40, qvalue=0.001, source="c"),
-                finding("unsure", affected=40, qvalue=0.04, source="d"),
-                finding("big", affected=40, qvalue=0.04, difference=-0.5, source="e")]
+    findings = [finding("few", affected=10, source="a", groups=("a",)),
+                finding("many", affected=90, source="b", groups=("b",)),
+                finding("sure", affected=40, qvalue=0.001, source="c", groups=("c",)),
+                finding("unsure", affected=40, qvalue=0.04, source="d", groups=("d",)),
+                finding("big", affected=40, qvalue=0.04, difference=-0.5, source="e", groups=("e",))]
     order = [f["id"] for f in summary.top_findings(findings)]
     assert order == ["many", "sure", "big", "unsure", "few"]
 
@@ -45,12 +46,18 @@ def test_only_published_actionable_worse_findings_with_a_number_enter():
 
 
 def test_at_most_seven_findings_and_two_per_table():
-    findings = [finding(f"a{i}", affected=100 - i, source="same") for i in range(5)]
-    findings += [finding(f"b{i}", affected=50 - i, source=f"other{i}") for i in range(10)]
+    findings = [finding(f"a{i}", affected=100 - i, source="same", groups=(f"a{i}",)) for i in range(5)]
+    findings += [finding(f"b{i}", affected=50 - i, source=f"other{i}", groups=(f"b{i}",)) for i in range(10)]
     top = summary.top_findings(findings)
     assert len(top) == summary.MAX_FINDINGS == 7
     assert [f["id"] for f in top[:3]] == ["a0", "a1", "b0"]
     assert sum(f["source"] == "same" for f in top) == summary.PER_SOURCE == 2
+
+
+def test_a_group_and_measure_flagged_by_two_tables_is_said_once():
+    findings = [finding("latest", affected=90, source="by_subgroup"), finding("all_years", affected=95, source="all_years"),
+                finding("other", affected=10, source="c", groups=("No",))]
+    assert [f["id"] for f in summary.top_findings(findings)] == ["all_years", "other"]
 
 
 def test_sentence_says_number_n_comparison_and_direction():
@@ -95,7 +102,8 @@ def test_data_provided_and_analyses_not_run(tmp_path):
 
 
 def test_summary_html_holds_findings_strengths_chart_and_data(tmp_path):
-    findings = [finding(f"w{i}", affected=90 - i, source=f"s{i}", estimate=0.5 + i / 100) for i in range(4)]
+    findings = [finding(f"w{i}", affected=90 - i, source=f"s{i}", estimate=0.5 + i / 100, groups=(f"g{i}",))
+                for i in range(4)]
     findings += [finding("strong", direction="better", subgroups=("disability",), estimate=1.2)]
     findings[0]["subgroups"], findings[0]["groups"] = ["race_ethnicity"], ["<script>alert(1)</script>"]
     ledger = pd.DataFrame({"table": ["students", "programs"], "provided": [True, False]})

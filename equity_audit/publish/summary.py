@@ -72,12 +72,18 @@ def ranked(findings: list[dict], direction: str) -> pd.DataFrame:
 
 
 def top_findings(findings: list[dict], direction: str = "worse", limit: int = MAX_FINDINGS) -> list[dict]:
-    """The ``limit`` most important findings of ``direction``, at most :data:`PER_SOURCE` per table."""
+    """The ``limit`` most important findings of ``direction``, at most :data:`PER_SOURCE` per table.
+
+    A group's measure that two tables flag (the latest year and all years) enters once, as ranked.
+    """
     table = ranked(findings, direction)
     if table.empty:
         return []
     source = table["source"] if "source" in table else pd.Series(range(len(table)))
-    table = table[source.groupby(source).cumcount() < PER_SOURCE].head(limit)
+    table = table[source.groupby(source).cumcount() < PER_SOURCE]
+    # the same group and measure from two tables (the latest year and all years, say) is said once
+    said = table.reindex(columns=["unit_name", "subgroups", "groups", "measure_label"]).astype(str)
+    table = table[~said.duplicated()].head(limit)
     return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
