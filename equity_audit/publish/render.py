@@ -182,6 +182,21 @@ def report_order(notebooks: list[list], extra_appendices: list | None = None) ->
     return [*last[:split], *(cell for cells in questions for cell in cells), *heading, *appendices]
 
 
+def _flat(settings: dict, prefix: str = "") -> dict:
+    """Nested settings (the ``state`` block) as ``state.min_n`` rows, as the settings file writes them.
+
+    >>> _flat({"min_n": 10, "state": {"years": 3}})
+    {'min_n': 10, 'state.years': 3}
+    """
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def appendix_cells(cover: dict) -> list:
     """The appendices the run adds after the notebooks' own: its settings and the suppression rules.
 
@@ -189,7 +204,7 @@ def appendix_cells(cover: dict) -> list:
     """
     from equity_audit.publish.release import STATUS_CODES
 
-    settings = cover.get("settings") or {}
+    settings = _flat(cover.get("settings") or {})
     rows = "".join(f"<tr><td><code>{escape(str(key))}</code></td><td>{escape('' if value is None else str(value))}"
                    "</td></tr>" for key, value in settings.items())
     settings_cell = ("## Appendix C: settings\n\nThe settings this audit ran with (the settings file's names, "
