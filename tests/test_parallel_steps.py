@@ -36,6 +36,25 @@ def test_a_failing_step_of_the_parallel_group_is_named(tmp_path, monkeypatch):
     assert not any(line.startswith("[4/4]") for line in lines)  # the last step never starts
 
 
+def test_notebooks_side_by_side_leave_the_working_folder_alone(tmp_path, monkeypatch):
+    """Kernels start in the run folder without this process changing its own: with threads, a chdir
+    per notebook would leave the process in a building folder that the run then moves away."""
+    import os
+
+    here = os.getcwd()
+    record = "import os\nopen('kernel_cwd.txt', 'w').write(os.getcwd())"
+    written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE),
+               *(notebook(tmp_path / f"0{i}_side.ipynb", f"import time\ntime.sleep(0.{i})\n{record}")
+                 for i in (1, 2, 3)),
+               notebook(tmp_path / "04_last.ipynb", "x = 2")]
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    out = tmp_path / "out"
+    run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None, workers=3)
+    assert os.getcwd() == here
+    assert (out / "kernel_cwd.txt").read_text().endswith(f".{out.name}.building")  # the run folder while built
+
+
 def _published(run):
     """Every file of a run but the executed notebooks and the PDF, with its bytes (report: its headings)."""
     files = {}

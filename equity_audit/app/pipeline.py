@@ -169,7 +169,9 @@ def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: 
     try:
         pm.execute_notebook(
             str(source), str(out), parameters=parameters, kernel_name="python3",
-            language="python", cwd=str(run_dir), progress_bar=progress,
+            # the kernel starts in the run folder; papermill's own cwd= would chdir this whole process,
+            # which notebooks running side by side in threads would leave in a wrong (later moved) folder
+            language="python", resources={"metadata": {"path": str(run_dir)}}, progress_bar=progress,
             execution_timeout=timeout, log_output=False,
             kernel_manager_class=IPCKernelManager,  # no TCP port, no "without encryption" warning
         )
