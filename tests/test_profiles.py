@@ -101,7 +101,7 @@ def test_file_names_are_safe_and_stay_in_the_folder(run, monkeypatch):
     assert all(SAFE_NAME.match(name) for name in written)
     index = (run / "schools" / "index.html").read_text()
     assert "<script" not in index and "Content-Security-Policy" in index
-    assert notebook.parent == run / "confidential" / "notebooks" and "Appendix E: school profiles" in notebook.read_text()
+    assert notebook.parent == run / "confidential" / "appendices" and "Appendix E: school profiles" in notebook.read_text()
 
 
 def test_slugs_are_unique_and_plain():

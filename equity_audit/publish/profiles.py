@@ -408,7 +408,7 @@ def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = N
     Returns
     -------
     Path
-        The appendix notebook (under ``confidential/notebooks/``), to render after the sections.
+        The appendix notebook (under ``confidential/appendices/``), to render after the sections.
     """
     run_dir = Path(run_dir)
     folder = run_dir / SCHOOLS_DIR
@@ -425,7 +425,7 @@ def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = N
                                        encoding="utf-8")
     if log:
         log(f"{len(profiles)} school profiles written (schools/index.html)")
-    out = run_dir / "confidential" / "notebooks" / "99_school_profiles.ipynb"
+    out = run_dir / "confidential" / "appendices" / "school_profiles.ipynb"  # not one of the audit's notebooks
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(appendix_notebook(run_dir), out)
     return out
