@@ -203,10 +203,14 @@ def remember_audited(run_dir: str | Path) -> int:
     _AUDITED.clear()
     path = Path(run_dir) / "confidential" / AUDITED_FILE
     if path.is_file():
-        for row in pd.read_csv(path, dtype={"label": str}, keep_default_na=False).itertuples(index=False):
+        for row in _read_audited(path).itertuples(index=False):
             for key in _keys(row.label, row.n, row.value):
                 _AUDITED[key] = row.code
     return len(_AUDITED) // 2
+
+
+def _read_audited(path: Path) -> pd.DataFrame:
+    return restore_cells(pd.read_csv(path, dtype={"label": str}, keep_default_na=False))
 
 
 def _keys(label, n, value) -> list[tuple]:
@@ -965,9 +969,9 @@ def _record_audited(run_dir: Path, cells: list[dict]) -> int:
         return 0
     path = run_dir / "confidential" / AUDITED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    before = pd.read_csv(path, dtype={"label": str}, keep_default_na=False) if path.is_file() else None
+    before = _read_audited(path) if path.is_file() else None
     frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True).drop_duplicates(["label", "n", "value"])
-    frame.to_csv(path, index=False)
+    inert_cells(frame).to_csv(path, index=False)  # labels are the district's text: no formula in any CSV
     return len(frame) - (0 if before is None else len(before))
 
 
