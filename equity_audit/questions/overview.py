@@ -27,7 +27,7 @@ from equity_audit.data.text import inert_markdown
 __all__ = [
     "students_by", "composition", "grade_label", "year_label", "school_names", "data_period",
     "headline",
-    "by_school_table", "by_grade_counts", "by_grade_alt", "composition_table", "composition_alt",
+    "by_school_table", "by_grade_counts", "by_grade_alt", "composition_table", "composition_display", "composition_alt",
     "composition_shares", "notes_markdown", "ledger_table", "analyses_table", "levels",
 ]
 
@@ -156,16 +156,24 @@ def composition_table(student_years: pd.DataFrame, students: pd.DataFrame, min_n
     table = composition(student_years, students, latest)
     hidden = _withheld(table, min_n)
     return table.assign(
-        subgroup=table["subgroup"].map(display_name),
-        group=[display_value(s, g) for s, g in zip(table["subgroup"], table["group"])],
         n=table["n"].astype("string").mask(hidden, f"<{min_n}").mask(hidden & (table["n"] >= min_n), "withheld"),
         share=table["share"].map("{:.1%}".format).mask(hidden, "suppressed"),
     )
 
 
+def composition_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`composition_table` as people read it: subgroups by display name, coded flags as Yes/No.
+
+    The published table keeps the column names (``race_ethnicity``) that every other table uses,
+    so the disclosure audit and other tools can tie its groups to theirs.
+    """
+    return table.assign(subgroup=table["subgroup"].map(display_name),
+                        group=[display_value(s, g) for s, g in zip(table["subgroup"], table["group"])])
+
+
 def composition_alt(table: pd.DataFrame) -> str:
     """Alt text naming the largest race/ethnicity group and the flagged-subgroup shares."""
-    shown = table[table["share"] != "suppressed"]
+    shown = composition_display(table[table["share"] != "suppressed"])
     race = shown[shown["subgroup"] == display_name("race_ethnicity")]
     parts = []
     if len(race):
