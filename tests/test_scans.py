@@ -451,8 +451,8 @@ def test_funnel_plot_draws_limits_marks_the_outlier_and_notes_suppressed():
     assert any("overdispersion" in t for t in text)
     assert "outside the 99.8% limits" in text and "Tiny" not in " ".join(text)
     assert any(t.endswith("%") for t in text)                        # percent axis
-    # the centre line is the rate of all units together, not a goal
-    assert any(t.startswith("all units together: ") for t in text) and not any("target" in t for t in text)
+    # the centre line is the district rate (all units together), not a goal
+    assert any(t.startswith("district rate: ") for t in text) and not any("target" in t for t in text)
     # a larger minimum for the chart hides more units, and says so
     fig = plots.funnel(scan, label="school", ylabel="Suspended", min_n=100)
     # and, with every count of suspended under 100, the 11 larger units are drawn as ranges

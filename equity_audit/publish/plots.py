@@ -1060,7 +1060,7 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     styles = [(z95, "--", colours[0], "limit_95", "95% limits"),
               (z998, ":", colours[4], "limit_998", "99.8% limits")]
     handles = [Line2D([], [], color="0.2", linewidth=1.4,
-                      label=f"all units together: {_format(target, percent)}")]
+                      label=f"district rate: {_format(target, percent)}")]
     for quantile, style, colour, gid, name in styles:
         low, high = stats.funnel_limits(target, grid, quantile, tau2)
         for curve in (low, high):
