@@ -393,9 +393,10 @@ def appendix_notebook(run_dir: str | Path) -> nbformat.NotebookNode:
     """The appendix as a notebook the report renders after the sections: a heading and the profiles."""
     heading = nbformat.v4.new_markdown_cell("## Appendix E: school profiles\n\nOne page per school: its students, "
                                             "its gaps against the district and its flags. The same pages are in "
-                                            "the run folder's `schools/` folder.")
+                                            "the run folder's `schools/` folder.", id="school-profiles-heading")
+    # fixed cell ids: the same run writes the same file (nbformat would draw random ones)
     profiles = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/html": appendix_html(run_dir)})])
+        "display_data", data={"text/html": appendix_html(run_dir)})], id="school-profiles")
     return nbformat.v4.new_notebook(cells=[heading, profiles])
 
 
