@@ -552,7 +552,8 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
                           "small": _FEW in words, "withheld": pd.isna(row_n),
                           "successes": float(np.round(own[index] * row_n)) if kind == "rate" and shown_share
                           else math.nan,
-                          "coded": _coded_count(words, row_n, min_n) if kind == "rate" and not shown_share
+                          "coded": _coded_count(words, row_n, min_n, share=rate_cols[0])
+                          if kind == "rate" and not shown_share
                           and pd.notna(row_n) else None,
                           "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan,
                           "missing": missing[index],
@@ -625,9 +626,20 @@ def _share_bounds(rows: pd.DataFrame, n: pd.Series) -> list[tuple[float, float, 
     return out
 
 
-def _coded_count(words: str, n: float, min_n: int) -> tuple[float, float] | None:
-    """The range a reader knows for the count behind a share the gate did not show (None if not coded)."""
-    codes = {w.split(":")[0] for w in words.split(";")}
+def _coded_count(words: str, n: float, min_n: int, share: str = "estimate") -> tuple[float, float] | None:
+    """The range a reader knows for the count behind a share the gate did not show (None if not coded).
+
+    Only the words about the row's own ``share`` count: a small count of the
+    comparator's outcome (``small_count:comparator_estimate``) says nothing
+    about this group's, and reading it so made the tables look inconsistent,
+    which turned the audit's checks of ``n_missing`` off.
+
+    >>> _coded_count("small_count:comparator_estimate;complementary_share", 110, 10)
+    (0.0, 110)
+    >>> _coded_count("small_count:estimate", 34, 10)
+    (1.0, 9.0)
+    """
+    codes = {w.split(":")[0] for w in words.split(";") if w.split(":")[-1] in (w.split(":")[0], share)}
     if "small_count" in codes:
         return 1.0, float(min(min_n - 1, n))
     if "small_complement" in codes:
