@@ -216,3 +216,11 @@ def test_evidence_rollup_on_spark_equals_duckdb_exactly(spark, evidence, tmp_pat
     on_duckdb = lazy.evidence_rollup(tmp_path / "evidence.parquet")
     on_spark = lazy.evidence_rollup(spark.read.parquet(str(tmp_path / "evidence.parquet")))
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+
+
+def test_pace_sums_on_spark_equal_duckdb_exactly(spark, levels, tmp_path):
+    levels.to_parquet(tmp_path / "levels.parquet")
+    on_duckdb = lazy.pace_sums(tmp_path / "levels.parquet")
+    on_spark = lazy.pace_sums(spark.read.parquet(str(tmp_path / "levels.parquet")))
+    pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+    assert (on_spark["n_points"] >= 3).sum() > 100
