@@ -120,7 +120,8 @@ def child(engine: str, folder: Path) -> int:
 
         spark = (SparkSession.builder.master("local[2]").appName("equity-audit-bench")
                  .config("spark.driver.memory", "4g").config("spark.sql.shuffle.partitions", "8")
-                 .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+                 .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+                 .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
         result = {"start_seconds": time.perf_counter() - started}
         result |= reductions(spark.read.parquet(str(folder / "students.parquet")),
