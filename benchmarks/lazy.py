@@ -185,6 +185,10 @@ def main(argv=None) -> int:
         if not args.keep:
             shutil.rmtree(folder)
     print("growth factors are per 10x students (wall, peak); targets at 1M: <= 15 min, <= 8 GB")
+    if args.keep:
+        print(f"(Parquet kept in {work})")
+    else:
+        work.rmdir()
     return 0
 
 
