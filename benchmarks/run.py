@@ -4,6 +4,8 @@ Each case runs in a fresh process (`equity-audit ...`), so the numbers include
 start-up, the notebook kernels and rendering, as a district would experience them.
 Peak memory is the largest resident set of any process in the run's tree.
 Targets (issue 2): bundled district <= 60 s; 100,000 students <= 5 min and 6 GB.
+Then the engine against its peers (engine.py) and the lazy reductions on DuckDB at 10k, 100k and
+1M students and on Spark at 100k (lazy.py).
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def main() -> int:
     measure("audit, 100,000 students", ["run", "--data", str(big), "--out", str(work / "big")])
     print(f"(runs kept in {work})\n")
     subprocess.run([sys.executable, str(Path(__file__).with_name("engine.py"))], check=True)
+    print()
+    subprocess.run([sys.executable, str(Path(__file__).with_name("lazy.py"))], check=True)
     return 0
 
 

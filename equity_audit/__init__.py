@@ -15,7 +15,8 @@ the layers below it:
 - the methods a researcher imports on their own: :mod:`~equity_audit.disaggregate`,
   :mod:`~equity_audit.pace`, :mod:`~equity_audit.scans`, :mod:`~equity_audit.trends`,
   :mod:`~equity_audit.disproportionality`, :mod:`~equity_audit.reliability`,
-  :mod:`~equity_audit.privacy`;
+  :mod:`~equity_audit.privacy`, and :mod:`~equity_audit.lazy` (the heavy reductions
+  on DuckDB or Spark, for states and big districts);
 - :mod:`equity_audit.questions`: one module per audit question or section;
 - :mod:`equity_audit.publish`: the run folder, words, charts and the report;
 - :mod:`equity_audit.app`: the command line, the papermill pipeline and the workshop.

@@ -45,8 +45,8 @@ from equity_audit import stats
 from equity_audit.privacy import DisclosureWarning, suppress
 from equity_audit.data.contract import UNKNOWN
 
-__all__ = ["disaggregate", "disaggregate_each", "quantiles_each", "scan_intersections", "publishable",
-           "COMPARATORS"]
+__all__ = ["disaggregate", "disaggregate_cells", "disaggregate_each", "quantiles_each", "scan_intersections",
+           "publishable", "COMPARATORS"]
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median", "count")
@@ -182,6 +182,44 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         table = _shrink_toward_main_effects(table, cells, by, statistic)
         table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
                                     confidence, data[cluster] if cluster is not None else None)
+    return _withhold_small(_complementary(table, by, min_n), min_n)
+
+
+def disaggregate_cells(cells: pd.DataFrame, fine: pd.DataFrame, *, by: list[str], statistic: str,
+                       comparator: str | dict = "rest", min_n: int = 10, confidence: float = 0.95,
+                       fdr: float = 0.05) -> pd.DataFrame:
+    """:func:`disaggregate` from sums already reduced, e.g. by DuckDB or Spark (:mod:`equity_audit.lazy`).
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Every crossed cell of ``by`` (empty ones with n = 0), in the order of
+        their categories: the ``by`` columns (categorical), ``n``,
+        ``n_missing``, ``total`` and ``total_sq`` (sum and sum of squares of
+        the metric).
+    fine : DataFrame
+        For intersections, the non-empty cells of the model columns (``by``
+        then the ``adjust_for`` columns) with the same sums, in the order of
+        their categories; unused with one ``by`` column.
+    by : list of str
+        Grouping columns.
+    statistic : {"rate", "mean", "count"}
+        Already resolved: medians and cluster-robust or stratified comparisons
+        need the students themselves and stay with :func:`disaggregate`.
+    comparator, min_n, confidence, fdr
+        As for :func:`disaggregate`.
+
+    Returns
+    -------
+    DataFrame
+        The table :func:`disaggregate` returns for the same students.
+    """
+    comparison = _comparator_sums(cells, by, comparator, statistic, None)
+    table = _adjust_and_flag(_compare(cells, comparison, by, statistic, confidence), min_n, fdr)
+    if len(by) >= 2:
+        model = [c for c in fine.columns if c not in ("n", "n_missing", "total", "total_sq")]
+        table = _shrink_toward_main_effects(table, cells, by, statistic)
+        table = _interactions_from_fine(table, cells[by], fine, by, model, statistic, confidence)
     return _withhold_small(_complementary(table, by, min_n), min_n)
 
 
@@ -518,6 +556,11 @@ def _joint_interactions(table, keys, groups, values, by, columns, statistic, con
     ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
     """
     fine = _fine_cells(groups, values, columns, statistic, clusters)
+    return _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence)
+
+
+def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence):
+    """:func:`_joint_interactions` on fine cells already reduced (here, or by :mod:`equity_audit.lazy`)."""
     design = _main_effects_design(fine, columns)
     wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))

@@ -55,6 +55,7 @@ from equity_audit.data.contract import UNKNOWN
 
 __all__ = [
     "scan_rates",
+    "scan_rates_from_counts",
     "scan_rates_by_year",
     "scan_gaps",
     "scan_gaps_each",
@@ -179,6 +180,36 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     _check_options(min_n, fdr, side)
     values = _zero_one(data[outcome], outcome)
     table = _unit_counts(values, data[unit], unit)
+    return scan_rates_from_counts(table, unit=unit, rows_without_unit=int(data[unit].isna().sum()), min_n=min_n,
+                                  fdr=fdr, z=z, overdispersion=overdispersion, target=target, threshold=threshold,
+                                  side=side)
+
+
+def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit: int = 0, min_n: int = 10,
+                           fdr: float = 0.05, z: tuple[float, float] = (Z_95, Z_998), overdispersion: bool = True,
+                           target: float | None = None, threshold: float | None = None,
+                           side: str = "both") -> pd.DataFrame:
+    """:func:`scan_rates` from counts already reduced, e.g. by DuckDB or Spark (:mod:`equity_audit.lazy`).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per unit, sorted by unit: ``unit``, ``n`` (students with an
+        outcome), ``n_missing`` and ``events``.
+    unit : str
+        Column naming the unit.
+    rows_without_unit : int
+        Rows left out for having no unit (reported in ``attrs``).
+    min_n, fdr, z, overdispersion, target, threshold, side
+        As for :func:`scan_rates`.
+
+    Returns
+    -------
+    DataFrame
+        The table :func:`scan_rates` returns for the same students.
+    """
+    _check_options(min_n, fdr, side)
+    table = table.copy()
     scanned = (table["n"] >= min_n).to_numpy()
     x, n = table["events"].to_numpy(float), table["n"].to_numpy(float)
     p0 = _pooled(x, n, scanned) if target is None else float(target)
@@ -206,7 +237,7 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     table.attrs = {"target": p0, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
                    "z": tuple(float(v) for v in z), "min_n": min_n, "fdr": fdr, "side": side,
                    "units_scanned": int(scanned.sum()),
-                   "rows_without_unit": int(data[unit].isna().sum())}
+                   "rows_without_unit": int(rows_without_unit)}
     return table
 
 

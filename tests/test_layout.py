@@ -11,7 +11,7 @@ import equity_audit
 PACKAGE = Path(equity_audit.__file__).resolve().parent
 GROUND = {"stats", "exceptions", "config", "paths", "_version"}
 METHODS = {"disaggregate", "pace", "scans", "trends", "disproportionality", "reliability", "privacy", "counts",
-           "stratified"}
+           "stratified", "lazy"}
 RANK = {"ground": 0, "data": 1, "methods": 2, "questions": 3, "publish": 4, "app": 5, "facade": 6}
 
 

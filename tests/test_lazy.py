@@ -1,0 +1,226 @@
+"""The lazy reductions (equity_audit.lazy) give the pandas path's numbers, on DuckDB and on Spark.
+
+DuckDB and Spark add in another order than numpy, so sums match the pandas path to 1e-9. The
+data's values are multiples of 1/4 (0/1 outcomes, scores in quarter steps): every partial sum is
+exact in floating point, so DuckDB and Spark must agree to the last bit, and the Spark tests
+compare exactly.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from equity_audit import lazy, pace, scans
+from equity_audit.disaggregate import _aggregate, _grouping_frame, _metric_values, disaggregate
+
+# pyspark 4 warns about pandas 3 on every conversion; the results are checked here
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas",
+                                        "ignore:The copy keyword is deprecated")
+N = 4000
+GROUPS = ["race", "el", "swd", "low_income"]
+
+
+@pytest.fixture(scope="module")
+def students() -> pd.DataFrame:
+    """Students with text, flag (nullable boolean) and Yes/No columns, blanks, and a planted gap."""
+    rng = np.random.default_rng(16)
+    race = np.array(["R1", "R2", "R3", "R4"], dtype=object)[rng.integers(0, 4, N)]
+    race[rng.random(N) < 0.02] = None
+    el = pd.array(rng.random(N) < 0.2, dtype="boolean")
+    el[rng.random(N) < 0.01] = pd.NA
+    low = np.where(rng.random(N) < 0.4, "Yes", "No")
+    both = np.asarray(el.fillna(False)) & (low == "Yes")
+    risk = 0.3 + 0.2 * (race == "R2") + 0.15 * both
+    outcome = (rng.random(N) < risk).astype(float)
+    outcome[rng.random(N) < 0.03] = np.nan
+    return pd.DataFrame({
+        "race": race, "el": el, "swd": pd.array(rng.random(N) < 0.15, dtype="boolean"), "low_income": low,
+        "below_pace": outcome, "score": np.round((rng.normal(2.5, 0.7, N) - 0.4 * (race == "R2") - 0.3 * both) * 4) / 4,
+        "school": rng.choice(np.array(["U1", "U2", "U3", "U4", "U5", "U6", None], dtype=object), N,
+                             p=[0.3, 0.25, 0.2, 0.12, 0.115, 0.005, 0.01]),
+    })
+
+
+@pytest.fixture(scope="module")
+def students_parquet(students, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("lazy") / "students.parquet"
+    students.to_parquet(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def levels() -> pd.DataFrame:
+    """Dated levels of 300 students in two domains, a few rows without a date or level."""
+    rng = np.random.default_rng(7)
+    rows = 300 * 2 * 6
+    frame = pd.DataFrame({
+        "student_id": np.repeat([f"P{i:04d}" for i in range(300)], 12),
+        "domain": np.tile(np.repeat(["d1", "d2"], 6), 300),
+        "as_of": pd.Timestamp("2023-09-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D"),
+        "performance_level": np.round(rng.uniform(1, 6, rows) * 4) / 4,
+    })
+    frame = frame.sample(frac=0.7, random_state=1).reset_index(drop=True)  # 0 to 6 points a student
+    frame.loc[::97, "performance_level"] = np.nan
+    frame.loc[::89, "as_of"] = pd.NaT
+    return frame
+
+
+@pytest.fixture(scope="module")
+def evidence() -> pd.DataFrame:
+    """Scored evidence, several scores on one day for some standards."""
+    rng = np.random.default_rng(9)
+    rows = 5000
+    return pd.DataFrame({
+        "student_id": rng.choice([f"P{i:03d}" for i in range(120)], rows),
+        "standard_id": rng.choice(["M.1", "M.2", "E.1", "E.2"], rows),
+        "assessed_on": pd.Timestamp("2024-08-20") + pd.to_timedelta(rng.integers(0, 60, rows), unit="D"),
+        "score": rng.integers(1, 5, rows).astype(float),
+    })
+
+
+def _same_table(expected: pd.DataFrame, got: pd.DataFrame, exact: bool = False) -> None:
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    for column in expected.columns:
+        want, have = expected[column], got[column]
+        if want.dtype.kind == "f" and not exact:
+            np.testing.assert_allclose(have.to_numpy(float), want.to_numpy(float), rtol=1e-9, atol=1e-12,
+                                       err_msg=column)
+        else:
+            assert have.astype(str).tolist() == want.astype(str).tolist(), column
+
+
+# ---------------------------------------------------------------------------------------- DuckDB
+@pytest.mark.parametrize("metric,by", [("below_pace", ["race"]), ("score", ["race", "el"]),
+                                       ("below_pace", ["el", "swd", "low_income"])])
+def test_cell_counts_are_the_engines_cells(students, students_parquet, metric, by):
+    values = _metric_values(students[metric])
+    statistic = "rate" if metric == "below_pace" else "mean"
+    expected = _aggregate(_grouping_frame(students, by), values, by, statistic)
+    got = lazy.cell_counts(students_parquet, by, metric)
+    _same_table(expected, got)
+    assert got["n"].sum() + got["n_missing"].sum() == N
+    assert (got["n"] == 0).any() or len(by) == 1  # the flags' Unknown level is kept, empty
+
+
+def test_cell_counts_of_a_pandas_frame_equal_those_of_its_parquet(students, students_parquet):
+    by = ["race", "low_income"]
+    got = lazy.cell_counts(students, by, "below_pace")  # NaN in a pandas frame is missing, as in Parquet
+    _same_table(lazy.cell_counts(students_parquet, by, "below_pace"), got, exact=True)
+    assert got["n_missing"].sum() == students["below_pace"].isna().sum() > 0
+    assert lazy.cell_counts(students, by)["n"].sum() == N
+
+
+@pytest.mark.parametrize("metric,by,options", [
+    ("below_pace", ["race"], {}),
+    ("score", ["race"], {"comparator": {"race": "R1"}}),
+    ("below_pace", ["race", "el"], {"adjust_for": GROUPS}),
+    ("score", ["el", "low_income"], {"adjust_for": GROUPS, "comparator": "all"}),
+])
+def test_disaggregate_on_duckdb_is_the_pandas_table(students, students_parquet, metric, by, options):
+    expected = disaggregate(students, metric, by=by, **options)
+    got = lazy.disaggregate(students_parquet, metric, by=by, **options)
+    _same_table(expected, got)
+    assert got["flagged"].any()  # the planted gaps are found on both paths, not two empty tables
+
+
+def test_disaggregate_on_duckdb_refuses_medians_with_a_reason(students_parquet):
+    with pytest.raises(lazy.LazyInputError, match="medians need every student"):
+        lazy.disaggregate(students_parquet, "score", by="race", statistic="median")
+
+
+def test_scan_rates_on_duckdb_is_the_pandas_scan(students, students_parquet):
+    expected = scans.scan_rates(students, unit="school", outcome="below_pace", min_n=30)
+    got = lazy.scan_rates(students_parquet, unit="school", outcome="below_pace", min_n=30)
+    _same_table(expected, got)
+    assert got.attrs["rows_without_unit"] == expected.attrs["rows_without_unit"] > 0
+    assert got.attrs["target"] == pytest.approx(expected.attrs["target"], rel=1e-12)
+    assert got.attrs["units_scanned"] == expected.attrs["units_scanned"] == 5
+    assert got["suppressed"].sum() == 1 and got["closer_look"].tolist() == expected["closer_look"].tolist()
+
+
+def test_unit_counts_refuse_an_outcome_that_is_not_zero_one(students_parquet):
+    with pytest.raises(lazy.LazyInputError, match="only 0 and 1"):
+        lazy.unit_counts(students_parquet, unit="school", outcome="score")
+
+
+def test_pace_sums_give_the_regression_pace(levels, tmp_path):
+    levels.to_parquet(tmp_path / "levels.parquet")
+    sums = lazy.pace_from_sums(lazy.pace_sums(tmp_path / "levels.parquet"))
+    expected = pace.pace(levels, method="regression", year_basis="calendar", min_span_days=0)
+    assert sums[["student_id", "domain"]].values.tolist() == expected[["student_id", "domain"]].values.tolist()
+    assert sums["n_points"].tolist() == expected["n_points"].tolist()
+    assert sums["span_days"].tolist() == expected["span_days"].tolist()
+    known = expected["pace"].notna().to_numpy()
+    assert known.sum() > 100
+    np.testing.assert_allclose(sums["slope"].to_numpy()[known], expected["pace"].to_numpy()[known], atol=1e-8)
+
+
+def test_evidence_rollup_is_the_latest_days_mean_and_the_count(evidence, tmp_path):
+    evidence.to_parquet(tmp_path / "evidence.parquet")
+    got = lazy.evidence_rollup(tmp_path / "evidence.parquet")
+    keys = ["student_id", "standard_id"]
+    latest = evidence.groupby(keys)["assessed_on"].transform("max")
+    expected = evidence[evidence["assessed_on"] == latest].groupby(keys).agg(
+        latest_on=("assessed_on", "max"), latest_score=("score", "mean")).reset_index()
+    expected.insert(2, "n_evidence", evidence.groupby(keys).size().to_numpy())
+    assert got[keys].values.tolist() == expected[keys].values.tolist()
+    assert got["n_evidence"].tolist() == expected["n_evidence"].tolist()
+    assert (got["latest_on"].to_numpy("datetime64[D]") == expected["latest_on"].to_numpy("datetime64[D]")).all()
+    np.testing.assert_allclose(got["latest_score"], expected["latest_score"], rtol=1e-12)
+    assert (expected["latest_score"] % 1 != 0).any()  # some standards were scored twice on their last day
+
+
+# ----------------------------------------------------------------------------------------- Spark
+@pytest.fixture(scope="module")
+def spark():
+    """A local two-core Spark session, stopped at the end of the module."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (the test and spark extras install it)")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17 and there is no `java` on PATH")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("equity-audit-tests")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _by(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return table.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def test_disaggregate_on_spark_equals_duckdb_exactly(spark, students_parquet):
+    frame = spark.read.parquet(students_parquet)
+    for metric, by in (("below_pace", ["race", "el"]), ("score", ["race"])):
+        on_duckdb = lazy.disaggregate(students_parquet, metric, by=by, adjust_for=GROUPS)
+        on_spark = lazy.disaggregate(frame, metric, by=by, adjust_for=GROUPS)
+        pd.testing.assert_frame_equal(_by(on_spark, by), _by(on_duckdb, by), check_exact=True)
+        assert on_spark["n"].sum() > 0
+
+
+def test_scan_on_spark_equals_duckdb_exactly(spark, students_parquet):
+    on_duckdb = lazy.scan_rates(students_parquet, unit="school", outcome="below_pace", min_n=30)
+    on_spark = lazy.scan_rates(spark.read.parquet(students_parquet), unit="school", outcome="below_pace", min_n=30)
+    pd.testing.assert_frame_equal(_by(on_spark, ["school"]), _by(on_duckdb, ["school"]), check_exact=True)
+    assert on_spark.attrs == on_duckdb.attrs
+
+
+def test_evidence_rollup_on_spark_equals_duckdb_exactly(spark, evidence, tmp_path):
+    evidence.to_parquet(tmp_path / "evidence.parquet")
+    on_duckdb = lazy.evidence_rollup(tmp_path / "evidence.parquet")
+    on_spark = lazy.evidence_rollup(spark.read.parquet(str(tmp_path / "evidence.parquet")))
+    pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+
+
+def test_pace_sums_on_spark_equal_duckdb_exactly(spark, levels, tmp_path):
+    levels.to_parquet(tmp_path / "levels.parquet")
+    on_duckdb = lazy.pace_sums(tmp_path / "levels.parquet")
+    on_spark = lazy.pace_sums(spark.read.parquet(str(tmp_path / "levels.parquet")))
+    pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+    assert (on_spark["n_points"] >= 3).sum() > 100
