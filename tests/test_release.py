@@ -129,6 +129,29 @@ def test_small_counts_of_events_are_published_only_as_fewer_than_min_n():
     assert out[STATUS_COLUMN].tolist() == ["small_count:focus_events", "small_count:others_n", ""]
 
 
+def test_a_mean_count_whose_total_is_small_is_withheld_with_its_comparisons():
+    # days removed per student: 0.25 of 12 students is 3 days, so at most 3 students were removed
+    table = pd.DataFrame({"subgroup": "g", "group": ["a", "b", "c"], "statistic": "count", "n": [40, 30, 12],
+                          "estimate": [0.5, 0.0, 0.25], "comparator_n": [42, 52, 70],
+                          "comparator_estimate": [3 / 42, 23 / 52, 23 / 70], "difference": [0.43, -0.44, -0.08]})
+    out = protect(table, min_n=MIN_N).set_index("group")
+    assert out[STATUS_COLUMN].to_dict() == {"a": "small_count:comparator_estimate", "b": "",
+                                            "c": "small_count:estimate"}
+    assert out["estimate"].isna().to_dict() == {"a": False, "b": False, "c": True}
+    assert out["difference"].isna().to_dict() == {"a": True, "b": False, "c": True}
+
+
+def test_a_withheld_total_of_a_mean_count_recovered_by_subtraction_is_caught(tmp_path):
+    table = pd.DataFrame({"subgroup": "g", "group": list("abc"), "statistic": "count", "n": [40, 50, 6],
+                          "estimate": [0.5, 1.0, 2.0], "comparator_n": [56, 46, 90],
+                          "comparator_estimate": [62 / 56, 32 / 46, 70 / 90], "suppressed": [False, False, True]})
+    rundir.write_table(tmp_path, "days", table)
+    bounds, _ = _bounds(_blocks_of(tmp_path), MIN_N)
+    assert bounds[("sum", "days", 0, "c")] == pytest.approx((12.0, 12.0))
+    audit_release(tmp_path, min_n=MIN_N)
+    assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+
+
 def test_a_coded_share_hides_its_interval_difference_and_ratio():
     table = pd.DataFrame({"group": ["a", "b"], "statistic": "rate", "n": [40, 40], "estimate": [1.0, 0.5],
                           "low": [0.91, 0.35], "high": [1.0, 0.65], "comparator_estimate": [0.5, 0.6],

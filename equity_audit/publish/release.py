@@ -367,6 +367,9 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         counted = numeric[events] if events else numeric[share] * numeric[size]
         is_rate = _rate_rows(out, share, events)
         few = is_rate & ~withheld & _between(counted, min_n)
+        # a mean count per student (days removed) times n is the group's total: under min_n events or days
+        # means fewer than min_n students had any
+        few |= _count_rows(out) & ~withheld & (counted > 0) & (counted < min_n)
         few_without = is_rate & ~withheld & ~few & _between(numeric[size] - counted, min_n)
         for word, mask in ((f"small_count:{share or events}", few), (f"small_complement:{share or events}",
                                                                       few_without)):
@@ -433,6 +436,13 @@ def _rate_rows(table: pd.DataFrame, share: str | None, events: str | None) -> pd
     if text := next((c for c in _STATEMENTS if c in table), None):
         return table[text].astype("string").str.contains("%", regex=False).fillna(False).astype(bool)
     return pd.Series(bool(events) or str(share).endswith("rate"), index=table.index)
+
+
+def _count_rows(table: pd.DataFrame) -> pd.Series:
+    """Rows whose estimate is a mean count of events or days per student (``statistic`` "count")."""
+    if "statistic" not in table:
+        return pd.Series(False, index=table.index)
+    return table["statistic"].astype(str).str.strip().eq("count")
 
 
 _STATEMENTS = ("statement", "sentence")
@@ -531,7 +541,8 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
             continue
         n = pd.to_numeric(rows["n"], errors="coerce").astype(float)
         statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
-        kind = "rate" if (statistic == "rate").all() else "mean" if (statistic == "mean").all() else ""
+        # a mean count per student adds up like a mean: n times it is the group's total
+        kind = "rate" if (statistic == "rate").all() else "mean" if statistic.isin(["mean", "count"]).all() else ""
         own = pd.to_numeric(rows[rate_cols[0]], errors="coerce") if rate_cols[0] in rows else n * math.nan
         missing = pd.to_numeric(rows[_MISSING], errors="coerce").astype(float) if _MISSING in rows else n * math.nan
         total = successes = total_sum = math.nan
