@@ -37,7 +37,7 @@ MIN_N_FLOOR, MIN_N_FLOOR_OVERRIDDEN = 10, 3
 #: Plain-language meaning of each setting, shown by ``equity-audit run --help``
 #: and in the report's settings table.
 SETTING_DOCS = {
-    "district_name": "Name printed on the report cover.",
+    "district_name": "Name printed on the report cover (when not set, the data folder's name is used).",
     "min_n": "Smallest group whose results are shown as numbers; smaller groups are suppressed. "
     "Below 10 only with min_n_override: true, and the report says so.",
     "min_n_override": "Set true to allow a min_n below 10 (never below 3); the report states it.",
@@ -151,7 +151,7 @@ class StateSettings:
 class Config:
     """Settings of one audit run (see :data:`SETTING_DOCS` for their meaning)."""
 
-    district_name: str = "Synthetic district"
+    district_name: str = ""
     min_n: int = 10
     min_n_override: bool = False
     invalid_rows: str = "error"
@@ -286,8 +286,8 @@ def load_config(path: str | Path | None) -> Config:
 
     Examples
     --------
-    >>> load_config(None).district_name
-    'Synthetic district'
+    >>> load_config(None).min_n
+    10
     """
     if not path:
         return Config()
@@ -306,3 +306,31 @@ def load_config(path: str | Path | None) -> Config:
     if values is not None and not isinstance(values, dict):
         raise ConfigError(f"Configuration file {path} must hold 'setting: value' lines.")
     return Config.from_mapping(values, source=f"configuration file {path.name}")
+
+
+#: Folder names that say nothing about the district: the name is taken from the folder above.
+_GENERIC_FOLDERS = {"data", "input", "inputs", "export", "exports", "csv", "parquet", "tables", "district", "raw"}
+
+
+def district_label(name: str, data_dir: str | Path | None = None) -> str:
+    """The district's name for a cover or a title: the setting, else one made from the data folder's name.
+
+    Examples
+    --------
+    >>> district_label("Riverside Unified", "/x/data")
+    'Riverside Unified'
+    >>> district_label("", "/audits/grand-bend/data")
+    'Grand Bend district'
+    >>> district_label("", None)
+    'The district'
+    """
+    if name and name.strip():
+        return name.strip()
+    folder = Path(data_dir).resolve() if data_dir else None
+    while folder is not None and folder.name.lower() in _GENERIC_FOLDERS and folder.parent != folder:
+        folder = folder.parent
+    words = re.sub(r"[_\-.]+", " ", folder.name).strip() if folder is not None else ""
+    if not words:
+        return "The district"
+    words = " ".join(w if w.isupper() else w.capitalize() for w in words.split())
+    return words if words.lower().endswith(("district", "schools", "isd", "usd")) else f"{words} district"

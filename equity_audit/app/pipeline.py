@@ -27,7 +27,7 @@ import papermill as pm
 
 from equity_audit._version import __version__
 from equity_audit.app.kernels import IPCKernelManager
-from equity_audit.config import load_config
+from equity_audit.config import district_label, load_config
 from equity_audit.data.enrollment import student_years
 from equity_audit.data.requirements import analysis, missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
@@ -367,7 +367,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
-    cover = {"district_name": config.district_name, "version": __version__,
+    cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,

@@ -753,13 +753,14 @@ class Explorer:
     def from_folder(cls, data_dir: str | Path, config_path: str | Path | None = "",
                     notes_dir: str | Path | None = "") -> "Explorer":
         """Load and validate a district folder, build the facts once, and make the explorer."""
+        from equity_audit.config import district_label
         from equity_audit.data.load import load_district
         from equity_audit.publish.plots import theme
 
         config = load_config(config_path or None)
         district = load_district(data_dir, **config.load_options)
         theme()
-        return cls(build_facts(district, config), config, title=config.district_name,
+        return cls(build_facts(district, config), config, title=district_label(config.district_name, data_dir),
                    notes_dir=notes_folder(data_dir, notes_dir or None))
 
     # ---- state
