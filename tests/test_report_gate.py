@@ -87,6 +87,21 @@ def test_forest_draws_only_released_values(table):
     plt.close(fig)
 
 
+def test_a_code_at_the_right_edge_of_its_panel_is_written_inside_it():
+    # a bottom-coded share whose bound is the panel's right edge was written over the n column
+    # ("≤ 10%" and "n=21" read "≤ 10921")
+    fig, ax = plt.subplots(figsize=(4, 1))
+    ax.set_xlim(0, 0.1)
+    plots._coded_mark(ax, 0.0, "≤ 10%", {"color": "C0"})
+    renderer = fig.canvas.get_renderer()
+    code = next(t for t in ax.texts if t.get_gid() == "code")
+    assert code.get_window_extent(renderer).x1 > ax.get_window_extent(renderer).x1, "drawn past the edge first"
+    plots._codes_inside([ax])
+    assert code.get_window_extent(renderer).x1 <= ax.get_window_extent(renderer).x1
+    assert code.get_text() == "≤ 10%"
+    plt.close(fig)
+
+
 def test_rate_heatmap_draws_only_released_values(table):
     cells = table.assign(race=["A", "A", "B", "B"], el=["No", "Yes", "No", "Yes"])
     fig = plots.rate_heatmap(cells, rows="race", columns="el", min_n=MIN_N)

@@ -509,6 +509,7 @@ def _finish_rows(fig, drawn, handles: list, *, values: list, reference, referenc
         handles.append(_withheld_patch(min_n))
     _x_limits(axes, [*values, reference], percent)
     _finish(fig, axes, xlabel, title, handles)
+    _codes_inside(axes)
 
 
 # --------------------------------------------------------------------------- forest
@@ -615,8 +616,24 @@ def _coded_mark(ax, y: float, code: str, style: dict) -> float:
     ax.plot([bound], [y], linestyle="none", marker=">" if top else "<", color=style["color"],
             markersize=8, zorder=3, gid="coded")
     ax.annotate(code, (bound, y), xytext=(-8 if top else 8, 0), textcoords="offset points",
-                ha="right" if top else "left", va="center", fontsize="small", color="0.15", zorder=4)
+                ha="right" if top else "left", va="center", fontsize="small", color="0.15", zorder=4,
+                gid="code")
     return bound
+
+
+def _codes_inside(axes) -> None:
+    """Move a code written past the edge of its panel (where the n column is) to the marker's other side."""
+    renderer = axes[0].figure.canvas.get_renderer()
+    for ax in axes:
+        box = ax.get_window_extent(renderer)
+        for text in [t for t in ax.texts if t.get_gid() == "code"]:
+            extent = text.get_window_extent(renderer)
+            if extent.x1 > box.x1:
+                text.set_horizontalalignment("right")
+                text.set_position((-12, 0))
+            elif extent.x0 < box.x0:
+                text.set_horizontalalignment("left")
+                text.set_position((12, 0))
 
 
 # --------------------------------------------------------------------------- quantile boxes
