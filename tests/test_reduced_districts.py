@@ -90,6 +90,16 @@ def minimal(tmp_path_factory):
     return folder, _run(folder, tmp_path_factory.mktemp("minimal_run") / "out")
 
 
+@pytest.fixture(scope="module")
+def attendance_without_levels(tmp_path_factory):
+    """A student information system export: no levels or evidence, but attendance and discipline."""
+    folder = _generate(tmp_path_factory.mktemp("sis") / "district")
+    for path in folder.glob("*.csv"):
+        if path.stem not in ("students", "enrollments", "schools", "attendance", "discipline"):
+            path.unlink()
+    return folder, _run(folder, tmp_path_factory.mktemp("sis_run") / "out")
+
+
 #: Finer race categories than the contract's: what a district might record, and how each is
 #: spelled in the contract column (a spelling the contract accepts, see ALIASES).
 _DETAILED = {"Black/African American": ("Somali", "black"), "Hispanic/Latino": ("Mexican", "latino"),
@@ -321,6 +331,29 @@ def test_every_analysis_is_tagged_in_its_notebook_and_every_tag_is_declared():
     for step in pipeline.steps():
         assert step.analyses == [a.name for a in analyses_for(step.name)], step.name
     assert {a.notebook for a in ANALYSES} <= {step.name for step in pipeline.steps()}
+
+
+@pytest.mark.slow
+def test_a_district_without_levels_keeps_chronic_absence(attendance_without_levels):
+    # the unmet-need section used to be skipped whole without levels, and said chronic absence "ran"
+    folder, out = attendance_without_levels
+    assert {title("chronic_absence"), title("chronic_absence_by_school")} <= ran(out)
+    assert title("pace") not in ran(out)
+    absence = pd.read_csv(out / "tables" / "chronic_absence_by_subgroup.csv")
+    assert absence["n"].notna().any()
+    notes = not_run_notes(out)
+    assert "could not be run: it needs levels" in notes["pace"]
+    assert "chronic_absence" not in notes
+    assert_every_missing_analysis_explained(out)
+    assert_no_student_id_published(folder, out)
+
+
+def test_a_skipped_section_does_not_say_an_analysis_ran():
+    from equity_audit.data.requirements import analysis
+    note = pipeline._not_run_message(analysis("chronic_absence"), {"students", "attendance"}, ["levels"])
+    assert note.startswith("**Chronic absence** was not run") and "levels" in note and "ran." not in note
+    assert "could not be run: it needs attendance" in pipeline._not_run_message(analysis("chronic_absence"),
+                                                                                 {"students"}, ["levels"])
 
 
 def test_a_district_without_survey_or_staff_keeps_grading_and_calibration():

@@ -182,6 +182,14 @@ def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: 
     return out
 
 
+def _not_run_message(declared, provided, section_missing: list[str]) -> str:
+    """Why an analysis of a skipped section did not run: its own missing inputs, else the section's."""
+    if declared.missing(provided):
+        return declared.message(provided)
+    return (f"**{declared.title}** was not run: its own tables were provided, but this section could not "
+            f"start without the {' or the '.join(section_missing)} table(s).")
+
+
 def skipped_notebook(step: Step, missing: list[str], run_dir: Path, provided=None) -> Path:
     """A notebook saying why a section could not run and, per analysis, what is missing."""
     title = nbformat.read(step.path, as_version=4).cells[0].source.splitlines()[0]
@@ -190,7 +198,8 @@ def skipped_notebook(step: Step, missing: list[str], run_dir: Path, provided=Non
             "The data dictionary (templates/data/README.md) says what each holds and where it "
             "comes from in the student information system.")
     cells = [nbformat.v4.new_markdown_cell(text)]
-    cells += [nbformat.v4.new_markdown_cell(analysis(name).message(provided if provided is not None else set()),
+    provided = provided if provided is not None else set()
+    cells += [nbformat.v4.new_markdown_cell(_not_run_message(analysis(name), provided, missing),
                                             metadata={"equity_audit": {"not_run": name}})
               for name in step.analyses]
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
