@@ -437,6 +437,9 @@ def risk_ratios(source, *, group: str, outcome: str, by: list[str] | str = (), p
 
     by = [by] if isinstance(by, str) else list(by)
     counts = outcome_counts(source, group=group, outcome=outcome, by=by, population=population)
+    if counts.empty:
+        raise LazyInputError(f"No child has both a known {group!r} and a known {outcome!r}"
+                             + (f" among the {population!r} = Yes rows." if population else "."))
     if not by:
         return rules(counts, state, **options).reset_index()
     parts = [rules(table[["group", "outcome", "base"]], state, **options).reset_index()

@@ -279,6 +279,11 @@ def test_risk_ratios_without_cells_are_one_table(facts, facts_parquet):
     _same_table(expected.reset_index(), got)
 
 
+def test_risk_ratios_say_when_no_child_is_counted(facts_parquet):
+    with pytest.raises(lazy.LazyInputError, match="No child has both"):
+        lazy.risk_ratios(facts_parquet, group="race_ethnicity", outcome="any_oss", population="race_ethnicity")
+
+
 def test_idea_counts_and_determinations_on_duckdb_are_state_modes(facts, facts_parquet):
     expected = state_mode.idea_counts(facts)
     got = lazy.idea_counts(facts_parquet)
