@@ -83,6 +83,7 @@ def write_evidence(folder: Path, n: int, per_student: int, seed: int = 1) -> int
 def reductions(students, evidence) -> dict:
     """Run the reductions on ``students``/``evidence`` (paths or Spark frames); seconds and sizes."""
     from equity_audit import lazy
+    from equity_audit.questions import state
 
     timings, sizes = {}, {}
     steps = {
@@ -92,7 +93,7 @@ def reductions(students, evidence) -> dict:
                                            outcome="score", min_n=30),
         "idea_schools": lambda: lazy.risk_ratios(students, group="race_ethnicity", outcome="any_oss", by="school_id",
                                                  population="disability", threshold=2.0),
-        "idea_leas": lambda: lazy.determinations(students)[1],
+        "idea_leas": lambda: state.determinations(lazy.idea_counts(students, state.CATEGORIES))[1],
         "evidence_rollup": lambda: lazy.evidence_rollup(evidence),
         "pace_sums": lambda: lazy.pace_from_sums(lazy.pace_sums(evidence, date="assessed_on", level="score")),
     }

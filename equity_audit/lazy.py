@@ -22,7 +22,7 @@ why narwhals rather than ibis.
 - :func:`unit_counts` and :func:`scan_rates`: a funnel scan of units;
 - :func:`gap_sides` and :func:`scan_gaps`: a within-unit gap scan;
 - :func:`outcome_counts` and :func:`risk_ratios`: IDEA risk ratios per group (per LEA or school);
-- :func:`idea_counts` and :func:`determinations`: a state's LEA determinations (state mode);
+- :func:`idea_counts`: a state's IDEA counts per LEA, for state mode's determinations;
 - :func:`evidence_rollup`: per student and standard, evidence count and latest score;
 - :func:`pace_sums` and :func:`pace_from_sums`: least-squares pace per student.
 
@@ -46,7 +46,7 @@ from equity_audit.data.contract import UNKNOWN
 from equity_audit.exceptions import EquityAuditError
 
 __all__ = ["open_frame", "cell_counts", "disaggregate", "unit_counts", "scan_rates", "gap_sides", "scan_gaps",
-           "outcome_counts", "risk_ratios", "idea_counts", "determinations", "evidence_rollup", "pace_sums",
+           "outcome_counts", "risk_ratios", "idea_counts", "evidence_rollup", "pace_sums",
            "pace_from_sums", "LazyInputError"]
 
 _SUMS = ["n", "n_missing", "total", "total_sq"]
@@ -258,7 +258,7 @@ def scan_rates(source, *, unit: str, outcome: str, **options) -> pd.DataFrame:
 
 
 def _text(name: str, dtype) -> nw.Expr:
-    """A group column as text with blanks kept blank: flags Yes/No, as :func:`equity_audit.scans.scan_gaps` reads them."""
+    """A group column as text, blanks kept blank and flags Yes/No, as :func:`equity_audit.scans.scan_gaps` reads it."""
     column = nw.col(name)
     if dtype != nw.Boolean:
         return column.cast(nw.String)
@@ -449,14 +449,28 @@ def risk_ratios(source, *, group: str, outcome: str, by: list[str] | str = (), p
     return stacked[[*by, *[c for c in stacked.columns if c not in by]]]
 
 
-def idea_counts(source, *, lea: str = "lea", year: str = "school_year") -> pd.DataFrame:
+def idea_counts(source, categories: dict, *, lea: str = "lea", year: str = "school_year") -> pd.DataFrame:
     """:func:`equity_audit.questions.state.idea_counts` on Parquet or Spark data, in one reduction.
 
-    Every IDEA category of :data:`equity_audit.questions.state.CATEGORIES`
-    whose outcome column the data have is counted in the same pass: the
-    discipline categories over children with disabilities, identification
-    (``disability`` = Yes) over every child; children whose race/ethnicity or
-    disability is blank or Unknown are left out.
+    Every category whose outcome column the data have is counted in the
+    same pass: those for children with disabilities (discipline) over them,
+    the others over every child; ``identified`` is ``disability`` = Yes.
+    Children whose race/ethnicity or disability is blank or Unknown are left
+    out. :func:`equity_audit.questions.state.determinations` turns the counts
+    into the LEA determinations::
+
+        from equity_audit.questions import state
+        by_year, decided = state.determinations(lazy.idea_counts(source, state.CATEGORIES), settings)
+
+    Parameters
+    ----------
+    source : str, Path or frame
+        Student-year rows of every LEA (see :func:`open_frame`).
+    categories : dict
+        ``{category: (outcome column, children with disabilities only)}``,
+        e.g. :data:`equity_audit.questions.state.CATEGORIES`.
+    lea, year : str
+        The LEA and school-year columns.
 
     Returns
     -------
@@ -464,8 +478,6 @@ def idea_counts(source, *, lea: str = "lea", year: str = "school_year") -> pd.Da
         Columns ``lea, category, school_year, group, outcome, base``; only
         groups with children in the population.
     """
-    from equity_audit.questions.state import CATEGORIES
-
     frame = open_frame(source)
     schema = frame.collect_schema()
     _need(schema, [lea, year, "race_ethnicity", "disability"])
@@ -474,7 +486,7 @@ def idea_counts(source, *, lea: str = "lea", year: str = "school_year") -> pd.Da
     rows = frame.filter(_known_group("race_ethnicity", schema["race_ethnicity"]),
                         _known_group("disability", schema["disability"])).with_columns(
         _label("race_ethnicity", schema["race_ethnicity"]).alias("group"), identified.alias("identified"))
-    present = {name: spec for name, spec in CATEGORIES.items() if spec[0] in schema or spec[0] == "identified"}
+    present = {name: spec for name, spec in categories.items() if spec[0] in schema or spec[0] == "identified"}
     sums = []
     for name, (column, disability_only) in present.items():  # four categories, one pass
         value = nw.col(column).cast(nw.Float64)
@@ -492,18 +504,6 @@ def idea_counts(source, *, lea: str = "lea", year: str = "school_year") -> pd.Da
     table["outcome"] = table["outcome"].fillna(0.0).astype(float if decimal else "int64")
     table["base"] = table["base"].astype("int64")
     return table[["lea", "category", "school_year", "group", "outcome", "base"]].reset_index(drop=True)
-
-
-def determinations(source, settings=None, **names):
-    """:func:`equity_audit.questions.state.determinations` from :func:`idea_counts` of ``source``.
-
-    The LEA-level risk ratios per category, year and group, and the
-    multi-year determinations with the state's thresholds (``settings``, an
-    :class:`equity_audit.config.StateSettings`); ``names`` as for :func:`idea_counts`.
-    """
-    from equity_audit.questions.state import determinations as decide
-
-    return decide(idea_counts(source, **names), settings)
 
 
 def _day_number(name: str) -> nw.Expr:
