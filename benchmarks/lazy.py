@@ -2,9 +2,10 @@
 
 `make bench` runs it after the whole-audit cases (issue 16, item 4). Per scale, a vectorised
 generator writes students (one row each) and evidence (about 200 rows a student: 200M rows at 1M)
-as Parquet in chunks; then a fresh process runs the four reductions of :mod:`equity_audit.lazy`
-(disaggregation with the joint main-effects model, a funnel scan of schools, the evidence roll-up per
-student and standard, the pace sums per student and domain). Wall time and peak memory (the largest
+as Parquet in chunks; then a fresh process runs the reductions of :mod:`equity_audit.lazy`
+(disaggregation with the joint main-effects model, a funnel scan of schools, a within-school gap
+scan, the IDEA risk ratios per school and the LEA determinations, the evidence roll-up per student
+and standard, the pace sums per student and domain). Wall time and peak memory (the largest
 resident set of the process and its children, the JVM for Spark, sampled every 0.1 s) are printed
 with the growth factor per 10x students. Targets: 1M students in <= 15 min and <= 8 GB on 2 cores.
 
@@ -30,7 +31,8 @@ CHUNK = 50_000  # students per evidence file: 10M rows at 200 a student
 
 
 def write_students(folder: Path, n: int, seed: int = 0) -> None:
-    """One row per student: four groups (flags with blanks), a school, a 0/1 outcome and a score."""
+    """One row per student: four groups (flags with blanks), a school and its LEA, a school year, 0/1 outcomes
+    and a score."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -39,14 +41,19 @@ def write_students(folder: Path, n: int, seed: int = 0) -> None:
     flags = {c: pa.array(rng.random(n) < p, mask=rng.random(n) < 0.01)
              for c, p in zip(GROUPS[1:], (0.12, 0.14, 0.45))}
     risk = 0.25 + 0.05 * (race == 2) + 0.1 * np.asarray(flags["english_learner"].fill_null(False))
+    schools = rng.integers(0, max(n // 500, 2), n).astype(np.int32)
     table = pa.table({
         "student_id": np.arange(n, dtype=np.int64),
         "race_ethnicity": pa.DictionaryArray.from_arrays(race.astype(np.int8), [f"G{i}" for i in range(7)]),
         **flags,
-        "school_id": pa.DictionaryArray.from_arrays(rng.integers(0, max(n // 500, 2), n).astype(np.int32),
-                                                    [f"SCH{i:04d}" for i in range(max(n // 500, 2))]),
+        "school_id": pa.DictionaryArray.from_arrays(schools, [f"SCH{i:04d}" for i in range(max(n // 500, 2))]),
         "below_pace": (rng.random(n) < risk).astype(np.float64),
         "score": np.round(rng.normal(2.6, 0.7, n) * 4) / 4,
+        # IDEA: 20 schools an LEA, three school years, out-of-school suspension
+        "lea": pa.DictionaryArray.from_arrays((schools // 20).astype(np.int32),
+                                              [f"LEA{i:03d}" for i in range(max(n // 500, 2) // 20 + 1)]),
+        "school_year": rng.integers(2024, 2027, n).astype(np.int16),
+        "any_oss": (rng.random(n) < risk / 4).astype(np.int8),
     })
     pq.write_table(table, folder / "students.parquet")
 
@@ -74,13 +81,19 @@ def write_evidence(folder: Path, n: int, per_student: int, seed: int = 1) -> int
 
 
 def reductions(students, evidence) -> dict:
-    """Run the four reductions on ``students``/``evidence`` (paths or Spark frames); seconds and sizes."""
+    """Run the reductions on ``students``/``evidence`` (paths or Spark frames); seconds and sizes."""
     from equity_audit import lazy
+    from equity_audit.questions import state
 
     timings, sizes = {}, {}
     steps = {
         "disaggregate": lambda: lazy.disaggregate(students, "below_pace", by=GROUPS[:2], adjust_for=GROUPS),
         "scan": lambda: lazy.scan_rates(students, unit="school_id", outcome="below_pace", min_n=30),
+        "gap_scan": lambda: lazy.scan_gaps(students, unit="school_id", group="english_learner", focus=True,
+                                           outcome="score", min_n=30),
+        "idea_schools": lambda: lazy.risk_ratios(students, group="race_ethnicity", outcome="any_oss", by="school_id",
+                                                 population="disability", threshold=2.0),
+        "idea_leas": lambda: state.determinations(lazy.idea_counts(students, state.CATEGORIES))[1],
         "evidence_rollup": lambda: lazy.evidence_rollup(evidence),
         "pace_sums": lambda: lazy.pace_from_sums(lazy.pace_sums(evidence, date="assessed_on", level="score")),
     }
@@ -152,7 +165,8 @@ def main(argv=None) -> int:
     if args.child:
         return child(args.child[0], Path(args.child[1]))
     work = Path(tempfile.mkdtemp(prefix="equity-lazy-"))
-    print("lazy reductions from Parquet (disaggregation, school scan, evidence roll-up, pace sums)")
+    print("lazy reductions from Parquet (disaggregation, school scan, gap scan, IDEA tables, evidence roll-up, "
+          "pace sums)")
     print(f"{'engine':<8}{'students':>11}{'evidence rows':>15}{'generate':>10}{'wall':>9}{'peak':>10}"
           f"{'x wall':>8}{'x peak':>8}   per step (s)")
     previous = None

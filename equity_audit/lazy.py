@@ -20,6 +20,9 @@ why narwhals rather than ibis.
 - :func:`cell_counts`: per crossed cell, n, n_missing, sum and sum of squares;
 - :func:`disaggregate`: :func:`equity_audit.disaggregate.disaggregate` on it;
 - :func:`unit_counts` and :func:`scan_rates`: a funnel scan of units;
+- :func:`gap_sides` and :func:`scan_gaps`: a within-unit gap scan;
+- :func:`outcome_counts` and :func:`risk_ratios`: IDEA risk ratios per group (per LEA or school);
+- :func:`idea_counts`: a state's IDEA counts per LEA, for state mode's determinations;
 - :func:`evidence_rollup`: per student and standard, evidence count and latest score;
 - :func:`pace_sums` and :func:`pace_from_sums`: least-squares pace per student.
 
@@ -42,8 +45,9 @@ import pandas as pd
 from equity_audit.data.contract import UNKNOWN
 from equity_audit.exceptions import EquityAuditError
 
-__all__ = ["open_frame", "cell_counts", "disaggregate", "unit_counts", "scan_rates", "evidence_rollup",
-           "pace_sums", "pace_from_sums", "LazyInputError"]
+__all__ = ["open_frame", "cell_counts", "disaggregate", "unit_counts", "scan_rates", "gap_sides", "scan_gaps",
+           "outcome_counts", "risk_ratios", "idea_counts", "evidence_rollup", "pace_sums",
+           "pace_from_sums", "LazyInputError"]
 
 _SUMS = ["n", "n_missing", "total", "total_sq"]
 _VALUE = "_value"
@@ -251,6 +255,255 @@ def scan_rates(source, *, unit: str, outcome: str, **options) -> pd.DataFrame:
 
     table, without = unit_counts(source, unit=unit, outcome=outcome)
     return scan_rates_from_counts(table, unit=unit, rows_without_unit=without, **options)
+
+
+def _text(name: str, dtype) -> nw.Expr:
+    """A group column as text, blanks kept blank and flags Yes/No, as :func:`equity_audit.scans.scan_gaps` reads it."""
+    column = nw.col(name)
+    if dtype != nw.Boolean:
+        return column.cast(nw.String)
+    return nw.when(~column.is_null()).then(nw.when(column).then(nw.lit("Yes")).otherwise(nw.lit("No")))
+
+
+def _need(schema, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise LazyInputError(f"The data has no column {', '.join(map(repr, missing))}.")
+
+
+def _sides(reduced: pd.DataFrame) -> pd.DataFrame:
+    """Per unit and side sums to the wide n/sum/mean/var table of :func:`equity_audit.scans.scan_gaps_from_sides`."""
+    n, total, squares = (reduced[c].to_numpy(float) for c in ("n", "sum", "sum_sq"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        # the sample variance from sums: exact enough for scores and rates (not for values near 1e8)
+        var = np.where(n > 1, np.maximum(squares - total * mean, 0.0) / (n - 1), np.nan)
+    long = pd.DataFrame({"unit": reduced["unit"], "side": np.where(reduced["_focus"].astype(bool), "focus", "others"),
+                         "n": n, "sum": np.where(n > 0, total, np.nan), "mean": mean, "var": var})
+    wide = long.pivot(index="unit", columns="side")
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([["n", "sum", "mean", "var"], ["focus", "others"]]))
+    wide.columns = [f"{name}_{side}" for name, side in wide.columns]
+    wide[["n_focus", "n_others"]] = wide[["n_focus", "n_others"]].fillna(0).astype("int64")
+    return wide.sort_index(kind="mergesort")
+
+
+def gap_sides(source, *, unit: str, group: str, focus, outcome: str) -> tuple[pd.DataFrame, dict]:
+    """Per unit, the focus group's and the other students' n, sum, mean and variance of ``outcome``.
+
+    The reduction behind :func:`equity_audit.scans.scan_gaps`: rows with no
+    unit, no group or no outcome are in neither side (rows without a group
+    are counted).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The ``sides`` table of :func:`equity_audit.scans.scan_gaps_from_sides`
+        (indexed by unit, sorted); and ``rows_without_group``,
+        ``focus_rows`` and ``not_zero_one`` (outcome values other than 0 and 1).
+
+    Raises
+    ------
+    LazyInputError
+        If a column is missing, the outcome is not numeric, or no row of ``group`` equals ``focus``.
+    """
+    frame = open_frame(source)
+    schema = frame.collect_schema()
+    _need(schema, [unit, group, outcome])
+    if schema[group] == nw.Boolean and isinstance(focus, bool):
+        focus = "Yes" if focus else "No"
+    v = nw.col(_VALUE)
+    reduced = frame.with_columns((_text(group, schema[group]) == nw.lit(str(focus))).alias("_focus"),
+                                 _value(frame, outcome).alias(_VALUE)).group_by(unit, "_focus").agg(
+        nw.len().alias("_rows"), v.count().alias("n"), v.sum().alias("sum"), (v * v).sum().alias("sum_sq"),
+        ((v != 0) & (v != 1)).cast(nw.Int64).sum().alias("_not_01"),
+    ).collect(backend="pandas").to_native().rename(columns={unit: "unit"})
+    reduced[["sum", "sum_sq"]] = reduced[["sum", "sum_sq"]].astype(float).fillna(0.0)
+    focus_rows = int(reduced.loc[reduced["_focus"].eq(True).fillna(False).astype(bool), "_rows"].sum())
+    if focus_rows == 0:
+        raise LazyInputError(f"No row of {group!r} equals the focus group {focus!r}.")
+    counts = {"rows_without_group": int(reduced.loc[reduced["_focus"].isna(), "_rows"].sum()),
+              "focus_rows": focus_rows, "not_zero_one": int(reduced["_not_01"].fillna(0).sum())}
+    kept = reduced[reduced["unit"].notna() & reduced["_focus"].notna()]
+    return _sides(kept).rename_axis(unit), counts
+
+
+def scan_gaps(source, *, unit: str, group: str, focus, outcome: str, statistic: str = "auto",
+              **options) -> pd.DataFrame:
+    """:func:`equity_audit.scans.scan_gaps` on Parquet or Spark data: one reduction, then the same scan.
+
+    ``cluster`` needs every student's rows and stays with the pandas path;
+    the other options are those of :func:`equity_audit.scans.scan_gaps`.
+    """
+    from equity_audit.scans import scan_gaps_from_sides
+
+    if options.get("cluster") is not None:
+        raise LazyInputError("On Parquet or Spark data the gap scan has no cluster option: the design effect needs "
+                             "every student's rows; use the pandas path for student-years.")
+    options.pop("cluster", None)
+    sides, counts = gap_sides(source, unit=unit, group=group, focus=focus, outcome=outcome)
+    if statistic not in ("auto", "rate", "mean"):
+        raise LazyInputError(f"statistic must be 'auto', 'rate' or 'mean', not {statistic!r}")
+    if statistic == "rate" and counts["not_zero_one"]:
+        raise LazyInputError(f"statistic='rate' needs an outcome of 0 and 1 in {outcome!r}.")
+    if statistic == "auto":
+        statistic = "mean" if counts["not_zero_one"] else "rate"
+    return scan_gaps_from_sides(sides, unit=unit, group=group, focus=focus, statistic=statistic,
+                                rows_without_group=counts["rows_without_group"], **options)
+
+
+def _known_group(name: str, dtype) -> nw.Expr:
+    """True where the group is known: not blank and not Unknown (the IDEA rule's groups are the known ones)."""
+    return ~nw.col(name).is_null() & (_label(name, dtype) != nw.lit(UNKNOWN))
+
+
+def outcome_counts(source, *, group: str, outcome: str, by: list[str] | str = (),
+                   population: str | None = None) -> pd.DataFrame:
+    """Per cell of ``by`` and known ``group``: children with the outcome and in the population.
+
+    :func:`equity_audit.disproportionality.outcome_table` for every cell of
+    ``by`` (an LEA, a school, a school year) in one reduction: ``outcome``
+    sums the outcome column (0/1 or a count such as removals), ``base``
+    counts the rows with a known outcome. Blank and Unknown groups are left
+    out, as the IDEA rule defines the groups; only groups seen in a cell are
+    rows.
+
+    Parameters
+    ----------
+    source : str, Path or frame
+        See :func:`open_frame`.
+    group, outcome : str
+        The group column (race/ethnicity) and the 0/1 or count column.
+    by : str or list of str, optional
+        Cells to count separately.
+    population : str, optional
+        A Yes/No (or True/False) column: only its "Yes" rows are counted
+        (children with disabilities for the discipline categories).
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``group``, ``outcome`` (integers when whole) and
+        ``base``, sorted by ``by`` and group.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    frame = open_frame(source)
+    schema = frame.collect_schema()
+    _need(schema, [*by, group, outcome, *([population] if population else [])])
+    rows = frame.filter(_known_group(group, schema[group]), ~nw.col(outcome).is_null())
+    if population:
+        rows = rows.filter(_label(population, schema[population]) == nw.lit("Yes"))
+    v = nw.col(_VALUE)
+    table = rows.with_columns(_value(frame, outcome).alias(_VALUE)).group_by(*by, group).agg(
+        v.sum().alias("outcome"), nw.len().alias("base"), (v < 0).cast(nw.Int64).sum().alias("_negative"),
+    ).collect(backend="pandas").to_native()
+    if table["_negative"].sum() > 0:
+        raise LazyInputError(f"outcome column {outcome!r} must hold non-negative numbers (0/1 or counts)")
+    table = table.rename(columns={group: "group"}).sort_values([*by, "group"], kind="mergesort")
+    table["outcome"] = _whole(table["outcome"].astype(float))
+    table["base"] = table["base"].astype("int64")
+    return table[[*by, "group", "outcome", "base"]].reset_index(drop=True)
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Integer counts when every value is whole, as the pandas counts are."""
+    return values.astype("int64") if np.all(values.to_numpy() == np.round(values.to_numpy())) else values
+
+
+def risk_ratios(source, *, group: str, outcome: str, by: list[str] | str = (), population: str | None = None,
+                state=None, **options) -> pd.DataFrame:
+    """:func:`equity_audit.disproportionality.risk_ratios` per cell of ``by``, from one reduction.
+
+    Counts by :func:`outcome_counts`; each cell's small table (one row per
+    group) then goes through the pandas rules: risk, risk ratio or alternate
+    risk ratio against ``state``, minimum cell and n sizes, the threshold.
+
+    Parameters
+    ----------
+    source, group, outcome, by, population
+        As for :func:`outcome_counts`.
+    state : DataFrame, optional
+        ``group, outcome, base`` for the whole state, the same for every cell.
+    **options
+        ``min_cell``, ``min_n`` and ``threshold`` of
+        :func:`equity_audit.disproportionality.risk_ratios`.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``group`` and the columns of
+        :func:`equity_audit.disproportionality.risk_ratios`, one row per cell and group.
+    """
+    from equity_audit.disproportionality import risk_ratios as rules
+
+    by = [by] if isinstance(by, str) else list(by)
+    counts = outcome_counts(source, group=group, outcome=outcome, by=by, population=population)
+    if counts.empty:
+        raise LazyInputError(f"No child has both a known {group!r} and a known {outcome!r}"
+                             + (f" among the {population!r} = Yes rows." if population else "."))
+    if not by:
+        return rules(counts, state, **options).reset_index()
+    parts = [rules(table[["group", "outcome", "base"]], state, **options).reset_index()
+             .assign(**dict(zip(by, key if isinstance(key, tuple) else (key,))))
+             for key, table in counts.groupby(by, sort=True)]  # one small table per cell
+    stacked = pd.concat(parts, ignore_index=True)
+    return stacked[[*by, *[c for c in stacked.columns if c not in by]]]
+
+
+def idea_counts(source, categories: dict, *, lea: str = "lea", year: str = "school_year") -> pd.DataFrame:
+    """:func:`equity_audit.questions.state.idea_counts` on Parquet or Spark data, in one reduction.
+
+    Every category whose outcome column the data have is counted in the
+    same pass: those for children with disabilities (discipline) over them,
+    the others over every child; ``identified`` is ``disability`` = Yes.
+    Children whose race/ethnicity or disability is blank or Unknown are left
+    out. :func:`equity_audit.questions.state.determinations` turns the counts
+    into the LEA determinations::
+
+        from equity_audit.questions import state
+        by_year, decided = state.determinations(lazy.idea_counts(source, state.CATEGORIES), settings)
+
+    Parameters
+    ----------
+    source : str, Path or frame
+        Student-year rows of every LEA (see :func:`open_frame`).
+    categories : dict
+        ``{category: (outcome column, children with disabilities only)}``,
+        e.g. :data:`equity_audit.questions.state.CATEGORIES`.
+    lea, year : str
+        The LEA and school-year columns.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``lea, category, school_year, group, outcome, base``; only
+        groups with children in the population.
+    """
+    frame = open_frame(source)
+    schema = frame.collect_schema()
+    _need(schema, [lea, year, "race_ethnicity", "disability"])
+    disability = _label("disability", schema["disability"])
+    identified = (disability == nw.lit("Yes")).cast(nw.Int64)
+    rows = frame.filter(_known_group("race_ethnicity", schema["race_ethnicity"]),
+                        _known_group("disability", schema["disability"])).with_columns(
+        _label("race_ethnicity", schema["race_ethnicity"]).alias("group"), identified.alias("identified"))
+    present = {name: spec for name, spec in categories.items() if spec[0] in schema or spec[0] == "identified"}
+    sums = []
+    for name, (column, disability_only) in present.items():  # four categories, one pass
+        value = nw.col(column).cast(nw.Float64)
+        value = nw.when(nw.col("identified") == 1).then(value) if disability_only else value
+        sums += [value.sum().alias(f"{name}__outcome"), value.count().alias(f"{name}__base")]
+    wide = rows.group_by(lea, year, "group").agg(*sums).collect(backend="pandas").to_native()
+    table = pd.concat([wide[[lea, year, "group"]].assign(category=name, outcome=wide[f"{name}__outcome"],
+                                                         base=wide[f"{name}__base"]) for name in present])
+    table = table[table["base"] > 0].rename(columns={lea: "lea", year: "school_year"})
+    table["category"] = pd.Categorical(table["category"], categories=list(present))
+    table = table.sort_values(["category", "lea", "school_year", "group"], kind="mergesort")
+    table["category"] = table["category"].astype(str)
+    # sums of integer or flag columns stay integers, any decimal column makes them all decimal, as in pandas
+    decimal = any(schema[column].is_float() for column, _ in present.values() if column in schema)
+    table["outcome"] = table["outcome"].fillna(0.0).astype(float if decimal else "int64")
+    table["base"] = table["base"].astype("int64")
+    return table[["lea", "category", "school_year", "group", "outcome", "base"]].reset_index(drop=True)
 
 
 def _day_number(name: str) -> nw.Expr:

@@ -58,6 +58,7 @@ __all__ = [
     "scan_rates_from_counts",
     "scan_rates_by_year",
     "scan_gaps",
+    "scan_gaps_from_sides",
     "scan_gaps_each",
     "scan_gaps_by_year",
     "persistence",
@@ -449,11 +450,56 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
     real_n = sides[["n_focus", "n_others"]].to_numpy(np.int64)
     if cluster is not None:
         sides = _deflate_by_cluster(sides, values, data[unit].rename(unit), in_focus, data[cluster], statistic)
+    return _gaps_from_sides(sides, real_n, unit=unit, group=group, focus=focus, statistic=statistic,
+                            compare=compare, min_n=min_n, fdr=fdr, side=side, clustered=cluster is not None,
+                            rows_without_group=int(in_focus.isna().sum()))
+
+
+def scan_gaps_from_sides(sides: pd.DataFrame, *, unit: str, group: str, focus, statistic: str,
+                         compare: str = "between", min_n: int = 10, fdr: float = 0.05, side: str = "both",
+                         rows_without_group: int = 0) -> pd.DataFrame:
+    """:func:`scan_gaps` from per-unit sums already reduced, e.g. by DuckDB or Spark (:mod:`equity_audit.lazy`).
+
+    Parameters
+    ----------
+    sides : DataFrame
+        Indexed by unit (sorted): ``n_focus``, ``n_others`` (students with an
+        outcome), ``sum_focus``, ``sum_others``, ``mean_focus``,
+        ``mean_others``, ``var_focus`` and ``var_others`` (sample variances);
+        NaN where a side has no students.
+    unit, group, focus
+        As for :func:`scan_gaps` (``group`` and ``focus`` are reported in ``attrs``).
+    statistic : {"rate", "mean"}
+        Resolved already: "rate" for a 0/1 outcome.
+    compare, min_n, fdr, side
+        As for :func:`scan_gaps`; ``cluster`` needs the students and stays with it.
+    rows_without_group : int
+        Rows left out for a blank group (reported in ``attrs``).
+
+    Returns
+    -------
+    DataFrame
+        The table :func:`scan_gaps` returns for the same students.
+    """
+    _check_options(min_n, fdr, side)
+    if compare not in COMPARES or statistic not in ("rate", "mean"):
+        raise ValueError(f"compare must be one of {COMPARES} and statistic 'rate' or 'mean', "
+                         f"not {compare!r} and {statistic!r}")
+    real_n = sides[["n_focus", "n_others"]].to_numpy(np.int64)
+    return _gaps_from_sides(sides, real_n, unit=unit, group=group, focus=focus, statistic=statistic,
+                            compare=compare, min_n=min_n, fdr=fdr, side=side, clustered=False,
+                            rows_without_group=rows_without_group)
+
+
+def _gaps_from_sides(sides, real_n, *, unit, group, focus, statistic, compare, min_n, fdr, side, clustered,
+                     rows_without_group):
+    """The gap table of :func:`scan_gaps` from each unit's two sides (``real_n``: the counts before any
+    cluster deflation)."""
     compare_sides = _compare_rates if statistic == "rate" else _compare_means
     columns, variance = compare_sides(sides)
     table = pd.DataFrame({unit: sides.index, "statistic": statistic, "compare": compare,
                           "focus_n": real_n[:, 0], "others_n": real_n[:, 1], **columns})
-    if cluster is not None:
+    if clustered:
         table["focus_design_effect"] = sides["deff_focus"].to_numpy(float)
         table["others_design_effect"] = sides["deff_others"].to_numpy(float)
         if statistic == "rate":  # the events as counted, not the effective ones
@@ -484,7 +530,7 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
                                    "exact", "closer_look"])
     table.attrs = {"group": group, "focus": focus, "statistic": statistic, "compare": compare,
                    "min_n": min_n, "fdr": fdr, "side": side, "units_scanned": int(scanned.sum()),
-                   "rows_without_group": int(in_focus.isna().sum())}
+                   "rows_without_group": int(rows_without_group)}
     return table
 
 

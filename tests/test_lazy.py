@@ -14,7 +14,10 @@ import pandas as pd
 import pytest
 
 from equity_audit import lazy, pace, scans
+from equity_audit.config import StateSettings
 from equity_audit.disaggregate import _aggregate, _grouping_frame, _metric_values, disaggregate
+from equity_audit.disproportionality import ALTERNATE_RISK_RATIO, NOT_CALCULATED, outcome_table, risk_ratios
+from equity_audit.questions import state as state_mode
 
 # pyspark 4 warns about pandas 3 on every conversion; the results are checked here
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas",
@@ -79,6 +82,46 @@ def evidence() -> pd.DataFrame:
         "assessed_on": pd.Timestamp("2024-08-20") + pd.to_timedelta(rng.integers(0, 60, rows), unit="D"),
         "score": rng.integers(1, 5, rows).astype(float),
     })
+
+
+@pytest.fixture(scope="module")
+def facts() -> pd.DataFrame:
+    """Student-years of five LEAs over three years: IDEA outcomes, a planted group, blanks and Unknowns."""
+    rng = np.random.default_rng(300)
+    rows = 9000
+    race = np.array(["R1", "R2", "R3", "R4", "R5", "Unknown"], dtype=object)[
+        rng.choice(6, rows, p=[0.4, 0.25, 0.2, 0.1, 0.03, 0.02])]
+    race[rng.random(rows) < 0.01] = None
+    lea = rng.choice(np.array(["L1", "L2", "L3", "L4", "L5"], dtype=object), rows, p=[0.35, 0.25, 0.2, 0.15, 0.05])
+    race[(lea == "L4") & (rng.random(rows) < 0.9)] = "R1"  # L4's other groups are too few: alternate ratios
+    planted = (race == "R2") & (lea == "L1")  # identified and suspended more often: flagged in L1
+    disability = np.where(rng.random(rows) < 0.12 + 0.12 * planted, "Yes", "No").astype(object)
+    disability[rng.random(rows) < 0.01] = None
+    disability[rng.random(rows) < 0.005] = "Unknown"
+    oss = (rng.random(rows) < 0.08 + 0.25 * planted + 0.2 * (lea == "L4")).astype(float)
+    oss[rng.random(rows) < 0.02] = np.nan
+    return pd.DataFrame({
+        "lea": lea, "school_year": rng.choice([2024, 2025, 2026], rows), "race_ethnicity": race,
+        "disability": disability, "any_oss": oss, "any_iss": (rng.random(rows) < 0.1).astype(int),
+        "removals": rng.poisson(0.2 + 0.6 * planted, rows).astype("int64"),
+    })
+
+
+@pytest.fixture(scope="module")
+def facts_parquet(facts, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("lazy_idea") / "facts.parquet"
+    facts.to_parquet(path)
+    return str(path)
+
+
+def _idea_by_lea(facts: pd.DataFrame, outcome: str, state: pd.DataFrame, **options) -> pd.DataFrame:
+    """The pandas path: per LEA, outcome_table of its children with disabilities and known groups, risk_ratios."""
+    known = facts[(facts["disability"] == "Yes") & facts["race_ethnicity"].notna()
+                  & (facts["race_ethnicity"] != "Unknown")]
+    parts = [risk_ratios(outcome_table(part, group="race_ethnicity", outcome=outcome), state, **options)
+             .reset_index().assign(lea=lea) for lea, part in known.groupby("lea", sort=True)]
+    stacked = pd.concat(parts, ignore_index=True)
+    return stacked[["lea", *[c for c in stacked.columns if c != "lea"]]]
 
 
 def _same_table(expected: pd.DataFrame, got: pd.DataFrame, exact: bool = False) -> None:
@@ -174,6 +217,87 @@ def test_evidence_rollup_is_the_latest_days_mean_and_the_count(evidence, tmp_pat
     assert (expected["latest_score"] % 1 != 0).any()  # some standards were scored twice on their last day
 
 
+@pytest.mark.parametrize("group,focus,outcome,options", [
+    ("race", "R2", "below_pace", {}),
+    ("race", "R2", "below_pace", {"compare": "within", "side": "above"}),
+    ("el", True, "score", {"min_n": 20}),
+    ("low_income", "Yes", "score", {"compare": "within"}),
+])
+def test_scan_gaps_on_duckdb_is_the_pandas_scan(students, students_parquet, group, focus, outcome, options):
+    expected = scans.scan_gaps(students, unit="school", group=group, focus=focus, outcome=outcome, **options)
+    got = lazy.scan_gaps(students_parquet, unit="school", group=group, focus=focus, outcome=outcome, **options)
+    _same_table(expected, got)
+    assert got.attrs == expected.attrs
+    assert got["suppressed"].any() and not got["suppressed"].all()
+    assert got["closer_look"].tolist() == expected["closer_look"].tolist()
+
+
+def test_scan_gaps_on_duckdb_finds_the_planted_gap(students_parquet):
+    got = lazy.scan_gaps(students_parquet, unit="school", group="race", focus="R2", outcome="below_pace",
+                         compare="within")
+    assert (got.loc[~got["suppressed"], "difference"] > 0).all()  # R2's planted higher risk, in every school
+    assert got["closer_look"].any()
+
+
+def test_scan_gaps_on_duckdb_refuse_what_needs_the_students(students_parquet):
+    with pytest.raises(lazy.LazyInputError, match="cluster"):
+        lazy.scan_gaps(students_parquet, unit="school", group="race", focus="R2", outcome="below_pace",
+                       cluster="race")
+    with pytest.raises(lazy.LazyInputError, match="equals the focus"):
+        lazy.scan_gaps(students_parquet, unit="school", group="race", focus="R9", outcome="below_pace")
+    with pytest.raises(lazy.LazyInputError, match="0 and 1"):
+        lazy.scan_gaps(students_parquet, unit="school", group="race", focus="R2", outcome="score", statistic="rate")
+
+
+def test_outcome_counts_are_the_pandas_outcome_table(facts, facts_parquet):
+    got = lazy.outcome_counts(facts_parquet, group="race_ethnicity", outcome="removals", by="lea",
+                              population="disability")
+    known = facts[(facts["disability"] == "Yes") & (facts["race_ethnicity"].fillna("Unknown") != "Unknown")]
+    expected = pd.concat([outcome_table(part, group="race_ethnicity", outcome="removals").assign(lea=lea)
+                          for lea, part in known.groupby("lea", sort=True)], ignore_index=True)
+    _same_table(expected[["lea", "group", "outcome", "base"]], got, exact=True)
+    assert got["outcome"].dtype == "int64" and got["base"].sum() == len(known)
+
+
+@pytest.mark.parametrize("outcome,options", [("any_oss", {"threshold": 2.0}),
+                                             ("removals", {"threshold": 1.5, "min_cell": 5, "min_n": 20})])
+def test_risk_ratios_per_lea_on_duckdb_are_the_pandas_tables(facts, facts_parquet, outcome, options):
+    state = outcome_table(facts[facts["race_ethnicity"].fillna("Unknown") != "Unknown"], group="race_ethnicity",
+                          outcome=outcome)
+    expected = _idea_by_lea(facts, outcome, state, **options)
+    got = lazy.risk_ratios(facts_parquet, group="race_ethnicity", outcome=outcome, by="lea",
+                           population="disability", state=state, **options)
+    _same_table(expected, got)
+    assert got.loc[(got["lea"] == "L1") & (got["group"] == "R2"), "flagged"].item()  # the planted group
+    assert {ALTERNATE_RISK_RATIO, NOT_CALCULATED} <= set(got["method"])  # small LEAs use the state or nothing
+
+
+def test_risk_ratios_without_cells_are_one_table(facts, facts_parquet):
+    rows = facts[facts["race_ethnicity"].fillna("Unknown") != "Unknown"]
+    expected = risk_ratios(outcome_table(rows, group="race_ethnicity", outcome="any_iss"), threshold=1.2)
+    got = lazy.risk_ratios(facts_parquet, group="race_ethnicity", outcome="any_iss", threshold=1.2)
+    _same_table(expected.reset_index(), got)
+
+
+def test_risk_ratios_say_when_no_child_is_counted(facts_parquet):
+    with pytest.raises(lazy.LazyInputError, match="No child has both"):
+        lazy.risk_ratios(facts_parquet, group="race_ethnicity", outcome="any_oss", population="race_ethnicity")
+
+
+def test_idea_counts_and_determinations_on_duckdb_are_state_modes(facts, facts_parquet):
+    expected = state_mode.idea_counts(facts)
+    got = lazy.idea_counts(facts_parquet, state_mode.CATEGORIES)
+    _same_table(expected, got, exact=True)
+    assert set(got["category"]) == set(state_mode.CATEGORIES)
+    settings = StateSettings(years=2, risk_ratio_threshold=2.0)
+    on_duckdb = state_mode.determinations(got, settings)
+    for want, have in zip(state_mode.determinations(expected, settings), on_duckdb):
+        _same_table(want, have)
+    decided = on_duckdb[1]
+    assert decided.loc[(decided["lea"] == "L1") & (decided["group"] == "R2"),
+                       "significant_disproportionality"].any()
+
+
 # ----------------------------------------------------------------------------------------- Spark
 @pytest.fixture(scope="module")
 def spark():
@@ -224,3 +348,23 @@ def test_pace_sums_on_spark_equal_duckdb_exactly(spark, levels, tmp_path):
     on_spark = lazy.pace_sums(spark.read.parquet(str(tmp_path / "levels.parquet")))
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
     assert (on_spark["n_points"] >= 3).sum() > 100
+
+
+def test_scan_gaps_on_spark_equal_duckdb_exactly(spark, students_parquet):
+    frame = spark.read.parquet(students_parquet)
+    for group, focus, outcome in (("race", "R2", "below_pace"), ("el", True, "score")):
+        options = {"unit": "school", "group": group, "focus": focus, "outcome": outcome}
+        on_duckdb, on_spark = lazy.scan_gaps(students_parquet, **options), lazy.scan_gaps(frame, **options)
+        pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+        assert on_spark.attrs == on_duckdb.attrs and (~on_spark["suppressed"]).sum() >= 4
+
+
+def test_idea_tables_on_spark_equal_duckdb_exactly(spark, facts_parquet):
+    frame = spark.read.parquet(facts_parquet)
+    pd.testing.assert_frame_equal(lazy.idea_counts(frame, state_mode.CATEGORIES),
+                                  lazy.idea_counts(facts_parquet, state_mode.CATEGORIES), check_exact=True)
+    options = {"group": "race_ethnicity", "outcome": "any_oss", "by": ["lea", "school_year"],
+               "population": "disability", "threshold": 2.0}
+    on_spark = lazy.risk_ratios(frame, **options)
+    pd.testing.assert_frame_equal(on_spark, lazy.risk_ratios(facts_parquet, **options), check_exact=True)
+    assert on_spark["flagged"].any()
