@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from equity_audit.app import pipeline
+from equity_audit.config import district_label
 from equity_audit.data.contract import ALIASES, RACE_ETHNICITY, UNKNOWN
 from equity_audit.data.requirements import ANALYSES, analyses_for, availability, missing_tables
 from equity_audit.disaggregate import disaggregate_each, scan_intersections
@@ -72,10 +73,14 @@ def _keep_school(folder: Path) -> str:
     return school
 
 
+#: What the last run passed to the PDF printer (the running header's district name).
+PRINTED: dict = {}
+
+
 def _run(folder: Path, out: Path) -> Path:
     """The whole audit (no PDF: it adds time and nothing these tests look at)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "print_pdf", lambda *args, **kwargs: None)
+        patch.setattr(pipeline, "print_pdf", lambda *args, **kwargs: PRINTED.update(kwargs))
         pipeline.run_audit(folder, out, log=lambda message: None, progress=False)
     return out
 
@@ -337,6 +342,8 @@ def test_every_analysis_is_tagged_in_its_notebook_and_every_tag_is_declared():
 def test_a_district_without_levels_keeps_chronic_absence(attendance_without_levels):
     # the unmet-need section used to be skipped whole without levels, and said chronic absence "ran"
     folder, out = attendance_without_levels
+    # no district_name in the settings: the cover and the PDF's running header name the data folder
+    assert PRINTED["district"] == district_label("", folder) and PRINTED["district"].endswith("district")
     assert {title("chronic_absence"), title("chronic_absence_by_school")} <= ran(out)
     assert title("pace") not in ran(out)
     absence = pd.read_csv(out / "tables" / "chronic_absence_by_subgroup.csv")

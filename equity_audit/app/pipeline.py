@@ -403,7 +403,7 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
                ("Workbook", write_workbook(run_dir).name),
                ("Findings (JSON)", findings_json)]
     started = time.perf_counter()
-    if pdf := print_pdf(run_dir / REPORT_NAME, log=log, district=config.district_name):
+    if pdf := print_pdf(run_dir / REPORT_NAME, log=log, district=cover["district_name"]):
         log(f"PDF printed in {time.perf_counter() - started:.1f} s")
         written.append(("PDF", pdf.name))
     elif find_chromium() is None:
