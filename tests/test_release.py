@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from equity_audit.disaggregate import disaggregate_each, publishable
-from equity_audit.publish import rundir
+from equity_audit.publish import release, rundir
 from equity_audit.publish.release import (AUDIT_TABLE, STATUS_CODES, STATUS_COLUMN, _blocks, _bounds, _exposed,
                                           audit_release, audited_codes, is_count_column, protect,
                                           remember_audited)
@@ -356,6 +356,29 @@ def _by_group(ns, missing, withheld, statistic):
     return pd.DataFrame({"subgroup": "g", "group": list("abcd"), "statistic": statistic, "n": ns,
                          "n_missing": missing, "estimate": 0.5, "comparator_n": ns.sum() - ns,
                          "suppressed": withheld})
+
+
+def _two_years(run) -> None:
+    """b has 30 students in one table and 40 with a value plus 1 to 9 without in the other: other students."""
+    rundir.write_table(run, "this_year", _by_group([12, 30, 50, 60], [0, 0, 0, 0], False, "rate"))
+    rundir.write_table(run, "last_year", _by_group([12, 40, 50, 60], [0, 5, 0, 0], False, "mean"))
+
+
+def test_tables_of_other_students_have_their_sizes_linked_apart(tmp_path):
+    _two_years(tmp_path)
+    blocks = _blocks_of(tmp_path)
+    assert [b["table"] for b in blocks] == ["last_year", "this_year"]
+    assert release._missing_scopes(blocks, MIN_N) == [0, 1]
+    assert audit_release(tmp_path, min_n=MIN_N).empty  # checked in full: nothing to say
+
+
+def test_what_the_audit_cannot_check_jointly_the_ledger_says(tmp_path, monkeypatch):
+    # forced into one set of students, the two tables do not add up: the n_missing links are dropped, and said
+    monkeypatch.setattr(release, "_missing_scopes", lambda blocks, min_n=10: [0] * len(blocks))
+    _two_years(tmp_path)
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger[["table", "action"]].values.tolist() == [["last_year, this_year", "checked in part"]]
+    assert "not linked across tables" in ledger["reason"].iloc[0]
 
 
 def test_n_missing_links_the_sizes_of_tables_of_other_measures(tmp_path):

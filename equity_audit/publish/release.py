@@ -665,7 +665,8 @@ def _coded_count(words: str, n: float, min_n: int, share: str = "estimate") -> t
     return None
 
 
-def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True):
+def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True,
+            partial: list | None = None):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
@@ -713,6 +714,7 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
             rows.append(coefficients)
             rhs.append((sign, value))
 
+    scopes = _missing_scopes(blocks, min_n) if missing else [0] * len(blocks)
     for b, block in enumerate(blocks):
         withheld = [c for c in block["cells"] if c["withheld"]]
         hidden = [("n", block["population"], c["group"]) for c in withheld]
@@ -745,7 +747,7 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
             if unknown:
                 equation(unknown, sign, block["successes"] - shown)
         if missing and block["has_missing"]:
-            _missing_equations(block, b, min_n, variables, cells_of, add, equation)
+            _missing_equations(block, b, min_n, variables, cells_of, add, equation, scope=scopes[b])
         if block["kind"] == "mean" and withheld:
             unknown = {}
             for cell in withheld:
@@ -778,12 +780,16 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
         ends = []
         for direction in (1.0, -1.0):
             res = linprog(direction * objective, **problem)
+            # each way out checks less; ``partial`` keeps what was left out, for the ledger
             if res.status == 2 and missing:  # measures of other students (another year, another grade span)
-                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False)
+                _note(partial, _PARTIAL["missing"])
+                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False, partial=partial)
             if res.status == 2 and linked:  # the tables do not describe the same students after all
-                return _bounds_alone(blocks, min_n)
+                _note(partial, _PARTIAL["linked"])
+                return _bounds_alone(blocks, min_n, partial=partial)
             if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
-                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False)
+                _note(partial, _PARTIAL["outcomes"])
+                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False, partial=partial)
             if res.status == 2:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
@@ -792,14 +798,55 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
     return out, cells_of
 
 
-def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_of: dict, add, equation) -> None:
-    """``n + n_missing = size`` for each row: the size is shared by every table of the subgroup.
+def _missing_scopes(blocks: list[dict], min_n: int = 10) -> list[int]:
+    """For each block, which students its sizes are of: blocks stating different sizes of one group differ.
+
+    A table of all years and one of the latest year both list a subgroup's
+    groups with ``n`` and ``n_missing``; their sums are the sizes of different
+    students. Blocks are put together (first fit, in order) while the sizes
+    they state agree (a shown ``n`` is at most its group's size; a small
+    ``n_missing`` puts the size 1 to ``min_n - 1`` above it), so the sizes of
+    each set of students are linked and the others are not forced into one.
+
+    >>> a = {"has_missing": True, "cells": [{"group": "x", "n": 8.0, "missing": 2.0, "withheld": False}]}
+    >>> b = {"has_missing": True, "cells": [{"group": "x", "n": 30.0, "missing": 0.0, "withheld": False}]}
+    >>> _missing_scopes([a, b, a])
+    [0, 1, 0]
+    """
+    known: list[tuple[dict, dict]] = []  # per set of students: exact sizes, and ranges of sizes
+    out = []
+    for block in blocks:
+        cells = [c for c in block["cells"] if block["has_missing"] and not c["withheld"]]
+        sizes = {c["group"]: c["n"] + c["missing"] for c in cells if np.isfinite(c["missing"])}
+        ranges = {c["group"]: (c["n"] + 1, c["n"] + min_n - 1) if c.get("missing_small") else (c["n"], math.inf)
+                  for c in cells if not np.isfinite(c["missing"])}
+
+        def fits(seen):
+            exact, bounded = seen
+            inside = lambda v, r: r[0] - 0.5 < v < r[1] + 0.5  # noqa: E731
+            return (all(abs(exact[g] - v) < 0.5 for g, v in sizes.items() if g in exact)
+                    and all(inside(exact[g], r) for g, r in ranges.items() if g in exact)
+                    and all(inside(v, bounded[g]) for g, v in sizes.items() if g in bounded))
+
+        scope = next((k for k, seen in enumerate(known) if fits(seen)), len(known))
+        if scope == len(known):
+            known.append(({}, {}))
+        known[scope][0].update(sizes)
+        known[scope][1].update(ranges)
+        out.append(scope)
+    return out
+
+
+def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_of: dict, add, equation, *,
+                       scope: int = 0) -> None:
+    """``n + n_missing = size`` for each row: the size is shared by every table of the same students.
 
     A shown row states its group's size; a withheld one, or a shown row whose
-    ``n_missing`` is a small count, leaves it to the other tables.
+    ``n_missing`` is a small count, leaves it to the other tables of its
+    ``scope`` (:func:`_missing_scopes`).
     """
     for cell in block["cells"]:
-        size = ("size", block["population"][0], cell["group"])
+        size = ("size", block["population"][0], scope, cell["group"])
         if size not in variables:
             add(size)
         if not cell["withheld"] and np.isfinite(cell["missing"]):
@@ -815,6 +862,18 @@ def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_o
                       variables[size]: -1.0}, "=", 0.0)
         else:
             equation({variables[var]: 1.0, variables[size]: -1.0}, "=", -cell["n"])
+
+
+#: What the audit leaves out when the tables of one population do not add up as one.
+_PARTIAL = {"missing": "students without a value were not linked across tables (they describe other students: "
+                       "another year or grade span)",
+            "linked": "each table was checked on its own (together they do not describe the same students)",
+            "outcomes": "only group sizes were checked (rounded shares do not add up)"}
+
+
+def _note(partial: list | None, words: str) -> None:
+    if partial is not None and words not in partial:
+        partial.append(words)
 
 
 def _exposed(bounds: dict, min_width: float = 1.0, min_n: int | None = None) -> list[tuple]:
@@ -841,11 +900,11 @@ def _publishable_missing(low: float, high: float, min_n: int) -> bool:
     return high < 0.5 or low > min_n - 0.5
 
 
-def _bounds_alone(blocks: list[dict], min_n: int):
+def _bounds_alone(blocks: list[dict], min_n: int, partial: list | None = None):
     """:func:`_bounds` with every table's populations kept apart (no linking across tables)."""
     apart = [{**block, "population": ((block["table"], block["population"][0]), block["population"][1])}
              for block in blocks]
-    return _bounds(apart, min_n, linked=False)
+    return _bounds(apart, min_n, linked=False, partial=partial)
 
 
 def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.0) -> pd.DataFrame:
@@ -911,8 +970,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"][0] == population]
+        partial: list[str] = []
         try:
-            bounds, cells_of = _bounds(blocks, min_n)
+            bounds, cells_of = _bounds(blocks, min_n, partial=partial)
         except ReleaseError:
             ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
                            "action": "not checked",
@@ -921,6 +981,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             continue
         exposed = [v for v in _exposed(bounds, min_width, min_n) if v not in left_as_is]
         if not exposed:
+            if partial:  # said, so that a reader of the ledger knows what was not checked jointly
+                ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
+                               "group": "", "action": "checked in part", "reason": "; ".join(partial)})
             todo.pop(0)
             continue
         var = exposed[0]
