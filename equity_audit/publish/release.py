@@ -609,7 +609,9 @@ def _share_totals(blocks: list[dict]) -> list[dict]:
             if not np.isfinite(block[field]) and link(block, field) in known:
                 block[field] = known[link(block, field)]
     for block in blocks:
-        block["population"] = (block["population"], block["total"])
+        # blocks of unknown total are not known to be the same students as another table's: not merged
+        total = block["total"] if np.isfinite(block["total"]) else f"total unknown: {block['table']}"
+        block["population"] = (block["population"], total)
     return blocks
 
 
