@@ -341,9 +341,9 @@ ANALYSES = {
     "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
     "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
     "high_grade_low_evidence_by_subgroup": Analysis(
-        "grading", _each("high_grade_low_evidence", "per_student", statistic="mean", strata="evidence_band")),
+        "grading", _each("high_grade_low_evidence", "per_student", statistic="rate", strata="evidence_band")),
     "low_grade_high_evidence_by_subgroup": Analysis(
-        "grading", _each("low_grade_high_evidence", "per_student", statistic="mean", strata="evidence_band")),
+        "grading", _each("low_grade_high_evidence", "per_student", statistic="rate", strata="evidence_band")),
     "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
     "scorer_severity": Analysis("scoring", _severity, "harsh_rater"),
     "scorer_severity_by_subgroup": Analysis("scoring", _severity_by_group),
