@@ -372,7 +372,9 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
 
     planted: the flag names a planted effect (its unit and exactly its groups);
     related: same unit and same subgroup columns as a planted effect (e.g. the other
-    groups of a teacher who grades one group lower); real: a true district gap listed
+    groups of a teacher who grades one group lower), or a district-level flag on exactly
+    the group a school or teacher effect was planted against (that effect makes the
+    district's gap for the group real, only smaller); real: a true district gap listed
     in ``manifest["real_gaps"]``, or a school-level difference where the realistic
     generator gives schools real random effects; false: anything else.
     """
@@ -386,10 +388,15 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
             if PLANTED_FAMILY.get(p["name"]) != fam:
                 continue
             units = _planted_units(p)
-            if (unit_id not in units) if units else (unit != "district"):
-                continue
             want = {(k, _label(str(x))) for k, x in (p.get("group") or {}).items()}
             have = set(groups)
+            if units and unit == "district" and want and want == have:
+                # a unit's planted gap against a group is also a true (diluted) district gap
+                # for that group: a district flag on it is right, though not the planted unit
+                v = "related"
+                continue
+            if (unit_id not in units) if units else (unit != "district"):
+                continue
             if want == have:
                 found, v = p["name"], "planted"
                 break
