@@ -341,9 +341,9 @@ ANALYSES = {
     "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
     "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
     "high_grade_low_evidence_by_subgroup": Analysis(
-        "grading", _each("high_grade_low_evidence", "per_student", statistic="mean", strata="evidence_band")),
+        "grading", _each("high_grade_low_evidence", "per_student", statistic="rate", strata="evidence_band")),
     "low_grade_high_evidence_by_subgroup": Analysis(
-        "grading", _each("low_grade_high_evidence", "per_student", statistic="mean", strata="evidence_band")),
+        "grading", _each("low_grade_high_evidence", "per_student", statistic="rate", strata="evidence_band")),
     "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
     "scorer_severity": Analysis("scoring", _severity, "harsh_rater"),
     "scorer_severity_by_subgroup": Analysis("scoring", _severity_by_group),
@@ -372,7 +372,9 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
 
     planted: the flag names a planted effect (its unit and exactly its groups);
     related: same unit and same subgroup columns as a planted effect (e.g. the other
-    groups of a teacher who grades one group lower); real: a true district gap listed
+    groups of a teacher who grades one group lower), or a district-level flag on exactly
+    the group a school or teacher effect was planted against (that effect makes the
+    district's gap for the group real, only smaller); real: a true district gap listed
     in ``manifest["real_gaps"]``, or a school-level difference where the realistic
     generator gives schools real random effects; false: anything else.
     """
@@ -386,10 +388,15 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
             if PLANTED_FAMILY.get(p["name"]) != fam:
                 continue
             units = _planted_units(p)
-            if (unit_id not in units) if units else (unit != "district"):
-                continue
             want = {(k, _label(str(x))) for k, x in (p.get("group") or {}).items()}
             have = set(groups)
+            if units and unit == "district" and want and want == have:
+                # a unit's planted gap against a group is also a true (diluted) district gap
+                # for that group: a district flag on it is right, though not the planted unit
+                v = "related"
+                continue
+            if (unit_id not in units) if units else (unit != "district"):
+                continue
             if want == have:
                 found, v = p["name"], "planted"
                 break

@@ -45,6 +45,7 @@ def test_student_summary_flags_any_domain_and_keeps_unknowns():
         "supported": [False, False, False, False, False], "accelerated": [False, False, True, True, False],
     })
     facts["flagged"] = facts["below_pace"] | facts["two_plus_behind"]
+    facts["in_need"] = facts["two_plus_behind"]
     facts["at_or_above_grade"] = pd.array(facts["levels_behind"] <= 0, dtype="boolean")
     students = pd.DataFrame({"student_id": ["a", "b", "c"],
                              "english_learner": pd.array([True, None, False], dtype="boolean")})
@@ -143,3 +144,33 @@ def test_pace_from_evidence_when_no_levels_are_provided(tmp_path):
     summary = needs.student_summary(facts, district["students"])
     english_learners = disaggregate(summary, "pace", by="english_learner").set_index("english_learner").loc["Yes"]
     assert bool(english_learners["flagged"]) and english_learners["difference"] < -0.15
+
+
+def _unmet_summary(folder, seed, **kind):
+    write_district(folder, students=1800, seed=seed, fmt="parquet", **kind)
+    district = ea.load_district(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return needs.student_summary(needs.domain_facts(district), district["students"]), district, manifest
+
+
+@pytest.mark.parametrize("seed", [30004, 30006])
+def test_school_that_rarely_supports_students_in_need_is_found(tmp_path, seed):
+    """Realistic planted districts where "need" as below pace or behind missed the school (issue 12)."""
+    summary, _, manifest = _unmet_summary(tmp_path, seed, realistic=True)
+    school = next(p for p in manifest["planted"] if p["name"] == "unmet_need_school")["where"]["school_id"]
+    # in need means 2+ levels behind, and the measure is one minus the support rate among them
+    in_need = summary["in_need"].fillna(False).astype(bool)
+    assert summary.loc[~in_need, "unmet_need"].isna().all() and summary.loc[in_need, "unmet_need"].notna().all()
+    table = disaggregate(summary, "unmet_need", by=["school_id"], strata="need_band").set_index("school_id")
+    assert bool(table.loc[school, "flagged"]) and table.loc[school, "difference"] > 0.2
+    assert int(table["flagged"].sum()) == 1
+
+
+@pytest.mark.parametrize("seed", [20000, 20001])
+def test_realistic_null_unmet_need_flags_no_school_or_group(tmp_path, seed):
+    """Real additive gaps in need are not unmet need: support rates among students in need are equal."""
+    summary, district, _ = _unmet_summary(tmp_path, seed, null="realistic")
+    schools = disaggregate(summary, "unmet_need", by=["school_id"], strata="need_band")
+    groups = disaggregate_each(summary, "unmet_need", subgroup_columns(district["students"]), strata="need_band")
+    assert int(schools["flagged"].sum()) == 0 and int(groups["flagged"].sum()) == 0
+    assert summary["unmet_need"].astype(float).mean() < 0.5  # most students 2+ behind are supported

@@ -246,15 +246,17 @@ def test_classify_tells_planted_related_real_and_false(calibrate):
         "realistic": {"school_effects": {"pace": {}}},
     }
     flags = pd.DataFrame({
-        "unit": ["teacher", "teacher", "teacher", "district", "district", "scorer", "school", "school"],
-        "unit_id": ["T1", "T1", "T2", "", "", "R1", "S1", "S1"],
+        "unit": ["teacher", "teacher", "teacher", "district", "district", "scorer", "school", "school",
+                 "district", "district"],
+        "unit_id": ["T1", "T1", "T2", "", "", "R1", "S1", "S1", "", ""],
         "groups": [(("g", "A"),), (("g", "B"),), (("g", "A"),), (("f", "Yes"),), (("f", "No"),), (),
-                   (), ()],
-        "family": ["", "", "", "", "", "scoring", "pace", "discipline"],
+                   (), (), (("g", "A"),), (("g", "B"),)],
+        "family": ["", "", "", "", "", "scoring", "pace", "discipline", "", ""],
     })
     out = calibrate.classify(flags, "grading", manifest)
+    # the last two: the teacher's gap against A makes the district's gap for A real; B's is not
     assert out["verdict"].tolist() == ["planted", "related", "false", "real", "false", "planted", "real",
-                                       "false"]
+                                       "false", "related", "false"]
     assert out["planted"].tolist()[:1] == ["teacher_grade_bias"] and out["planted"][5] == "harsh_rater"
 
 

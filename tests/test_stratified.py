@@ -238,3 +238,33 @@ def test_lenient_grading_at_equal_evidence_is_flagged():
 def test_evidence_bands_start_at_the_proficient_score():
     assert evidence_bands(pd.Series([2.99, 3.0, 3.24, np.nan])).tolist() == [
         "2.75 to 3.00", "3.00 to 3.25", "3.00 to 3.25", pd.NA]
+
+
+
+def _rare_discordance(seed, n=1800):
+    """Null: a low grade beside proficient evidence on 1 % of such grades, whatever the group.
+
+    Students have 4 or 12 grades around their own mastery (near the proficient
+    score), so the few discordant grades cluster in students just above it, as
+    in the calibration's null districts; eight groups of about 1 % each.
+    """
+    rng = np.random.default_rng(seed)
+    group = np.minimum((rng.random(n) * 100).astype(int), 8).astype(str)
+    rows = np.repeat(np.arange(n), rng.choice([4, 12], n))
+    evidence = np.clip(np.round((rng.normal(2.9, 0.25, n)[rows] + rng.normal(0, 0.15, rows.size)) * 4) / 4, 1, 4)
+    low = (evidence >= 3.0) & (rng.random(rows.size) < 0.01)
+    table = pd.DataFrame({"student_id": rows, "grade_points": 3.0, "evidence_mean": evidence, "residual": 0.0,
+                          "g": group[rows], "high_grade_low_evidence": 0, "low_grade_high_evidence": low.astype(int)})
+    return student_grading(table, ["g"])
+
+
+def test_rare_discordance_is_compared_per_student_without_false_flags():
+    """A rare yes/no per student is compared as a rate, exactly when small (issue 12).
+
+    As a share of each student's grades compared as a mean, 6 of these 30 null
+    districts had a false flag.
+    """
+    assert set(_rare_discordance(0)["low_grade_high_evidence"].dropna().unique()) == {0.0, 1.0}
+    flagged = [bool(disaggregate_each(_rare_discordance(seed), "low_grade_high_evidence", ["g"],
+                                      strata="evidence_band")["flagged"].any()) for seed in range(30)]
+    assert sum(flagged) <= 1

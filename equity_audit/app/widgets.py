@@ -201,7 +201,7 @@ def build_facts(district, config: Config | None = None) -> pd.DataFrame:
         levels = None
     if levels is not None:
         domain_rows = levels[["student_id", "school_year", "domain", "pace", "levels_behind"]].copy()
-        flagged = levels["flagged"].astype("boolean")
+        flagged = levels["in_need"].astype("boolean")  # unmet need is defined for students 2+ behind
         if "supported" in levels:
             unmet = flagged & ~levels["supported"].astype("boolean")
             domain_rows["unmet_need"] = unmet.where(flagged.fillna(False).to_numpy(), pd.NA)

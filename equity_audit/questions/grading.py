@@ -767,11 +767,19 @@ def level4_by_student(times: pd.DataFrame, students: pd.DataFrame | None = None)
 
 def student_grading(table: pd.DataFrame, columns: list[str], *,
                     band_width: float = EVIDENCE_BAND_WIDTH) -> pd.DataFrame:
-    """One row per student: mean grade residual, the share of their grades that are
+    """One row per student: mean grade residual, whether any of their grades is
     discordant with their evidence, and where their evidence lies.
 
     Students, not grade rows, are the unit, so a student with many grades does
-    not weigh more. Whether a grade counts as discordant depends on how far the
+    not weigh more. The two discordance measures are 0/1 per student (1 when
+    at least one of the student's grades is discordant), so a group's value is
+    the share of its students with such a grade and is compared as a rate
+    (Mantel-Haenszel within evidence bands, exact when counts are small). A
+    low grade with proficient evidence is rare (a few students in a hundred):
+    as a share of each student's grades, compared as a mean with a normal
+    approximation, one or two such students in a small group were flagged in
+    30 % of null districts (issue 12); as a yes/no per student the exact test
+    holds its level. Whether a grade counts as discordant depends on how far the
     evidence beside it is from the proficiency threshold, so groups whose
     evidence lies nearer to it show more discordance under the same grading;
     ``evidence_band`` lets the by-subgroup view compare students with the same
@@ -793,8 +801,9 @@ def student_grading(table: pd.DataFrame, columns: list[str], *,
     Returns
     -------
     DataFrame
-        ``student_id``, ``residual``, ``high_grade_low_evidence``,
-        ``low_grade_high_evidence`` (means over the student's grades),
+        ``student_id``, ``residual`` (mean over the student's grades),
+        ``high_grade_low_evidence``, ``low_grade_high_evidence`` (1.0 when any
+        of the student's grades is such a grade, 0.0 when none, NA when none is known),
         ``evidence_mean`` (mean of the evidence beside the student's graded
         rows), ``evidence_band`` (e.g. "2.75 to 3.00", left-closed; NA without
         evidence) and ``columns``.
@@ -813,7 +822,10 @@ def student_grading(table: pd.DataFrame, columns: list[str], *,
     values = table[["student_id", *measures]].astype({m: "Float64" for m in measures[1:]})
     graded = table["grade_points"].notna().to_numpy() if "grade_points" in table else True
     values = values.assign(evidence_mean=table["evidence_mean"].astype(float).where(graded))
-    per_student = values.groupby("student_id")[[*measures, "evidence_mean"]].mean().reset_index()
+    grouped = values.groupby("student_id")
+    # max of 0/1 over the student's grades: any discordant grade (NA only if none is known)
+    per_student = grouped[["residual", "evidence_mean"]].mean().join(grouped[measures[1:]].max())
+    per_student = per_student[[*measures, "evidence_mean"]].reset_index()
     per_student["evidence_band"] = evidence_bands(per_student["evidence_mean"], band_width)
     labels = table[["student_id", *columns]].drop_duplicates("student_id")
     return per_student.merge(labels, on="student_id", how="left")

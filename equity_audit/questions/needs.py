@@ -4,8 +4,14 @@
 success and whether they get support, and whether students ready to move on
 get the chance. Two student-level facts answer it:
 
-- **unmet need**: a student below pace (under one level a year) or two or more
-  levels behind in some domain, who received no support in that school year;
+- **unmet need**: a student who needs more support in some domain -- two or
+  more levels behind grade level there at their latest level -- and received no
+  support (any intervention record) in that domain that school year. Being
+  below pace is reported on its own (``below_pace``) but does not by itself
+  count as need here: a pace over one school year is measured with so much
+  error that many students flagged below pace are truly near it, and counting
+  them made unmet need read 60-80 % everywhere and hid a school that truly
+  supports few of its students who are behind (issue 12);
 - **unidentified talent**: a student at or above grade level in some domain who
   had no acceleration or Level-4 work that school year.
 
@@ -86,7 +92,10 @@ def domain_facts(district, config: Config | None = None) -> pd.DataFrame:
                            **options_from_config(config))
     window = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
     flagged = facts["below_pace"] | facts["two_plus_behind"]
-    facts["flagged"] = flagged
+    facts["flagged"] = flagged  # behind or below pace: the broad list the support team plans from
+    # need for the unmet-need measure: 2+ levels behind, a reading precise enough to compare
+    # support rates between schools and groups (see the module docstring)
+    facts["in_need"] = facts["two_plus_behind"].astype("boolean")
     facts["at_or_above_grade"] = pd.array(facts["levels_behind"] <= 0, dtype="boolean")
     if "supports" in district:
         facts["supported"] = support_received(facts, district["supports"], **window)
@@ -173,13 +182,17 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
     """One row per student in the latest school year, with every subgroup column.
 
     ``pace`` is the mean of the student's domain paces with enough evidence;
-    the flags say "in any domain". ``unmet_need`` is defined for flagged
-    students only (NA otherwise) and ``talent_without_access`` for students at
-    or above grade in some domain.
+    the flags say "in any domain". ``in_need``: two or more levels behind in
+    some domain. ``unmet_need`` is defined for students in need only (NA
+    otherwise): True when a domain where they are 2+ levels behind had no
+    support that school year, so its mean is one minus the support rate among
+    students in need. ``need_band`` (their pace band) lets comparisons be made
+    at equal need. ``talent_without_access`` is defined for students at or
+    above grade in some domain.
     """
     latest = facts[facts["school_year"] == facts["school_year"].max()].copy()
     if "supported" in latest:
-        latest["unmet_need"] = latest["flagged"] & ~latest["supported"].astype("boolean")
+        latest["unmet_need"] = latest["in_need"] & ~latest["supported"].astype("boolean")
     if "accelerated" in latest:
         latest["talent_without_access"] = latest["at_or_above_grade"] & ~latest["accelerated"].astype("boolean")
     grouped = latest.groupby("student_id", sort=True)
@@ -191,17 +204,18 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
         "below_pace": _any(grouped, "below_pace"),
         "two_plus_behind": _any(grouped, "two_plus_behind"),
         "flagged": _any(grouped, "flagged"),
+        "in_need": _any(grouped, "in_need"),
         "at_or_above_grade": _any(grouped, "at_or_above_grade"),
         "on_track_to_graduate": _all(grouped, "on_track_to_graduate"),
     })
     # without the supports or opportunities table the measure is unknown (NA), not zero
     unknown = pd.Series(pd.NA, index=summary.index, dtype="boolean")
     summary["unmet_need"] = _only_where(
-        summary["flagged"], _any(grouped, "unmet_need") if "unmet_need" in latest else unknown)
+        summary["in_need"], _any(grouped, "unmet_need") if "unmet_need" in latest else unknown)
     summary["talent_without_access"] = _only_where(
         summary["at_or_above_grade"],
         _any(grouped, "talent_without_access") if "talent_without_access" in latest else unknown)
-    summary["need_band"] = need_bands(summary)
+    summary["need_band"] = need_bands(summary, need="in_need")
     ids = summary["school_id"].astype(str)
     summary["school"] = ids.map(schools or {}).astype(str).where(ids.isin(list(schools or {})), ids)
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
@@ -234,8 +248,12 @@ PACE_BANDS = {"under 0.5": (-np.inf, 0.5), "0.5 to 1.0": (0.5, 1.0), "1.0 to 1.5
               "1.5 and over": (1.5, np.inf)}
 
 
-def need_bands(summary: pd.DataFrame) -> pd.Series:
-    """Levels-behind band x pace band of each flagged student (NA for the others).
+def need_bands(summary: pd.DataFrame, need: str = "flagged") -> pd.Series:
+    """Levels-behind band x pace band of each student in ``need`` (NA for the others).
+
+    ``need`` names the boolean column that selects the students: ``"flagged"``
+    (behind or below pace) or ``"in_need"`` (2+ levels behind, the unmet-need
+    measure's base, whose bands then differ only in pace).
 
     Examples
     --------
@@ -250,7 +268,7 @@ def need_bands(summary: pd.DataFrame) -> pd.Series:
     behind = behind.astype("string").fillna("levels behind not known")
     pace = ("pace " + pace.astype("string")).fillna("no pace yet")
     band = behind + ", " + pace
-    return band.where(summary["flagged"].fillna(False).to_numpy(bool), pd.NA)
+    return band.where(summary[need].fillna(False).to_numpy(bool), pd.NA)
 
 
 def quadrant_counts(summary: pd.DataFrame) -> pd.DataFrame:
