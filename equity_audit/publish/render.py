@@ -178,7 +178,8 @@ def report_order(notebooks: list[list], extra_appendices: list | None = None) ->
               if cell.cell_type == "markdown" and cell.source.lstrip().startswith(APPENDIX_START)]
     split = starts[0] if starts else len(last)
     appendices = [*last[split:], *(extra_appendices or [])]
-    heading = [nbformat.v4.new_markdown_cell("# Appendices")] if appendices else []
+    # fixed cell ids (nbformat would draw random ones, which the HTML carries): a run writes the same report
+    heading = [nbformat.v4.new_markdown_cell("# Appendices", id="appendices-heading")] if appendices else []
     return [*last[:split], *(cell for cells in questions for cell in cells), *heading, *appendices]
 
 
@@ -221,7 +222,8 @@ def appendix_cells(cover: dict) -> list:
                   "status column, with these codes.\n\n"
                   '<table class="audit-table"><thead><tr><th>Code</th><th>Meaning</th></tr></thead>'
                   f"<tbody>{codes}</tbody></table>\n")
-    return [nbformat.v4.new_markdown_cell(settings_cell), nbformat.v4.new_markdown_cell(rules_cell)]
+    return [nbformat.v4.new_markdown_cell(settings_cell, id="appendix-settings"),
+            nbformat.v4.new_markdown_cell(rules_cell, id="appendix-suppression-rules")]
 
 
 def render_report(notebooks: list[Path], out_path: Path, *, cover: dict, appendices: Sequence[Path] = ()) -> Path:
