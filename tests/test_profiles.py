@@ -94,7 +94,7 @@ def test_markup_in_a_school_name_is_inert(run):
 
 
 def test_file_names_are_safe_and_stay_in_the_folder(run, monkeypatch):
-    monkeypatch.setattr(profiles, "print_pdf", lambda *args, **kwargs: None)
+    monkeypatch.setattr(profiles, "print_pdfs", lambda *args, **kwargs: None)
     notebook = profiles.write_profiles(run)
     written = sorted(p.name for p in (run / "schools").iterdir())
     assert written == ["etc-west.html", "index.html", "script-alert-1-script-north.html", "south.html"]

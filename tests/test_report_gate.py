@@ -344,3 +344,16 @@ def _printed_value(text: str) -> tuple[float, float]:
     digits = len(number.group(1) or "")
     scale = 100 if text.strip().endswith("%") else 1
     return float(number.group(0)) / scale, 0.5 * 10.0 ** -digits / scale + 1e-12
+
+
+def test_a_shown_figure_is_saved_as_the_png_the_report_shows(tmp_path, monkeypatch):
+    """The figure is drawn once: the file written is the PNG displayed, byte for byte."""
+    import base64
+
+    shown = []
+    monkeypatch.setattr(report, "display", lambda data, **kwargs: shown.append(data))
+    fig, axes = plt.subplots()
+    axes.plot([0, 1], [1, 0])
+    report.show_figure(fig, alt="A line going down.", caption="A line", save_to=tmp_path / "figures" / "line.png")
+    saved = (tmp_path / "figures" / "line.png").read_bytes()
+    assert saved.startswith(b"\x89PNG") and base64.b64decode(shown[0]["image/png"]) == saved

@@ -17,7 +17,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from equity_audit.publish import render
-from equity_audit.publish.render import add_contents, number_contents, print_tables, report_order
+from equity_audit.publish.render import add_contents, appendix_cells, number_contents, print_tables, report_order
 
 POPPLER = shutil.which("pdftotext") and shutil.which("pdfinfo")
 
@@ -171,3 +171,12 @@ def test_no_two_lines_of_text_overlap(pdf):
         overlap = (width > 1) & (height > 1)
         np.fill_diagonal(overlap, False)
         assert not overlap.any(), f"page {number}: text lines overlap at {boxes[np.argwhere(overlap)[0]].tolist()}"
+
+
+def test_the_cells_the_report_adds_have_fixed_ids():
+    """Two renderings of one run write the same HTML: no cell the report adds draws a random id."""
+    md = nbformat.v4.new_markdown_cell
+    added = report_order([[md("# Q", id="q")], [md("# Plan", id="plan"), md("## Appendix A: methods", id="a")]],
+                         appendix_cells({"settings": {"min_n": 10}}))
+    assert [cell.id for cell in added] == ["plan", "q", "appendices-heading", "a", "appendix-settings",
+                                           "appendix-suppression-rules"]

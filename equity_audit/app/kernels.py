@@ -15,7 +15,7 @@ from pathlib import Path
 from jupyter_client import AsyncKernelManager
 from traitlets import default
 
-__all__ = ["IPCKernelManager"]
+__all__ = ["IPCKernelManager", "WarmKernel"]
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -42,3 +42,58 @@ class IPCKernelManager(AsyncKernelManager):
         folder = getattr(self, "_socket_folder", None)
         if not restart and folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+class WarmKernel:
+    """A kernel started, and its notebook's imports loaded, before the notebook runs.
+
+    The pipeline starts the kernel of a step while the steps before it run, so
+    that a step begins with its libraries in memory, and keeps it for the
+    step's later passes (:mod:`equity_audit.app.memo`). Pass it to papermill as
+    ``km=kernel.manager``: papermill then leaves it running, and
+    :meth:`shutdown` ends it.
+
+    Parameters
+    ----------
+    cwd : Path
+        Folder the kernel starts in (the run folder).
+    setup : str
+        Code run silently once the kernel is up: imports, never anything the
+        notebook shows. An error in it is ignored, so that the notebook's own
+        cell meets it and reports it.
+    timeout : float
+        Seconds to wait for the kernel and for the setup code.
+    """
+
+    def __init__(self, cwd: Path, setup: str = "", *, timeout: float = 120):
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        self.manager = IPCKernelManager(kernel_name="python3")
+        run_sync(self.manager.start_kernel)(cwd=str(cwd))
+        self._client = BlockingKernelClient()
+        self._client.load_connection_info(self.manager.get_connection_info())
+        self._client.start_channels()
+        try:
+            self._client.wait_for_ready(timeout=timeout)
+            if setup:
+                self.run(setup, timeout=timeout)
+        except Exception:
+            self.shutdown()
+            raise
+
+    def run(self, code: str, *, timeout: float = 120) -> bool:
+        """Run ``code`` silently (no output, no execution count); whether it ran without error."""
+        message = self._client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        while True:
+            reply = self._client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == message:
+                return reply["content"].get("status") == "ok"
+
+    def shutdown(self) -> None:
+        """End the kernel and remove its socket folder."""
+        from jupyter_core.utils import run_sync
+
+        self._client.stop_channels()
+        if self.manager.has_kernel:
+            run_sync(self.manager.shutdown_kernel)(now=False)

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -26,14 +26,14 @@ import nbformat
 import papermill as pm
 
 from equity_audit._version import __version__
-from equity_audit.app.kernels import IPCKernelManager
+from equity_audit.app.kernels import IPCKernelManager, WarmKernel
 from equity_audit.config import district_label, load_config
 from equity_audit.data.enrollment import student_years
 from equity_audit.data.requirements import analysis, missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
-from equity_audit.publish.profiles import write_profiles, write_school_composition
+from equity_audit.publish.profiles import profile_pages, write_index, write_profiles, write_school_composition
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_workbook)
 from equity_audit.publish.release import audit_release
@@ -87,6 +87,14 @@ class Step:
     def reads_results(self) -> bool:
         """Whether the notebook reads what the notebooks before it wrote (findings, tables)."""
         return bool(self._calls({"gather_findings", "read_findings", "read_table"}))
+
+    @property
+    def imports(self) -> str:
+        """The notebook's import statements, one a line: what its kernel loads before it runs."""
+        cells = nbformat.read(self.path, as_version=4).cells
+        trees = [ast.parse(cell.source) for cell in cells if cell.cell_type == "code"]
+        return "\n".join(ast.unparse(node) for tree in trees for node in tree.body
+                         if isinstance(node, (ast.Import, ast.ImportFrom)))
 
     def _calls(self, names: set[str]) -> list[ast.Call]:
         cells = nbformat.read(self.path, as_version=4).cells
@@ -145,13 +153,14 @@ def steps(folder: Path | None = None) -> list[Step]:
 
 
 def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = "",
-             progress: bool = False, timeout: int = 1800, provided=None) -> Path:
+             progress: bool = False, timeout: int = 1800, provided=None, kernel: WarmKernel | None = None) -> Path:
     """Execute one notebook with papermill into ``run_dir/confidential/notebooks``.
 
     With ``provided`` (the district's tables), the cells of every analysis whose
     inputs are missing are replaced by a note saying what is missing
-    (:func:`prepared_notebook`). Raises :class:`StepFailedError` naming the
-    notebook and cell on failure.
+    (:func:`prepared_notebook`). With ``kernel``, the notebook runs on that
+    (already started) kernel, which stays running; otherwise on a new one.
+    Raises :class:`StepFailedError` naming the notebook and cell on failure.
     """
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -161,11 +170,13 @@ def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = ""
         if provided is not None:  # a file, so that the run records a path, not a whole notebook
             source = Path(folder) / step.path.name
             nbformat.write(prepared_notebook(step, provided), source)
-        return _execute(step, source, out, parameters, run_dir=run_dir, progress=progress, timeout=timeout)
+        return _execute(step, source, out, parameters, run_dir=run_dir, progress=progress, timeout=timeout,
+                        kernel=kernel)
 
 
 def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: Path, progress: bool,
-             timeout: int) -> Path:
+             timeout: int, kernel: WarmKernel | None = None) -> Path:
+    started = {"km": kernel.manager} if kernel is not None else {}  # papermill leaves a given kernel running
     try:
         pm.execute_notebook(
             str(source), str(out), parameters=parameters, kernel_name="python3",
@@ -174,6 +185,7 @@ def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: 
             language="python", resources={"metadata": {"path": str(run_dir)}}, progress_bar=progress,
             execution_timeout=timeout, log_output=False,
             kernel_manager_class=IPCKernelManager,  # no TCP port, no "without encryption" warning
+            **started,
         )
     except pm.PapermillExecutionError as err:
         first_line = next(iter(err.source.strip().splitlines()), "")
@@ -228,8 +240,74 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+class Kernels:
+    """The kernels of one run: each started ahead of its step, and kept for the step's next pass.
+
+    A kernel starts (and loads its notebook's imports) in the background while
+    the steps before it run: :meth:`prepare`. A step that reads only the district
+    keeps its kernel after it ran, with the memo of :mod:`equity_audit.app.memo`,
+    so that a second pass after the joint disclosure audit recomputes only what
+    the audit can change; a step that reads the others' results gets a new kernel
+    every pass. :meth:`close` ends every kernel.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self._starting: dict[str, Future] = {}
+        self._kept: dict[str, WarmKernel] = {}
+        self._lock = threading.Lock()
+        # one at a time: a kernel loading its imports takes a core, and the first is needed first
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-kernel")
+
+    def prepare(self, upcoming: list[Step]) -> None:
+        """Start kernels for ``upcoming`` steps in the background, in order (none for a kept one)."""
+        with self._lock:
+            for step in upcoming:
+                if step.name not in self._starting and step.name not in self._kept:
+                    self._starting[step.name] = self._starter.submit(self._start, step)
+
+    def take(self, step: Step) -> WarmKernel:
+        """The kernel for ``step``'s run: kept from its previous pass, started ahead, or started now."""
+        with self._lock:
+            kept = self._kept.pop(step.name, None)
+            starting = self._starting.pop(step.name, None)
+        if kept is not None:
+            kept.run("__import__('equity_audit.app.memo', fromlist=['next_pass']).next_pass()")
+            return kept
+        return starting.result() if starting is not None else self._start(step)
+
+    def done(self, step: Step, kernel: WarmKernel) -> None:
+        """Hand back the kernel ``step`` ran on: kept when its next pass may reuse what it computed."""
+        if step.reads_results:
+            kernel.shutdown()
+            return
+        with self._lock:
+            self._kept[step.name] = kernel
+
+    def close(self) -> None:
+        """End every kernel, started or kept."""
+        with self._lock:
+            starting, kept = list(self._starting.values()), list(self._kept.values())
+            self._starting.clear()
+            self._kept.clear()
+        for future in starting:
+            future.cancel()
+        self._starter.shutdown(wait=True)
+        ended = [*kept, *(f.result() for f in starting if not f.cancelled() and f.exception() is None)]
+        with ThreadPoolExecutor(max_workers=max(1, len(ended)), thread_name_prefix="equity-audit-end") as pool:
+            list(pool.map(WarmKernel.shutdown, ended))  # each waits for its kernel to exit: all at once
+
+    def _start(self, step: Step) -> WarmKernel:
+        # the imports run in a throwaway namespace: the notebook's own names stay for its cells
+        setup = f"exec(compile({step.imports!r}, '<imports>', 'exec'), {{}})"
+        if not step.reads_results:
+            setup += "\n__import__('equity_audit.app.memo', fromlist=['install']).install()"
+        return WarmKernel(self.run_dir, setup)
+
+
 def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir: Path, run_dir: Path,
-               config_path: str, log, progress: bool, workers: int | None) -> list[Path]:
+               config_path: str, log, progress: bool, workers: int | None,
+               kernels: "Kernels | None" = None) -> list[Path]:
     """Run the steps of one group, at most ``workers`` at a time; their notebooks in step order.
 
     Each step runs its own kernel, so threads suffice: the work is in the kernels.
@@ -245,7 +323,7 @@ def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir:
 
     # a progress bar per notebook would interleave on one line: only a step running alone draws one
     run = partial(_run_numbered, total=total, district=district, data_dir=data_dir, run_dir=run_dir,
-                  config_path=config_path, log=say, progress=progress and workers == 1)
+                  config_path=config_path, log=say, progress=progress and workers == 1, kernels=kernels)
     if workers == 1:
         return [run(number, step) for number, step in group]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="equity-audit-step") as pool:
@@ -260,16 +338,25 @@ def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir:
 
 
 def _run_numbered(number: int, step: Step, *, total: int, district, data_dir: Path, run_dir: Path,
-                  config_path: str, log, progress: bool) -> Path:
-    """Run (or skip, saying why) step ``number`` of ``total``, logging its progress."""
+                  config_path: str, log, progress: bool, kernels: "Kernels | None" = None) -> Path:
+    """Run (or skip, saying why) step ``number`` of ``total``, logging its progress.
+
+    With ``kernels``, the step runs on the kernel they hold for it (started ahead,
+    or kept from its previous pass) and hands it back afterwards.
+    """
     started, counter = time.perf_counter(), f"[{number}/{total}]"
     if missing := step.missing(district.tables):
         log(f"{counter} {step.name} skipped: it needs {' or '.join(missing)}")
         return skipped_notebook(step, missing, run_dir, district.tables)
     not_run = [name for name in step.analyses if analysis(name).missing(district.tables)]
     log(f"{counter} {step.name} ..." + (f" (without {', '.join(not_run)}: inputs missing)" if not_run else ""))
-    out = run_step(step, data_dir=data_dir, run_dir=run_dir, config_path=config_path,
-                   progress=progress, provided=district.tables)
+    kernel = kernels.take(step) if kernels is not None else None
+    try:
+        out = run_step(step, data_dir=data_dir, run_dir=run_dir, config_path=config_path,
+                       progress=progress, provided=district.tables, kernel=kernel)
+    finally:
+        if kernel is not None:
+            kernels.done(step, kernel)
     log(f"{counter} {step.name} done in {time.perf_counter() - started:.1f} s")
     return out
 
@@ -347,7 +434,8 @@ def _replace(run_dir: Path, build: Path) -> None:
 
 
 def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, cover: dict, *, log,
-                   progress, workers: int | None = None, only: Callable[[Step], bool] | None = None) -> list[Path]:
+                   progress, workers: int | None = None, only: Callable[[Step], bool] | None = None,
+                   kernels: Kernels | None = None) -> list[Path]:
     """Execute (or skip, naming what is missing) every notebook in order; the executed notebooks' paths.
 
     The steps of a group (:func:`step_groups`) run at the same time, at most ``workers`` at
@@ -358,7 +446,8 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
         todo = [(number, step) for number, step in group if only is None or only(step)]
         ran = dict(zip((step.name for _, step in todo),
                        _run_group(todo, len(all_steps), district, data_dir=data_dir, run_dir=run_dir,
-                                  config_path=config_path, log=log, progress=progress, workers=workers)
+                                  config_path=config_path, log=log, progress=progress, workers=workers,
+                                  kernels=kernels)
                        if todo else []))
         executed += [ran.get(step.name, confidential_dir(run_dir) / "notebooks" / step.path.name)
                      for _, step in group]
@@ -373,18 +462,39 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
 def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress,
            workers: int | None = None) -> list:
     """Run every step into ``run_dir``; the (label, file name) of each output written."""
+    kernels = Kernels(run_dir)
+    try:
+        kernels.prepare(steps()[:1])  # the overview's kernel starts while the data is validated
+        cover, executed = _run_passes(data_dir, run_dir, config, config_path, log=log, progress=progress,
+                                                workers=workers, kernels=kernels)
+    finally:
+        kernels.close()
+    return _publish(run_dir, config, cover, executed, log=log)
+
+
+def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress, workers: int | None,
+                kernels: Kernels) -> tuple:
+    """Validate, run the notebooks and the joint disclosure audit until it finds nothing new.
+
+    Returns the report's cover and the executed notebooks' paths.
+    """
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
+    kernels.prepare([step for step in steps() if not step.missing(district.tables)])
     cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
-                              workers=workers)
+                              workers=workers, kernels=kernels)
     write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
     # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
     # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
+    # A notebook that read only the district runs again in the kernel it ran in, recomputing only what reads
+    # the withheld cells (equity_audit.app.memo); the one that reads the others' results gets a new kernel,
+    # started while the audit runs.
     for passes in range(MAX_AUDIT_PASSES + 1):
+        kernels.prepare([step for step in steps() if step.reads_results and not step.missing(district.tables)])
         ledger = audit_release(run_dir, min_n=config.min_n)
         newly = ledger.attrs.get("newly_withheld", 0)
         if not newly:
@@ -396,15 +506,30 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
             "notebooks again so that the report withholds them too")
         touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"])
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
-                                  workers=workers, only=lambda step: step.reads_results or bool(step.tables_written & touched))
+                                  workers=workers, kernels=kernels,
+                                  only=lambda step: step.reads_results or bool(step.tables_written & touched))
+    return cover, executed
+
+
+def _publish(run_dir: Path, config, cover: dict, executed: list[Path], *, log) -> list:
+    """Write the findings, school profiles, report, workbook and PDFs; the (label, file name) of each.
+
+    One Chromium prints the school profiles and the report, in a thread while this
+    one writes the workbook (Chromium works in its own processes).
+    """
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
-    profiles = write_profiles(run_dir, log=log)  # school profiles: pages, PDFs and the report's last appendix
-    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles]).name),
-               ("Workbook", write_workbook(run_dir).name),
-               ("Findings (JSON)", findings_json)]
+    profiles = write_profiles(run_dir, log=log, pdfs=False)  # school profiles: pages and the report's last appendix
+    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles]).name)]
     started = time.perf_counter()
-    if pdf := print_pdf(run_dir / REPORT_NAME, log=log, district=cover["district_name"]):
-        log(f"PDF printed in {time.perf_counter() - started:.1f} s")
+    pages = [(page, page.with_suffix(".pdf")) for page in profile_pages(run_dir)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-pdf") as printer:
+        printing = printer.submit(print_pdf, run_dir / REPORT_NAME, log=log, district=cover["district_name"],
+                                  also=pages)
+        written += [("Workbook", write_workbook(run_dir).name), ("Findings (JSON)", findings_json)]
+        pdf = printing.result()
+    write_index(run_dir)  # links each school's PDF when it was printed
+    if pdf:
+        log(f"PDF printed in {time.perf_counter() - started:.1f} s (with the {len(pages)} school profiles' PDFs)")
         written.append(("PDF", pdf.name))
     elif find_chromium() is None:
         log(NO_PDF_MESSAGE)

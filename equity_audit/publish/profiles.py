@@ -12,7 +12,8 @@ so the audit checks it jointly with every other table.
 
 Each profile is written as ``OUT/schools/<slug>.html`` and printed to
 ``OUT/schools/<slug>.pdf`` with the report's own Chromium printer
-(:func:`~equity_audit.publish.render.print_pdf`); ``OUT/schools/index.html``
+(:func:`~equity_audit.publish.render.print_pdfs`; in a run, by the Chromium that
+prints the report); ``OUT/schools/index.html``
 links them. :func:`appendix_notebook` holds the same profiles for the report's
 appendix. Every text that comes from the data is HTML-escaped, and file names
 are slugs made of ``a-z``, ``0-9`` and ``-`` only.
@@ -45,13 +46,13 @@ from equity_audit.privacy import suppress
 from equity_audit.publish.findings import FINDINGS_NAME, read_findings
 from equity_audit.publish.narrative import fmt_value, label
 from equity_audit.publish.release import STATUS_COLUMN
-from equity_audit.publish.render import CONTENT_SECURITY_POLICY, print_pdf
+from equity_audit.publish.render import CONTENT_SECURITY_POLICY, print_pdfs
 from equity_audit.publish.rundir import write_table
 from equity_audit.questions.overview import school_names
 
 __all__ = ["SchoolMeasure", "SCHOOL_MEASURES", "COMPOSITION_TABLE", "SCHOOLS_DIR", "school_composition",
            "write_school_composition", "school_profiles", "profile_html", "appendix_html", "appendix_notebook",
-           "write_profiles", "slugs", "shown_count"]
+           "write_profiles", "profile_pages", "write_index", "slugs", "shown_count"]
 
 #: The released table of students by school and subgroup that the profiles add to a run.
 COMPOSITION_TABLE = "composition_by_school"
@@ -400,11 +401,14 @@ def appendix_notebook(run_dir: str | Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[heading, profiles])
 
 
-def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = None) -> Path:
+def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = None, pdfs: bool = True) -> Path:
     """Write ``schools/<slug>.html`` and ``.pdf`` for every school, ``schools/index.html``, and the appendix.
 
     Call it after the joint disclosure audit and ``findings.json``. The PDFs are
-    printed with :func:`~equity_audit.publish.render.print_pdf` (none without Chromium).
+    printed with one Chromium (:func:`~equity_audit.publish.render.print_pdfs`; none
+    without Chromium). With ``pdfs=False`` neither the PDFs nor the index are
+    written: the caller prints :func:`profile_pages` (with the report, one Chromium
+    for all) and then calls :func:`write_index`.
 
     Returns
     -------
@@ -418,15 +422,30 @@ def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = N
     for profile in profiles:  # one page per school
         page = folder / f"{profile.slug}.html"
         page.write_text(_page(f"School profile: {profile.name}", profile_html(profile)), encoding="utf-8")
-        print_pdf(page, page.with_suffix(".pdf"))
-    links = "".join(f'<li><a href="{p.slug}.html">{escape(p.name)}</a>'
-                    + (f' (<a href="{p.slug}.pdf">PDF</a>)' if (folder / f"{p.slug}.pdf").exists() else "") + "</li>"
-                    for p in profiles)
-    (folder / "index.html").write_text(_page("School profiles", f"<h1>School profiles</h1><ul>{links}</ul>"),
-                                       encoding="utf-8")
+    if pdfs:
+        print_pdfs([(page, None, "") for page in profile_pages(run_dir)])
+        write_index(run_dir, profiles)
     if log:
         log(f"{len(profiles)} school profiles written (schools/index.html)")
     out = run_dir / "confidential" / "appendices" / "school_profiles.ipynb"  # not one of the audit's notebooks
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(appendix_notebook(run_dir), out)
     return out
+
+
+def profile_pages(run_dir: str | Path) -> list[Path]:
+    """The school pages :func:`write_profiles` wrote (``schools/<slug>.html``), in school order."""
+    folder = Path(run_dir) / SCHOOLS_DIR
+    return [page for profile in school_profiles(run_dir) if (page := folder / f"{profile.slug}.html").exists()]
+
+
+def write_index(run_dir: str | Path, profiles: list[Profile] | None = None) -> Path:
+    """Write ``schools/index.html``: a link to every school's page, and to its PDF when there is one."""
+    folder = Path(run_dir) / SCHOOLS_DIR
+    profiles = school_profiles(run_dir) if profiles is None else profiles
+    links = "".join(f'<li><a href="{p.slug}.html">{escape(p.name)}</a>'
+                    + (f' (<a href="{p.slug}.pdf">PDF</a>)' if (folder / f"{p.slug}.pdf").exists() else "") + "</li>"
+                    for p in profiles)
+    index = folder / "index.html"
+    index.write_text(_page("School profiles", f"<h1>School profiles</h1><ul>{links}</ul>"), encoding="utf-8")
+    return index

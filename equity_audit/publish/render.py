@@ -53,7 +53,7 @@ from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
 from equity_audit.publish.summary import summary_html
 
-__all__ = ["render_report", "combine_notebooks", "print_pdf", "find_chromium", "write_workbook",
+__all__ = ["render_report", "combine_notebooks", "print_pdf", "print_pdfs", "find_chromium", "write_workbook",
            "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
            "NO_PDF_MESSAGE", "TABLE_DESCRIPTIONS", "CONTENT_SECURITY_POLICY", "clean_report_html",
            "PdfError", "chromium_command", "CHROMIUM_FLAGS"]
@@ -178,7 +178,8 @@ def report_order(notebooks: list[list], extra_appendices: list | None = None) ->
               if cell.cell_type == "markdown" and cell.source.lstrip().startswith(APPENDIX_START)]
     split = starts[0] if starts else len(last)
     appendices = [*last[split:], *(extra_appendices or [])]
-    heading = [nbformat.v4.new_markdown_cell("# Appendices")] if appendices else []
+    # fixed cell ids (nbformat would draw random ones, which the HTML carries): a run writes the same report
+    heading = [nbformat.v4.new_markdown_cell("# Appendices", id="appendices-heading")] if appendices else []
     return [*last[:split], *(cell for cells in questions for cell in cells), *heading, *appendices]
 
 
@@ -221,7 +222,8 @@ def appendix_cells(cover: dict) -> list:
                   "status column, with these codes.\n\n"
                   '<table class="audit-table"><thead><tr><th>Code</th><th>Meaning</th></tr></thead>'
                   f"<tbody>{codes}</tbody></table>\n")
-    return [nbformat.v4.new_markdown_cell(settings_cell), nbformat.v4.new_markdown_cell(rules_cell)]
+    return [nbformat.v4.new_markdown_cell(settings_cell, id="appendix-settings"),
+            nbformat.v4.new_markdown_cell(rules_cell, id="appendix-suppression-rules")]
 
 
 def render_report(notebooks: list[Path], out_path: Path, *, cover: dict, appendices: Sequence[Path] = ()) -> Path:
@@ -500,7 +502,8 @@ def chromium_command(chromium: str, profile: str) -> list[str]:
 
 
 def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, timeout: float = 120,
-              log: Callable[[str], None] | None = None, district: str = "") -> Path | None:
+              log: Callable[[str], None] | None = None, district: str = "",
+              also: Sequence[tuple[str | Path, str | Path]] = ()) -> Path | None:
     """Print the HTML report to PDF with headless Chromium; the path, or None when no Chromium is installed.
 
     Chromium runs with no network and (unless run as root) its sandbox
@@ -516,14 +519,34 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     written into the HTML (:func:`number_contents`) and printed again, until the
     numbers hold (Chromium has no CSS ``target-counter``).
 
+    ``also`` holds more ``(html, pdf)`` pages (the school profiles) that the same
+    Chromium prints first, each as :func:`print_pdfs` would: one browser start for all.
+
     Raises
     ------
     PdfError
         When Chromium is installed but fails, prints nothing or runs out of time.
     """
-    html_path = Path(html_path).resolve()
-    pdf_path = Path(pdf_path).resolve() if pdf_path else html_path.with_suffix(".pdf")
-    pdf_path.unlink(missing_ok=True)  # never leave an earlier run's PDF beside a new report
+    printed = print_pdfs([*((html, pdf, "") for html, pdf in also), (html_path, pdf_path, district)], timeout=timeout)
+    return printed[-1] if printed else None
+
+
+def print_pdfs(pages: Sequence[tuple[str | Path, str | Path | None, str]], *, timeout: float = 120) -> list[Path] | None:
+    """Print several HTML pages, each ``(html, pdf or None, district)``, with one headless Chromium.
+
+    Each page is printed as :func:`print_pdf` prints one (its PDF beside it when
+    ``pdf`` is None), with ``timeout`` seconds for each. Returns the PDFs' paths,
+    or None when no Chromium is installed (then no page's earlier PDF is left).
+
+    Raises
+    ------
+    PdfError
+        When Chromium is installed but fails, prints nothing or runs out of time.
+    """
+    jobs = [(Path(html).resolve(), Path(pdf).resolve() if pdf else Path(html).resolve().with_suffix(".pdf"), district)
+            for html, pdf, district in pages]
+    for _html, pdf, _district in jobs:
+        pdf.unlink(missing_ok=True)  # never leave an earlier run's PDF beside a new report
     chromium = find_chromium()
     if chromium is None:
         return None
@@ -534,7 +557,12 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
         except OSError as err:
             raise PdfError(f"The PDF could not be printed: {chromium} could not be started ({err}).") from None
         try:
-            data = _print_numbered(browser, html_path, district)
+            for html, pdf, district in jobs:  # a report and a few school pages
+                browser.deadline = time.monotonic() + timeout
+                data = _print_numbered(browser, html, district)
+                if not data.startswith(b"%PDF"):
+                    raise PdfError(f"The PDF could not be printed: {chromium} returned no PDF.")
+                pdf.write_bytes(data)
         except TimeoutError:
             raise PdfError(f"The PDF could not be printed: {chromium} did not finish within {timeout:g} s."
                            ) from None
@@ -543,10 +571,7 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
             raise PdfError(f"The PDF could not be printed: {chromium} failed ({detail}).") from None
         finally:
             browser.close()
-    if not data.startswith(b"%PDF"):
-        raise PdfError(f"The PDF could not be printed: {chromium} returned no PDF.")
-    pdf_path.write_bytes(data)
-    return pdf_path
+    return [pdf for _html, pdf, _district in jobs]
 
 
 def _print_numbered(browser: "_DevTools", html_path: Path, district: str) -> bytes:

@@ -47,8 +47,8 @@ def show_figure(fig: plt.Figure, *, alt: str, caption: str, save_to=None) -> Non
     buffer = io.BytesIO()
     with plt.rc_context(LITERAL_TEXT):  # a "$" in a label drawn now prints as a dollar sign
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    if save_to is not None:
-        save_figure(fig, save_to)
+    if save_to is not None:  # the PNG just drawn: drawing a figure again costs as much as the first time
+        _write_png(buffer.getvalue(), save_to)
     plt.close(fig)
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
     display({"image/png": png, "text/plain": f"Figure: {caption}"},
@@ -57,12 +57,18 @@ def show_figure(fig: plt.Figure, *, alt: str, caption: str, save_to=None) -> Non
 
 def save_figure(fig: plt.Figure, path) -> None:
     """Write ``fig`` as a PNG, creating the folder."""
+    buffer = io.BytesIO()
+    with plt.rc_context(LITERAL_TEXT):
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _write_png(buffer.getvalue(), path)
+
+
+def _write_png(png: bytes, path) -> None:
     from pathlib import Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context(LITERAL_TEXT):
-        fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
+    path.write_bytes(png)
 
 
 def show_table(table: pd.DataFrame, *, caption: str, index: bool = False, empty: str = "",
