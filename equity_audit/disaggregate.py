@@ -46,7 +46,7 @@ from equity_audit.privacy import DisclosureWarning, suppress
 from equity_audit.data.contract import UNKNOWN
 
 __all__ = ["disaggregate", "disaggregate_cells", "disaggregate_each", "quantiles_each", "scan_intersections",
-           "publishable", "COMPARATORS"]
+           "flagged_but_withheld", "publishable", "COMPARATORS"]
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median", "count")
@@ -56,7 +56,8 @@ _UNSET = object()  # an argument not given (None is a value)
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
                  comparator: str | dict = "rest", min_n: int = 10, confidence: float = 0.95,
                  fdr: float = 0.05, cluster: str | None = None,
-                 adjust_for: list[str] | None = None, strata: str | list[str] | None = None) -> pd.DataFrame:
+                 adjust_for: list[str] | None = None, strata: str | list[str] | None = None,
+                 _keep_protecting: bool = False) -> pd.DataFrame:
     """Break ``metric`` down by the crossed cells of the ``by`` columns.
 
     Parameters
@@ -182,7 +183,9 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         table = _shrink_toward_main_effects(table, cells, by, statistic)
         table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
                                     confidence, data[cluster] if cluster is not None else None)
-    return _withhold_small(_complementary(table, by, min_n), min_n)
+    # _keep_protecting: the numbers of cells withheld only to protect others stay, for scan_intersections to
+    # test them and blank them itself
+    return _withhold_small(_complementary(table, by, min_n), min_n, keep_protecting=_keep_protecting)
 
 
 def disaggregate_cells(cells: pd.DataFrame, fine: pd.DataFrame, *, by: list[str], statistic: str,
@@ -884,13 +887,38 @@ def _complementary(table: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFra
     return table
 
 
-def _withhold_small(table: pd.DataFrame, min_n: int) -> pd.DataFrame:
+def _withhold_small(table: pd.DataFrame, min_n: int, *, keep_protecting: bool = False) -> pd.DataFrame:
     numbers = [c for c in ("estimate", "low", "high", "difference", "difference_low", "difference_high",
                            "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
                            "shrunk_estimate", "interaction", "interaction_low", "interaction_high",
-                           "interaction_pvalue") if c in table.columns]
-    table.loc[table["suppressed"], numbers] = np.nan
+                           "interaction_pvalue", "interaction_conditional_pvalue") if c in table.columns]
+    withheld = table["suppressed"].astype(bool)
+    if keep_protecting:
+        withheld &= table["n"] < min_n
+    table.loc[withheld, numbers] = np.nan
     return table.reset_index(drop=True)
+
+
+def flagged_but_withheld(scan: pd.DataFrame) -> pd.DataFrame:
+    """The intersections of a scan that differ beyond main effects but are withheld from publication.
+
+    A cell of ``min_n`` or more students is withheld when publishing it would
+    give away a smaller cell of its row or column (complementary suppression).
+    Its test is still valid, and a difference there is a question for the
+    team: :func:`scan_intersections` tests it, blanks it in the table it
+    returns and keeps it in ``attrs["flagged_but_withheld"]``. These rows go to
+    the confidential folder with their numbers; the report says only how many.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> flagged_but_withheld(pd.DataFrame({"intersection": ["a × b"]})).empty
+    True
+    """
+    kept = scan.attrs.get("flagged_but_withheld")
+    if kept is None or kept.empty:
+        return pd.DataFrame(columns=[c for c in scan.columns if c != "suppressed"] + ["withheld_from_report"])
+    return kept.drop(columns=["suppressed"]).assign(withheld_from_report=True).reset_index(drop=True)
 
 
 def publishable(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
@@ -993,7 +1021,7 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     options.setdefault("adjust_for", list(columns))
     parts = []
     for combo in combinations(columns, depth):
-        table = disaggregate(data, metric, by=list(combo), **options)
+        table = disaggregate(data, metric, by=list(combo), _keep_protecting=True, **options)
         names = [table[c].astype(str).radd(f"{c.replace('_', ' ')}: ") for c in combo]
         table["intersection"] = names[0].str.cat(names[1:], sep=" × ")
         table["columns"] = " × ".join(combo)
@@ -1004,7 +1032,9 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     stacked = pd.concat(parts, ignore_index=True)
     min_n, fdr = options.get("min_n", 10), options.get("fdr", 0.05)
     stacked["qvalue"], stacked["flagged"] = _false_discovery(stacked, "pvalue", min_n, fdr)
-    family = (stacked["_scanned"] & ~stacked["suppressed"] & (stacked["comparator_n"] >= min_n)).to_numpy()
+    # a cell withheld only to protect a smaller one (complementary) is still tested: its flag goes to the
+    # confidential folder (:func:`flagged_but_withheld`), so the team hears of it without the report showing it
+    family = (stacked["_scanned"] & (stacked["n"] >= min_n) & (stacked["comparator_n"] >= min_n)).to_numpy()
     if "interaction_pvalue" in stacked:
         model = [*dict.fromkeys([*columns, *(options.get("adjust_for") or [])])]
         stacked["beyond_main_effects"], stacked["interaction_conditional_pvalue"] = _forward_selection(
@@ -1012,10 +1042,16 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     else:  # medians: no model, nothing beyond main effects
         stacked["beyond_main_effects"] = False
     # rounded, so sums taken in another row order (last-bit differences) do not reorder ties
+    withheld = stacked["suppressed"].astype(bool).to_numpy()
+    kept = stacked[withheld & stacked["beyond_main_effects"].to_numpy(bool)].drop(columns=["_scanned", "_cell"])
+    stacked = _withhold_small(stacked, min_n)  # now every withheld cell's numbers go, as disaggregate's do
+    stacked.loc[withheld, "beyond_main_effects"] = False
     order = stacked.assign(_size=stacked["interaction"].abs().round(10)).sort_values(
         ["beyond_main_effects", "_size", "columns", "intersection"], ascending=[False, False, True, True],
         kind="mergesort")
-    return order.drop(columns=["_size", "_scanned", "_cell"]).reset_index(drop=True)
+    out = order.drop(columns=["_size", "_scanned", "_cell"]).reset_index(drop=True)
+    out.attrs["flagged_but_withheld"] = kept.reset_index(drop=True)
+    return out
 
 
 def _forward_selection(stacked, family, data, metric, model, options):

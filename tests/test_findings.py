@@ -136,7 +136,8 @@ def test_every_registry_entry_has_a_known_measure_section_and_layout():
         assert F._base_key(source.measure) in F.MEASURES, name
         assert source.section in F.QUESTIONS and source.layout in F._CONVERTERS, name
         assert source.unit in ("district", "school", "plc", "teacher", "scorer")
-        assert source.confidential == (source.unit in ("teacher", "scorer")), name
+        # confidential: results about teachers and scorers, and intersections withheld to protect smaller ones
+        assert source.confidential == (source.unit in ("teacher", "scorer") or name.endswith("_withheld")), name
 
 
 def test_finding_sentence_says_worse_or_better_plainly():
@@ -231,3 +232,41 @@ def test_a_registered_table_missing_a_column_is_named_in_a_plain_error(tmp_path)
     pd.read_csv(path).drop(columns=["comparator_estimate"]).to_csv(path, index=False)
     with pytest.raises(F.FindingsError, match="pace_by_subgroup has no column 'comparator_estimate'"):
         F.build_findings(run)
+
+
+def _hidden_intersection(seed: int, effect: float) -> pd.DataFrame:
+    """Two yes/no groups; their 41-student intersection grows ``effect`` levels a year slower, and the
+    5 students of one group without the other make publishing that intersection give them away."""
+    rng = np.random.default_rng(seed)
+    sizes = {("Yes", "Yes"): 41, ("Yes", "No"): 5, ("No", "Yes"): 200, ("No", "No"): 1000}
+    rows = [(a, b) for (a, b), k in sizes.items() for _ in range(k)]
+    data = pd.DataFrame(rows, columns=["club", "team"])
+    data["pace"] = 1.0 - 0.1 * (data["team"] == "Yes") + rng.normal(0, 0.3, len(data))
+    data.loc[(data["club"] == "Yes") & (data["team"] == "Yes"), "pace"] -= effect
+    return data
+
+
+def test_a_flagged_intersection_withheld_for_a_smaller_one_reaches_the_team(tmp_path):
+    from equity_audit.disaggregate import flagged_but_withheld, scan_intersections
+
+    scan = scan_intersections(_hidden_intersection(1, effect=0.5), "pace", ["club", "team"])
+    cell = scan.set_index("intersection").loc["club: Yes × team: Yes"]
+    assert cell["suppressed"] and cell["n"] == 41, "withheld to protect the 5-student cell"
+    assert np.isnan(cell["estimate"]) and not cell["beyond_main_effects"], "the scan itself shows nothing of it"
+    kept = flagged_but_withheld(scan)
+    assert kept["intersection"].tolist() == ["club: Yes × team: Yes"], "still tested: the planted difference"
+    assert kept["interaction"].iloc[0] < -0.3 and kept["withheld_from_report"].all()
+    run = tmp_path
+    (run / "tables").mkdir()
+    (run / "confidential").mkdir()
+    publishable(scan).to_csv(run / "tables" / "pace_intersections.csv", index=False)
+    flagged_but_withheld(scan).to_csv(run / "confidential" / "pace_intersections_withheld.csv", index=False)
+    found = F.build_findings(run)
+    confidential = [f for f in found["confidential"] if f.source == "pace_intersections_withheld"]
+    assert [f.groups for f in confidential] == [["Yes", "Yes"]] and confidential[0].direction == "worse"
+    counts = [f for f in found["published"] if f.kind == "count"]
+    assert len(counts) == 1 and counts[0].n == 1 and "withheld from this report" in counts[0].statement
+    assert "club: Yes × team: Yes" not in counts[0].statement
+    # no planted difference: nothing is flagged, withheld or not
+    null = scan_intersections(_hidden_intersection(2, effect=0.0), "pace", ["club", "team"])
+    assert flagged_but_withheld(null).empty

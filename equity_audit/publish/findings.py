@@ -268,6 +268,11 @@ REGISTRY = {source.table: source for source in [
     _by("unmet_need_by_subgroup", "unmet_need", "unmet_need"),
     Source("unmet_need_intersections", "unmet_need", "unmet need of intersections", "unmet_need", "intersection",
            kind="beyond_main_effects"),
+    # tested, but withheld to protect a smaller cell: numbers only in the confidential folder
+    Source("pace_intersections_withheld", "unmet_need", "pace of withheld intersections", "pace", "intersection",
+           kind="beyond_main_effects", confidential=True),
+    Source("unmet_need_intersections_withheld", "unmet_need", "unmet need of withheld intersections", "unmet_need",
+           "intersection", kind="beyond_main_effects", confidential=True),
     _by("talent_without_access_by_subgroup", "unmet_need", "talent_without_access"),
     _by("chronic_absence_by_subgroup", "unmet_need", "chronic_absence"),
     Source("chronic_absence_by_school", "unmet_need", "chronic absence by school", "chronic_absence", "funnel",
@@ -387,6 +392,12 @@ def _count_findings(confidential: list[Finding]) -> list[Finding]:
         statement = (f"{units} {source.unit}(s) warrant a closer look in {source.analysis} ({len(found)} result(s)). "
                      "Who they are is in the run's confidential folder, for a professional conversation "
                      "in their PLC.")
+        if source.layout == "intersection":
+            units = len(found)
+            statement = (f"{units} intersection(s) of subgroups differ from what their groups alone predict "
+                         f"({source.analysis}), but are withheld from this report because publishing them would "
+                         "give away a smaller group of students. Which ones, with their numbers, is in the run's "
+                         "confidential folder, for the equity team.")
         out.append(_finding(source, unit_id=None, unit_name=None, subgroups=[], groups=[], kind="count",
                             direction_="neutral", n=units, estimate=None, comparator="", comparator_estimate=None,
                             difference=None, interval=None, qvalue=None, students_affected=None,
