@@ -1005,6 +1005,16 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                                          f"of {var[-1]}"})
                 fixed = True
                 break
+        if not fixed and var[0] != "missing" and _pinned_only_through_missing(blocks, var, min_n, min_width):
+            # as for an n_missing below: refusing the table (the pace table, say) would lose its results and
+            # hide nothing the sizes and counts of students without a value in other tables do not give
+            left_as_is.add(var)
+            ledger.append({"table": ", ".join(sorted({t for t, _b, _i in cells_of[var]})), "block": "",
+                           "group": str(var[-1]), "action": "not protected",
+                           "reason": f"the {_WHAT[var[0]]} of {var[-1]} can be worked out with the group sizes "
+                                     "and numbers of students without a value of other tables, whatever else "
+                                     "is withheld here; the table is kept rather than lose all its results"})
+            continue
         if not fixed and var[0] == "missing":
             # sizes and n published elsewhere give it whatever this table does: refusing the table
             # would lose its results and protect nothing, so the ledger says so instead
@@ -1041,6 +1051,15 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     inert_cells(written).to_csv(previous, index=False)
     out.attrs["newly_withheld"] = newly
     return out
+
+
+def _pinned_only_through_missing(blocks: list[dict], var: tuple, min_n: int, min_width: float) -> bool:
+    """Whether ``var`` is pinned only because group sizes are linked through ``n_missing``."""
+    try:
+        alone, _ = _bounds(blocks, min_n, missing=False)
+    except ReleaseError:
+        return False
+    return var in alone and var not in _exposed({var: alone[var]}, min_width, min_n)
 
 
 def _remembered_cell(row: pd.Series, code: str) -> dict:
