@@ -270,3 +270,15 @@ def test_a_flagged_intersection_withheld_for_a_smaller_one_reaches_the_team(tmp_
     # no planted difference: nothing is flagged, withheld or not
     null = scan_intersections(_hidden_intersection(2, effect=0.0), "pace", ["club", "team"])
     assert flagged_but_withheld(null).empty
+
+
+def test_a_flagged_intersection_the_joint_audit_withheld_goes_to_the_confidential_folder(monkeypatch):
+    from equity_audit.publish import narrative, release
+
+    scan = pd.DataFrame({"intersection": ["a: Yes × b: Yes", "a: No × b: Yes"], "n": [41, 300],
+                         "estimate": [0.6, 1.0], "suppressed": [False, False], "beyond_main_effects": [True, True]})
+    assert narrative.withheld_flags(scan).empty, "both shown in the report"
+    # the run's audit withheld the first in an earlier pass (recorded by label, n and value)
+    monkeypatch.setattr(release, "_AUDITED", {("a: Yes × b: Yes", 41, 0.6): "audit"})
+    kept = narrative.withheld_flags(scan)
+    assert kept["intersection"].tolist() == ["a: Yes × b: Yes"] and kept["withheld_from_report"].all()

@@ -404,6 +404,30 @@ def quadrant_alt(counts: pd.DataFrame, min_n: int = 10) -> str:
             f"a year: at that pace the distance to grade level keeps growing.")
 
 
+def withheld_flags(scan: pd.DataFrame) -> pd.DataFrame:
+    """Intersections that differ beyond main effects but that the report cannot show: for the confidential folder.
+
+    Those withheld in the scan itself to protect a smaller cell
+    (:func:`equity_audit.disaggregate.flagged_but_withheld`), and those the
+    run's joint disclosure audit withheld in an earlier pass (they carry their
+    numbers in the scan, and the published table blanks them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scan = pd.DataFrame({"intersection": ["a × b"], "n": [41], "estimate": [0.6], "suppressed": [False],
+    ...                      "beyond_main_effects": [True]})
+    >>> withheld_flags(scan).empty  # shown in the report: not withheld
+    True
+    """
+    from equity_audit.disaggregate import flagged_but_withheld
+
+    audited = audited_codes(scan).ne("") & scan["beyond_main_effects"].astype(bool)
+    by_audit = scan[audited].drop(columns=["suppressed"], errors="ignore").assign(withheld_from_report=True)
+    parts = [part for part in (flagged_but_withheld(scan), by_audit) if not part.empty]
+    return pd.concat(parts, ignore_index=True) if parts else flagged_but_withheld(scan)
+
+
 def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> pd.DataFrame:
     """The flagged intersections (at most ``top``) in words, with the main-effects prediction."""
     flagged = scan[scan["beyond_main_effects"]].head(top)
