@@ -71,7 +71,10 @@ class WarmKernel:
 
         self.manager = IPCKernelManager(kernel_name="python3")
         run_sync(self.manager.start_kernel)(cwd=str(cwd))
-        self._client = BlockingKernelClient()
+        # with its manager as parent the client asks the manager whether the process lives; on its own it
+        # would go by the heartbeat, which a kernel still loading its imports on a busy machine may not have
+        # started yet ("Kernel died before replying to kernel_info")
+        self._client = BlockingKernelClient(parent=self.manager)
         self._client.load_connection_info(self.manager.get_connection_info())
         self._client.start_channels()
         try:
