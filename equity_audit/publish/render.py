@@ -679,7 +679,11 @@ class _DevTools:
     def _receive(self) -> dict:
         while b"\0" not in self._buffer:
             left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+            # poll, not select: select() refuses a descriptor numbered past 1024, which a long-lived process
+            # (a test session, a notebook server) reaches
+            poller = select.poll()
+            poller.register(self._from_browser, select.POLLIN)
+            if left <= 0 or not poller.poll(left * 1000):
                 raise TimeoutError
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
