@@ -2,6 +2,7 @@
 
 Everything here runs on tables and districts whose truth the test sets.
 """
+import os
 import shutil
 import warnings
 
@@ -38,8 +39,12 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
             values = numbers[column]
             assert not ((values > 0) & (values < min_n)).any(), column
     assert not _counts_behind_shares(table, min_n), "a share and its n give a count from 1 to min_n - 1"
-    withheld = codes.map(lambda c: bool(c & {"small_n", "complementary", "audit"}))
+    words = table[STATUS_COLUMN].astype(object).fillna("").astype(str).str.split(";")
+    # "audit:n_missing" withholds one column of a shown row, "audit" the whole row
+    withheld = words.map(lambda w: bool(set(w) & {"small_n", "complementary", "audit"}))
     assert numbers[withheld].isna().all().all(), "a withheld row still carries a number"
+    for column in {w.split(":")[1] for row in words for w in row if w.startswith("audit:")}:
+        assert numbers.loc[words.map(lambda w, c=column: f"audit:{c}" in w), column].isna().all(), column
     if "flagged" in table:
         assert not table.loc[withheld, "flagged"].astype(bool).any()
 
@@ -484,9 +489,10 @@ def _derivable(released: dict[str, pd.DataFrame]) -> tuple[list, dict]:
     return _exposed(bounds, min_n=MIN_N), bounds
 
 
-# derandomized: the same 15 districts on every run, so CI is reproducible; a random search (derandomize off,
-# max_examples 150+) still finds rare districts, e.g. a size pinned through a block of unknown total (6 Dec)
-@settings(max_examples=15, deadline=None, derandomize=True,
+# derandomized: the same districts on every run, so CI is reproducible; set EQUITY_AUDIT_SEARCH=N to search N
+# random districts instead (a search of that kind found the size pinned through a block of unknown total)
+@settings(max_examples=int(os.environ.get("EQUITY_AUDIT_SEARCH", 25)), deadline=None,
+          derandomize="EQUITY_AUDIT_SEARCH" not in os.environ,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=districts())
 def test_nothing_released_is_derivable_after_the_gate_and_the_audit(tmp_path_factory, data):
@@ -495,14 +501,12 @@ def test_nothing_released_is_derivable_after_the_gate_and_the_audit(tmp_path_fac
     for table in released.values():
         _check_rules(table)
     exposed, bounds = _derivable(released)
-    # no size, count with the outcome (rate x n included), small n_missing or mean is pinned, except what the
-    # ledger lists as not protected: a count only the n_missing links pin, in a table kept rather than lost
+    # no size, count with the outcome (rate x n included), small n_missing or mean is pinned
+    assert not exposed, exposed
     ledger = pd.read_csv(run / "tables" / f"{AUDIT_TABLE}.csv", dtype=str, keep_default_na=False)
-    listed = set(ledger.loc[ledger["action"] == "not protected", "group"])
-    assert {var[-1] for var in exposed} <= listed, exposed
-    assert all(var[0] in ("n", "missing") for var in exposed), exposed
+    assert "not protected" not in set(ledger["action"])
     again = audit_release(run, min_n=MIN_N)  # a second audit finds nothing more to do
-    assert set(again["action"]) <= {"not protected"} and set(again["group"]) <= listed
+    assert again.empty or set(again["action"]) <= {"checked in part", "not checked"}, again
     # every count hidden behind a coded share keeps a range of at least one student
     for var, (low, high) in bounds.items():
         if var[0] == "successes":

@@ -76,7 +76,8 @@ STATUS_CODES = {
                  "comparison are withheld",
     "bottom_coded": "the share is at or below the bottom code of its size band: value, interval and "
                     "comparison are withheld",
-    "audit": "withheld by the joint disclosure audit: together with other tables it gave a group away",
+    "audit": "withheld by the joint disclosure audit: together with other tables it gave a group away; "
+             "with a column after the colon (audit:n_missing) only that column of a shown row is withheld",
     "complementary_share": "the share (with its interval and comparisons) is withheld by the joint disclosure "
                            "audit so that a small count behind another share cannot be worked out by subtraction",
 }
@@ -205,7 +206,7 @@ def remember_audited(run_dir: str | Path) -> int:
     if path.is_file():
         for row in _read_audited(path).itertuples(index=False):
             for key in _keys(row.label, row.n, row.value):
-                _AUDITED[key] = row.code
+                _AUDITED[key] = _join_new(_AUDITED.get(key, ""), row.code)
     return len(_AUDITED) // 2
 
 
@@ -229,12 +230,20 @@ def _cell_label(table: pd.DataFrame) -> pd.Series | None:
 def audited_codes(table: pd.DataFrame) -> pd.Series:
     """The status word the joint audit gave each row of ``table`` in an earlier pass ("" for none).
 
+    Only words that withhold a row or its share count; a single column the
+    audit withheld (``audit:n_missing``) leaves the row shown.
+
     Examples
     --------
     >>> import pandas as pd
     >>> audited_codes(pd.DataFrame({"group": ["A"], "n": [40], "estimate": [0.25]})).tolist()
     ['']
     """
+    return _audited_words(table).map(lambda words: next((w for w in words.split(";") if w and ":" not in w), ""))
+
+
+def _audited_words(table: pd.DataFrame) -> pd.Series:
+    """Every status word the joint audit gave each row in an earlier pass, joined with ``;``."""
     codes = pd.Series("", index=table.index, dtype=object)
     value_column = next((c for c in _VALUE_COLUMNS if c in table), None)
     if not _AUDITED or value_column is None or "n" not in table:
@@ -252,10 +261,9 @@ def audited_codes(table: pd.DataFrame) -> pd.Series:
 
 
 def _with_audited(table: pd.DataFrame, status: pd.Series) -> pd.Series:
-    codes = audited_codes(table)
-    for code in ("audit", "complementary_share"):
-        mark = codes.eq(code) & ~status.str.split(";").map(lambda words, c=code: c in words).astype(bool)
-        status = _add_status(status, mark, code)
+    words = _audited_words(table).str.split(";")
+    for code in sorted({w for row in words for w in row if w}):
+        status = _add_status(status, words.map(lambda row, c=code: c in row).astype(bool), code)
     return status
 
 
@@ -385,6 +393,11 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
     for share, _size, events, own in _share_pairs(numeric, out):
         for c in _hidden_with(share, events, True, numeric, hide) if own else []:
             numeric[c] = numeric[c].mask(shared)
+
+    # a column of a shown row the joint audit withheld (an n_missing that other tables' sizes pinned)
+    for c in numeric:
+        audited = _bool(status.str.split(";").map(lambda words, c=c: f"audit:{c}" in words), out.index)
+        numeric[c] = numeric[c].mask(audited & ~withheld)
 
     # rule 2: small counts in rows that are shown
     for c in count_columns:
@@ -966,7 +979,6 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # blocks of different populations share no variable: each is its own linear program
     # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
     todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
-    left_as_is: set[tuple] = set()
     remembered: list[dict] = []
     while todo:
         population = todo[0]
@@ -981,7 +993,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                            "reason": "these tables do not add up as one population; checked table by table only"})
             todo.pop(0)
             continue
-        exposed = [v for v in _exposed(bounds, min_width, min_n) if v not in left_as_is]
+        exposed = _exposed(bounds, min_width, min_n)
         if not exposed:
             if partial:  # said, so that a reader of the ledger knows what was not checked jointly
                 ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
@@ -1005,25 +1017,24 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                                          f"of {var[-1]}"})
                 fixed = True
                 break
-        if not fixed and var[0] != "missing" and _pinned_only_through_missing(blocks, var, min_n, min_width):
-            # as for an n_missing below: refusing the table (the pace table, say) would lose its results and
-            # hide nothing the sizes and counts of students without a value in other tables do not give
-            left_as_is.add(var)
-            ledger.append({"table": ", ".join(sorted({t for t, _b, _i in cells_of[var]})), "block": "",
-                           "group": str(var[-1]), "action": "not protected",
-                           "reason": f"the {_WHAT[var[0]]} of {var[-1]} can be worked out with the group sizes "
-                                     "and numbers of students without a value of other tables, whatever else "
-                                     "is withheld here; the table is kept rather than lose all its results"})
-            continue
-        if not fixed and var[0] == "missing":
-            # sizes and n published elsewhere give it whatever this table does: refusing the table
-            # would lose its results and protect nothing, so the ledger says so instead
-            left_as_is.add(var)
-            ledger.append({"table": ", ".join(sorted({t for t, _b, _i in cells_of[var]})), "block": "",
-                           "group": str(var[-1]), "action": "not protected",
-                           "reason": f"the {_WHAT[var[0]]} of {var[-1]} follows from group sizes and counts "
-                                     "published in other tables; withholding this table would not hide it"})
-            continue
+        if not fixed and (var[0] == "missing" or _pinned_only_through_missing(blocks, var, min_n, min_width)):
+            # the group's size, stated in other tables as n plus n_missing, gives it away: withholding those
+            # n_missing (the rows stay) breaks the link and keeps the tables' results
+            links = _missing_links(blocks, var, cells_of[var])
+            for table_name, b, cell in links:
+                table = tables[table_name]
+                remembered.append(_remembered_cell(table.loc[cell["index"]], f"audit:{_MISSING}"))
+                table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN],
+                                                                    f"audit:{_MISSING}")
+            for table_name in dict.fromkeys(t for t, _b, _c in links):
+                tables[table_name] = protect(tables[table_name], min_n=min_n, name=table_name)
+                found[table_name] = _blocks(table_name, tables[table_name], min_n)
+            for (table_name, b, cell) in links:
+                ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": cell["group"],
+                               "action": f"withheld (audit:{_MISSING})",
+                               "reason": f"with the group sizes of other tables it gave away the withheld "
+                                         f"{_WHAT[var[0]]} of {var[-1]}"})
+            fixed = bool(links)
         if not fixed:
             names = sorted({t for t, _b, _i in cells_of[var]})
             for table_name in names:
@@ -1053,6 +1064,19 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     return out
 
 
+def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str, int, dict]]:
+    """The shown ``n_missing`` that state sizes pinning ``var``: its group's first, else every group's.
+
+    Each is ``(table, block number, cell)``; the cells ``var`` stands for are not among them.
+    """
+    own_rows = {(t, i) for t, _b, i in own}
+    shown = [(block["table"], b, cell) for b, block in enumerate(blocks) if block["has_missing"]
+             for cell in block["cells"] if not cell["withheld"] and np.isfinite(cell["missing"])
+             and (block["table"], cell["index"]) not in own_rows]
+    same = [link for link in shown if link[2]["group"] == str(var[-1])]
+    return same or shown
+
+
 def _pinned_only_through_missing(blocks: list[dict], var: tuple, min_n: int, min_width: float) -> bool:
     """Whether ``var`` is pinned only because group sizes are linked through ``n_missing``."""
     try:
@@ -1077,7 +1101,7 @@ def _record_audited(run_dir: Path, cells: list[dict]) -> int:
     path = run_dir / "confidential" / AUDITED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     before = _read_audited(path) if path.is_file() else None
-    frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True).drop_duplicates(["label", "n", "value"])
+    frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True).drop_duplicates(["label", "n", "value", "code"])
     inert_cells(frame).to_csv(path, index=False)  # labels are the district's text: no formula in any CSV
     return len(frame) - (0 if before is None else len(before))
 
@@ -1105,6 +1129,11 @@ def _complement_for(var: tuple, block: dict, index) -> tuple[dict | None, str]:
     if shown:
         return min(shown, key=lambda c: (c["n"], c["group"])), "audit"
     return None, ""
+
+
+def _join_new(status: str, code: str) -> str:
+    """``status`` with ``code`` added unless it is already one of its words."""
+    return status if code in status.split(";") else _join(status, code)
 
 
 def _join(status, code: str) -> str:
