@@ -58,12 +58,30 @@ def _year_row(school_year, cell: pd.DataFrame, min_n: int) -> dict:
         return {"school_year": school_year, "n": 0, "comparator_n": 0, "estimate": np.nan,
                 "comparator_estimate": np.nan, "difference": np.nan, "low": np.nan, "high": np.nan}
     row = cell.iloc[0]
-    usable = row["n"] >= min_n and row["comparator_n"] >= min_n
+    usable = row["n"] >= min_n and row["comparator_n"] >= min_n and not _small_counts(row, min_n)
     pick = lambda name: row[name] if usable else np.nan  # noqa: E731
     return {"school_year": school_year, "n": int(row["n"]), "comparator_n": int(row["comparator_n"]),
             "estimate": pick("estimate"), "comparator_estimate": pick("comparator_estimate"),
             "difference": pick("difference"), "low": pick("difference_low"),
             "high": pick("difference_high")}
+
+
+def _small_counts(row: pd.Series, min_n: int) -> bool:
+    """Whether a rate's students with (or without) the outcome, on either side, are 1 to ``min_n - 1``.
+
+    The gap with the overall rate published elsewhere gives the group's rate back, and with its n the
+    count: a year whose counts the release gate would withhold shows no gap.
+
+    >>> _small_counts(pd.Series({"statistic": "rate", "n": 40, "estimate": 0.075,
+    ...                          "comparator_n": 200, "comparator_estimate": 0.25}), 10)
+    True
+    """
+    if row.get("statistic") != "rate":
+        return False
+    counts = [row["estimate"] * row["n"], row["comparator_estimate"] * row["comparator_n"]]
+    sizes = [row["n"], row["comparator_n"]]
+    small = lambda c: 0 < round(c) < min_n  # noqa: E731
+    return any(small(c) or small(n - c) for c, n in zip(counts, sizes))
 
 
 def trend(gaps: pd.DataFrame, confidence: float = 0.95, polarity: int | None = None) -> dict:

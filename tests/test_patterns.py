@@ -105,6 +105,16 @@ def test_small_years_are_not_judged():
     assert trend(gaps)["verdict"] == "not enough data"
 
 
+def test_a_year_whose_counts_are_small_shows_no_gap():
+    # 3 of 400 students with the outcome: the gap, with the overall rate published elsewhere, gives back 3
+    gaps = gap_by_year(make_gaps((0.0075, 0.2), (0.2, 0.2)), "y", column="g", focus="Yes")
+    assert np.isnan(gaps["difference"].iloc[0]) and gaps["n"].tolist() == [400, 400]
+    assert gaps["difference"].iloc[1] == pytest.approx(0.0)
+    # none with the outcome is a count the gate prints (0), so that year keeps its gap
+    assert gap_by_year(make_gaps((0.0,), (0.2,)), "y", column="g", focus="Yes")["difference"].iloc[0] == \
+        pytest.approx(-0.2)
+
+
 @pytest.mark.parametrize("null", [False, True])
 def test_planted_level4_access_gap_is_found_and_null_is_quiet(tmp_path, null):
     from equity_audit.data.subgroups import core_subgroups
