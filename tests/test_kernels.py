@@ -35,3 +35,21 @@ def test_a_kernel_runs_over_ipc_in_a_private_folder_removed_at_shutdown(tmp_path
     assert not list(work.iterdir())  # nothing left in the kernel's working folder
     console = log.read_text()
     assert "without encryption" not in console
+
+
+def test_clients_left_open_by_a_caller_are_closed_when_the_kernel_shuts_down(tmp_path):
+    # papermill keeps the channels of the client it makes from a manager it was given; each holds a ZMQ
+    # context with its threads and descriptors, which piled up over a long session
+    async def run():
+        manager = IPCKernelManager(kernel_name="python3")
+        await manager.start_kernel(cwd=str(tmp_path))
+        client = manager.client()
+        client.start_channels()
+        await client.kernel_info(reply=True, timeout=60)
+        running = client.channels_running
+        await manager.shutdown_kernel(now=True)
+        return running, client
+
+    running, client = asyncio.run(run())
+    assert running and not client.channels_running
+    assert client.context.closed

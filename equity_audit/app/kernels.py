@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
+from jupyter_core.utils import ensure_async
 from traitlets import default
 
 __all__ = ["IPCKernelManager", "WarmKernel"]
@@ -37,7 +38,22 @@ class IPCKernelManager(AsyncKernelManager):
         self._socket_folder = Path(tempfile.mkdtemp(prefix="equity-audit-kernel-"))
         return str(self._socket_folder / "kernel")
 
+    def client(self, **kwargs):
+        """A client of the kernel, stopped when the kernel shuts down for good.
+
+        papermill (nbclient) leaves the channels of a client it made from a
+        manager it was given open, each with its own ZMQ context and threads:
+        over a test session, or a workshop, they ran past 1,024 descriptors.
+        """
+        made = super().client(**kwargs)
+        self._clients = [*getattr(self, "_clients", []), made]
+        return made
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if not restart:
+            for made in getattr(self, "_clients", []):
+                await ensure_async(made.stop_channels())
+            self._clients = []
         await super()._async_cleanup_resources(restart=restart)
         folder = getattr(self, "_socket_folder", None)
         if not restart and folder is not None:
