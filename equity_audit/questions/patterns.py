@@ -229,7 +229,8 @@ def _level4_at_equal_readiness(offered: pd.DataFrame, columns: list[str], option
     equal = equal.rename(columns={c: c.replace("ratio", "ratio_adjusted") for c in _RATIOS})
     restored = ["difference", "difference_low", "difference_high", *_RATIOS]
     equal[restored] = raw[restored].to_numpy()  # the same rows in the same order: only the strata differ
-    return equal.assign(adjusted_for="readiness band at the start of the school year")
+    order = [*raw.columns, *(c for c in equal.columns if c not in raw.columns)]
+    return equal[order].assign(adjusted_for="readiness band at the start of the school year")
 
 
 def _judged_ratio(table: pd.DataFrame) -> pd.DataFrame:
