@@ -66,38 +66,54 @@ def test_planted_size_is_below_the_power_target():
     assert power(0.17, 140, 0.35, 2000, design_effect=1.15) > 0.9
 
 
+#: Level-4 rate in each readiness band (students further ahead get it more often), and how the
+#: students with and without a disability spread over the bands: the first are less often far ahead.
+RATE_BY_BAND = np.array([0.10, 0.15, 0.22, 0.32])
+BAND_MIX = {True: [0.6, 0.25, 0.1, 0.05], False: [0.3, 0.3, 0.25, 0.15]}
+
+
 def student_years(seed: int, students: int, ratio: float, years: int = 3) -> pd.DataFrame:
-    """Student-years ready for Level-4 work; students with ``disability`` get it at ``ratio`` x 16 %."""
+    """Student-years ready for Level-4 work; students with ``disability`` get it at ``ratio`` x the rate of
+    their readiness band, and are less often far ahead (a raw ratio of about 0.76 with ``ratio`` 1)."""
     rng = np.random.default_rng(seed)
     disability = rng.random(students) < 0.09
+    band = np.where(disability, rng.choice(4, students, p=BAND_MIX[True]), rng.choice(4, students, p=BAND_MIX[False]))
     propensity = np.exp(rng.normal(0, 0.3, students) - 0.045)  # lasting, so a student's years cluster
     low_income = rng.random(students) < 0.4
     student = np.repeat(np.arange(students), years)
-    rate = 0.16 * np.where(disability, ratio, 1.0)[student] * propensity[student]
+    rate = (RATE_BY_BAND[band] * np.where(disability, ratio, 1.0) * propensity)[student]
     return pd.DataFrame({
         "student_id": student, "school_year": np.tile(2024 + np.arange(years), students),
         "grade_level": 5, "ready": True,
+        "readiness_band": pd.Categorical(np.array(list(READINESS_BANDS))[band[student]],
+                                         categories=list(READINESS_BANDS)),
         "level4_work": (rng.random(student.size) < rate).astype(int),
         "disability": np.where(disability, "Yes", "No")[student],
         "low_income": np.where(low_income, "Yes", "No")[student],
     })
 
 
-def _found(table: pd.DataFrame) -> bool:
-    row = table[(table["subgroup"] == "disability") & (table["group"] == "Yes")]
-    return bool(row["access_gap"].any())
+def _row(table: pd.DataFrame) -> pd.Series:
+    return table[(table["subgroup"] == "disability") & (table["group"] == "Yes")].iloc[0]
 
 
 def test_a_large_enough_gap_of_the_planted_ratio_is_found():
-    hits = [_found(access_table(student_years(seed, 6000, 0.5), ["disability", "low_income"], all_years=True))
+    rows = [_row(access_table(student_years(seed, 6000, 0.5), ["disability", "low_income"], all_years=True))
             for seed in range(5)]
-    assert sum(hits) >= 4
+    assert sum(bool(row["access_gap"]) for row in rows) >= 4
+    assert all(row["ratio_adjusted"] == pytest.approx(0.5, abs=0.15) for row in rows)
 
 
-def test_no_gap_is_flagged_on_a_null():
-    flags = [int(access_table(student_years(seed, 1500, 1.0), ["disability", "low_income"],
-                              all_years=True)["access_gap"].sum()) for seed in range(5)]
-    assert sum(flags) == 0
+def test_no_gap_is_flagged_on_a_null_where_the_group_is_less_often_far_ahead():
+    districts = [student_years(seed, 6000, 1.0) for seed in range(5)]
+    tables = [access_table(facts, ["disability", "low_income"], all_years=True) for facts in districts]
+    assert sum(int(table["access_gap"].sum()) for table in tables) == 0
+    rows = [_row(table) for table in tables]
+    assert all(row["ratio"] < 0.85 and row["ratio_adjusted"] == pytest.approx(1.0, abs=0.1) for row in rows)
+    # without the readiness bands the same ready students would read a gap in most districts
+    unbanded = [_row(access_table(facts.drop(columns="readiness_band"), ["disability", "low_income"],
+                                  all_years=True)) for facts in districts]
+    assert sum(bool(row["access_gap"]) for row in unbanded) >= 3
 
 
 def banded(groups: dict) -> pd.DataFrame:
