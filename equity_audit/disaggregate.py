@@ -108,8 +108,10 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         means: the difference of means pooled with weights ``n1·n0/(n1+n0)``
         (see :mod:`equity_audit.stratified`). A stratum where either side has
         no student contributes nothing. ``adjusted_for`` names the columns and
-        ``strata_used`` counts the strata that contributed. Not with
-        ``cluster`` or medians.
+        ``strata_used`` counts the strata that contributed. With ``cluster``,
+        each cell's and each comparator's sums in every stratum are divided by
+        their design effect before pooling (the Kish effective counts the
+        comparison without strata uses). Not with medians.
 
     Intersections (two or more ``by`` columns) are tested against a model
     that fits **all main effects jointly** on the student-level cells
@@ -174,8 +176,10 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
     else:
         table = _compare(cells, comparison, by, statistic, confidence)
     if strata is not None:
+        design = None if cluster is None else (table["design_effect"].to_numpy(float),
+                                                table["comparator_design_effect"].to_numpy(float))
         table = _at_equal_strata(table, data, groups, values, by, strata, comparator, statistic, confidence,
-                                 cluster)
+                                 design)
     table = _adjust_and_flag(table, min_n, fdr)
     if len(by) >= 2 and statistic != "median":
         extra = [c for c in (adjust_for or []) if c not in by]
@@ -226,20 +230,23 @@ def disaggregate_cells(cells: pd.DataFrame, fine: pd.DataFrame, *, by: list[str]
     return _withhold_small(_complementary(table, by, min_n), min_n)
 
 
-def _at_equal_strata(table, data, groups, values, by, strata, comparator, statistic, confidence, cluster):
-    """The comparison columns restated within strata (:mod:`equity_audit.stratified`)."""
+def _at_equal_strata(table, data, groups, values, by, strata, comparator, statistic, confidence, design):
+    """The comparison columns restated within strata (:mod:`equity_audit.stratified`).
+
+    ``design``: each cell's and its comparator's design effects when rows are clustered, else None.
+    """
     from equity_audit import stratified
 
     strata = [strata] if isinstance(strata, str) else list(strata)
-    if statistic == "median" or cluster is not None:
-        raise ValueError("strata work with rates and means of one row per student (no median, no cluster)")
+    if statistic == "median":
+        raise ValueError("strata work with rates and means, not medians")
     shape = tuple(len(groups[c].cat.categories) for c in by)
     cell = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in by], shape)
     reference = None
     if isinstance(comparator, dict):
         reference = np.logical_and.reduce([table[c].astype(str).to_numpy() == str(v) for c, v in comparator.items()])
     return stratified.restate_comparison(table, cell, int(np.prod(shape)), values, data, strata, comparator,
-                                         reference, statistic, confidence)
+                                         reference, statistic, confidence, design_effects=design)
 
 
 def _effective(cells, comparison, groups, by, values, clusters, comparator, statistic):

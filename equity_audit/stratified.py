@@ -267,15 +267,22 @@ def comparator_strata(sums: dict[str, np.ndarray], comparator, reference: np.nda
 
 def restate_comparison(table: pd.DataFrame, cell: np.ndarray, size: int, values: pd.Series,
                        data: pd.DataFrame, strata: list[str], comparator, reference, statistic: str,
-                       confidence: float) -> pd.DataFrame:
+                       confidence: float, design_effects=None) -> pd.DataFrame:
     """The table's comparison columns recomputed at equal strata (estimate and n stay raw).
 
     ``cell`` is each row's cell code (the table's row order), ``reference``
-    the mask of the reference cells for a dict comparator.
+    the mask of the reference cells for a dict comparator. ``design_effects``
+    (each cell's and its comparator's, in the table's row order), when rows
+    are clustered, divide the sums of every stratum: the pooled comparison is
+    then made on effective counts, so a student's several rows weigh as the
+    information they carry, not as independent students.
     """
     codes, n_strata = stratum_codes(data, strata)
     own = strata_sums(cell, size, values.to_numpy(float), codes, n_strata)
     other = comparator_strata(own, comparator, reference)
+    if design_effects is not None:
+        own, other = ({name: sums / np.asarray(deff, float)[:, None] for name, sums in part.items()}
+                      for part, deff in zip((own, other), design_effects))
     if statistic == "rate":
         result = mh_rate_comparison(own["total"], own["n"], other["total"], other["n"], confidence)
     else:

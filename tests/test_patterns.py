@@ -120,7 +120,7 @@ def test_planted_level4_access_gap_is_found_and_null_is_quiet(tmp_path, null):
     from equity_audit.data.subgroups import core_subgroups
     from equity_audit.data.synthetic import write_district
 
-    write_district(tmp_path, students=6000, seed=11, null=null, fmt="parquet")
+    manifest = json.loads(Path(write_district(tmp_path, students=6000, seed=11, null=null, fmt="parquet")).read_text())
     district = ea.load_district(tmp_path)
     facts = patterns.student_year_facts(district)
     facts = patterns.with_readiness(facts, patterns.readiness_by_year(district["levels"], facts))
@@ -130,18 +130,31 @@ def test_planted_level4_access_gap_is_found_and_null_is_quiet(tmp_path, null):
     if null:
         assert gaps.empty
     else:
+        planted = next(p for p in manifest["planted"] if p["name"] == "level4_access")
         assert disability.sum() == 1
-        assert gaps.loc[disability, "ratio"].iloc[0] == pytest.approx(0.7, abs=0.15)
+        # readiness at the start of the year, compared at equal readiness band: the planted ratio,
+        # no longer diluted toward 1 (0.7) by end-of-year readiness
+        assert gaps.loc[disability, "ratio_adjusted"].iloc[0] == pytest.approx(planted["effect"], abs=0.1)
+        assert gaps.loc[disability, "adjusted_for"].iloc[0] != ""
 
 
-def test_readiness_compares_the_years_last_level_with_the_expected_level():
-    levels = pd.DataFrame({"student_id": ["a", "a", "b"], "domain": ["m", "m", "m"],
-                           "as_of": pd.to_datetime(["2024-09-20", "2025-06-01", "2025-06-01"]),
-                           "performance_level": [3.0, 3.5, 4.0]})
-    years = years_of(("a", 2025, "s", 3), ("b", 2025, "s", 3))
-    ready = patterns.readiness_by_year(levels, years).set_index("student_id")["ready"]
-    # on 1 June a grade-3 student is expected at about 3.96: a (3.5) is not there yet, b (4.0) is
-    assert ready.to_dict() == {"a": False, "b": True}
+def test_readiness_is_judged_at_the_start_of_the_year_on_the_mean_over_domains():
+    levels = pd.DataFrame({
+        "student_id": ["a", "a", "b", "b", "c", "d"],
+        "domain": ["m", "m", "m", "r", "m", "m"],
+        "as_of": pd.to_datetime(["2024-09-20", "2025-06-01", "2024-09-20", "2024-09-20", "2024-09-20",
+                                 "2024-09-20"]),
+        "performance_level": [3.0, 4.5, 3.5, 2.9, 4.5, 3.2]})
+    years = years_of(("a", 2025, "s", 3), ("b", 2025, "s", 3), ("c", 2025, "s", 3), ("d", 2025, "s", 3))
+    ready = patterns.readiness_by_year(levels, years).set_index("student_id")
+    # on 20 September a grade-3 student is expected at 3 + 36/304 = 3.118 (15 August to 15 June)
+    expected = 3 + 36 / 304
+    assert ready["readiness_margin"].to_dict() == pytest.approx(
+        {"a": 3.0 - expected, "b": (3.5 + 2.9) / 2 - expected, "c": 4.5 - expected, "d": 3.2 - expected})
+    # a ends the year far ahead (4.5 on 1 June), after the year's work: not ready when the year began
+    assert ready["ready"].tolist() == [False, True, True, True]
+    assert pd.isna(ready.loc["a", "readiness_band"])
+    assert ready["readiness_band"].tolist()[1:] == ["at grade to +0.25", "+1 and over", "at grade to +0.25"]
 
 
 def test_headline_trends_follow_the_planted_pace_gap(bundled_facts):

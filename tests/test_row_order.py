@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from equity_audit import scans
 from equity_audit.disaggregate import disaggregate, disaggregate_each, scan_intersections
-from equity_audit.questions.patterns import readiness_by_year
+from equity_audit.questions.patterns import READINESS_BANDS, access_table, readiness_by_year
 from equity_audit.trends import gap_by_year, trend
 
 
@@ -53,7 +53,17 @@ ANALYSES = {
                                                      outcome="pace"),
     "unit rates": lambda d: scans.scan_rates(d, unit="school", outcome="y"),
     "gap by year": lambda d: gap_by_year(d, "y", column="el", focus="Yes"),
+    "disaggregate clustered at equal strata": lambda d: disaggregate(d, "y", by="el", strata="school",
+                                                                     cluster="student_id"),
+    "access at equal readiness": lambda d: access_table(_ready(d), ["el", "low_income"], all_years=True),
 }
+
+
+def _ready(data: pd.DataFrame) -> pd.DataFrame:
+    """The district's rows as ready student-years, the school standing in for the readiness band."""
+    bands = dict(zip("ABCDE", [*READINESS_BANDS, list(READINESS_BANDS)[0]]))
+    return data.assign(grade_level=5, ready=pd.array([True] * len(data), dtype="boolean"), level4_work=data["y"],
+                       readiness_band=data["school"].map(bands))
 
 
 @pytest.mark.parametrize("name", list(ANALYSES))

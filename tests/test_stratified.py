@@ -120,8 +120,23 @@ def test_disaggregate_strata_keeps_the_raw_estimate():
     assert set(equal["adjusted_for"]) == {"band"}
     assert "adjusted_for" not in raw
     with pytest.raises(ValueError):
-        disaggregate(data.assign(student_id=np.arange(600) % 300), "unmet", by="school", strata="band",
-                     cluster="student_id")
+        disaggregate(data.assign(score=rng.random(600)), "score", by="school", strata="band", statistic="median")
+
+
+def test_clustered_strata_weigh_a_students_repeated_rows_as_one():
+    """Every student's row twice (two identical years): on effective counts, the comparison at
+    equal strata is the one of the rows once, not twice as sure."""
+    rng = np.random.default_rng(3)
+    once = pd.DataFrame({"school": rng.choice(["A", "B"], 400), "band": rng.choice(["x", "y"], 400),
+                         "unmet": rng.random(400) < 0.4, "student_id": np.arange(400)})
+    twice = pd.concat([once, once], ignore_index=True)
+    single = disaggregate(once, "unmet", by="school", strata="band")
+    clustered = disaggregate(twice, "unmet", by="school", strata="band", cluster="student_id")
+    naive = disaggregate(twice, "unmet", by="school", strata="band")
+    assert clustered["design_effect"].to_numpy() == pytest.approx(2.0, rel=0.01)
+    assert clustered["ratio"].to_numpy() == pytest.approx(single["ratio"].to_numpy())
+    assert clustered["pvalue"].to_numpy() == pytest.approx(single["pvalue"].to_numpy(), rel=0.02)
+    assert (naive["pvalue"].to_numpy() < 0.9 * single["pvalue"].to_numpy()).all()
 
 
 # ------------------------------------------------------ unmet need at equal need (simulated)

@@ -590,10 +590,18 @@ def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
                            f"at {fmt_value(row['estimate'], percent=True)} (n={int(row['n'])}; 95% interval "
                            f"{fmt_value(row['low'], percent=True)} to {fmt_value(row['high'], percent=True)}) "
                            f"against {fmt_value(row['comparator_estimate'], percent=True)} for other students "
-                           f"({period}): under four-fifths of their access"
+                           f"({period}): under four-fifths of their access" + _at_equal_readiness(row)
                            + _fares(f"access to {row['opportunity']}", row["difference"]))}
             for _, row in gaps.iterrows()]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def _at_equal_readiness(row) -> str:
+    """The ratio an access flag judged, when it compared students at equal readiness."""
+    if not _adjusted(row.get("adjusted_for")) or pd.isna(row.get("ratio_adjusted")):
+        return ""
+    return (f" among students equally ready at the start of the school year ({row['ratio_adjusted']:.2f} "
+            f"times their rate)")
 
 
 def combine_findings(*tables: pd.DataFrame) -> pd.DataFrame:
@@ -646,7 +654,15 @@ def access_display(table: pd.DataFrame) -> pd.DataFrame:
                                        zip(gaps["estimate"], gaps["low"], gaps["high"])],
         "Other students": gaps["comparator_estimate"].map(pct),
         "Ratio": gaps["ratio"].map("{:.2f}".format),
+        "Ratio at equal readiness": [f"{r:.2f}" if _adjusted(a) and pd.notna(r) else "—" for r, a in
+                                     zip(gaps.get("ratio_adjusted", gaps["ratio"]),
+                                         gaps.get("adjusted_for", pd.Series("", index=gaps.index)))],
     })
+
+
+def _adjusted(adjusted_for) -> bool:
+    """Whether a row's comparison was made within strata (its ``adjusted_for`` names them)."""
+    return isinstance(adjusted_for, str) and adjusted_for != ""
 
 
 def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,7 @@ from equity_audit.pace import (PACE_OPTIONS, enrollment_spells, levels_from_evid
 
 __all__ = ["ACCESS_TYPES", "support_received", "access_received", "domain_facts", "student_summary",
            "missing_for_unmet_need", "quadrant_counts", "need_bands", "graduation_scenarios", "support_list", "BEHIND_BANDS",
-           "PACE_BANDS", "unit_pace_facts"]
+           "PACE_BANDS", "unit_pace_facts", "band_of"]
 
 #: Opportunities that count as a chance to move on or go deeper.
 ACCESS_TYPES = ("acceleration", "level4_work")
@@ -263,8 +263,8 @@ def need_bands(summary: pd.DataFrame, need: str = "flagged") -> pd.Series:
     >>> need_bands(summary).tolist()
     ['2+ levels behind, pace under 0.5', '1 to 2 behind, no pace yet', <NA>]
     """
-    behind = pd.Series(_band(summary["levels_behind"], BEHIND_BANDS), index=summary.index)
-    pace = pd.Series(_band(summary["pace"], PACE_BANDS), index=summary.index)
+    behind = pd.Series(band_of(summary["levels_behind"], BEHIND_BANDS), index=summary.index)
+    pace = pd.Series(band_of(summary["pace"], PACE_BANDS), index=summary.index)
     behind = behind.astype("string").fillna("levels behind not known")
     pace = ("pace " + pace.astype("string")).fillna("no pace yet")
     band = behind + ", " + pace
@@ -278,12 +278,19 @@ def quadrant_counts(summary: pd.DataFrame) -> pd.DataFrame:
     count is in the section's headline.
     """
     known = summary.dropna(subset=["pace", "levels_behind"])
-    rows = _band(known["levels_behind"], BEHIND_BANDS)
-    columns = _band(known["pace"], PACE_BANDS)
+    rows = band_of(known["levels_behind"], BEHIND_BANDS)
+    columns = band_of(known["pace"], PACE_BANDS)
     return pd.crosstab(rows, columns, dropna=False).rename_axis(index="Levels behind", columns="Pace")
 
 
-def _band(values: pd.Series, bands: dict) -> pd.Categorical:
+def band_of(values: pd.Series, bands: dict) -> pd.Categorical:
+    """The band of ``bands`` (label -> left-closed (low, high)) holding each value; NA in none.
+
+    Examples
+    --------
+    >>> band_of(pd.Series([0.2, 1.7, None]), PACE_BANDS).tolist()
+    ['under 0.5', '1.5 and over', nan]
+    """
     labels = np.select([(values >= low) & (values < high) for low, high in bands.values()], list(bands),
                        default=None)
     return pd.Categorical(labels, categories=list(bands))

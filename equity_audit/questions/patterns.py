@@ -32,13 +32,14 @@ from equity_audit.disaggregate import disaggregate_each
 from equity_audit.stats import bh_adjust
 from equity_audit.data.enrollment import student_years
 from equity_audit.data.programs import as_flags, membership_by_year
+from equity_audit.questions.needs import band_of
 from equity_audit.questions.overview import school_names
 from equity_audit.pace import expected_level, school_year_of
 from equity_audit.scans import scan_gaps_each
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
-           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
+           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness", "with_district_readiness", "READINESS_BANDS",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
            "current_domain_facts", "credited_pace", "teacher_pace_gaps"]
 
@@ -162,29 +163,42 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     """Access to each opportunity by subgroup, latest school year, against all other students.
 
     One row per opportunity and group with the engine's columns (``n``,
-    ``estimate`` = rate, interval, ``ratio`` to all other students, ``qvalue``)
-    plus ``four_fifths`` (ratio below 0.8, the four-fifths rule) and
-    ``access_gap``: a ratio below 0.8 that is also beyond chance after false
-    discovery control across every row, so a small group's noise is not called
-    a gap. Yes/no (and Y/N) subgroups keep their "Yes" row (the "No" row mirrors it).
-    Students in grades where an opportunity is not offered are left out of its base.
-    With ``all_years`` every student-year counts (more students, so more power
-    to see a steady gap) and the years of one student are clustered (intervals
-    and p-values on cluster-robust effective counts, ``cluster="student_id"``);
-    otherwise only the latest school year. The four-fifths comparison is made
-    exactly, in whole numbers (``5·x·n_other < 4·x_other·n``), so a ratio of
-    exactly 0.8 is never read as below it.
+    ``estimate`` = rate, interval, ``comparator_estimate`` = all other
+    students' rate, ``difference`` and ``ratio`` of the two, ``qvalue``) plus:
+
+    - ``ratio_adjusted``: the ratio the flag judges. For Level-4 work, when
+      ``facts`` carry readiness (:func:`readiness_by_year`), it compares ready
+      students at equal readiness: the Mantel-Haenszel rate ratio within the
+      bands of :data:`READINESS_BANDS`, with its interval, and ``pvalue`` is
+      then the Cochran-Mantel-Haenszel test (:mod:`equity_audit.stratified`);
+      ``adjusted_for`` says so. For every other row it is ``ratio`` and
+      ``adjusted_for`` is empty;
+    - ``four_fifths``: the raw rate under four-fifths of other students'
+      (the four-fifths rule), decided exactly in whole numbers
+      (``5·x·n_other < 4·x_other·n``), so a ratio of exactly 0.8 is never read
+      as below it;
+    - ``access_gap``: ``ratio_adjusted`` below 0.8 (for unadjusted rows the
+      exact ``four_fifths``) and beyond chance after false discovery control
+      across every row, so a small group's noise is not called a gap.
+
+    Yes/no (and Y/N) subgroups keep their "Yes" row (the "No" row mirrors it).
+    Students in grades where an opportunity is not offered are left out of its
+    base. With ``all_years`` every student-year counts (more students, so more
+    power to see a steady gap) and the years of one student are clustered
+    (intervals and p-values on cluster-robust effective counts,
+    ``cluster="student_id"``); otherwise only the latest school year.
     """
     latest = facts if all_years else facts[facts["school_year"] == facts["school_year"].max()]
     parts = []
     for measure, (words, first_grade) in ACCESS_MEASURES.items():  # six opportunities
         if measure in latest:
             offered = latest[latest["grade_level"] >= first_grade]
-            if measure == "level4_work" and "ready" in offered:
-                # Level-4 work is the next step for students at or above grade level
-                offered = offered[offered["ready"].fillna(False).astype(bool)]
             cluster = "student_id" if all_years and "student_id" in offered else None
-            table = disaggregate_each(offered, measure, columns, min_n=min_n, fdr=fdr, cluster=cluster)
+            options = dict(min_n=min_n, fdr=fdr, cluster=cluster)
+            if measure == "level4_work" and "ready" in offered:
+                table = _level4_at_equal_readiness(offered, columns, options)
+            else:
+                table = disaggregate_each(offered, measure, columns, **options)
             parts.append(table.assign(opportunity=words, measure=measure))
     if not parts:
         return pd.DataFrame()
@@ -192,7 +206,41 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     table = table[~table["group"].isin(["No", "N"]) & (table["n"] > 0)].reset_index(drop=True)
     table["qvalue"] = bh_adjust(table["pvalue"].to_numpy(dtype=float))
     table["four_fifths"] = _below_four_fifths(table)
-    table["access_gap"] = table["four_fifths"] & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    table = _judged_ratio(table)
+    adjusted = table["adjusted_for"] != ""
+    below = np.where(adjusted, table["ratio_adjusted"].to_numpy(float) < 0.8, table["four_fifths"])
+    table["access_gap"] = below & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    return table
+
+
+_RATIOS = ("ratio", "ratio_low", "ratio_high")
+
+
+def _level4_at_equal_readiness(offered: pd.DataFrame, columns: list[str], options: dict) -> pd.DataFrame:
+    """Level-4 access of ready students: raw rates and ratio, tested at equal readiness band."""
+    # ready students only: Level-4 work is the step after grade level, and below the line it is
+    # rare for every group, so strata of those students would add weight at the floor rate and
+    # pull the pooled ratio toward 1 without saying anything about who is offered the next step
+    ready = offered[offered["ready"].fillna(False).astype(bool)]
+    raw = disaggregate_each(ready, "level4_work", columns, **options)
+    if "readiness_band" not in ready:
+        return raw
+    equal = disaggregate_each(ready, "level4_work", columns, strata="readiness_band", **options)
+    equal = equal.rename(columns={c: c.replace("ratio", "ratio_adjusted") for c in _RATIOS})
+    restored = ["difference", "difference_low", "difference_high", *_RATIOS]
+    equal[restored] = raw[restored].to_numpy()  # the same rows in the same order: only the strata differ
+    order = [*raw.columns, *(c for c in equal.columns if c not in raw.columns)]
+    return equal[order].assign(adjusted_for="readiness band at the start of the school year")
+
+
+def _judged_ratio(table: pd.DataFrame) -> pd.DataFrame:
+    """``ratio_adjusted`` (with its interval) on every row: the raw ratio where nothing was adjusted for."""
+    adjusted_for = table["adjusted_for"] if "adjusted_for" in table else pd.Series(None, index=table.index)
+    table["adjusted_for"] = adjusted_for.astype(object).where(adjusted_for.notna(), "").astype(str)
+    kept = (table["adjusted_for"] != "").to_numpy()
+    for column in _RATIOS:
+        name = column.replace("ratio", "ratio_adjusted")
+        table[name] = table[name].where(kept, table[column]) if name in table else table[column]
     return table
 
 
@@ -208,28 +256,75 @@ def _below_four_fifths(table: pd.DataFrame) -> pd.Series:
     return pd.Series(known & below, index=table.index)
 
 
+#: Bands of the start-of-year readiness margin (levels above the expected level, mean over
+#: domains; left-closed) in which ready students are compared: students just past the line and
+#: students well ahead of it get Level-4 work at different rates.
+READINESS_BANDS = {"at grade to +0.25": (0.0, 0.25), "+0.25 to +0.5": (0.25, 0.5), "+0.5 to +1": (0.5, 1.0),
+                   "+1 and over": (1.0, np.inf)}
+
+
 def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
-    """``ready`` per student and school year: the year's latest level is at or above the
-    expected level (grade plus the elapsed school year) in at least one domain."""
+    """Readiness for Level-4 work per student and school year, judged at the start of the year.
+
+    In each domain the year's first level is compared with the level expected
+    on its date (grade plus the elapsed school year, :func:`equity_audit.pace.expected_level`).
+    ``readiness_margin`` is the mean over domains of that level minus the
+    expected one; ``ready`` is a margin of 0 or more (at or above grade level
+    on average when the year began); ``readiness_band`` is the ready
+    student's band of :data:`READINESS_BANDS` (NA when not ready).
+
+    The first level, not the latest: Level-4 work given during the year
+    raises later levels, so readiness read at the end of the year partly
+    follows from the access it is meant to explain, and a group that gets
+    less of it looks less often "ready". The mean over domains, not "any
+    domain": with one noisy level per domain, "ready in some domain" admits
+    many students behind on average whose one reading crossed the line, more
+    often from groups further behind, who then look under-served beside
+    students truly ahead. Two levels recorded on a year's first day count
+    as the lower of them, whatever the order of the rows.
+
+    Returns
+    -------
+    DataFrame
+        ``student_id``, ``school_year``, ``readiness_margin``, ``ready``
+        (boolean, NA without a margin) and ``readiness_band``, one row per
+        student-year with levels and a grade.
+    """
     config = config or Config()
     calendar = dict(school_year_start=config.school_year_start, school_year_end=config.school_year_end)
     dated = levels.assign(school_year=school_year_of(levels["as_of"], **calendar).astype("int64"))
-    # a stable sort on the full key, so two levels recorded on the same day give the same answer
-    # whatever the order of the rows: the higher of them counts as the year's latest
-    last = dated.sort_values(["student_id", "domain", "school_year", "as_of", "performance_level"],
-                             kind="mergesort").drop_duplicates(["student_id", "domain", "school_year"],
-                                                               keep="last")
-    last = last.merge(years[["student_id", "school_year", "grade_level"]], on=_KEY)
-    expected = expected_level(last["grade_level"], last["as_of"], school_year=last["school_year"], **calendar)
-    last["ready"] = last["performance_level"].to_numpy() >= expected
-    return last.groupby(_KEY)["ready"].any().reset_index()
+    # a stable sort on the full key, so the answer does not depend on the order of the rows
+    first = dated.sort_values(["student_id", "domain", "school_year", "as_of", "performance_level"],
+                              kind="mergesort").drop_duplicates(["student_id", "domain", "school_year"])
+    first = first.merge(years[["student_id", "school_year", "grade_level"]].drop_duplicates(_KEY), on=_KEY)
+    expected = expected_level(first["grade_level"], first["as_of"], school_year=first["school_year"], **calendar)
+    first["readiness_margin"] = first["performance_level"].to_numpy(float) - np.asarray(expected, float)
+    ready = first.groupby(_KEY)["readiness_margin"].mean().reset_index()
+    margin = ready["readiness_margin"]
+    ready["ready"] = pd.array(np.where(margin.notna(), margin >= 0, pd.NA), dtype="boolean")
+    ready["readiness_band"] = band_of(margin, READINESS_BANDS)
+    return ready
 
 
 def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
-    """Add ``ready`` (from :func:`readiness_by_year`); unknown where a year has no levels."""
+    """Add ``ready``, ``readiness_margin`` and ``readiness_band`` (from :func:`readiness_by_year`);
+    unknown where a year has no levels."""
     merged = facts.merge(ready, on=_KEY, how="left")
     merged["ready"] = merged["ready"].astype("boolean")
     return merged
+
+
+def with_district_readiness(facts: pd.DataFrame, district, config: Config | None = None) -> pd.DataFrame:
+    """``facts`` with readiness (:func:`with_readiness`) when the district has levels, or evidence and
+    standards to derive them from; unchanged otherwise, so access still runs on opportunities alone
+    (Level-4 work then compared among all students)."""
+    from equity_audit.questions.overview import levels
+
+    tables = district.tables
+    if "levels" not in tables and not {"evidence", "standards"} <= set(tables):
+        return facts
+    known = levels(district, config)
+    return with_readiness(facts, readiness_by_year(known, facts, config))
 
 
 def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
