@@ -39,7 +39,8 @@ from equity_audit.scans import scan_gaps_each
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
-           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness", "with_district_readiness", "READINESS_BANDS",
+           "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
+           "with_district_readiness", "READINESS_BANDS",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
            "current_domain_facts", "credited_pace", "teacher_pace_gaps"]
 
