@@ -236,7 +236,7 @@ def _school_gaps(outcome: str):
 def _access(all_years: bool):
     def run(a: Audit):
         from equity_audit.questions import patterns
-        table = _flagged(patterns.access_table(a.year_facts, a.subgroups, all_years=all_years, **a.scan), "access_gap")
+        table = _flagged(patterns.access_table(a.year_facts, a.subgroups, all_years=all_years, **a.scan))
         return _flags(table, "district", family=table["measure"].map(ACCESS_FAMILY).fillna("none").to_numpy())
     return run
 

@@ -152,7 +152,19 @@ def test_half_the_access_at_equal_readiness_is_a_gap(all_years):
     row = _disability_row(facts, all_years=all_years)
     assert row["ratio_adjusted"] == pytest.approx(0.5)
     assert row["ratio_adjusted_low"] < 0.5 < row["ratio_adjusted_high"] < 0.8
-    assert row["pvalue"] < 1e-6 and row["access_gap"]
+    assert row["pvalue"] < 1e-6 and row["access_gap"] and row["flagged"]
+
+
+def test_the_flag_a_finding_reads_is_a_gap_or_a_strength_on_the_qvalue_shown():
+    # twice the access at equal readiness is a strength: flagged, not an access gap
+    facts = banded({"Yes": [(0, 200, 60), (3, 100, 100)], "No": [(0, 400, 60), (3, 400, 200)]})
+    table = access_table(facts, ["disability"])
+    row = table[table["group"] == "Yes"].iloc[0]
+    assert row["ratio_adjusted"] == pytest.approx(2.0) and row["flagged"] and not row["access_gap"]
+    # equal access: nothing flagged; and no row is flagged with a q-value that is not beyond chance
+    same = access_table(banded({"Yes": [(0, 200, 30)], "No": [(0, 400, 60)]}), ["disability"])
+    assert not same["flagged"].any()
+    assert not (table["flagged"] & (table["qvalue"] >= 0.05)).any()
 
 
 def test_students_not_ready_are_left_out_of_the_level4_base():

@@ -180,7 +180,9 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
       as below it;
     - ``access_gap``: ``ratio_adjusted`` below 0.8 (for unadjusted rows the
       exact ``four_fifths``) and beyond chance after false discovery control
-      across every row, so a small group's noise is not called a gap.
+      across every row, so a small group's noise is not called a gap;
+    - ``flagged``: an access gap, or ``ratio_adjusted`` above 1.25 and beyond
+      chance in the same way (a strength), on shown rows: what the findings report.
 
     Yes/no (and Y/N) subgroups keep their "Yes" row (the "No" row mirrors it).
     Students in grades where an opportunity is not offered are left out of its
@@ -210,7 +212,14 @@ def access_table(facts: pd.DataFrame, columns: list[str], *, min_n: int = 10, fd
     table = _judged_ratio(table)
     adjusted = table["adjusted_for"] != ""
     below = np.where(adjusted, table["ratio_adjusted"].to_numpy(float) < 0.8, table["four_fifths"])
-    table["access_gap"] = below & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    beyond_chance = np.nan_to_num(table["qvalue"], nan=1.0) < fdr
+    table["access_gap"] = below & beyond_chance
+    # the flag a finding reads, on the same q-value the row shows: a gap, or access beyond 5/4 of the
+    # others' (a strength, the four-fifths rule turned round)
+    above = table["ratio_adjusted"].to_numpy(float) > 1.25
+    shown = ~table["suppressed"].astype("boolean").fillna(False).to_numpy(bool) if "suppressed" in table \
+        else np.ones(len(table), bool)
+    table["flagged"] = (table["access_gap"].to_numpy(bool) | (above & beyond_chance)) & shown
     return table
 
 
