@@ -681,7 +681,7 @@ def _coded_count(words: str, n: float, min_n: int, share: str = "estimate") -> t
 
 
 def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True,
-            partial: list | None = None):
+            partial: list | None = None, skip=frozenset(), only=None):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
@@ -692,7 +692,8 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
     withheld ``n_missing``: ``n + n_missing`` is the group's size in every
     table of the same subgroup, whatever the measure. Returns
     ``{variable: (low, high)}`` and, per variable, the (table, block number, row
-    index) cells it stands for.
+    index) cells it stands for. Variables in ``skip`` (known to be wide) are
+    not bounded, and with ``only`` just those are.
     """
     from scipy.optimize import linprog
 
@@ -789,7 +790,9 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
                    A_ub=np.array(a_ub) if a_ub else None, b_ub=np.array(b_ub) if b_ub else None,
                    bounds=box, method="highs")
     out = {}
-    for var in [v for v in order if v in cells_of]:
+    wanted = [v for v in order if v in cells_of and v not in skip and (only is None or v in only)]
+    again = dict(skip=skip, only=only)
+    for var in wanted:
         objective = np.zeros(size)
         objective[variables[var]] = 1.0
         ends = []
@@ -798,13 +801,15 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
             # each way out checks less; ``partial`` keeps what was left out, for the ledger
             if res.status == 2 and missing:  # measures of other students (another year, another grade span)
                 _note(partial, _PARTIAL["missing"])
-                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False, partial=partial)
+                return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False, partial=partial,
+                               **again)
             if res.status == 2 and linked:  # the tables do not describe the same students after all
                 _note(partial, _PARTIAL["linked"])
-                return _bounds_alone(blocks, min_n, partial=partial)
+                return _bounds_alone(blocks, min_n, partial=partial, **again)
             if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
                 _note(partial, _PARTIAL["outcomes"])
-                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False, partial=partial)
+                return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False, partial=partial,
+                               **again)
             if res.status == 2:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
@@ -915,11 +920,11 @@ def _publishable_missing(low: float, high: float, min_n: int) -> bool:
     return high < 0.5 or low > min_n - 0.5
 
 
-def _bounds_alone(blocks: list[dict], min_n: int, partial: list | None = None):
+def _bounds_alone(blocks: list[dict], min_n: int, partial: list | None = None, **options):
     """:func:`_bounds` with every table's populations kept apart (no linking across tables)."""
     apart = [{**block, "population": ((block["table"], block["population"][0]), block["population"][1])}
              for block in blocks]
-    return _bounds(apart, min_n, linked=False, partial=partial)
+    return _bounds(apart, min_n, linked=False, partial=partial, **options)
 
 
 def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.0) -> pd.DataFrame:
@@ -980,13 +985,15 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
     todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
     remembered: list[dict] = []
+    # withholding more only widens every range, so a count once found wide stays wide while the program
+    # is posed the same way (the same checks left out): only the others are bounded again
+    wide: dict[tuple, set] = {}
     while todo:
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"][0] == population]
-        partial: list[str] = []
         try:
-            bounds, cells_of = _bounds(blocks, min_n, partial=partial)
+            bounds, cells_of, partial = _bounds_again(blocks, min_n, wide, population)
         except ReleaseError:
             ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
                            "action": "not checked",
@@ -994,6 +1001,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             todo.pop(0)
             continue
         exposed = _exposed(bounds, min_width, min_n)
+        wide[(population, tuple(partial))] |= set(bounds) - set(exposed)
         if not exposed:
             if partial:  # said, so that a reader of the ledger knows what was not checked jointly
                 ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
@@ -1077,10 +1085,29 @@ def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str,
     return same or shown
 
 
+def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population) -> tuple[dict, dict, list]:
+    """:func:`_bounds` skipping the counts already found wide when the program was posed the same way.
+
+    Returns the bounds, the cells of each variable and what was left out
+    (``partial``); ``wide`` gains an entry for the way it was posed.
+    """
+    for known in [k for k in wide if k[0] == population] or [None]:
+        partial: list[str] = []
+        skip = wide[known] if known else frozenset()
+        bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip)
+        if known is None or tuple(partial) == known[1]:
+            wide.setdefault((population, tuple(partial)), set())
+            return bounds, cells_of, partial
+    partial = []  # posed another way than before: everything is bounded again
+    bounds, cells_of = _bounds(blocks, min_n, partial=partial)
+    wide.setdefault((population, tuple(partial)), set())
+    return bounds, cells_of, partial
+
+
 def _pinned_only_through_missing(blocks: list[dict], var: tuple, min_n: int, min_width: float) -> bool:
     """Whether ``var`` is pinned only because group sizes are linked through ``n_missing``."""
     try:
-        alone, _ = _bounds(blocks, min_n, missing=False)
+        alone, _ = _bounds(blocks, min_n, missing=False, only={var})
     except ReleaseError:
         return False
     return var in alone and var not in _exposed({var: alone[var]}, min_width, min_n)
