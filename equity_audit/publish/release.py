@@ -681,7 +681,7 @@ def _coded_count(words: str, n: float, min_n: int, share: str = "estimate") -> t
 
 
 def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bool = True, missing: bool = True,
-            partial: list | None = None, skip=frozenset(), only=None):
+            partial: list | None = None, skip=frozenset(), only=None, screen: float | None = None):
     """Every withheld count's range, given everything published: one linear program.
 
     Variables: the withheld n of each group (shared by every table of the same
@@ -693,7 +693,9 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
     table of the same subgroup, whatever the measure. Returns
     ``{variable: (low, high)}`` and, per variable, the (table, block number, row
     index) cells it stands for. Variables in ``skip`` (known to be wide) are
-    not bounded, and with ``only`` just those are.
+    not bounded, and with ``only`` just those are. With ``screen``, a count
+    seen at least that far apart in two solutions is given that range, not its
+    full one (enough to know it is not pinned).
     """
     from scipy.optimize import linprog
 
@@ -791,12 +793,19 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
                    bounds=box, method="highs")
     out = {}
     wanted = [v for v in order if v in cells_of and v not in skip and (only is None or v in only)]
-    again = dict(skip=skip, only=only)
+    again = dict(skip=skip, only=only, screen=screen)
+    # every solution is a release consistent with what was published: a count that already took values
+    # at least ``screen`` apart in two of them is not pinned, and needs no program of its own
+    seen = np.array([np.full(size, np.inf), np.full(size, -np.inf)])
     for var in wanted:
         objective = np.zeros(size)
         objective[variables[var]] = 1.0
         ends = []
         for direction in (1.0, -1.0):
+            k = variables[var]
+            if screen is not None and seen[1, k] - seen[0, k] >= screen:
+                ends = [seen[0, k], seen[1, k]]
+                break
             res = linprog(direction * objective, **problem)
             # each way out checks less; ``partial`` keeps what was left out, for the ledger
             if res.status == 2 and missing:  # measures of other students (another year, another grade span)
@@ -814,6 +823,8 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
             ends.append(-direction * math.inf if res.status == 3 else direction * res.fun)
+            if res.status == 0 and res.x is not None:
+                seen = np.array([np.minimum(seen[0], res.x), np.maximum(seen[1], res.x)])
         out[var] = (ends[0], ends[1])
     return out, cells_of
 
@@ -993,7 +1004,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"][0] == population]
         try:
-            bounds, cells_of, partial = _bounds_again(blocks, min_n, wide, population)
+            bounds, cells_of, partial = _bounds_again(blocks, min_n, wide, population, min_width)
         except ReleaseError:
             ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
                            "action": "not checked",
@@ -1085,7 +1096,8 @@ def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str,
     return same or shown
 
 
-def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population) -> tuple[dict, dict, list]:
+def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population,
+                  screen: float = 1.0) -> tuple[dict, dict, list]:
     """:func:`_bounds` skipping the counts already found wide when the program was posed the same way.
 
     Returns the bounds, the cells of each variable and what was left out
@@ -1094,12 +1106,12 @@ def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population) -> tup
     for known in [k for k in wide if k[0] == population] or [None]:
         partial: list[str] = []
         skip = wide[known] if known else frozenset()
-        bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip)
+        bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip, screen=screen)
         if known is None or tuple(partial) == known[1]:
             wide.setdefault((population, tuple(partial)), set())
             return bounds, cells_of, partial
     partial = []  # posed another way than before: everything is bounded again
-    bounds, cells_of = _bounds(blocks, min_n, partial=partial)
+    bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
     wide.setdefault((population, tuple(partial)), set())
     return bounds, cells_of, partial
 
