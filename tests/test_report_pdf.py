@@ -79,6 +79,17 @@ def test_long_table_prints_its_flagged_rows_and_points_to_its_sheet():
     assert soup.select("td.num") and not soup.select_one("tbody td").get("class"), "numbers right, text left"
 
 
+def test_a_shortened_plan_still_prints_its_priorities_with_confidential_details():
+    reads = ["concern"] * 14 + ["concern, details confidential"] * 2 + ["strength"] * 4
+    body = "".join(f"<tr><td>{i + 1}</td><td>f{i}</td><td>{r}</td></tr>" for i, r in enumerate(reads))
+    html = ('<figure class="audit-table table-action_plan"><table class="audit-table"><thead><tr><th>Priority</th>'
+            f"<th>Finding</th><th>Reads as</th></tr></thead><tbody>{body}</tbody></table></figure>")
+    soup = BeautifulSoup(print_tables(html, {}), "html.parser")
+    shown = [row.td.get_text() for row in soup.select("tbody tr") if "print-hidden" not in row.get("class", [])]
+    assert shown == [str(i) for i in range(1, 11)] + ["15", "16"]
+    assert "the first 10 of its 20 rows and the 2 whose details are confidential" in soup.select_one("p.print-only").get_text()
+
+
 def test_short_table_is_printed_whole():
     soup = BeautifulSoup(print_tables(_table(render.PRINT_MAX_ROWS), {}), "html.parser")
     assert not soup.select(".print-hidden") and not soup.select("p.print-only")

@@ -48,6 +48,14 @@ def record(statement, *, direction="worse", mirror=False, actionable=True, affec
             "statement": statement, "details": {"mirror": mirror, "actionable": actionable}}
 
 
+def test_a_count_of_confidential_results_follows_the_concerns_it_cannot_be_ranked_among():
+    count = {**record("3 teachers warrant a closer look", affected=None, direction="neutral"), "kind": "count"}
+    plan = strategies.action_plan(strategies.findings_table(
+        [count, record("big", affected=90), record("tiny", actionable=False, affected=70)]))
+    assert plan["finding"].tolist() == ["big", "3 teachers warrant a closer look", "tiny"]
+    assert plan["reads"].tolist() == ["concern", strategies.CONFIDENTIAL_READS, "small difference"]
+
+
 def test_plan_lists_every_finding_concerns_first_then_small_differences_then_strengths():
     table = strategies.findings_table([record("kept", affected=5), record("strength", direction="better", affected=90),
                                        record("mirror", mirror=True, group="No", affected=80),

@@ -260,6 +260,9 @@ PRINT_MAX_ROWS = 16
 PRINT_TOP_ROWS = 10
 #: Column headers that mark a row for a closer look in a displayed table.
 _FLAG_HEADERS = ("closer look", "flagged", "significant disproportionality")
+#: (column header, words of a cell): rows printed beside the first rows of a shortened table. A priority
+#: that counts confidential results has no number of students to rank it by, so it would sit below them.
+_ALWAYS_PRINTED = ("reads as", "concern, details confidential")
 _NUMERIC_CELL = re.compile(r"^\s*([-+−≤≥<>~]?\s*[\d.,]+\s*(%|pts|points)?|—|withheld|fewer than \d+)?\s*"
                            r"([-–]|to)?\s*([-+−]?[\d.,]+\s*%?)?\s*$", re.IGNORECASE)
 
@@ -322,6 +325,10 @@ def _shorten(soup: BeautifulSoup, table, rows: list, sheets: dict[str, str]) -> 
     flag = next((headers.index(h) for h in _FLAG_HEADERS if h in headers), None)
     if flag is None:
         keep, shown = set(range(PRINT_TOP_ROWS)), f"the first {PRINT_TOP_ROWS} of its {len(rows)} rows"
+        also = _rows_saying(rows, headers, *_ALWAYS_PRINTED) - keep
+        if also:
+            keep |= also
+            shown += f" and the {len(also)} whose details are confidential"
     else:
         marks = [(row.find_all("td")[flag].get_text(strip=True) if len(row.find_all("td")) > flag else "")
                  for row in rows]
@@ -339,6 +346,15 @@ def _shorten(soup: BeautifulSoup, table, rows: list, sheets: dict[str, str]) -> 
     note = soup.new_tag("p", attrs={"class": "print-only table-note"})
     note.string = f"Printed here: {shown}. Full table: {where}."
     table.insert_after(note)
+
+
+def _rows_saying(rows: list, headers: list[str], header: str, words: str) -> set[int]:
+    """The rows whose cell under ``header`` reads ``words``."""
+    if header not in headers:
+        return set()
+    column = headers.index(header)
+    cells = [row.find_all("td") for row in rows]
+    return {i for i, row in enumerate(cells) if len(row) > column and row[column].get_text(strip=True) == words}
 
 
 def add_contents(html: str, *, summary: str = "") -> str:

@@ -138,9 +138,13 @@ def strengths(findings: pd.DataFrame) -> pd.DataFrame:
     return findings[keep].reset_index(drop=True)
 
 
-#: How a priority reads, in the order the plan lists them: concerns first, then differences too small
-#: to act on alone, then strengths.
-READS = ("concern", "small difference", "strength")
+#: How a priority reads, in the order the plan lists them: concerns first, then concerns whose detail is
+#: in the confidential folder (how many teachers or withheld intersections, never which: their students
+#: cannot be counted in public, so they are not ranked among the others), then differences too small to
+#: act on alone, then strengths.
+READS = ("concern", "concern, details confidential", "small difference", "strength")
+#: How a priority that counts confidential results reads (printed even where a long plan is shortened).
+CONFIDENTIAL_READS = READS[1]
 #: The question for the team about a strength.
 STRENGTH_QUESTION = "What is working for these students here, and how could it reach others?"
 PLAN_COLUMNS = ["priority", "finding", "reads", "area", "strategy", "kind", "question", "students", "section",
@@ -191,6 +195,8 @@ def _reads(findings: pd.DataFrame) -> pd.Series:
     actionable = (findings["actionable"].astype(bool) if "actionable" in findings
                   else pd.Series(True, index=findings.index))
     reads = np.where(direction == "better", "strength", np.where(actionable, "concern", "small difference"))
+    if "finding_kind" in findings:
+        reads = np.where(findings["finding_kind"].eq("count").to_numpy(), CONFIDENTIAL_READS, reads)
     return pd.Series(reads, index=findings.index)
 
 
