@@ -175,6 +175,14 @@ def _without_mirrors(rows: pd.DataFrame) -> pd.DataFrame:
     yes = rows.loc[group.isin(["Yes", "Y"]), keys].astype(str).drop_duplicates()
     paired = rows[keys].astype(str).merge(yes.assign(_yes=True), on=keys, how="left")["_yes"].fillna(False)
     mirror = group.isin(["No", "N"]).to_numpy() & paired.to_numpy(bool)
+    # two groups that are (almost) everyone, each against the other: the second of the pair mirrors the first
+    from equity_audit.publish.findings import near_complements
+    partner = near_complements(rows)
+    seen = set()
+    for position, (g, p, *key) in enumerate(zip(group, partner, *(rows[k].astype(str) for k in keys))):
+        if p and (tuple(key), p) in seen:
+            mirror[position] = True
+        seen.add((tuple(key), g))
     return rows[~mirror]
 
 

@@ -56,6 +56,23 @@ def test_a_count_of_confidential_results_follows_the_concerns_it_cannot_be_ranke
     assert plan["reads"].tolist() == ["concern", strategies.CONFIDENTIAL_READS, "small difference"]
 
 
+def test_two_groups_that_are_almost_everyone_make_one_priority_listed_under_the_concern():
+    from equity_audit.publish import findings as F
+
+    rows = pd.DataFrame({"subgroup": "gender", "group": ["Female", "Male", "Nonbinary"], "statistic": "mean",
+                         "n": [480, 500, 20], "comparator_n": [520, 500, 980], "estimate": [0.8, 1.0, 0.6],
+                         "comparator_estimate": [1.0, 0.8, 0.9], "difference": [-0.2, 0.2, -0.3],
+                         "low": [0.7, 0.9, 0.4], "high": [0.9, 1.1, 0.8], "qvalue": 0.001, "flagged": True})
+    found = F._by_group(F.REGISTRY["pace_by_subgroup"], rows)
+    assert [f.details.get("mirror", False) for f in found] == [False, True, False]
+    assert "The other side of the result for" in found[1].statement
+    table = strategies.findings_table([{**f.__dict__, "details": f.details} for f in found])
+    plan = strategies.action_plan(table)
+    assert len(plan) == 2  # the Male row is listed with the Female row, not with the Nonbinary row
+    female = plan[plan["finding_ids"].str.contains(found[0].id)].iloc[0]
+    assert female["finding_ids"] == f"{found[0].id}; {found[1].id}"
+
+
 def test_plan_lists_every_finding_concerns_first_then_small_differences_then_strengths():
     table = strategies.findings_table([record("kept", affected=5), record("strength", direction="better", affected=90),
                                        record("mirror", mirror=True, group="No", affected=80),

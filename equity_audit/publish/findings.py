@@ -47,7 +47,7 @@ from equity_audit.publish import narrative
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
            "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
            "write_findings", "uncovered",
-           "schema", "read_findings", "findings_frame"]
+           "schema", "read_findings", "findings_frame", "near_complements", "NEAR_COMPLEMENT"]
 
 SCHEMA_VERSION = "1.0"
 FINDINGS_NAME = "findings.json"
@@ -509,9 +509,44 @@ def _mirror_of(subgroup: str, group: str) -> str | None:
     return narrative.group_words(subgroup, "Yes")
 
 
+#: Share of a group's comparator that one other group must hold for the two rows to be one comparison.
+NEAR_COMPLEMENT = 0.95
+
+
+def near_complements(rows: pd.DataFrame) -> pd.Series:
+    """For each flagged by-group row, the other flagged group that is (almost) all of its comparator.
+
+    When two groups of a subgroup hold nearly every student (a gender column with a handful
+    of other answers), each compared with "all other students" is the other seen from the
+    opposite side: one result, not two. A row's partner is a group of the same subgroup,
+    measure, year and unit whose n is at least :data:`NEAR_COMPLEMENT` of the row's
+    ``comparator_n`` and whose difference has the opposite sign; "" where there is none.
+
+    >>> t = pd.DataFrame({"subgroup": "gender", "group": ["F", "M"], "n": [490, 500],
+    ...                   "comparator_n": [510, 500], "difference": [-0.1, 0.1]})
+    >>> near_complements(t).tolist()
+    ['M', 'F']
+    """
+    out = pd.Series("", index=rows.index, dtype=object)
+    if rows.empty or not {"subgroup", "group", "n", "comparator_n", "difference"} <= set(rows.columns):
+        return out
+    keys = ["subgroup", *(c for c in ("measure", "school_year", "school", "school_id") if c in rows)]
+    n = pd.to_numeric(rows["n"], errors="coerce")
+    other = pd.to_numeric(rows["comparator_n"], errors="coerce")
+    sign = np.sign(pd.to_numeric(rows["difference"], errors="coerce"))
+    for _, frame in rows.groupby(keys, dropna=False, sort=False):  # a few rows per block
+        block = list(frame.index)
+        for row in block:
+            partner = [h for h in block if h != row and n[h] >= NEAR_COMPLEMENT * other[row]
+                       and sign[h] * sign[row] < 0]
+            out[row] = str(rows.at[partner[0], "group"]) if partner else ""
+    return out
+
+
 def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
-    for _, row in rows.iterrows():
+    partners = near_complements(rows) if source.unit == "district" else pd.Series("", index=rows.index)
+    for index, row in rows.iterrows():
         measure, label = _group_measure(source, row)
         percent = MEASURES[_base_key(measure)][2]
         whole_unit = source.unit != "district"
@@ -522,17 +557,22 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         comparator = f"students in other {source.unit}s" if whole_unit else "all other students"
         dir_ = _group_direction(measure, values["difference"], row)
+        mirror_of = None if whole_unit else _mirror_of(subgroups[0], groups[0])
+        if not whole_unit and partners[index] and dir_ == "better":  # the concern is the partner's row
+            mirror_of = narrative.group_words(subgroups[0], partners[index])
         statement = narrative.finding_sentence(
             subject=unit_name if whole_unit else narrative.group_words(subgroups[0], groups[0]),
             measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
-            mirror_of=None if whole_unit else _mirror_of(subgroups[0], groups[0]),
+            mirror_of=mirror_of,
             extra=(" Under four-fifths of their access." if _truthy(pd.Series([row.get("access_gap")])).iloc[0]
                    else ""))
         statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=f"{row.get('subgroup')}|{row.get('group')}|{measure}", measure=measure,
                             measure_label=label, direction_=dir_, unit_id=unit_name, unit_name=unit_name,
                             subgroups=subgroups, groups=groups, comparator=comparator,
-                            students_affected=_rate_affected(row, measure), statement=statement, **values))
+                            students_affected=_rate_affected(row, measure), statement=statement,
+                            details={"mirror": True, "partner": partners[index]} if partners[index] and mirror_of
+                            else None, **values))
     return out
 
 

@@ -112,7 +112,7 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
     ['race_ethnicity', 'worse']
     """
     columns = ["id", "source", "section", "measure", "subgroup", "group", "n", "qvalue", "difference",
-               "students_affected", "direction", "finding_kind", "mirror", "actionable", "statement"]
+               "students_affected", "direction", "finding_kind", "mirror", "partner", "actionable", "statement"]
     rows = [{
         "id": record.get("id", ""), "source": record.get("source", ""),
         "section": record.get("section", ""),
@@ -123,6 +123,7 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
                                             "statement")},
         "finding_kind": record.get("kind"),
         "mirror": bool((record.get("details") or {}).get("mirror", False)),
+        "partner": str((record.get("details") or {}).get("partner", "")),
         "actionable": bool((record.get("details") or {}).get("actionable", True)),
     } for record in records]
     return pd.DataFrame(rows, columns=columns)
@@ -215,6 +216,11 @@ def _fold_mirrors(findings: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     candidates = findings.index[~mirror].sort_values(key=lambda i: findings.loc[i, "group"].astype(str).ne("Yes"))
     owner = pd.Series(candidates, index=key[candidates]).groupby(level=0, sort=False).first()
     home = key.map(owner).where(mirror)  # the row a mirror is listed under, NaN when it has none
+    if "partner" in findings:  # the other side of a near-complement: listed under that very group
+        partner = findings["partner"].fillna("").astype(str)
+        exact = key + "|" + findings["group"].astype(str)
+        owners = pd.Series(candidates, index=exact[candidates]).groupby(level=0, sort=False).first()
+        home = home.where(partner.eq(""), (key + "|" + partner).map(owners).where(mirror))
     folded = mirror & home.notna()
     home = home.fillna(pd.Series(findings.index, index=findings.index)).astype(int)
     first = mirror.sort_values(kind="stable").index  # a priority's own id before the mirrors listed with it
