@@ -72,10 +72,10 @@ _YES_NO = {"Y": "Yes", "N": "No"}
 class Audit:
     """One district, loaded once, with the shared intermediate tables built on demand."""
 
-    def __init__(self, folder: Path, manifest: dict):
+    def __init__(self, folder: Path, manifest: dict, settings: str = ""):
         self.district = ea.load_district(folder)
         self.manifest = manifest
-        self.config = ea.load_config("")
+        self.config = ea.load_config(settings)
         from equity_audit.data.subgroups import core_subgroups, subgroup_columns
 
         self.subgroups = subgroup_columns(self.district["students"])
@@ -421,7 +421,7 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------- one district
-def run_district(kind: str, seed: int, students: int, analyses=None) -> list[dict]:
+def run_district(kind: str, seed: int, students: int, analyses=None, settings: str = "") -> list[dict]:
     """Generate one district, run every analysis, and return one row per analysis."""
     kwargs, _ = KINDS[kind]
     names = list(analyses or ANALYSES)
@@ -430,7 +430,7 @@ def run_district(kind: str, seed: int, students: int, analyses=None) -> list[dic
         path = write_district(folder, students=students, seed=seed, fmt="parquet", **kwargs)
         manifest = json.loads(Path(path).read_text())
         try:
-            audit = Audit(Path(folder), manifest)
+            audit = Audit(Path(folder), manifest, settings)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return [_row(kind, seed, name, error=exc) for name in names]
         planted = [p["name"] for p in manifest["planted"]]
@@ -525,7 +525,8 @@ def report(table: pd.DataFrame, total: dict) -> str:
     return "\n".join(lines)
 
 
-def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, kinds=KINDS) -> pd.DataFrame:
+def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, kinds=KINDS,
+              settings: str = "") -> pd.DataFrame:
     """Run every analysis on ``k`` districts of each kind; one row per district and analysis.
 
     Examples
@@ -534,7 +535,7 @@ def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, ki
     >>> sorted(rows["kind"])  # doctest: +SKIP
     ['null', 'planted', 'realistic']
     """
-    tasks = [(kind, KINDS[kind][1] + i, students, analyses) for kind in kinds for i in range(k)]
+    tasks = [(kind, KINDS[kind][1] + i, students, analyses, settings) for kind in kinds for i in range(k)]
     if jobs <= 1:
         results = [run_district(*t) for t in tasks]
     else:
@@ -550,11 +551,12 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "calibration.csv")
     parser.add_argument("--analyses", nargs="*", help="only these analyses (default: all)")
+    parser.add_argument("--settings", default="", help="a settings file (e.g. another fdr), as for a run")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     print(f"Calibrating {len(args.analyses or ANALYSES)} analyses on {args.k} districts of each kind "
           f"({', '.join(KINDS)}), {args.students} students each, {args.jobs} processes...", flush=True)
-    rows = calibrate(args.k, args.students, args.jobs, args.analyses)
+    rows = calibrate(args.k, args.students, args.jobs, args.analyses, settings=str(args.settings))
     rows.to_csv(args.csv, index=False)
     print(report(summarise(rows), overall(rows)))
     print(f"\n{time.perf_counter() - started:.0f} s; rows per district and analysis in {args.csv}")

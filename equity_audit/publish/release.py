@@ -1019,23 +1019,21 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
                                "group": "", "action": "checked in part", "reason": "; ".join(partial)})
             todo.pop(0)
             continue
-        var = exposed[0]
-        fixed = False
-        for table_name, b, index in cells_of[var]:
-            block = blocks[b]
-            pick, code = _complement_for(var, block, index)
-            if pick is not None:
-                table = tables[table_name]
+        picks = _complements(exposed, cells_of, blocks)
+        for table_name in dict.fromkeys(t for _v, t, _b, _p, _c in picks):
+            table = tables[table_name]
+            for var, _t, b, pick, code in (x for x in picks if x[1] == table_name):
                 remembered.append(_remembered_cell(table.loc[pick["index"]], code))
                 table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], code)
-                tables[table_name] = protect(table, min_n=min_n, name=table_name)
-                found[table_name] = _blocks(table_name, tables[table_name], min_n)
-                ledger.append({"table": table_name, "block": _describe(block["key"]), "group": pick["group"],
+                ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": pick["group"],
                                "action": f"withheld ({code})",
                                "reason": f"with the other tables it gave away the withheld {_WHAT[var[0]]} "
                                          f"of {var[-1]}"})
-                fixed = True
-                break
+            tables[table_name] = protect(table, min_n=min_n, name=table_name)
+            found[table_name] = _blocks(table_name, tables[table_name], min_n)
+        if picks:
+            continue
+        var, fixed = exposed[0], False  # nothing in its blocks can be withheld for any exposed count
         if not fixed and (var[0] == "missing" or _pinned_only_through_missing(blocks, var, min_n, min_width)):
             # the group's size, stated in other tables as n plus n_missing, gives it away: withholding those
             # n_missing (the rows stay) breaks the link and keeps the tables' results
@@ -1147,6 +1145,27 @@ def _record_audited(run_dir: Path, cells: list[dict]) -> int:
 
 _WHAT = {"n": "number of students", "successes": "number of students with the outcome",
          "sum": "mean (with the group's size)", "missing": "number of students without a value"}
+
+
+def _complements(exposed: list[tuple], cells_of: dict, blocks: list[dict]) -> list[tuple]:
+    """``(var, table, block number, cell, status word)`` to withhold this round: one per block at most.
+
+    Exposed counts of different blocks are protected in the same round, so that each
+    table is protected and the program solved again once per round rather than once
+    per cell; a block gets one cell a round, since one more withheld cell often
+    protects several of its counts at once.
+    """
+    picks, touched = [], set()
+    for var in exposed:
+        for table_name, b, index in cells_of[var]:
+            if (table_name, b) in touched:
+                break
+            pick, code = _complement_for(var, blocks[b], index)
+            if pick is not None:
+                picks.append((var, table_name, b, pick, code))
+                touched.add((table_name, b))
+                break
+    return picks
 
 
 def _complement_for(var: tuple, block: dict, index) -> tuple[dict | None, str]:
