@@ -438,7 +438,9 @@ def midp_conditional_pvalue(x1, n1, x2, n2, odds_ratio=1.0):
     k = np.where(ok, x1 + x2, 1.0)
     total = np.where(ok, n1 + n2, 2.0)
     drawn = np.where(ok, n1, 1.0)
-    odds = np.where(ok, ratio, 1.0)
+    # scipy's noncentral law (BiasedUrn, C++) aborts the whole process on an odds ratio a rounding
+    # error away from 1 (e.g. 1 + 2e-16 with 1 of 4 drawn): such a ratio is 1, the central law
+    odds = np.where(ok & ~np.isclose(ratio, 1.0, rtol=1e-9, atol=0.0), ratio, 1.0)
     x = np.where(ok, x1, 0.0)
     law = stats.nchypergeom_fisher(total, k, drawn, odds)
     out = _two_sided_midp(law.cdf(x - 1), law.pmf(x), law.sf(x))

@@ -25,6 +25,17 @@ def test_failing_cell_is_named(tmp_path):
     assert (tmp_path / "confidential" / "notebooks" / "01_broken.ipynb").exists()
 
 
+def test_a_kernel_that_dies_is_a_step_that_failed_not_a_traceback(tmp_path):
+    # a library that aborts the process (scipy's C++ once did) kills the kernel without a Python error
+    path = tmp_path / "02_dies.ipynb"
+    write_notebook(path, "import os", "os._exit(1)")
+    with pytest.raises(StepFailedError) as caught:
+        run_step(Step("02_dies", path), data_dir=tmp_path, run_dir=tmp_path)
+    message = str(caught.value)
+    assert "'02_dies'" in message and "ended without an error message" in message
+    assert caught.value.exit_code == 1
+
+
 def test_parameters_are_injected_and_kernel_is_python3(tmp_path):
     path = tmp_path / "02_echo.ipynb"
     write_notebook(path, "open('seen.txt', 'w').write(run_dir + '|' + config_path)")

@@ -43,7 +43,7 @@ def _check_rules(table: pd.DataFrame, min_n: int = MIN_N) -> None:
     # "audit:n_missing" withholds one column of a shown row, "audit" the whole row
     withheld = words.map(lambda w: bool(set(w) & {"small_n", "complementary", "audit"}))
     assert numbers[withheld].isna().all().all(), "a withheld row still carries a number"
-    for column in {w.split(":")[1] for row in words for w in row if w.startswith("audit:")}:
+    for column in {w.split(":")[1] for row in words for w in row if w.startswith("audit:")} & set(numbers):
         assert numbers.loc[words.map(lambda w, c=column: f"audit:{c}" in w), column].isna().all(), column
     if "flagged" in table:
         assert not table.loc[withheld, "flagged"].astype(bool).any()
@@ -409,38 +409,61 @@ def test_a_small_n_missing_given_back_by_another_table_is_caught(tmp_path):
     rundir.write_table(tmp_path, "some", some)
     assert ("missing", "some", 1, "d") in _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
     ledger = audit_release(tmp_path, min_n=MIN_N)
-    assert ledger[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
+    # the link is broken where it costs least: the other table's n_missing of d, not d's row here
+    assert ledger[["table", "group", "action"]].values.tolist() == [["every", "d", "withheld (audit:n_missing)"]]
     assert not _exposed(_bounds(_blocks_of(tmp_path), MIN_N)[0])
+    released = _released(tmp_path)
+    d = released["some"][released["some"]["group"] == "d"].iloc[0]
+    assert d["n"] == 55 and pd.notna(d["estimate"])
+    d_every = released["every"][released["every"]["group"] == "d"].iloc[0]
+    assert d_every["n"] == 60 and pd.isna(d_every["n_missing"]) and d_every["status"] == "audit:n_missing"
 
 
 def test_what_the_audit_withholds_every_later_view_of_the_cell_withholds(tmp_path):
     """The second pass: tables, charts and texts drawn again after the audit withhold the same cell."""
     from equity_audit.publish.narrative import display_table
 
-    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
-    some = _by_group([5, 20, 40, 55], [3, 10, 10, 5], [True, False, True, False], "mean")
-    some["estimate"] = [0.1, 0.2, 0.3, 0.4]
-    for name, table in (("every", every), ("some", some)):
-        rundir.write_table(tmp_path, name, table)
+    # C (4 students) is withheld by the gate; the total of n and comparator_n gives it back unless B goes too
+    some = pd.DataFrame({"subgroup": "x", "group": ["A", "B", "C"], "statistic": "mean", "n": [40, 30, 4],
+                         "comparator_n": [34, 44, 70], "estimate": [0.1, 0.2, 0.3], "suppressed": [False, False, True]})
+    rundir.write_table(tmp_path, "some", some)
     ledger = audit_release(tmp_path, min_n=MIN_N)
-    assert ledger.attrs["newly_withheld"] == 1  # d of "some", as in the test above
+    assert ledger.attrs["newly_withheld"] == 1
     assert remember_audited(tmp_path) == 1
-    # the notebook's own frame, shown again: d is withheld wherever it appears, with its label or without
-    assert audited_codes(some).tolist() == ["", "", "", "audit"]
+    # the notebook's own frame, shown again: B is withheld wherever it appears, with its label or without
+    assert audited_codes(some).tolist() == ["", "audit", ""]
     unlabelled = some.drop(columns=["group", "subgroup"])
-    assert audited_codes(unlabelled).tolist() == ["", "", "", "audit"]
-    assert protect(some, min_n=MIN_N)["estimate"].isna().tolist() == [True, False, True, True]
+    assert audited_codes(unlabelled).tolist() == ["", "audit", ""]
+    assert protect(some, min_n=MIN_N)["estimate"].isna().tolist() == [False, True, True]
     shown = display_table(some.assign(low=0.0, high=1.0, comparator_estimate=0.5, difference=0.1, flagged=False),
                           percent=False)
-    assert shown.loc[3, ["Students", "Value", "Others", "Difference"]].tolist() == ["withheld"] * 4
+    assert shown.loc[1, ["Students", "Value", "Others", "Difference"]].tolist() == ["withheld"] * 4
     # written again as the second pass writes it, the audit finds nothing new: the passes end
     rundir.write_table(tmp_path, "some", some)
     again = audit_release(tmp_path, min_n=MIN_N)
     assert again.empty and again.attrs["newly_withheld"] == 0
     # and the published ledger still gives the first pass's reason
     written = pd.read_csv(tmp_path / "tables" / f"{AUDIT_TABLE}.csv")
-    assert written[["table", "group", "action"]].values.tolist() == [["some", "d", "withheld (audit)"]]
+    assert written[["table", "group", "action"]].values.tolist() == [["some", "B", "withheld (audit)"]]
     assert remember_audited(tmp_path / "elsewhere") == 0 and audited_codes(some).eq("").all()
+
+
+def test_an_n_missing_the_audit_withheld_stays_withheld_in_the_second_pass(tmp_path):
+    every = _by_group([8, 30, 50, 60], [0, 0, 0, 0], [True, True, False, False], "rate")
+    some = _by_group([5, 20, 40, 55], [3, 10, 10, 5], [True, False, True, False], "mean")
+    for name, table in (("every", every), ("some", some)):
+        rundir.write_table(tmp_path, name, table)
+    assert audit_release(tmp_path, min_n=MIN_N).attrs["newly_withheld"] == 1
+    assert remember_audited(tmp_path) == 1
+    again = protect(every, min_n=MIN_N).set_index("group")
+    assert pd.isna(again.loc["d", "n_missing"]) and again.loc["d", STATUS_COLUMN] == "audit:n_missing"
+    assert again.loc["d", "n"] == 60 and audited_codes(every).eq("").all()  # the row itself stays shown
+    # a table without the column is not marked
+    assert STATUS_COLUMN not in protect(every.drop(columns="n_missing"), min_n=MIN_N).columns or \
+        "audit:n_missing" not in protect(every.drop(columns="n_missing"), min_n=MIN_N)[STATUS_COLUMN].tolist()
+    rundir.write_table(tmp_path, "every", every)
+    assert audit_release(tmp_path, min_n=MIN_N).empty
+    remember_audited(tmp_path / "elsewhere")
 
 
 # --------------------------------------------------------------------------- random districts
@@ -534,8 +557,10 @@ def test_a_small_comparator_count_does_not_switch_the_missing_check_off(tmp_path
     released = _publish_and_audit(tmp_path, data)
     exposed, _ = _derivable(released)
     assert not exposed
-    status = released["rates"].set_index("group")[STATUS_COLUMN]
-    assert "audit" in status["first1"]  # its size is printed in the means table: its row had to go
+    # its size is printed in the means table: the link is broken there (its n_missing), its rows stay
+    status = released["means"].set_index("group")[STATUS_COLUMN]
+    assert "audit:n_missing" in status["first1"]
+    assert released["rates"].set_index("group").loc["first1", "n"] == 34
 
 
 # --------------------------------------------------------------------------- adversary, seeded district

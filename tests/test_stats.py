@@ -639,3 +639,12 @@ def test_overdispersion_edges():
     assert np.isnan(overdispersion([])).all()
     phi_raw, _ = overdispersion([3.0, -3.0, 0.0], winsorize=0)
     assert phi_raw == pytest.approx(6.0)
+
+
+def test_conditional_midp_survives_an_odds_ratio_a_rounding_error_from_one():
+    # scipy's noncentral law aborted the process (a notebook kernel died) on 1 + 2e-16 with 1 of 4 drawn
+    from equity_audit.stats import midp_conditional_pvalue
+
+    near = midp_conditional_pvalue([0, 3], [1, 10], [2, 9], [3, 12], [1.0000000000000002, 1 - 1e-16])
+    exact = midp_conditional_pvalue([0, 3], [1, 10], [2, 9], [3, 12], [1.0, 1.0])
+    assert near == pytest.approx(exact, abs=1e-12) and near[0] == pytest.approx(0.5)

@@ -24,6 +24,7 @@ from typing import Callable
 
 import nbformat
 import papermill as pm
+from nbclient.exceptions import DeadKernelError
 
 from equity_audit._version import __version__
 from equity_audit.app.kernels import IPCKernelManager, WarmKernel
@@ -191,6 +192,10 @@ def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: 
         first_line = next(iter(err.source.strip().splitlines()), "")
         raise StepFailedError(step.name, err.exec_count, f"{err.ename}: {err.evalue}", out,
                               first_line) from None
+    except DeadKernelError:
+        raise StepFailedError(step.name, None, "its Python process ended without an error message (out of memory, "
+                              "or a library that crashed); the notebook saved so far shows the last cell that "
+                              "ran", out) from None
     return out
 
 

@@ -262,7 +262,8 @@ def _audited_words(table: pd.DataFrame) -> pd.Series:
 
 def _with_audited(table: pd.DataFrame, status: pd.Series) -> pd.Series:
     words = _audited_words(table).str.split(";")
-    for code in sorted({w for row in words for w in row if w}):
+    # a column the audit withheld is only withheld where the table has it
+    for code in sorted({w for row in words for w in row if w and (":" not in w or w.split(":")[1] in table)}):
         status = _add_status(status, words.map(lambda row, c=code: c in row).astype(bool), code)
     return status
 
@@ -873,8 +874,8 @@ def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_o
     """``n + n_missing = size`` for each row: the size is shared by every table of the same students.
 
     A shown row states its group's size; a withheld one, or a shown row whose
-    ``n_missing`` is a small count, leaves it to the other tables of its
-    ``scope`` (:func:`_missing_scopes`).
+    ``n_missing`` is a small count or withheld, leaves it to the other tables of its
+    ``scope`` (:func:`_missing_scopes`), at least its ``n``.
     """
     for cell in block["cells"]:
         size = ("size", block["population"][0], scope, cell["group"])
@@ -883,8 +884,7 @@ def _missing_equations(block: dict, b: int, min_n: int, variables: dict, cells_o
         if not cell["withheld"] and np.isfinite(cell["missing"]):
             equation({variables[size]: 1.0}, "=", cell["n"] + cell["missing"])
             continue
-        if not (cell["withheld"] or cell["missing_small"]):
-            continue
+        # a shown row whose n_missing is not printed still says its group has at least n students
         var = ("missing", block["table"], b, cell["group"])
         cells_of.setdefault(var, []).append((block["table"], b, cell["index"]))
         add(var, *((1.0, float(min_n - 1)) if cell["missing_small"] else (0.0, None)))
@@ -1004,7 +1004,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"][0] == population]
         try:
-            bounds, cells_of, partial = _bounds_again(blocks, min_n, wide, population, min_width)
+            bounds, cells_of, partial, posed = _bounds_again(blocks, min_n, wide, population, min_width)
         except ReleaseError:
             ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
                            "action": "not checked",
@@ -1012,12 +1012,17 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             todo.pop(0)
             continue
         exposed = _exposed(bounds, min_width, min_n)
-        wide[(population, tuple(partial))] |= set(bounds) - set(exposed)
+        wide[posed] |= set(bounds) - set(exposed)
         if not exposed:
             if partial:  # said, so that a reader of the ledger knows what was not checked jointly
                 ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
                                "group": "", "action": "checked in part", "reason": "; ".join(partial)})
             todo.pop(0)
+            continue
+        # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
+        linked = next((v for v in exposed if v[0] == "missing"
+                       or _pinned_only_through_missing(blocks, v, min_n, min_width)), None)
+        if linked is not None and _withhold_links(tables, found, blocks, linked, cells_of, remembered, ledger, min_n):
             continue
         picks = _complements(exposed, cells_of, blocks)
         for table_name in dict.fromkeys(t for _v, t, _b, _p, _c in picks):
@@ -1033,32 +1038,12 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             found[table_name] = _blocks(table_name, tables[table_name], min_n)
         if picks:
             continue
-        var, fixed = exposed[0], False  # nothing in its blocks can be withheld for any exposed count
-        if not fixed and (var[0] == "missing" or _pinned_only_through_missing(blocks, var, min_n, min_width)):
-            # the group's size, stated in other tables as n plus n_missing, gives it away: withholding those
-            # n_missing (the rows stay) breaks the link and keeps the tables' results
-            links = _missing_links(blocks, var, cells_of[var])
-            for table_name, b, cell in links:
-                table = tables[table_name]
-                remembered.append(_remembered_cell(table.loc[cell["index"]], f"audit:{_MISSING}"))
-                table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN],
-                                                                    f"audit:{_MISSING}")
-            for table_name in dict.fromkeys(t for t, _b, _c in links):
-                tables[table_name] = protect(tables[table_name], min_n=min_n, name=table_name)
-                found[table_name] = _blocks(table_name, tables[table_name], min_n)
-            for (table_name, b, cell) in links:
-                ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": cell["group"],
-                               "action": f"withheld (audit:{_MISSING})",
-                               "reason": f"with the group sizes of other tables it gave away the withheld "
-                                         f"{_WHAT[var[0]]} of {var[-1]}"})
-            fixed = bool(links)
-        if not fixed:
-            names = sorted({t for t, _b, _i in cells_of[var]})
-            for table_name in names:
-                refused.add(table_name)
-                ledger.append({"table": table_name, "block": "", "group": "", "action": "not published",
-                               "reason": f"the withheld {_WHAT[var[0]]} of {var[-1]} can be worked out from the "
-                                         "released tables whatever else is withheld; moved to confidential/"})
+        var = exposed[0]  # nothing in its blocks, and no n_missing, can be withheld for any exposed count
+        for table_name in sorted({t for t, _b, _i in cells_of[var]}):
+            refused.add(table_name)
+            ledger.append({"table": table_name, "block": "", "group": "", "action": "not published",
+                           "reason": f"the withheld {_WHAT[var[0]]} of {var[-1]} can be worked out from the "
+                                     "released tables whatever else is withheld; moved to confidential/"})
     for name, table in tables.items():
         if name in refused:
             target = run_dir / "confidential" / "withheld_tables"
@@ -1081,6 +1066,25 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     return out
 
 
+def _withhold_links(tables: dict, found: dict, blocks: list[dict], var: tuple, cells_of: dict,
+                    remembered: list, ledger: list, min_n: int) -> bool:
+    """Withhold the ``n_missing`` that link ``var`` to other tables' group sizes; whether there were any."""
+    links = _missing_links(blocks, var, cells_of[var])
+    for table_name, b, cell in links:
+        table = tables[table_name]
+        remembered.append(_remembered_cell(table.loc[cell["index"]], f"audit:{_MISSING}"))
+        table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN],
+                                                            f"audit:{_MISSING}")
+        ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": cell["group"],
+                       "action": f"withheld (audit:{_MISSING})",
+                       "reason": f"with the group sizes of other tables it gave away the withheld "
+                                 f"{_WHAT[var[0]]} of {var[-1]}"})
+    for table_name in dict.fromkeys(t for t, _b, _c in links):
+        tables[table_name] = protect(tables[table_name], min_n=min_n, name=table_name)
+        found[table_name] = _blocks(table_name, tables[table_name], min_n)
+    return bool(links)
+
+
 def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str, int, dict]]:
     """The shown ``n_missing`` that state sizes pinning ``var``: its group's first, else every group's.
 
@@ -1095,23 +1099,29 @@ def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str,
 
 
 def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population,
-                  screen: float = 1.0) -> tuple[dict, dict, list]:
+                  screen: float = 1.0) -> tuple[dict, dict, list, tuple]:
     """:func:`_bounds` skipping the counts already found wide when the program was posed the same way.
 
-    Returns the bounds, the cells of each variable and what was left out
-    (``partial``); ``wide`` gains an entry for the way it was posed.
+    The same way: the same checks left out (``partial``) and the same sets of
+    students linked through ``n_missing`` (:func:`_missing_scopes`): withholding
+    more can make two tables' stated sizes agree, which links them and may pin
+    what was wide. Returns the bounds, the cells of each variable, what was left
+    out and the key of ``wide`` for the way it was posed.
     """
-    for known in [k for k in wide if k[0] == population] or [None]:
+    scopes = tuple((b["table"], _describe(b["key"]), s) for b, s in zip(blocks, _missing_scopes(blocks, min_n)))
+    for known in [k for k in wide if k[:2] == (population, scopes)] or [None]:
         partial: list[str] = []
         skip = wide[known] if known else frozenset()
         bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip, screen=screen)
-        if known is None or tuple(partial) == known[1]:
-            wide.setdefault((population, tuple(partial)), set())
-            return bounds, cells_of, partial
+        if known is None or tuple(partial) == known[2]:
+            key = (population, scopes, tuple(partial))
+            wide.setdefault(key, set())
+            return bounds, cells_of, partial, key
     partial = []  # posed another way than before: everything is bounded again
     bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
-    wide.setdefault((population, tuple(partial)), set())
-    return bounds, cells_of, partial
+    key = (population, scopes, tuple(partial))
+    wide.setdefault(key, set())
+    return bounds, cells_of, partial, key
 
 
 def _pinned_only_through_missing(blocks: list[dict], var: tuple, min_n: int, min_width: float) -> bool:
