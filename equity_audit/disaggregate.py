@@ -35,10 +35,11 @@ Examples
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as sps
 
 from equity_audit import stats
@@ -50,7 +51,6 @@ __all__ = ["disaggregate", "disaggregate_cells", "disaggregate_each", "quantiles
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median", "count")
-_UNSET = object()  # an argument not given (None is a value)
 
 
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
@@ -574,13 +574,7 @@ def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidenc
     design = _main_effects_design(fine, columns)
     wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
-    fit = _shared_fit(_fit_rates if statistic == "rate" else _fit_means, fine, design)
-    rows = []
-    for position in range(len(table)):  # one small model per cell of the table
-        inside = coarse == position
-        rows.append(fit(fine, design, inside, confidence) if inside.any() and (~inside).any()
-                    else (np.nan,) * 4)
-    out = np.array(rows, dtype=float).reshape(len(table), 4)
+    out = _cell_tests(statistic)(fine, design, coarse, len(table), confidence)
     estimate = table["estimate"].to_numpy(float)
     predicted = np.where(np.isfinite(out[:, 0]), estimate - out[:, 0], table["predicted"])
     table["predicted"] = predicted
@@ -628,6 +622,21 @@ def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
         dummies = pd.get_dummies(fine[column].astype(str)).to_numpy(float)
         parts.append(dummies[:, 1:])
     return np.hstack(parts)
+
+
+def _cell_tests(statistic):
+    """The test of every cell against the main effects: ``f(fine, design, owner, cells, confidence)``."""
+    return _score_rates if statistic == "rate" else _fit_means_each
+
+
+def _fit_means_each(fine, design, owner, cells, confidence):
+    """:func:`_fit_means` for each cell (fine cells ``owner == cell``); one row per cell."""
+    out = np.full((cells, 4), np.nan)
+    for position in range(cells):  # one small least-squares fit per cell
+        inside = owner == position
+        if inside.any() and (~inside).any():
+            out[position] = _fit_means(fine, design, inside, confidence)
+    return out
 
 
 def _fit_means(fine, design, inside, confidence):
@@ -723,14 +732,6 @@ def _satterthwaite(variance_in, variance_out, df_in, df_out):
     return float((variance_in + variance_out) ** 2 / parts) if parts > 0 else np.inf
 
 
-def _shared_fit(fit, fine, design):
-    """``fit`` with what all its cells share computed once: the main-effects-only logit fit."""
-    if fit is not _fit_rates:
-        return fit
-    counts = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
-    return partial(_fit_rates, base=_main_effects_eta(fine, design), counts=counts)
-
-
 @lru_cache(maxsize=8)
 def _normal_quantile(confidence: float) -> float:
     """The two-sided normal quantile of ``confidence`` (scipy's, looked up once per level)."""
@@ -793,51 +794,92 @@ def _logit_fit(successes, trials, exog, maxiter=100, tol=1e-8):
     return np.dot(inverse, root * working), np.sqrt(np.diag(np.dot(inverse, inverse.T) * 1.0))
 
 
-def _fit_rates(fine, design, inside, confidence, base=_UNSET, counts=None):
-    """Binomial logit GLM on the cell counts with a cell indicator (statsmodels).
+def _score_rates(fine, design, owner, cells, confidence):
+    """Each cell's departure from the main-effects logit model, by Rao's score test; one row per cell.
 
-    ``base``: the main-effects linear predictor (:func:`_main_effects_eta`) and
-    ``counts``: the fine cells' n and successes, when the caller already has them.
+    ``owner`` gives each fine cell's cell (0 to ``cells`` − 1, −1 for none), so
+    the cells do not overlap. The binomial logit GLM of the main effects is
+    fitted once on the fine cells (:func:`_main_effects_eta`); for a cell with
+    indicator ``z``, with ``W = n·μ(1 − μ)``,
+
+    ``U = z'(x − n·μ)``,  ``V = z'Wz − (X'Wz)'(X'WX)⁻¹(X'Wz)``,
+
+    and ``U²/V`` is the score statistic (χ² with one degree of freedom): the
+    same as statsmodels' ``GLMResults.score_test(exog_extra=z)``. The score
+    test is used rather than the Wald test of the indicator in a refitted
+    model because it needs no fit per cell, and because near small cells or
+    large departures the Wald statistic shrinks as the departure grows (the
+    Hauck–Donner effect) while the score test, judged where the main effects
+    alone hold, does not.
+
+    The interval is the one-step (score-based) approximation of the refitted
+    model: one Newton step from the main-effects fit gives the indicator's
+    coefficient ``γ₁ = U/V`` with standard error ``1/√V`` and moves the main
+    effects by ``−(X'WX)⁻¹(X'Wz)·γ₁``; ``predicted`` is the cell's rate from
+    the moved main effects and the interval is ``rate(γ₁ ± z·se) − predicted``.
+    A cell with all or none of its students a success (where the refitted
+    coefficient would be infinite), or whose indicator the main effects span,
+    keeps the main-effects prediction and gets no interval.
+
+    Returns
+    -------
+    ndarray
+        ``cells`` × 4: interaction (observed − predicted), its interval's low
+        and high, and the p-value (the mid-p binomial test against
+        ``predicted`` instead, or the larger of the two, when the cell's
+        smallest expected count is under 5).
     """
-    n, x_ = counts if counts is not None else (fine["n"].to_numpy(float), fine["total"].to_numpy(float))
-    z = _normal_quantile(confidence)
-    observed = x_[inside].sum() / n[inside].sum()
-    eta = _main_effects_eta(fine, design) if base is _UNSET else base
+    out = np.full((cells, 4), np.nan)
+    eta = _main_effects_eta(fine, design)
     if eta is None:
-        return (np.nan,) * 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # the indicator's coefficient, fitted on everyone with the main effects
-        edge = x_[inside].sum() in (0, n[inside].sum())
-        gamma = se = np.nan
-        if not edge:
-            try:
-                params, errors = _logit_fit(x_, n, np.column_stack([design, inside.astype(float)]))
-                gamma, se = float(params[-1]), float(errors[-1])
-                eta = design @ params[:-1]
-            except (np.linalg.LinAlgError, ValueError):
-                pass
-    rate_at = lambda shift: float((n[inside] * _expit(eta[inside] + shift)).sum() / n[inside].sum())  # noqa: E731
-    predicted = rate_at(0.0)
-    if not 1e-6 < predicted < 1 - 1e-6:
-        # a main effect with all or none of its students (separation): the model cannot say what
-        # this cell should be, so the cell is not tested rather than tested against 0 or 1
-        return (np.nan,) * 4
-    total = n[inside].sum()
-    expected = total * min(predicted, 1 - predicted)
-    if edge or not np.isfinite(se) or expected < 5:
-        pvalue = float(stats.midp_binomial_pvalue(np.round(x_[inside].sum()), np.round(total), predicted))
-        if np.isfinite(se) and not edge:
-            # the exact test takes the predicted rate as known; when it rests on a few students
-            # of the other cells its error is large, which the Wald test of the indicator includes
-            pvalue = max(pvalue, float(2 * sps.norm.sf(abs(gamma) / se)))
-        low = high = np.nan
-        if np.isfinite(se) and not edge:
-            low, high = rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted
-        return observed - predicted, low, high, pvalue
-    pvalue = 2 * sps.norm.sf(abs(gamma) / se)
-    return (observed - predicted, rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted,
-            float(pvalue))
+        return out
+    n, x_ = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
+    member = np.flatnonzero(owner >= 0)
+    cell = owner[member]
+    onehot = sparse.csr_matrix((np.ones(len(member)), (member, cell)), shape=(len(n), cells))
+    mu = _expit(eta)
+    weight = n * mu * (1 - mu)
+    size, hits = onehot.T @ n, onehot.T @ x_
+    fine_cells = np.bincount(cell, minlength=cells)
+    score = onehot.T @ (x_ - n * mu)
+    cross = np.asarray((onehot.T @ (design * weight[:, None])).T)  # X'Wz, one column per cell
+    solved = np.linalg.lstsq(design.T @ (design * weight[:, None]), cross, rcond=None)[0]
+    own = onehot.T @ weight
+    information = own - np.einsum("jc,jc->c", cross, solved)  # V, the information left for the indicator
+    edge = (hits == 0) | (hits == size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # an indicator the main effects span (almost) entirely leaves nothing to test
+        spanned = ~(information > 1e-10 * own)
+        se = np.where(spanned, np.nan, 1 / np.sqrt(information))
+        gamma = np.where(edge | spanned, np.nan, score / information)
+    step = np.zeros(len(n))
+    step[member] = np.nan_to_num(gamma)[cell] * np.einsum("ij,ji->i", design[member], solved[:, cell])
+    moved = eta - step  # the main effects after the one-step update
+
+    def rate_at(shift):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (onehot.T @ (n * _expit(moved + np.asarray(shift)[owner]))) / size
+
+    z = _normal_quantile(confidence)
+    predicted = rate_at(np.zeros(cells))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        model = 2 * sps.norm.sf(np.abs(score) / np.sqrt(information))
+        expected = size * np.minimum(predicted, 1 - predicted)
+        testable = (fine_cells > 0) & (fine_cells < len(n)) & (1e-6 < predicted) & (predicted < 1 - 1e-6)
+        small = edge | ~np.isfinite(se) | ~(expected >= 5)
+        exact = stats.midp_binomial_pvalue(np.round(np.where(testable, hits, 0)),
+                                           np.round(np.where(testable, size, 1)), np.where(testable, predicted, 0.5))
+        # the exact test takes the predicted rate as known; when it rests on a few students of the other
+        # cells its error is large, which the score test of the indicator includes
+        pvalue = np.where(small, np.fmax(exact, np.where(np.isfinite(gamma), model, np.nan)), model)
+        out[:, 0] = hits / size - predicted
+        out[:, 1] = rate_at(gamma - z * se) - predicted
+        out[:, 2] = rate_at(gamma + z * se) - predicted
+    out[:, 3] = np.where(spanned & ~edge, np.nan, pvalue)  # nothing left to test: the main effects say it all
+    # a main effect with all or none of its students (separation): the model cannot say what such a cell
+    # should be, so it is not tested rather than tested against 0 or 1
+    out[~testable] = np.nan
+    return out
 
 
 def _logit(p):
@@ -1072,7 +1114,7 @@ def _forward_selection(stacked, family, data, metric, model, options):
     fdr = options.get("fdr", 0.05)
     pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
     entered = np.zeros(len(stacked), bool)
-    fine = labels = design = fit = None
+    fine = labels = design = test = None
     while True:
         open_ = (np.nan_to_num(stats.bh_adjust(pvalues), nan=1.0) < fdr) & ~entered
         if not open_.any():
@@ -1080,26 +1122,38 @@ def _forward_selection(stacked, family, data, metric, model, options):
         best = np.flatnonzero(open_)[np.argmin(pvalues[open_])]
         entered[best] = True
         if fine is None:  # built only once something is flagged
-            fine, design, labels, fit = _main_effects_model(data, metric, model, str(stacked["statistic"].iloc[0]),
-                                                            options)
-        members = lambda row: np.logical_and.reduce(  # noqa: E731
-            [labels[c] == v for c, v in stacked["_cell"].iloc[row]])
-        design = np.column_stack([design, members(best).astype(float)])
-        refit = _shared_fit(fit, fine, design)
-        for row in np.flatnonzero(~entered & np.isfinite(pvalues)):
-            inside = members(row)
-            tested = refit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
-            # a cell the entered ones explain entirely is no discovery, but stays in the family
-            pvalues[row] = tested if np.isfinite(tested) else 1.0
+            fine, design, labels, test = _main_effects_model(data, metric, model,
+                                                             str(stacked["statistic"].iloc[0]), options)
+        best_cell = np.logical_and.reduce([labels[c] == v for c, v in stacked["_cell"].iloc[best]])
+        design = np.column_stack([design, best_cell.astype(float)])
+        rows = np.flatnonzero(~entered & np.isfinite(pvalues))
+        pvalues[rows] = _retest(stacked, rows, fine, labels, design, test, options.get("confidence", 0.95))
+
+
+def _retest(stacked, rows, fine, labels, design, test, confidence):
+    """The p-values of the scanned ``rows`` given ``design``: all the cells of one table in one batch.
+
+    A cell the entered ones explain entirely (no p-value) is no discovery, but stays in the family: 1.
+    """
+    out = np.ones(len(rows))
+    tables = stacked["columns"].to_numpy()[rows]
+    for name in dict.fromkeys(tables):  # a table's cells do not overlap
+        batch = rows[tables == name]
+        cells = [stacked["_cell"].iloc[row] for row in batch]
+        wanted = pd.MultiIndex.from_tuples([tuple(value for _, value in cell) for cell in cells])
+        owner = wanted.get_indexer(pd.MultiIndex.from_arrays([labels[column] for column, _ in cells[0]]))
+        tested = test(fine, design, owner, len(batch), confidence)[:, 3]
+        out[tables == name] = np.where(np.isfinite(tested), tested, 1.0)
+    return out
 
 
 def _main_effects_model(data, metric, model, statistic, options):
-    """The fine cells of the ``model`` columns, their main-effects design, their labels and the fit to use."""
+    """The fine cells of the ``model`` columns, their main-effects design, their labels and the cells' test."""
     groups = _grouping_frame(data, model)
     clusters = data[options["cluster"]] if options.get("cluster") is not None else None
     fine = _fine_cells(groups, _metric_values(data[metric]), model, statistic, clusters)
     labels = {c: fine[c].astype(str).to_numpy() for c in model}
-    return fine, _main_effects_design(fine, model), labels, _fit_rates if statistic == "rate" else _fit_means
+    return fine, _main_effects_design(fine, model), labels, _cell_tests(statistic)
 
 
 def _scanned_levels(column: pd.Series) -> set[str]:
