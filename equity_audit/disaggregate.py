@@ -123,10 +123,13 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
     additive effects show none. ``interaction`` is that departure on the
     estimate's scale (``estimate − predicted``, with ``predicted`` what the
     main effects give the cell), ``interaction_low``/``_high`` its interval
-    and ``interaction_pvalue`` its Wald test (t for means; for rates z on the
-    log-odds scale, or the mid-p binomial test against ``predicted`` when the
-    cell's smallest expected count is under 5). In a table of two yes/no
-    columns the four cells carry the same interaction, mirrored.
+    and ``interaction_pvalue`` its test: for means the t test of the
+    indicator; for rates Rao's score test of the indicator at the
+    main-effects fit, with the interval of the one-step estimate (see
+    :func:`_score_rates`), and the larger of that and the mid-p binomial test
+    against ``predicted`` when the cell's smallest expected count is under 5.
+    In a table of two yes/no columns the four cells carry the same
+    interaction, mirrored.
 
     Returns
     -------
@@ -601,15 +604,21 @@ def _fine_cells(groups, values, columns, statistic, clusters):
     categories = [groups[c].cat.categories for c in columns]
     shape = tuple(len(levels) for levels in categories)
     code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
-    # only the crossings that occur: with the adjustment columns the full product can run to millions
-    present, position = np.unique(code, return_inverse=True)
-    sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
+    size = int(np.prod(shape))
+    if size <= max(len(code), 1 << 16):
+        # few enough crossings to count every one: one pass, where finding those that occur sorts the students
+        sums = _cell_sums(code, values.to_numpy(), size, statistic)
+        present = np.flatnonzero(sums["n"] + sums["n_missing"])
+        sums = {name: column[present] for name, column in sums.items()}
+    else:
+        # only the crossings that occur: with the adjustment columns the full product can run to millions
+        present, position = np.unique(code, return_inverse=True)
+        sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
     levels = np.unravel_index(present, shape)
     fine = pd.DataFrame({**{c: pd.Categorical.from_codes(k, categories=l)
                             for c, k, l in zip(columns, levels, categories)}, **sums})
     if clusters is not None:
-        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
-                                           int(np.prod(shape)))[present]
+        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(), size)[present]
         for column in ("n", "total", "total_sq"):
             fine[column] = fine[column].to_numpy(float) / deff
     return fine[fine["n"] > 0].reset_index(drop=True)
