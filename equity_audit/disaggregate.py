@@ -635,21 +635,18 @@ def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 def _cell_tests(statistic):
     """The test of every cell against the main effects: ``f(fine, design, owner, cells, confidence)``."""
-    return _score_rates if statistic == "rate" else _fit_means_each
+    return _score_rates if statistic == "rate" else _mean_tests
 
 
-def _fit_means_each(fine, design, owner, cells, confidence):
-    """:func:`_fit_means` for each cell (fine cells ``owner == cell``); one row per cell."""
-    out = np.full((cells, 4), np.nan)
-    for position in range(cells):  # one small least-squares fit per cell
-        inside = owner == position
-        if inside.any() and (~inside).any():
-            out[position] = _fit_means(fine, design, inside, confidence)
-    return out
+def _mean_tests(fine, design, owner, cells, confidence):
+    """Least squares on the cells (weights n), as if each cell's indicator were added; one row per cell.
 
-
-def _fit_means(fine, design, inside, confidence):
-    """Least squares on the cells (weights n): the student-level fit with a cell indicator.
+    The student-level fit of the main effects and one cell's indicator, for
+    every cell (fine cells ``owner == cell``), without refitting: by
+    partitioned regression the indicator's coefficient, the fitted values,
+    residuals and leverages of the model with it follow exactly from the
+    main-effects fit and the indicator swept of the main effects (see
+    :func:`_indicator_columns`), so one fit serves every cell.
 
     The indicator's variance is heteroscedasticity-robust (HC2 sandwich, see
     :func:`_sandwich`): students' values may vary much more in some groups than
@@ -657,24 +654,62 @@ def _fit_means(fine, design, inside, confidence):
     Its t test uses Welch–Satterthwaite degrees of freedom from the cell's own
     residuals and everyone else's, so with no other column it is Welch's test
     of the cell against the rest.
+
+    Returns
+    -------
+    ndarray
+        ``cells`` × 4: the indicator's coefficient, its interval's low and
+        high, and its p-value; NaN where the cell cannot be told from the
+        main effects (none or all of the fine cells, or an indicator they span).
     """
+    out = np.full((cells, 4), np.nan)
     n = fine["n"].to_numpy(float)
-    x = np.column_stack([design, inside.astype(float)])
-    parts = _least_squares(fine, x)
-    if parts is None:
-        return (np.nan,) * 4
-    beta, bread, rss, leverage = parts
-    weight = (x @ bread)[:, -1]  # each student's weight in the indicator's coefficient
-    share = weight**2 * _hc_residuals(rss, leverage, "HC2", n.sum(), x.shape[1])
-    variance_in, variance_out = share[inside].sum(), share[~inside].sum()
+    base = _least_squares(fine, design)
+    if base is None or n.sum() <= design.shape[1] + 1:
+        return out
+    # blocks of cells, so the fine cells × cells arrays stay small however many fine cells there are
+    step = max(1, 4_000_000 // len(n))
+    for start in range(0, cells, step):
+        ids = np.arange(start, min(cells, start + step))
+        out[ids] = _indicator_columns(fine, design, base, owner[:, None] == ids[None, :], confidence)
+    return out
+
+
+def _indicator_columns(fine, design, base, inside, confidence):
+    """:func:`_mean_tests` for the cells whose fine cells are the columns of ``inside``.
+
+    With ``B = (X'NX)⁻¹`` of the main effects and ``c = X'Nz``, the indicator
+    swept of the main effects is ``m = z − XBc``, its information
+    ``s = z'Nz − c'Bc`` (zero when the main effects span it), its coefficient
+    ``γ = z'N(y − Xβ)/s``; the fitted values move by ``m·γ``, the leverages by
+    ``m²/s``, and each student's weight in ``γ`` is ``m/s``.
+    """
+    beta, bread, _, leverage = base
+    n = fine["n"].to_numpy(float)
+    mean = fine["total"].to_numpy(float) / n
+    within = np.clip(fine["total_sq"].to_numpy(float) - n * mean**2, 0, None)
+    residual = mean - design @ beta
+    z = inside.astype(float)
+    size = n @ z
+    cross = design.T @ (z * n[:, None])
+    projected = bread @ cross
+    swept = z - design @ projected
+    information = size - np.einsum("kc,kc->c", cross, projected)
+    usable = (inside.any(0) & (~inside).any(0) & (information > 1e-10 * size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = np.where(usable, (n * residual) @ z / information, np.nan)
+        rss = within[:, None] + n[:, None] * (residual[:, None] - swept * gamma) ** 2
+        moved = leverage[:, None] + swept**2 / information
+        share = (swept / information) ** 2 * _hc_residuals(rss, moved, "HC2", n.sum(), design.shape[1] + 1)
+    variance_in, variance_out = (share * z).sum(0), (share * (1 - z)).sum(0)
     variance = variance_in + variance_out
-    gamma = float(beta[-1])
-    if not variance > 0:
-        return gamma, np.nan, np.nan, np.nan
-    df = _satterthwaite(variance_in, variance_out, n[inside].sum() - 1, n[~inside].sum() - (x.shape[1] - 1))
-    se = float(np.sqrt(variance))
-    half = sps.t.ppf(0.5 + confidence / 2, df) * se
-    return gamma, gamma - half, gamma + half, float(2 * sps.t.sf(abs(gamma) / se, df))
+    tested = usable & (variance > 0)
+    df = _satterthwaite(variance_in, variance_out, size - 1, n.sum() - size - design.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(tested, np.sqrt(variance), np.nan)
+        half = sps.t.ppf(0.5 + confidence / 2, df) * se
+        pvalue = 2 * sps.t.sf(np.abs(gamma) / se, df)
+    return np.column_stack([gamma, gamma - half, gamma + half, pvalue])
 
 
 def _least_squares(fine, x):
@@ -737,8 +772,9 @@ def _sandwich(fine, x, kind="HC2"):
 
 def _satterthwaite(variance_in, variance_out, df_in, df_out):
     """Welch–Satterthwaite degrees of freedom of a variance summed from two independent parts."""
-    parts = variance_in**2 / max(df_in, 1) + variance_out**2 / max(df_out, 1)
-    return float((variance_in + variance_out) ** 2 / parts) if parts > 0 else np.inf
+    parts = variance_in**2 / np.maximum(df_in, 1) + variance_out**2 / np.maximum(df_out, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(parts > 0, (variance_in + variance_out) ** 2 / parts, np.inf)
 
 
 @lru_cache(maxsize=8)

@@ -122,12 +122,12 @@ def test_without_other_columns_the_interaction_test_is_welch():
     data["y"] = rng.normal(0, np.where(data["a"] & data["b"], 1.0, 0.2), n)
     # a saturated pair of yes/no columns has no main effects left to fit once the cell is in:
     # check the indicator-only model instead, against scipy's Welch test of the cell vs the rest
-    from equity_audit.disaggregate import _fit_means
+    from equity_audit.disaggregate import _mean_tests
 
     groups = _grouping_frame(data, ["a", "b"])
     fine = _fine_cells(groups, _metric_values(data["y"]), ["a", "b"], "mean", None)
     inside = ((fine["a"].astype(str) == "Yes") & (fine["b"].astype(str) == "Yes")).to_numpy()
-    gamma, _, _, pvalue = _fit_means(fine, np.ones((len(fine), 1)), inside, 0.95)
+    gamma, _, _, pvalue = _mean_tests(fine, np.ones((len(fine), 1)), np.where(inside, 0, -1), 1, 0.95)[0]
     cell = data["a"] & data["b"]
     welch = sps.ttest_ind(data.loc[cell, "y"], data.loc[~cell, "y"], equal_var=False)
     assert gamma == pytest.approx(data.loc[cell, "y"].mean() - data.loc[~cell, "y"].mean(), rel=1e-9)
@@ -197,3 +197,31 @@ def test_rate_interaction_pvalues_are_statsmodels_score_tests(seed, interaction,
         exact = float(stats.midp_binomial_pvalue(cell["successes"], cell["n"], cell["predicted"]))
         assert cell["interaction_pvalue"] == pytest.approx(score if expected >= 5 else max(exact, score), rel=1e-9)
         assert cell["interaction_low"] < cell["interaction"] < cell["interaction_high"]
+
+
+@pytest.mark.parametrize("seed, by", [(5, ["race", "el"]), (6, ["race", "low_income", "disability"])])
+def test_every_mean_cell_is_the_refitted_model_with_its_indicator(seed, by):
+    # the tests of all cells come from one main-effects fit (partitioned regression): each must be what
+    # refitting with that cell's indicator gives, HC2 variance and Welch-Satterthwaite t (statsmodels)
+    import statsmodels.api as sm
+
+    data = _district(seed, n=1500, sd=0.2, el_sd=0.9, el_disability=-0.1)
+    table = disaggregate(data, "y", by=by, adjust_for=COLUMNS, min_n=5)
+    labels = data[COLUMNS].astype(str).replace({"True": "Yes", "False": "No"})
+    main = sm.add_constant(pd.get_dummies(labels, drop_first=True).astype(float)).to_numpy()
+    tested = table.dropna(subset=["interaction_pvalue"])
+    assert len(tested) >= 6
+    for _, cell in tested.iterrows():
+        inside = np.logical_and.reduce([labels[c].to_numpy() == cell[c] for c in by])
+        x = np.column_stack([main, inside.astype(float)])
+        fit = sm.OLS(data["y"].to_numpy(), x).fit(cov_type="HC2")
+        bread = np.linalg.inv(x.T @ x)
+        leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+        part = (x @ bread)[:, -1] ** 2 * fit.resid**2 / (1 - leverage)
+        v_in, v_out = part[inside].sum(), part[~inside].sum()
+        df = (v_in + v_out) ** 2 / (v_in**2 / (inside.sum() - 1) + v_out**2 / ((~inside).sum() - main.shape[1]))
+        gamma, se = fit.params[-1], fit.bse[-1]
+        half = sps.t.ppf(0.975, df) * se
+        assert (cell["interaction"], cell["interaction_low"], cell["interaction_high"]) == pytest.approx(
+            (gamma, gamma - half, gamma + half), rel=1e-9)
+        assert cell["interaction_pvalue"] == pytest.approx(2 * sps.t.sf(abs(gamma) / se, df), rel=1e-8)
