@@ -188,7 +188,7 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         extra = [c for c in (adjust_for or []) if c not in by]
         fine_groups = {**groups, **_grouping_frame(data, extra)}
         table = _shrink_toward_main_effects(table, cells, by, statistic)
-        table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
+        table = _joint_interactions(table, cells, fine_groups, values, by, [*by, *extra], statistic,
                                     confidence, data[cluster] if cluster is not None else None)
     # _keep_protecting: the numbers of cells withheld only to protect others stay, for scan_intersections to
     # test them and blank them itself
@@ -544,11 +544,14 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     scale, unscale = (_logit, _expit) if statistic == "rate" else (_same, _same)
     overall = scale(cells["total"].sum() / cells["n"].sum())
     predicted = np.full(len(table), overall)
+    total, count = cells["total"].to_numpy(float), cells["n"].to_numpy(float)
     for column in by:
-        sums = cells.groupby(column, observed=False)[["total", "n"]].sum()
-        marginal = pd.Series(scale(sums["total"] / sums["n"].where(sums["n"] > 0)), index=sums.index)
-        effect = table[column].map(marginal - overall).astype(float).fillna(0).to_numpy()
-        predicted = predicted + effect
+        codes, levels = cells[column].cat.codes.to_numpy(), len(cells[column].cat.categories)
+        sums = np.bincount(codes, weights=total, minlength=levels), np.bincount(codes, weights=count, minlength=levels)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            marginal = scale(np.where(sums[1] > 0, sums[0] / sums[1], np.nan))
+        # a level with no student has no effect
+        predicted = predicted + np.nan_to_num(marginal - overall, nan=0.0)[table[column].cat.codes.to_numpy()]
     predicted = unscale(predicted)
     n = table["n"].to_numpy(dtype=float)
     if statistic == "rate":
@@ -563,13 +566,16 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     return table
 
 
-def _joint_interactions(table, keys, groups, values, by, columns, statistic, confidence, clusters):
+def _joint_interactions(table, cells, groups, values, by, columns, statistic, confidence, clusters):
     """Each cell's departure from a model fitting every main effect of ``columns`` jointly.
 
-    ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
+    ``cells`` are the table's cells with their sums, in the table's order.
     """
-    fine = _fine_cells(groups, values, columns, statistic, clusters)
-    return _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence)
+    if list(columns) == list(by) and clusters is None:  # the model's cells are the table's own: no second pass
+        fine = cells.loc[cells["n"] > 0, [*by, "n", "n_missing", "total", "total_sq"]].reset_index(drop=True)
+    else:
+        fine = _fine_cells(groups, values, columns, statistic, clusters)
+    return _interactions_from_fine(table, cells[by], fine, by, columns, statistic, confidence)
 
 
 def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence):
