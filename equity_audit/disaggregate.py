@@ -888,15 +888,9 @@ def _score_rates(fine, design, owner, cells, confidence):
     member = np.flatnonzero(owner >= 0)
     cell = owner[member]
     onehot = sparse.csr_matrix((np.ones(len(member)), (member, cell)), shape=(len(n), cells))
-    mu = _expit(eta)
-    weight = n * mu * (1 - mu)
     size, hits = onehot.T @ n, onehot.T @ x_
     fine_cells = np.bincount(cell, minlength=cells)
-    score = onehot.T @ (x_ - n * mu)
-    cross = np.asarray((onehot.T @ (design * weight[:, None])).T)  # X'Wz, one column per cell
-    solved = np.linalg.lstsq(design.T @ (design * weight[:, None]), cross, rcond=None)[0]
-    own = onehot.T @ weight
-    information = own - np.einsum("jc,jc->c", cross, solved)  # V, the information left for the indicator
+    score, information, own, solved = _score_parts(eta, n, x_, design, onehot)
     edge = (hits == 0) | (hits == size)
     with np.errstate(divide="ignore", invalid="ignore"):
         # an indicator the main effects span (almost) entirely leaves nothing to test
@@ -931,6 +925,20 @@ def _score_rates(fine, design, owner, cells, confidence):
     # should be, so it is not tested rather than tested against 0 or 1
     out[~testable] = np.nan
     return out
+
+
+def _score_parts(eta, n, successes, design, onehot):
+    """``U``, ``V``, ``z'Wz`` and ``(X'WX)⁻¹X'Wz`` of each cell's indicator (a column of ``onehot``) at ``eta``.
+
+    One solve for all the cells: ``X'WX`` is the main effects' alone.
+    """
+    mu = _expit(eta)
+    weight = n * mu * (1 - mu)
+    score = onehot.T @ (successes - n * mu)
+    cross = np.asarray((onehot.T @ (design * weight[:, None])).T)  # X'Wz, one column per cell
+    solved = np.linalg.lstsq(design.T @ (design * weight[:, None]), cross, rcond=None)[0]
+    own = onehot.T @ weight
+    return score, own - np.einsum("jc,jc->c", cross, solved), own, solved
 
 
 def _logit(p):
