@@ -35,10 +35,11 @@ Examples
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as sps
 
 from equity_audit import stats
@@ -50,7 +51,6 @@ __all__ = ["disaggregate", "disaggregate_cells", "disaggregate_each", "quantiles
 
 COMPARATORS = ("rest", "all")
 _STATISTICS = ("auto", "rate", "mean", "median", "count")
-_UNSET = object()  # an argument not given (None is a value)
 
 
 def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statistic: str = "auto",
@@ -123,10 +123,13 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
     additive effects show none. ``interaction`` is that departure on the
     estimate's scale (``estimate − predicted``, with ``predicted`` what the
     main effects give the cell), ``interaction_low``/``_high`` its interval
-    and ``interaction_pvalue`` its Wald test (t for means; for rates z on the
-    log-odds scale, or the mid-p binomial test against ``predicted`` when the
-    cell's smallest expected count is under 5). In a table of two yes/no
-    columns the four cells carry the same interaction, mirrored.
+    and ``interaction_pvalue`` its test: for means the t test of the
+    indicator; for rates Rao's score test of the indicator at the
+    main-effects fit, with the interval of the one-step estimate (see
+    :func:`_score_rates`), and the larger of that and the mid-p binomial test
+    against ``predicted`` when the cell's smallest expected count is under 5.
+    In a table of two yes/no columns the four cells carry the same
+    interaction, mirrored.
 
     Returns
     -------
@@ -185,7 +188,7 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
         extra = [c for c in (adjust_for or []) if c not in by]
         fine_groups = {**groups, **_grouping_frame(data, extra)}
         table = _shrink_toward_main_effects(table, cells, by, statistic)
-        table = _joint_interactions(table, cells[by], fine_groups, values, by, [*by, *extra], statistic,
+        table = _joint_interactions(table, cells, fine_groups, values, by, [*by, *extra], statistic,
                                     confidence, data[cluster] if cluster is not None else None)
     # _keep_protecting: the numbers of cells withheld only to protect others stay, for scan_intersections to
     # test them and blank them itself
@@ -541,11 +544,14 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     scale, unscale = (_logit, _expit) if statistic == "rate" else (_same, _same)
     overall = scale(cells["total"].sum() / cells["n"].sum())
     predicted = np.full(len(table), overall)
+    total, count = cells["total"].to_numpy(float), cells["n"].to_numpy(float)
     for column in by:
-        sums = cells.groupby(column, observed=False)[["total", "n"]].sum()
-        marginal = pd.Series(scale(sums["total"] / sums["n"].where(sums["n"] > 0)), index=sums.index)
-        effect = table[column].map(marginal - overall).astype(float).fillna(0).to_numpy()
-        predicted = predicted + effect
+        codes, levels = cells[column].cat.codes.to_numpy(), len(cells[column].cat.categories)
+        sums = np.bincount(codes, weights=total, minlength=levels), np.bincount(codes, weights=count, minlength=levels)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            marginal = scale(np.where(sums[1] > 0, sums[0] / sums[1], np.nan))
+        # a level with no student has no effect
+        predicted = predicted + np.nan_to_num(marginal - overall, nan=0.0)[table[column].cat.codes.to_numpy()]
     predicted = unscale(predicted)
     n = table["n"].to_numpy(dtype=float)
     if statistic == "rate":
@@ -560,13 +566,16 @@ def _shrink_toward_main_effects(table, cells, by, statistic):
     return table
 
 
-def _joint_interactions(table, keys, groups, values, by, columns, statistic, confidence, clusters):
+def _joint_interactions(table, cells, groups, values, by, columns, statistic, confidence, clusters):
     """Each cell's departure from a model fitting every main effect of ``columns`` jointly.
 
-    ``keys`` holds the ``by`` values of the table's rows (the cells, in the table's order).
+    ``cells`` are the table's cells with their sums, in the table's order.
     """
-    fine = _fine_cells(groups, values, columns, statistic, clusters)
-    return _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence)
+    if list(columns) == list(by) and clusters is None:  # the model's cells are the table's own: no second pass
+        fine = cells.loc[cells["n"] > 0, [*by, "n", "n_missing", "total", "total_sq"]].reset_index(drop=True)
+    else:
+        fine = _fine_cells(groups, values, columns, statistic, clusters)
+    return _interactions_from_fine(table, cells[by], fine, by, columns, statistic, confidence)
 
 
 def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence):
@@ -574,13 +583,7 @@ def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidenc
     design = _main_effects_design(fine, columns)
     wanted = pd.MultiIndex.from_frame(keys.astype(str))
     coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
-    fit = _shared_fit(_fit_rates if statistic == "rate" else _fit_means, fine, design)
-    rows = []
-    for position in range(len(table)):  # one small model per cell of the table
-        inside = coarse == position
-        rows.append(fit(fine, design, inside, confidence) if inside.any() and (~inside).any()
-                    else (np.nan,) * 4)
-    out = np.array(rows, dtype=float).reshape(len(table), 4)
+    out = _cell_tests(statistic)(fine, design, coarse, len(table), confidence)
     estimate = table["estimate"].to_numpy(float)
     predicted = np.where(np.isfinite(out[:, 0]), estimate - out[:, 0], table["predicted"])
     table["predicted"] = predicted
@@ -607,15 +610,21 @@ def _fine_cells(groups, values, columns, statistic, clusters):
     categories = [groups[c].cat.categories for c in columns]
     shape = tuple(len(levels) for levels in categories)
     code = np.ravel_multi_index([groups[c].cat.codes.to_numpy() for c in columns], shape)
-    # only the crossings that occur: with the adjustment columns the full product can run to millions
-    present, position = np.unique(code, return_inverse=True)
-    sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
+    size = int(np.prod(shape))
+    if size <= max(len(code), 1 << 16):
+        # few enough crossings to count every one: one pass, where finding those that occur sorts the students
+        sums = _cell_sums(code, values.to_numpy(), size, statistic)
+        present = np.flatnonzero(sums["n"] + sums["n_missing"])
+        sums = {name: column[present] for name, column in sums.items()}
+    else:
+        # only the crossings that occur: with the adjustment columns the full product can run to millions
+        present, position = np.unique(code, return_inverse=True)
+        sums = _cell_sums(position.ravel(), values.to_numpy(), len(present), statistic)
     levels = np.unravel_index(present, shape)
     fine = pd.DataFrame({**{c: pd.Categorical.from_codes(k, categories=l)
                             for c, k, l in zip(columns, levels, categories)}, **sums})
     if clusters is not None:
-        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(),
-                                           int(np.prod(shape)))[present]
+        deff = stats.cluster_design_effect(code, pd.factorize(clusters)[0], values.to_numpy(), size)[present]
         for column in ("n", "total", "total_sq"):
             fine[column] = fine[column].to_numpy(float) / deff
     return fine[fine["n"] > 0].reset_index(drop=True)
@@ -630,8 +639,20 @@ def _main_effects_design(fine: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.hstack(parts)
 
 
-def _fit_means(fine, design, inside, confidence):
-    """Least squares on the cells (weights n): the student-level fit with a cell indicator.
+def _cell_tests(statistic):
+    """The test of every cell against the main effects: ``f(fine, design, owner, cells, confidence)``."""
+    return _score_rates if statistic == "rate" else _mean_tests
+
+
+def _mean_tests(fine, design, owner, cells, confidence):
+    """Least squares on the cells (weights n), as if each cell's indicator were added; one row per cell.
+
+    The student-level fit of the main effects and one cell's indicator, for
+    every cell (fine cells ``owner == cell``), without refitting: by
+    partitioned regression the indicator's coefficient, the fitted values,
+    residuals and leverages of the model with it follow exactly from the
+    main-effects fit and the indicator swept of the main effects (see
+    :func:`_indicator_columns`), so one fit serves every cell.
 
     The indicator's variance is heteroscedasticity-robust (HC2 sandwich, see
     :func:`_sandwich`): students' values may vary much more in some groups than
@@ -639,24 +660,62 @@ def _fit_means(fine, design, inside, confidence):
     Its t test uses Welch–Satterthwaite degrees of freedom from the cell's own
     residuals and everyone else's, so with no other column it is Welch's test
     of the cell against the rest.
+
+    Returns
+    -------
+    ndarray
+        ``cells`` × 4: the indicator's coefficient, its interval's low and
+        high, and its p-value; NaN where the cell cannot be told from the
+        main effects (none or all of the fine cells, or an indicator they span).
     """
+    out = np.full((cells, 4), np.nan)
     n = fine["n"].to_numpy(float)
-    x = np.column_stack([design, inside.astype(float)])
-    parts = _least_squares(fine, x)
-    if parts is None:
-        return (np.nan,) * 4
-    beta, bread, rss, leverage = parts
-    weight = (x @ bread)[:, -1]  # each student's weight in the indicator's coefficient
-    share = weight**2 * _hc_residuals(rss, leverage, "HC2", n.sum(), x.shape[1])
-    variance_in, variance_out = share[inside].sum(), share[~inside].sum()
+    base = _least_squares(fine, design)
+    if base is None or n.sum() <= design.shape[1] + 1:
+        return out
+    # blocks of cells, so the fine cells × cells arrays stay small however many fine cells there are
+    step = max(1, 4_000_000 // len(n))
+    for start in range(0, cells, step):
+        ids = np.arange(start, min(cells, start + step))
+        out[ids] = _indicator_columns(fine, design, base, owner[:, None] == ids[None, :], confidence)
+    return out
+
+
+def _indicator_columns(fine, design, base, inside, confidence):
+    """:func:`_mean_tests` for the cells whose fine cells are the columns of ``inside``.
+
+    With ``B = (X'NX)⁻¹`` of the main effects and ``c = X'Nz``, the indicator
+    swept of the main effects is ``m = z − XBc``, its information
+    ``s = z'Nz − c'Bc`` (zero when the main effects span it), its coefficient
+    ``γ = z'N(y − Xβ)/s``; the fitted values move by ``m·γ``, the leverages by
+    ``m²/s``, and each student's weight in ``γ`` is ``m/s``.
+    """
+    beta, bread, _, leverage = base
+    n = fine["n"].to_numpy(float)
+    mean = fine["total"].to_numpy(float) / n
+    within = np.clip(fine["total_sq"].to_numpy(float) - n * mean**2, 0, None)
+    residual = mean - design @ beta
+    z = inside.astype(float)
+    size = n @ z
+    cross = design.T @ (z * n[:, None])
+    projected = bread @ cross
+    swept = z - design @ projected
+    information = size - np.einsum("kc,kc->c", cross, projected)
+    usable = (inside.any(0) & (~inside).any(0) & (information > 1e-10 * size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = np.where(usable, (n * residual) @ z / information, np.nan)
+        rss = within[:, None] + n[:, None] * (residual[:, None] - swept * gamma) ** 2
+        moved = leverage[:, None] + swept**2 / information
+        share = (swept / information) ** 2 * _hc_residuals(rss, moved, "HC2", n.sum(), design.shape[1] + 1)
+    variance_in, variance_out = (share * z).sum(0), (share * (1 - z)).sum(0)
     variance = variance_in + variance_out
-    gamma = float(beta[-1])
-    if not variance > 0:
-        return gamma, np.nan, np.nan, np.nan
-    df = _satterthwaite(variance_in, variance_out, n[inside].sum() - 1, n[~inside].sum() - (x.shape[1] - 1))
-    se = float(np.sqrt(variance))
-    half = sps.t.ppf(0.5 + confidence / 2, df) * se
-    return gamma, gamma - half, gamma + half, float(2 * sps.t.sf(abs(gamma) / se, df))
+    tested = usable & (variance > 0)
+    df = _satterthwaite(variance_in, variance_out, size - 1, n.sum() - size - design.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(tested, np.sqrt(variance), np.nan)
+        half = sps.t.ppf(0.5 + confidence / 2, df) * se
+        pvalue = 2 * sps.t.sf(np.abs(gamma) / se, df)
+    return np.column_stack([gamma, gamma - half, gamma + half, pvalue])
 
 
 def _least_squares(fine, x):
@@ -719,16 +778,9 @@ def _sandwich(fine, x, kind="HC2"):
 
 def _satterthwaite(variance_in, variance_out, df_in, df_out):
     """Welch–Satterthwaite degrees of freedom of a variance summed from two independent parts."""
-    parts = variance_in**2 / max(df_in, 1) + variance_out**2 / max(df_out, 1)
-    return float((variance_in + variance_out) ** 2 / parts) if parts > 0 else np.inf
-
-
-def _shared_fit(fit, fine, design):
-    """``fit`` with what all its cells share computed once: the main-effects-only logit fit."""
-    if fit is not _fit_rates:
-        return fit
-    counts = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
-    return partial(_fit_rates, base=_main_effects_eta(fine, design), counts=counts)
+    parts = variance_in**2 / np.maximum(df_in, 1) + variance_out**2 / np.maximum(df_out, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(parts > 0, (variance_in + variance_out) ** 2 / parts, np.inf)
 
 
 @lru_cache(maxsize=8)
@@ -793,51 +845,100 @@ def _logit_fit(successes, trials, exog, maxiter=100, tol=1e-8):
     return np.dot(inverse, root * working), np.sqrt(np.diag(np.dot(inverse, inverse.T) * 1.0))
 
 
-def _fit_rates(fine, design, inside, confidence, base=_UNSET, counts=None):
-    """Binomial logit GLM on the cell counts with a cell indicator (statsmodels).
+def _score_rates(fine, design, owner, cells, confidence):
+    """Each cell's departure from the main-effects logit model, by Rao's score test; one row per cell.
 
-    ``base``: the main-effects linear predictor (:func:`_main_effects_eta`) and
-    ``counts``: the fine cells' n and successes, when the caller already has them.
+    ``owner`` gives each fine cell's cell (0 to ``cells`` − 1, −1 for none), so
+    the cells do not overlap. The binomial logit GLM of the main effects is
+    fitted once on the fine cells (:func:`_main_effects_eta`); for a cell with
+    indicator ``z``, with ``W = n·μ(1 − μ)``,
+
+    ``U = z'(x − n·μ)``,  ``V = z'Wz − (X'Wz)'(X'WX)⁻¹(X'Wz)``,
+
+    and ``U²/V`` is the score statistic (χ² with one degree of freedom): the
+    same as statsmodels' ``GLMResults.score_test(exog_extra=z)``. The score
+    test is used rather than the Wald test of the indicator in a refitted
+    model because it needs no fit per cell, and because near small cells or
+    large departures the Wald statistic shrinks as the departure grows (the
+    Hauck–Donner effect) while the score test, judged where the main effects
+    alone hold, does not.
+
+    The interval is the one-step (score-based) approximation of the refitted
+    model: one Newton step from the main-effects fit gives the indicator's
+    coefficient ``γ₁ = U/V`` with standard error ``1/√V`` and moves the main
+    effects by ``−(X'WX)⁻¹(X'Wz)·γ₁``; ``predicted`` is the cell's rate from
+    the moved main effects and the interval is ``rate(γ₁ ± z·se) − predicted``.
+    A cell with all or none of its students a success (where the refitted
+    coefficient would be infinite), or whose indicator the main effects span,
+    keeps the main-effects prediction and gets no interval.
+
+    Returns
+    -------
+    ndarray
+        ``cells`` × 4: interaction (observed − predicted), its interval's low
+        and high, and the p-value (the mid-p binomial test against
+        ``predicted`` instead, or the larger of the two, when the cell's
+        smallest expected count is under 5).
     """
-    n, x_ = counts if counts is not None else (fine["n"].to_numpy(float), fine["total"].to_numpy(float))
-    z = _normal_quantile(confidence)
-    observed = x_[inside].sum() / n[inside].sum()
-    eta = _main_effects_eta(fine, design) if base is _UNSET else base
+    out = np.full((cells, 4), np.nan)
+    eta = _main_effects_eta(fine, design)
     if eta is None:
-        return (np.nan,) * 4
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # the indicator's coefficient, fitted on everyone with the main effects
-        edge = x_[inside].sum() in (0, n[inside].sum())
-        gamma = se = np.nan
-        if not edge:
-            try:
-                params, errors = _logit_fit(x_, n, np.column_stack([design, inside.astype(float)]))
-                gamma, se = float(params[-1]), float(errors[-1])
-                eta = design @ params[:-1]
-            except (np.linalg.LinAlgError, ValueError):
-                pass
-    rate_at = lambda shift: float((n[inside] * _expit(eta[inside] + shift)).sum() / n[inside].sum())  # noqa: E731
-    predicted = rate_at(0.0)
-    if not 1e-6 < predicted < 1 - 1e-6:
-        # a main effect with all or none of its students (separation): the model cannot say what
-        # this cell should be, so the cell is not tested rather than tested against 0 or 1
-        return (np.nan,) * 4
-    total = n[inside].sum()
-    expected = total * min(predicted, 1 - predicted)
-    if edge or not np.isfinite(se) or expected < 5:
-        pvalue = float(stats.midp_binomial_pvalue(np.round(x_[inside].sum()), np.round(total), predicted))
-        if np.isfinite(se) and not edge:
-            # the exact test takes the predicted rate as known; when it rests on a few students
-            # of the other cells its error is large, which the Wald test of the indicator includes
-            pvalue = max(pvalue, float(2 * sps.norm.sf(abs(gamma) / se)))
-        low = high = np.nan
-        if np.isfinite(se) and not edge:
-            low, high = rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted
-        return observed - predicted, low, high, pvalue
-    pvalue = 2 * sps.norm.sf(abs(gamma) / se)
-    return (observed - predicted, rate_at(gamma - z * se) - predicted, rate_at(gamma + z * se) - predicted,
-            float(pvalue))
+        return out
+    n, x_ = fine["n"].to_numpy(float), fine["total"].to_numpy(float)
+    member = np.flatnonzero(owner >= 0)
+    cell = owner[member]
+    onehot = sparse.csr_matrix((np.ones(len(member)), (member, cell)), shape=(len(n), cells))
+    size, hits = onehot.T @ n, onehot.T @ x_
+    fine_cells = np.bincount(cell, minlength=cells)
+    score, information, own, solved = _score_parts(eta, n, x_, design, onehot)
+    edge = (hits == 0) | (hits == size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # an indicator the main effects span (almost) entirely leaves nothing to test
+        spanned = ~(information > 1e-10 * own)
+        se = np.where(spanned, np.nan, 1 / np.sqrt(information))
+        gamma = np.where(edge | spanned, np.nan, score / information)
+    step = np.zeros(len(n))
+    step[member] = np.nan_to_num(gamma)[cell] * np.einsum("ij,ji->i", design[member], solved[:, cell])
+    moved = eta - step  # the main effects after the one-step update
+
+    def rate_at(shift):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (onehot.T @ (n * _expit(moved + np.asarray(shift)[owner]))) / size
+
+    z = _normal_quantile(confidence)
+    predicted = rate_at(np.zeros(cells))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        model = 2 * sps.norm.sf(np.abs(score) / np.sqrt(information))
+        expected = size * np.minimum(predicted, 1 - predicted)
+        testable = (fine_cells > 0) & (fine_cells < len(n)) & (1e-6 < predicted) & (predicted < 1 - 1e-6)
+        small = edge | ~np.isfinite(se) | ~(expected >= 5)
+        exact = stats.midp_binomial_pvalue(np.round(np.where(testable, hits, 0)),
+                                           np.round(np.where(testable, size, 1)), np.where(testable, predicted, 0.5))
+        # the exact test takes the predicted rate as known; when it rests on a few students of the other
+        # cells its error is large, which the score test of the indicator includes
+        pvalue = np.where(small, np.fmax(exact, np.where(np.isfinite(gamma), model, np.nan)), model)
+        out[:, 0] = hits / size - predicted
+        out[:, 1] = rate_at(gamma - z * se) - predicted
+        out[:, 2] = rate_at(gamma + z * se) - predicted
+    out[:, 3] = np.where(spanned & ~edge, np.nan, pvalue)  # nothing left to test: the main effects say it all
+    # a main effect with all or none of its students (separation): the model cannot say what such a cell
+    # should be, so it is not tested rather than tested against 0 or 1
+    out[~testable] = np.nan
+    return out
+
+
+def _score_parts(eta, n, successes, design, onehot):
+    """``U``, ``V``, ``z'Wz`` and ``(X'WX)⁻¹X'Wz`` of each cell's indicator (a column of ``onehot``) at ``eta``.
+
+    One solve for all the cells: ``X'WX`` is the main effects' alone.
+    """
+    mu = _expit(eta)
+    weight = n * mu * (1 - mu)
+    score = onehot.T @ (successes - n * mu)
+    cross = np.asarray((onehot.T @ (design * weight[:, None])).T)  # X'Wz, one column per cell
+    solved = np.linalg.lstsq(design.T @ (design * weight[:, None]), cross, rcond=None)[0]
+    own = onehot.T @ weight
+    return score, own - np.einsum("jc,jc->c", cross, solved), own, solved
 
 
 def _logit(p):
@@ -1072,7 +1173,7 @@ def _forward_selection(stacked, family, data, metric, model, options):
     fdr = options.get("fdr", 0.05)
     pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
     entered = np.zeros(len(stacked), bool)
-    fine = labels = design = fit = None
+    fine = labels = design = test = None
     while True:
         open_ = (np.nan_to_num(stats.bh_adjust(pvalues), nan=1.0) < fdr) & ~entered
         if not open_.any():
@@ -1080,26 +1181,38 @@ def _forward_selection(stacked, family, data, metric, model, options):
         best = np.flatnonzero(open_)[np.argmin(pvalues[open_])]
         entered[best] = True
         if fine is None:  # built only once something is flagged
-            fine, design, labels, fit = _main_effects_model(data, metric, model, str(stacked["statistic"].iloc[0]),
-                                                            options)
-        members = lambda row: np.logical_and.reduce(  # noqa: E731
-            [labels[c] == v for c, v in stacked["_cell"].iloc[row]])
-        design = np.column_stack([design, members(best).astype(float)])
-        refit = _shared_fit(fit, fine, design)
-        for row in np.flatnonzero(~entered & np.isfinite(pvalues)):
-            inside = members(row)
-            tested = refit(fine, design, inside, options.get("confidence", 0.95))[3] if (~inside).any() else np.nan
-            # a cell the entered ones explain entirely is no discovery, but stays in the family
-            pvalues[row] = tested if np.isfinite(tested) else 1.0
+            fine, design, labels, test = _main_effects_model(data, metric, model,
+                                                             str(stacked["statistic"].iloc[0]), options)
+        best_cell = np.logical_and.reduce([labels[c] == v for c, v in stacked["_cell"].iloc[best]])
+        design = np.column_stack([design, best_cell.astype(float)])
+        rows = np.flatnonzero(~entered & np.isfinite(pvalues))
+        pvalues[rows] = _retest(stacked, rows, fine, labels, design, test, options.get("confidence", 0.95))
+
+
+def _retest(stacked, rows, fine, labels, design, test, confidence):
+    """The p-values of the scanned ``rows`` given ``design``: all the cells of one table in one batch.
+
+    A cell the entered ones explain entirely (no p-value) is no discovery, but stays in the family: 1.
+    """
+    out = np.ones(len(rows))
+    tables = stacked["columns"].to_numpy()[rows]
+    for name in dict.fromkeys(tables):  # a table's cells do not overlap
+        batch = rows[tables == name]
+        cells = [stacked["_cell"].iloc[row] for row in batch]
+        wanted = pd.MultiIndex.from_tuples([tuple(value for _, value in cell) for cell in cells])
+        owner = wanted.get_indexer(pd.MultiIndex.from_arrays([labels[column] for column, _ in cells[0]]))
+        tested = test(fine, design, owner, len(batch), confidence)[:, 3]
+        out[tables == name] = np.where(np.isfinite(tested), tested, 1.0)
+    return out
 
 
 def _main_effects_model(data, metric, model, statistic, options):
-    """The fine cells of the ``model`` columns, their main-effects design, their labels and the fit to use."""
+    """The fine cells of the ``model`` columns, their main-effects design, their labels and the cells' test."""
     groups = _grouping_frame(data, model)
     clusters = data[options["cluster"]] if options.get("cluster") is not None else None
     fine = _fine_cells(groups, _metric_values(data[metric]), model, statistic, clusters)
     labels = {c: fine[c].astype(str).to_numpy() for c in model}
-    return fine, _main_effects_design(fine, model), labels, _fit_rates if statistic == "rate" else _fit_means
+    return fine, _main_effects_design(fine, model), labels, _cell_tests(statistic)
 
 
 def _scanned_levels(column: pd.Series) -> set[str]:

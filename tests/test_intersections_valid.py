@@ -122,12 +122,12 @@ def test_without_other_columns_the_interaction_test_is_welch():
     data["y"] = rng.normal(0, np.where(data["a"] & data["b"], 1.0, 0.2), n)
     # a saturated pair of yes/no columns has no main effects left to fit once the cell is in:
     # check the indicator-only model instead, against scipy's Welch test of the cell vs the rest
-    from equity_audit.disaggregate import _fit_means
+    from equity_audit.disaggregate import _mean_tests
 
     groups = _grouping_frame(data, ["a", "b"])
     fine = _fine_cells(groups, _metric_values(data["y"]), ["a", "b"], "mean", None)
     inside = ((fine["a"].astype(str) == "Yes") & (fine["b"].astype(str) == "Yes")).to_numpy()
-    gamma, _, _, pvalue = _fit_means(fine, np.ones((len(fine), 1)), inside, 0.95)
+    gamma, _, _, pvalue = _mean_tests(fine, np.ones((len(fine), 1)), np.where(inside, 0, -1), 1, 0.95)[0]
     cell = data["a"] & data["b"]
     welch = sps.ttest_ind(data.loc[cell, "y"], data.loc[~cell, "y"], equal_var=False)
     assert gamma == pytest.approx(data.loc[cell, "y"].mean() - data.loc[~cell, "y"].mean(), rel=1e-9)
@@ -143,11 +143,11 @@ def _two_by_two(cells):
 def test_small_cell_interaction_allows_for_the_error_of_its_prediction():
     """A cell whose predicted rate rests on a few students of other cells (issue 12).
 
-    In a 2 x 2 table the four cells share one interaction, whose Wald p-value
-    here is about 0.002 (statsmodels on the students). The exact binomial test
-    against the predicted rate, taken as known, gave 1e-8 and 1e-38 for the
-    men's two cells, so a chance 2 x 2 pattern among some 260 students in need
-    was flagged beyond main effects in 30-40 % of null districts.
+    In a 2 x 2 table the four cells share one interaction, whose score test
+    here gives about 0.0008 (statsmodels on the students). The exact binomial
+    test against the predicted rate, taken as known, gave 1e-8 and 1e-38 for
+    the men's two cells, so a chance 2 x 2 pattern among some 260 students in
+    need was flagged beyond main effects in 30-40 % of null districts.
     """
     import statsmodels.api as sm
 
@@ -155,9 +155,73 @@ def test_small_cell_interaction_allows_for_the_error_of_its_prediction():
                         ("M", "No"): (49, 114)})
     table = disaggregate(data, "y", by=["gender", "el"], min_n=10)
     exog = sm.add_constant(pd.DataFrame({"m": (data["gender"] == "M").astype(float),
-                                         "el": (data["el"] == "Yes").astype(float),
-                                         "both": ((data["gender"] == "M") & (data["el"] == "Yes")).astype(float)}))
-    wald = float(sm.GLM(data["y"], exog, family=sm.families.Binomial()).fit().pvalues["both"])
-    tested = table["interaction_pvalue"].dropna()
-    assert len(tested) == 4 and 0.001 < wald < 0.005
-    assert tested.min() >= wald * 0.999
+                                         "el": (data["el"] == "Yes").astype(float)}))
+    null = sm.GLM(data["y"], exog, family=sm.families.Binomial()).fit()
+    both = ((data["gender"] == "M") & (data["el"] == "Yes")).to_numpy(float)
+    score = float(np.ravel(null.score_test(exog_extra=both[:, None])[1])[0])
+    tested = table.dropna(subset=["interaction_pvalue"])
+    exact = stats.midp_binomial_pvalue(tested["successes"], tested["n"], tested["predicted"])
+    small = tested["n"] * np.minimum(tested["predicted"], 1 - tested["predicted"]) < 5
+    assert len(tested) == 4 and small.sum() >= 2 and 0.0005 < score < 0.001
+    # where the cell is small the exact test is the smaller of the two: the score test is reported
+    assert (exact[small.to_numpy()] < score).all()
+    assert tested["interaction_pvalue"].to_numpy() == pytest.approx(np.full(4, score), rel=1e-9)
+
+
+def _district_rates(seed, n=3000, interaction=0.0):
+    """:func:`_district`'s correlated groups with a 0/1 outcome: main effects add on the log-odds scale."""
+    data = _district(seed, n)
+    logit = (-1.0 + 0.6 * data["el"] + 0.4 * data["low_income"] + 0.3 * data["disability"]
+             - 0.2 * (data["race"] == "B") + interaction * (data["el"] & data["disability"]))
+    rng = np.random.default_rng(seed + 1000)
+    return data.assign(y=(rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int))
+
+
+@pytest.mark.parametrize("seed, interaction, by", [(0, 0.0, ["race", "el"]), (1, 0.8, ["el", "disability"]),
+                                                   (2, 0.0, ["race", "low_income", "disability"]),
+                                                   (3, -0.6, ["race", "el", "disability"])])
+def test_rate_interaction_pvalues_are_statsmodels_score_tests(seed, interaction, by):
+    import statsmodels.api as sm
+
+    data = _district_rates(seed, interaction=interaction)
+    table = disaggregate(data, "y", by=by, adjust_for=COLUMNS, min_n=5)
+    labels = data[COLUMNS].astype(str).replace({"True": "Yes", "False": "No"})
+    exog = sm.add_constant(pd.get_dummies(labels, drop_first=True).astype(float))
+    null = sm.GLM(data["y"].astype(float), exog, family=sm.families.Binomial()).fit()
+    tested = table.dropna(subset=["interaction_pvalue"])
+    assert len(tested) >= 4
+    for _, cell in tested.iterrows():
+        inside = np.logical_and.reduce([labels[c].to_numpy() == cell[c] for c in by]).astype(float)
+        score = float(np.ravel(null.score_test(exog_extra=inside[:, None])[1])[0])
+        expected = cell["n"] * min(cell["predicted"], 1 - cell["predicted"])
+        exact = float(stats.midp_binomial_pvalue(cell["successes"], cell["n"], cell["predicted"]))
+        assert cell["interaction_pvalue"] == pytest.approx(score if expected >= 5 else max(exact, score), rel=1e-9)
+        assert cell["interaction_low"] < cell["interaction"] < cell["interaction_high"]
+
+
+@pytest.mark.parametrize("seed, by", [(5, ["race", "el"]), (6, ["race", "low_income", "disability"])])
+def test_every_mean_cell_is_the_refitted_model_with_its_indicator(seed, by):
+    # the tests of all cells come from one main-effects fit (partitioned regression): each must be what
+    # refitting with that cell's indicator gives, HC2 variance and Welch-Satterthwaite t (statsmodels)
+    import statsmodels.api as sm
+
+    data = _district(seed, n=1500, sd=0.2, el_sd=0.9, el_disability=-0.1)
+    table = disaggregate(data, "y", by=by, adjust_for=COLUMNS, min_n=5)
+    labels = data[COLUMNS].astype(str).replace({"True": "Yes", "False": "No"})
+    main = sm.add_constant(pd.get_dummies(labels, drop_first=True).astype(float)).to_numpy()
+    tested = table.dropna(subset=["interaction_pvalue"])
+    assert len(tested) >= 6
+    for _, cell in tested.iterrows():
+        inside = np.logical_and.reduce([labels[c].to_numpy() == cell[c] for c in by])
+        x = np.column_stack([main, inside.astype(float)])
+        fit = sm.OLS(data["y"].to_numpy(), x).fit(cov_type="HC2")
+        bread = np.linalg.inv(x.T @ x)
+        leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+        part = (x @ bread)[:, -1] ** 2 * fit.resid**2 / (1 - leverage)
+        v_in, v_out = part[inside].sum(), part[~inside].sum()
+        df = (v_in + v_out) ** 2 / (v_in**2 / (inside.sum() - 1) + v_out**2 / ((~inside).sum() - main.shape[1]))
+        gamma, se = fit.params[-1], fit.bse[-1]
+        half = sps.t.ppf(0.975, df) * se
+        assert (cell["interaction"], cell["interaction_low"], cell["interaction_high"]) == pytest.approx(
+            (gamma, gamma - half, gamma + half), rel=1e-9)
+        assert cell["interaction_pvalue"] == pytest.approx(2 * sps.t.sf(abs(gamma) / se, df), rel=1e-8)
