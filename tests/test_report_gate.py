@@ -314,6 +314,8 @@ def test_what_the_joint_audit_withheld_the_report_withholds_too(demo_run, tmp_pa
     from equity_audit.publish.release import AUDITED_FILE, audit_release
 
     cells = pd.read_csv(demo_run / "confidential" / AUDITED_FILE, dtype={"label": str}, keep_default_na=False)
+    # a row the audit withheld whole; "audit:n_missing" withholds only that column and the row stays shown
+    cells = cells[~cells["code"].str.contains(":")]
     assert len(cells)  # the bundled district needs the second pass
     soup = BeautifulSoup((demo_run / "report.html").read_text(), "html.parser")
     found = 0
