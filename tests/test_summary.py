@@ -17,12 +17,12 @@ from equity_audit.publish import summary
 def finding(name: str, *, affected=50, qvalue=0.01, difference=-0.2, direction="worse", source="t1",
             measure="pace", label="average pace (levels a year)", estimate=0.6, comparator_estimate=0.8, n=100,
             subgroups=("english_learner",), groups=("Yes",), mirror=False, actionable=True, confidential=False,
-            unit_name=None, comparator="all other students") -> dict:
-    return {"id": name, "section": "unmet_need", "measure": measure, "measure_label": label, "source": source,
+            unit_name=None, comparator="all other students", unit="district", kind="gap") -> dict:
+    return {"id": name, "section": "unmet_need", "unit": unit, "measure": measure, "measure_label": label, "source": source,
             "subgroups": list(subgroups), "groups": list(groups), "unit_name": unit_name, "n": n,
             "estimate": estimate, "comparator": comparator, "comparator_estimate": comparator_estimate,
             "difference": difference, "qvalue": qvalue, "students_affected": affected, "direction": direction,
-            "confidential": confidential, "kind": "gap", "statement": f"statement {name}",
+            "confidential": confidential, "kind": kind, "statement": f"statement {name}",
             "details": {"mirror": mirror, "actionable": actionable}}
 
 
@@ -52,6 +52,25 @@ def test_at_most_seven_findings_and_two_per_table():
     assert len(top) == summary.MAX_FINDINGS == 7
     assert [f["id"] for f in top[:3]] == ["a0", "a1", "b0"]
     assert sum(f["source"] == "same" for f in top) == summary.PER_SOURCE == 2
+
+
+def test_at_most_two_findings_about_one_group():
+    findings = [finding(f"same{i}", affected=100 - i, source=f"s{i}", measure=f"m{i}", label=f"measure {i}")
+                for i in range(4)]
+    findings += [finding("else", affected=10, source="other", groups=("No",))]
+    assert [f["id"] for f in summary.top_findings(findings)] == ["same0", "same1", "else"]
+
+
+def test_the_first_intersection_and_school_finding_have_a_place_in_rank_order():
+    gaps = [finding(f"gap{i}", affected=500 - i, source=f"t{i}", groups=(f"g{i}",)) for i in range(9)]
+    crossed = [finding(f"crossed{i}", affected=30 - i, source="crossed", kind="beyond_main_effects",
+                       subgroups=("disability", "english_learner"), groups=(f"x{i}", "Yes")) for i in range(2)]
+    school = finding("school", affected=20, source="schools", unit="school", unit_name="North School",
+                     subgroups=(), groups=())
+    top = [f["id"] for f in summary.top_findings(gaps + crossed + [school])]
+    assert top == ["gap0", "gap1", "gap2", "gap3", "gap4", "crossed0", "school"]
+    few = [f["id"] for f in summary.top_findings(gaps + crossed + [school], limit=2)]
+    assert few == ["gap0", "crossed0"]  # more kinds than places: the kinds by rank
 
 
 def test_a_group_and_measure_flagged_by_two_tables_is_said_once():
@@ -132,3 +151,15 @@ def test_chart_has_one_bar_per_finding(count):
     png, alt = summary.summary_chart([finding(f"f{i}", affected=10 * (i + 1)) for i in range(count)])
     image = Image.open(io.BytesIO(base64.b64decode(png)))
     assert image.size[0] > 400 and f"{10 * count}" in alt and f"finding {count}" in alt
+
+
+def test_a_finding_about_no_group_reads_as_the_measure_falling_short_and_waits_its_rank():
+    agreement = finding("agreement", affected=None, subgroups=(), groups=(), kind="discordance", source="calibration",
+                        label="agreement between scorers of the same work (Krippendorff's alpha)", estimate=0.58,
+                        comparator_estimate=0.667, comparator="the threshold for tentative conclusions", n=40)
+    assert summary.sentence(agreement) == (
+        "Agreement between scorers of the same work (Krippendorff's alpha) is 0.58 (n = 40) against 0.67 for the "
+        "threshold for tentative conclusions; it falls short.")
+    gaps = [finding(f"gap{i}", affected=500 - i, source=f"t{i}", groups=(f"g{i}",)) for i in range(9)]
+    assert "agreement" not in [f["id"] for f in summary.top_findings(gaps + [agreement])]
+    assert [f["id"] for f in summary.top_findings(gaps[:2] + [agreement])] == ["gap0", "gap1", "agreement"]

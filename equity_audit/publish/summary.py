@@ -6,7 +6,12 @@ published ``ledger`` and ``analyses_available`` tables. It holds:
 
 - the 3 to 7 most important findings where a group fares worse, each one plain
   sentence with its number, n and direction, ranked like the priorities: by
-  students affected, then certainty (q-value, smaller first), then size;
+  students affected, then certainty (q-value, smaller first), then size. So that
+  they cover the district rather than repeat its largest group, at most two come
+  from one table and two are about one group or school, and the first of each
+  kind of comparison (a group against the rest of the district, an intersection
+  against what its main effects predict, a school, a group within a school) has
+  a place even when it concerns fewer students;
 - the strengths (findings where a group fares better);
 - the data that was and was not provided, and the analyses that could not run;
 - one chart: the students affected by each summary finding.
@@ -38,7 +43,7 @@ from equity_audit.publish import narrative
 from equity_audit.publish.findings import MEASURES, read_findings
 from equity_audit.publish.plots import LITERAL_TEXT
 
-__all__ = ["MAX_FINDINGS", "MAX_STRENGTHS", "PER_SOURCE", "ranked", "top_findings", "sentence",
+__all__ = ["MAX_FINDINGS", "MAX_STRENGTHS", "PER_SOURCE", "PER_SUBJECT", "ranked", "top_findings", "sentence",
            "data_provided", "summary_chart", "summary_html"]
 
 #: At most this many findings (and strengths) in the summary; it has to fit on two pages.
@@ -46,6 +51,9 @@ MAX_FINDINGS = 7
 MAX_STRENGTHS = 3
 #: At most this many findings from one table, so one analysis does not fill the summary.
 PER_SOURCE = 2
+#: At most this many findings about one group, intersection or school: a summary that says four things
+#: about the largest group has no room left for the rest of the district.
+PER_SUBJECT = 2
 
 
 def ranked(findings: list[dict], direction: str) -> pd.DataFrame:
@@ -72,9 +80,14 @@ def ranked(findings: list[dict], direction: str) -> pd.DataFrame:
 
 
 def top_findings(findings: list[dict], direction: str = "worse", limit: int = MAX_FINDINGS) -> list[dict]:
-    """The ``limit`` most important findings of ``direction``, at most :data:`PER_SOURCE` per table.
+    """The ``limit`` most important findings of ``direction``, in rank order.
 
-    A group's measure that two tables flag (the latest year and all years) enters once, as ranked.
+    At most :data:`PER_SOURCE` per table and :data:`PER_SUBJECT` per group (or
+    intersection, or school). A group's measure that two tables flag (the latest
+    year and all years) enters once, as ranked. The best-ranked finding of each
+    kind of comparison (its ``unit`` and ``kind``: a district gap, an
+    intersection beyond its main effects, a school's gap) is kept first; the
+    places left go by rank.
     """
     table = ranked(findings, direction)
     if table.empty:
@@ -82,9 +95,23 @@ def top_findings(findings: list[dict], direction: str = "worse", limit: int = MA
     source = table["source"] if "source" in table else pd.Series(range(len(table)))
     table = table[source.groupby(source).cumcount() < PER_SOURCE]
     # the same group and measure from two tables (the latest year and all years, say) is said once
-    said = table.reindex(columns=["unit_name", "subgroups", "groups", "measure_label"]).astype(str)
-    table = table[~said.duplicated()].head(limit)
+    table = table[~_key(table, ["unit_name", "subgroups", "groups", "measure_label"]).duplicated()]
+    subject = _key(table, ["unit_name", "subgroups", "groups"])
+    table = table[subject.groupby(subject).cumcount() < PER_SUBJECT].reset_index(drop=True)
+    # a school's own gap and a group's gap within a school are different kinds; a finding about no group
+    # or school (scorers' agreement, say) competes by rank only
+    groups = table.reindex(columns=["groups"])["groups"].map(lambda g: bool(g) if isinstance(g, list) else False)
+    about_someone = groups | table.reindex(columns=["unit_name"])["unit_name"].notna()
+    first_of_kind = ~_key(table.assign(_groups=groups), ["unit", "kind", "_groups"]).duplicated() & about_someone
+    chosen = first_of_kind & (first_of_kind.cumsum() <= limit)
+    chosen |= ~chosen & ((~chosen).cumsum() <= limit - int(chosen.sum()))
+    table = table[chosen]
     return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _key(table: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The ``columns`` of each row as one text (absent columns and blanks as empty text)."""
+    return table.reindex(columns=columns).astype(object).fillna("").astype(str).agg("|".join, axis=1)
 
 
 def _percent(measure: str) -> bool:
@@ -92,8 +119,8 @@ def _percent(measure: str) -> bool:
     return bool(MEASURES.get(key, (None, 0, False))[2])
 
 
-def _subject(finding: dict) -> str:
-    """Who a finding is about, in words: a group, an intersection, a school, or a group in a school."""
+def _subject(finding: dict) -> str | None:
+    """Who a finding is about, in words: a group, an intersection, a school, a group in a school, or None."""
     words = [narrative.group_words(str(s), str(g)) for s, g in
              zip(finding.get("subgroups") or [], finding.get("groups") or [])]
     unit = finding.get("unit_name")
@@ -101,7 +128,7 @@ def _subject(finding: dict) -> str:
         words = [f"{words[0]} who are also {' and '.join(words[1:])}"]
     if unit and words:
         return f"{unit}, {words[0]}"
-    return str(unit) if unit else (words[0] if words else "All students")
+    return str(unit) if unit else (words[0] if words else None)
 
 
 def sentence(finding: dict) -> str:
@@ -116,9 +143,17 @@ def sentence(finding: dict) -> str:
     against = "" if other is None or pd.isna(other) else (  # "what ... predict" reads as a clause
         f" against the {value(other)} that {comparator[5:]}" if comparator.startswith("what ")
         else f" against {value(other)} for {comparator}")
-    fares = narrative.DIRECTION_WORDS[finding.get("direction", "neutral")][0]
+    direction = finding.get("direction", "neutral")
+    if subject is None:  # about no group or school: the measure itself falls short or does well
+        return (f"{_capital(str(finding.get('measure_label', '')))} is {value(finding.get('estimate'))}{shown_n}"
+                f"{against}; {NO_SUBJECT_WORDS.get(direction, NO_SUBJECT_WORDS['neutral'])}.")
+    fares = narrative.DIRECTION_WORDS[direction][0]
     return (f"{_capital(subject)}: {finding.get('measure_label', '')} is "
             f"{value(finding.get('estimate'))}{shown_n}{against}; {fares}.")
+
+
+#: How a finding about no group or school (the scorers' agreement, say) ends, by direction.
+NO_SUBJECT_WORDS = {"worse": "it falls short", "better": "it does better", "neutral": "a difference to understand"}
 
 
 def _capital(text: str) -> str:
@@ -148,7 +183,7 @@ def data_provided(run_dir: str | Path) -> dict:
 
 def summary_chart(findings: list[dict]) -> tuple[str, str]:
     """A bar chart of the students affected by each summary finding: (base64 PNG, alt text)."""
-    labels = [f"{number}. {_capital(_subject(f))}: {f.get('measure_label', '')}" for number, f in enumerate(findings, 1)]
+    labels = [f"{number}. {_label(f)}" for number, f in enumerate(findings, 1)]
     affected = [float(f.get("students_affected") or 0) for f in findings]
     with rc_context({**LITERAL_TEXT, "font.size": 9}):  # a Figure of its own: no pyplot state, any backend
         fig = Figure(figsize=(7.5, 0.42 * len(findings) + 0.8))
@@ -168,6 +203,12 @@ def summary_chart(findings: list[dict]) -> tuple[str, str]:
     return base64.b64encode(buffer.getvalue()).decode("ascii"), alt
 
 
+def _label(finding: dict) -> str:
+    """Who and what, as a chart label: "English learners: average pace ..." (the measure alone if about no one)."""
+    subject, measure = _subject(finding), str(finding.get("measure_label", ""))
+    return f"{_capital(subject)}: {measure}" if subject else _capital(measure)
+
+
 def _wrap(text: str, width: int = 48) -> str:
     import textwrap
 
@@ -185,10 +226,13 @@ def summary_html(run_dir: str | Path) -> str:
     strengths = top_findings(findings, "better", MAX_STRENGTHS)
     parts = ['<section id="summary" class="audit-summary">', '<h1 id="Executive-summary">Executive summary</h1>']
     if top:
-        parts += [f"<h2 id=\"Summary-findings\">The {len(top)} findings that affect the most students</h2>",
+        parts += [f"<h2 id=\"Summary-findings\">The {len(top)} most important findings</h2>",
                   "<p>Where a group of students fares worse than others and needs more support, ranked by the "
-                  "students affected, then how certain and how large the difference is. Each is a question for "
-                  "the team, not a verdict; the priorities that follow list every finding.</p>", _list(
+                  "students affected, then how certain and how large the difference is. So that they cover the "
+                  "district, at most two are about one group or school, and the first found of each kind (a gap "
+                  "across the district, an intersection of groups, a school, a group within a school) has a place "
+                  "even when it concerns fewer students. Each is a question for the team, not a verdict; the "
+                  "priorities that follow list every finding.</p>", _list(
                       [sentence(f) for f in top])]
         png, alt = summary_chart(top)
         parts.append(f'<figure class="audit-figure summary-figure"><img src="data:image/png;base64,{png}" '
