@@ -263,10 +263,11 @@ def test_every_notebook_states_the_one_definition_of_ready(notebook):
     assert "grade level in some domain" not in text and "at or above grade level in a domain" not in text
 
 
-def test_the_workbook_and_missing_analysis_say_the_same_readiness():
+def test_the_workbook_readme_and_missing_analysis_say_the_same_readiness():
     from equity_audit.data.dictionary import READY_DEFINITION
     from equity_audit.data.requirements import analysis
     from equity_audit.publish.render import TABLE_DESCRIPTIONS
 
     assert TABLE_DESCRIPTIONS["talent_without_access_by_subgroup"].endswith(READY_DEFINITION)
+    assert _words(READY_DEFINITION) in _words(open("README.md").read())
     assert "when the school year began" in analysis("talent").shows
