@@ -208,7 +208,9 @@ def test_pace_from_evidence_when_no_levels_are_provided(tmp_path):
     assert facts["pace"].notna().mean() > 0.5
     assert facts["current_level"].between(-1, 16).all()
     # the planted slower pace of English learners shows through evidence-derived levels too
-    summary = needs.student_summary(facts, district["students"])
+    summary = needs.student_summary(facts, district["students"], readiness=patterns.district_readiness(district))
+    # readiness is judged on the same evidence-derived levels: known for most students
+    assert summary["at_or_above_grade"].notna().mean() > 0.5 and summary["at_or_above_grade"].any()
     english_learners = disaggregate(summary, "pace", by="english_learner").set_index("english_learner").loc["Yes"]
     assert bool(english_learners["flagged"]) and english_learners["difference"] < -0.15
 
