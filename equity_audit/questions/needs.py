@@ -253,9 +253,8 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
 
 def _ready_in(readiness: pd.DataFrame | None, year, student_ids: pd.Index) -> pd.Series:
     """``ready`` of each student in ``year`` (boolean; NA without a readiness that year)."""
-    ready = pd.Series(pd.NA, index=student_ids, dtype="boolean")
     if readiness is None:
-        return ready
+        return pd.Series(pd.NA, index=student_ids, dtype="boolean")
     that_year = readiness[readiness["school_year"].astype("int64") == int(year)]
     known = that_year.drop_duplicates("student_id").set_index("student_id")["ready"].astype("boolean")
     return known.reindex(student_ids).astype("boolean")
