@@ -22,7 +22,7 @@ from equity_audit.data.contract import ALIASES, GROUP_PREFIX, SUBGROUP_FLAGS, TA
 from equity_audit.data.edfi import IMPORTED_TABLES, edfi_source
 
 __all__ = ["data_dictionary", "header_line", "write_templates", "DISPLAY_NAMES", "MEASURE_WORDS",
-           "display_name", "display_value"]
+           "READY_DEFINITION", "display_name", "display_value"]
 
 #: Labels that the plain rule of :func:`_words` (``low_income`` -> "Low income") would get wrong:
 #: identifiers read as what they identify, abbreviations spelled out, and the columns the
@@ -39,6 +39,14 @@ _NAMED = {
     "evidence_band": "Level of evidence", "opportunity": "Opportunity", "subgroup": "Subgroup",
     "scorers": "Scorers",
 }
+
+#: The one definition of a student "ready to move on" ("at or above grade level"), used by the
+#: unidentified-talent measure and the Level-4 access comparison alike
+#: (:func:`equity_audit.questions.patterns.readiness_by_year` computes it). The notebooks' text,
+#: the methods appendix and the workbook state it in these words; a test holds them to it.
+READY_DEFINITION = ("A student is ready to move on (at or above grade level) in a school year when their first "
+                    "level of that year in each domain is, on average over the domains, at or above the level "
+                    "expected for their grade on that date.")
 
 #: Measure key -> the words a sentence uses for it ("the share chronically absent"); the
 #: findings (:data:`equity_audit.publish.findings.MEASURES`) and every label take them from here.

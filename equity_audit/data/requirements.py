@@ -162,7 +162,8 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("unmet_need", _U, "Unmet need", _with("supports"),
              "which students who need more support did not receive any, by school and subgroup."),
     Analysis("talent", _U, "Students ready to move on", _with("opportunities"),
-             "which students at or above grade had no acceleration or Level-4 work, by subgroup."),
+             "which students ready to move on (at or above grade level when the school year began) had no "
+             "acceleration or Level-4 work, by subgroup."),
     Analysis("chronic_absence", _U, "Chronic absence", (("attendance",),),
              "the share of students absent 10% or more of their enrolled days, by subgroup."),
     Analysis("chronic_absence_by_school", _U, "Chronic absence by school", (("attendance", "attendance.school_id"),),

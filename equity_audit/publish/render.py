@@ -48,6 +48,7 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from equity_audit.data.dictionary import READY_DEFINITION
 from equity_audit.data.text import FORMULA_START, restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
@@ -741,7 +742,8 @@ TABLE_DESCRIPTIONS = {
     "unmet_need_by_school": "Students who needed more support and had none, by school.",
     "unmet_need_by_subgroup": "Students who needed more support and had none, by subgroup.",
     "unmet_need_intersections": "Unmet need in intersections that differ from what their groups predict.",
-    "talent_without_access_by_subgroup": "Students ready to move on without acceleration or Level-4 work, by subgroup.",
+    "talent_without_access_by_subgroup": "Students ready to move on without acceleration or Level-4 work, by subgroup. "
+                                         + READY_DEFINITION,
     "graduation_scenarios": "Share on track to graduate by 18 at 1.0, 1.25, 1.5 and 2.0 levels a year.",
     "findings_unmet_need": "Findings of the unmet-need section, one statement per row.",
     "exclusion_by_subgroup": "Exclusionary discipline rates by subgroup.",

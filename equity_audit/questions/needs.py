@@ -12,8 +12,13 @@ get the chance. Two student-level facts answer it:
   error that many students flagged below pace are truly near it, and counting
   them made unmet need read 60-80 % everywhere and hid a school that truly
   supports few of its students who are behind (issue 12);
-- **unidentified talent**: a student at or above grade level in some domain who
-  had no acceleration or Level-4 work that school year.
+- **unidentified talent**: a student ready to move on (at or above grade level)
+  who had no acceleration or Level-4 work that school year. Ready is the audit's
+  one definition, the one the Level-4 access comparison uses
+  (:data:`equity_audit.data.dictionary.READY_DEFINITION`, computed by
+  :func:`equity_audit.questions.patterns.readiness_by_year`): judged when the
+  year began, since a level later in the year partly shows the Level-4 work
+  given, and on average over domains, not in any one (issue 15).
 
 Both are computed for the latest school year of each student's levels, one row
 per student (:func:`student_summary`), with every subgroup column attached.
@@ -96,7 +101,6 @@ def domain_facts(district, config: Config | None = None) -> pd.DataFrame:
     # need for the unmet-need measure: 2+ levels behind, a reading precise enough to compare
     # support rates between schools and groups (see the module docstring)
     facts["in_need"] = facts["two_plus_behind"].astype("boolean")
-    facts["at_or_above_grade"] = pd.array(facts["levels_behind"] <= 0, dtype="boolean")
     if "supports" in district:
         facts["supported"] = support_received(facts, district["supports"], **window)
     if "opportunities" in district:
@@ -178,7 +182,8 @@ def missing_for_unmet_need(district) -> list[str]:
     return missing
 
 
-def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict | None = None) -> pd.DataFrame:
+def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict | None = None, *,
+                    readiness: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per student in the latest school year, with every subgroup column.
 
     ``pace`` is the mean of the student's domain paces with enough evidence;
@@ -187,14 +192,38 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
     otherwise): True when a domain where they are 2+ levels behind had no
     support that school year, so its mean is one minus the support rate among
     students in need. ``need_band`` (their pace band) lets comparisons be made
-    at equal need. ``talent_without_access`` is defined for students at or
-    above grade in some domain.
+    at equal need.
+
+    ``at_or_above_grade`` is ``ready`` of ``readiness`` in the latest school
+    year (ready to move on, judged at the start of the year, on average over
+    domains); ``talent_without_access`` is defined for those students only:
+    True when they had no acceleration or Level-4 work that school year.
+
+    Parameters
+    ----------
+    facts : DataFrame
+        One row per student and domain (:func:`domain_facts`).
+    students : DataFrame
+        The ``students`` table, for the subgroup columns.
+    schools : dict, optional
+        School id -> name.
+    readiness : DataFrame, optional
+        ``student_id``, ``school_year`` and ``ready``, one row per student-year
+        (:func:`equity_audit.questions.patterns.district_readiness`). A student
+        without a readiness for the latest year (no level that year, or no
+        grade), or every student when it is not given, has ``at_or_above_grade``
+        and ``talent_without_access`` NA: unknown and left out of the measure.
+        The audit has one definition of ready and does not fall back on another.
+
+    Returns
+    -------
+    DataFrame
+        One row per student (sorted by ``student_id``).
     """
-    latest = facts[facts["school_year"] == facts["school_year"].max()].copy()
+    year = facts["school_year"].max()
+    latest = facts[facts["school_year"] == year].copy()
     if "supported" in latest:
         latest["unmet_need"] = latest["in_need"] & ~latest["supported"].astype("boolean")
-    if "accelerated" in latest:
-        latest["talent_without_access"] = latest["at_or_above_grade"] & ~latest["accelerated"].astype("boolean")
     grouped = latest.groupby("student_id", sort=True)
     summary = pd.DataFrame({
         "school_id": grouped["school_id"].last(),
@@ -205,21 +234,30 @@ def student_summary(facts: pd.DataFrame, students: pd.DataFrame, schools: dict |
         "two_plus_behind": _any(grouped, "two_plus_behind"),
         "flagged": _any(grouped, "flagged"),
         "in_need": _any(grouped, "in_need"),
-        "at_or_above_grade": _any(grouped, "at_or_above_grade"),
+        "at_or_above_grade": _ready_in(readiness, year, grouped.size().index),
         "on_track_to_graduate": _all(grouped, "on_track_to_graduate"),
     })
     # without the supports or opportunities table the measure is unknown (NA), not zero
     unknown = pd.Series(pd.NA, index=summary.index, dtype="boolean")
     summary["unmet_need"] = _only_where(
         summary["in_need"], _any(grouped, "unmet_need") if "unmet_need" in latest else unknown)
-    summary["talent_without_access"] = _only_where(
-        summary["at_or_above_grade"],
-        _any(grouped, "talent_without_access") if "talent_without_access" in latest else unknown)
+    # access is recorded per student and school year, so "no access" is the same in every domain
+    without_access = ~_any(grouped, "accelerated") if "accelerated" in latest else unknown
+    summary["talent_without_access"] = _only_where(summary["at_or_above_grade"], without_access)
     summary["need_band"] = need_bands(summary, need="in_need")
     ids = summary["school_id"].astype(str)
     summary["school"] = ids.map(schools or {}).astype(str).where(ids.isin(list(schools or {})), ids)
     labelled = subgroup_labels(students)[["student_id", *subgroup_columns(students)]]
     return summary.reset_index().merge(labelled, on="student_id", how="left")
+
+
+def _ready_in(readiness: pd.DataFrame | None, year, student_ids: pd.Index) -> pd.Series:
+    """``ready`` of each student in ``year`` (boolean; NA without a readiness that year)."""
+    if readiness is None:
+        return pd.Series(pd.NA, index=student_ids, dtype="boolean")
+    that_year = readiness[readiness["school_year"].astype("int64") == int(year)]
+    known = that_year.drop_duplicates("student_id").set_index("student_id")["ready"].astype("boolean")
+    return known.reindex(student_ids).astype("boolean")
 
 
 def _any(grouped, column: str) -> pd.Series:

@@ -40,7 +40,7 @@ from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
 __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_counts", "access_flags",
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
-           "with_district_readiness", "READINESS_BANDS",
+           "district_readiness", "with_district_readiness", "READINESS_BANDS",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
            "current_domain_facts", "credited_pace", "teacher_pace_gaps"]
 
@@ -276,6 +276,9 @@ READINESS_BANDS = {"at grade to +0.25": (0.0, 0.25), "+0.25 to +0.5": (0.25, 0.5
 def readiness_by_year(levels: pd.DataFrame, years: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
     """Readiness for Level-4 work per student and school year, judged at the start of the year.
 
+    The audit's one definition of a student ready to move on (at or above
+    grade level, :data:`equity_audit.data.dictionary.READY_DEFINITION`): the
+    Level-4 access comparison and the unidentified-talent measure both use it.
     In each domain the year's first level is compared with the level expected
     on its date (grade plus the elapsed school year, :func:`equity_audit.pace.expected_level`).
     ``readiness_margin`` is the mean over domains of that level minus the
@@ -324,17 +327,45 @@ def with_readiness(facts: pd.DataFrame, ready: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def with_district_readiness(facts: pd.DataFrame, district, config: Config | None = None) -> pd.DataFrame:
-    """``facts`` with readiness (:func:`with_readiness`) when the district has levels, or evidence and
-    standards to derive them from; unchanged otherwise, so access still runs on opportunities alone
-    (Level-4 work then compared among all students)."""
+def district_readiness(district, config: Config | None = None, years: pd.DataFrame | None = None
+                       ) -> pd.DataFrame | None:
+    """The district's readiness per student and school year (:func:`readiness_by_year`), or None.
+
+    The one readiness every section uses: the Level-4 access comparison and the
+    unidentified-talent measure (:func:`equity_audit.questions.needs.student_summary`).
+
+    Parameters
+    ----------
+    district
+        The loaded district; readiness needs ``levels``, or ``evidence`` and
+        ``standards`` to derive levels from.
+    config : Config, optional
+        The run's settings (school-year calendar, proficient score).
+    years : DataFrame, optional
+        Student-years with ``student_id``, ``school_year`` and ``grade_level``;
+        by default every enrolled student-year.
+
+    Returns
+    -------
+    DataFrame or None
+        As :func:`readiness_by_year`; None when the district has no levels to judge readiness from.
+    """
     from equity_audit.questions.overview import levels
 
     tables = district.tables
     if "levels" not in tables and not {"evidence", "standards"} <= set(tables):
-        return facts
-    known = levels(district, config)
-    return with_readiness(facts, readiness_by_year(known, facts, config))
+        return None
+    if years is None:
+        years = student_years(district["enrollments"]).astype({"school_year": "int64"})
+    return readiness_by_year(levels(district, config), years, config)
+
+
+def with_district_readiness(facts: pd.DataFrame, district, config: Config | None = None) -> pd.DataFrame:
+    """``facts`` with readiness (:func:`with_readiness`) when the district has levels, or evidence and
+    standards to derive them from; unchanged otherwise, so access still runs on opportunities alone
+    (Level-4 work then compared among all students)."""
+    ready = district_readiness(district, config, years=facts)
+    return facts if ready is None else with_readiness(facts, ready)
 
 
 def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
