@@ -1061,9 +1061,10 @@ def shrunk_pace(table: pd.DataFrame, by: str = "domain") -> pd.DataFrame:
     group = table[by] if by in table else pd.Series(0, index=table.index)
     kept = pd.DataFrame({"g": group[known], "p": values[known], "v": se[known] ** 2})
     stats = kept.groupby("g").agg(mean=("p", "mean"), var=("p", "var"), n=("p", "size"), error=("v", "mean"))
-    mean = group.map(stats["mean"])
-    tau2 = group.map((stats["var"] - stats["error"]).clip(lower=0.0).fillna(0.0))
-    mean_var = group.map((stats["var"] / stats["n"]).fillna(np.inf))
+    # as floats: mapping a text column through an empty table (no pace with an error) gives NA, not NaN
+    mean = group.map(stats["mean"]).astype("float64")
+    tau2 = group.map((stats["var"] - stats["error"]).clip(lower=0.0).fillna(0.0)).astype("float64")
+    mean_var = group.map((stats["var"] / stats["n"]).fillna(np.inf)).astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = np.where(tau2 > 0, tau2 / (tau2 + se ** 2), 0.0)
     shrunk = (mean + weight * (values - mean)).where(known)

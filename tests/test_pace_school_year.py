@@ -158,6 +158,15 @@ def test_shrinkage_with_no_true_spread_shrinks_fully():
     assert out[4] == pytest.approx(1 - (2 - 0.01) / (2 - 0.01 + 0.01), abs=1e-12)
 
 
+def test_shrinkage_of_text_domains_with_no_pace_error_is_unknown_not_an_error():
+    # a small district whose domains are text and whose paces have no error yet (two levels each)
+    table = pd.DataFrame({"domain": pd.array(["m", "r", "m"], dtype="string"), "pace": [1.0, None, 0.8],
+                          "pace_se": [None, None, None]})
+    out = shrunk_pace(table)
+    assert out["pace_shrunk"].isna().all() and out["pace_shrunk_se"].isna().all()
+    assert out["pace_shrunk"].dtype == "float64"
+
+
 # ------------------------------------------------------------------------- unit crediting
 def test_a_student_who_moves_mid_year_credits_each_school_with_its_part():
     levels = pd.DataFrame({
