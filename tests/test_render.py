@@ -249,3 +249,11 @@ def test_null_district_builds_report_and_findings(tmp_path):
     assert document["tables"]
     assert any("findings.xlsx" in m for m in messages) and any("findings.json" in m for m in messages)
     assert any("report.pdf" in m for m in messages) or NO_PDF_MESSAGE in messages
+
+
+def test_the_workbook_readme_explains_the_shared_columns(tmp_path):
+    from equity_audit.publish.render import readme_sheet
+    sheet = readme_sheet(tmp_path)
+    columns = sheet.loc[sheet["Topic"] == "Column"].set_index("Item")["Meaning"]
+    assert {"n", "n_missing", "flagged"} <= set(columns.index)
+    assert "n plus n_missing is the group's size" in columns["n_missing"]

@@ -163,3 +163,11 @@ def test_a_finding_about_no_group_reads_as_the_measure_falling_short_and_waits_i
     gaps = [finding(f"gap{i}", affected=500 - i, source=f"t{i}", groups=(f"g{i}",)) for i in range(9)]
     assert "agreement" not in [f["id"] for f in summary.top_findings(gaps + [agreement])]
     assert [f["id"] for f in summary.top_findings(gaps[:2] + [agreement])] == ["gap0", "gap1", "agreement"]
+
+
+
+def test_findings_all_left_out_leave_an_empty_summary():
+    assert summary.top_findings([finding("tiny", actionable=False)]) == []
+    assert summary.top_findings([finding("strength", direction="better")]) == []
+    same = [finding(f"s{i}", source="one", measure="pace") for i in range(3)]  # one said, the rest repeats
+    assert [f["id"] for f in summary.top_findings(same)] == ["s0"]

@@ -909,6 +909,24 @@ def _display_formats(sheet) -> None:
                 cell.number_format = "#,##0"
 
 
+#: The columns most sheets share, as the README sheet explains them.
+COLUMN_MEANINGS = {
+    "n": "Students of the group counted in the measure.",
+    "n_missing": "Students of the group not counted in it: the measure is not known for them, or does not "
+                 "apply (only students in need count for unmet need, only students ready to move on for "
+                 "talent without access). n plus n_missing is the group's size.",
+    "estimate, low, high": "The group's value (a rate, mean or count) and its 95% interval.",
+    "comparator_n, comparator_estimate": "The students the group is compared with (all other students unless "
+                                         "the sheet says otherwise) and their value.",
+    "difference, ratio": "The group's value minus, and divided by, the comparator's, with their intervals.",
+    "pvalue, qvalue": "How surprising the difference would be by chance; the q-value allows for the many "
+                      "comparisons of the sheet (false discovery rate).",
+    "flagged": "True when the difference is beyond chance at the run's false discovery rate (some sheets "
+               "also ask a size, such as access under four-fifths of the others'): a question for the team, "
+               "not a verdict.",
+}
+
+
 def readme_sheet(run_dir: str | Path) -> pd.DataFrame:
     """The workbook's first sheet: how to read it, the status codes and the run's settings.
 
@@ -928,6 +946,7 @@ def readme_sheet(run_dir: str | Path) -> pd.DataFrame:
              "(the group fares worse, better or neither). A flag is a question for the team, not a verdict."),
             ("About", "Numbers", "Numbers are stored in full and shown to three decimals; a cell is blank when its "
              f"number is withheld, and the {STATUS_COLUMN} column says why.")]
+    rows += [("Column", column, meaning) for column, meaning in COLUMN_MEANINGS.items()]
     rows += [("Status code", code, meaning) for code, meaning in STATUS_CODES.items()]
     path = Path(run_dir) / JSON_NAME
     settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {}) if path.exists() else {}

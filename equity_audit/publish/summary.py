@@ -111,7 +111,8 @@ def top_findings(findings: list[dict], direction: str = "worse", limit: int = MA
 
 def _key(table: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The ``columns`` of each row as one text (absent columns and blanks as empty text)."""
-    return table.reindex(columns=columns).astype(object).fillna("").astype(str).agg("|".join, axis=1)
+    text = table.reindex(columns=columns).astype(object).fillna("").astype(str)
+    return text.agg("|".join, axis=1) if len(text) else pd.Series("", index=table.index, dtype=object)
 
 
 def _percent(measure: str) -> bool:
