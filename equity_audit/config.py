@@ -81,7 +81,8 @@ SETTING_DOCS = {
     "year (school_year_start to school_year_end); 'ever' when they were in it at any time up to the "
     "end of that year. The students table's flags become the membership in the latest school "
     "year. Without a programs table this has no effect.",
-    "fdr": "False discovery rate allowed when many schools or teachers are scanned.",
+    "fdr": "False discovery rate allowed in each table of comparisons (groups, intersections, schools, PLCs, "
+    "teachers): the share of its flags expected to be chance, at most.",
     "confidence": "Confidence level of every interval.",
     "state": "State mode (run --level state) settings for the LEA-level IDEA significant "
     "disproportionality determinations, as a block of the keys below (state.<key>).",

@@ -301,7 +301,7 @@ def test_race_recorded_only_as_unknown(one_school_one_year):
     race = shown[(shown["subgroup"] == "race_ethnicity") & (shown["n"] != "0")]
     assert race["group"].tolist() == [UNKNOWN]
     table = analyses_listed(out).set_index("Analysis")
-    assert table.loc[title("idea_discipline"), "Missing"].startswith("recorded values in the race_ethnicity column")
+    assert table.loc[title("idea_discipline"), "Missing"].startswith("recorded values in the race/ethnicity column")
     assert title("idea_discipline") not in ran(out) and title("discipline") in ran(out)
     # the audit still reports on the other subgroups
     pace = pd.read_csv(out / "tables" / "pace_by_subgroup.csv")
@@ -438,6 +438,6 @@ def test_a_column_with_no_recorded_value_counts_as_missing():
     students = pd.DataFrame({"student_id": ["a", "b"], "race_ethnicity": [UNKNOWN, None]})
     tables = {"students": students, "discipline": pd.DataFrame(columns=["student_id"])}
     needs = [["discipline", "students.race_ethnicity"]]
-    assert missing_tables(tables, needs)[0].startswith("recorded values in the race_ethnicity column of students")
+    assert missing_tables(tables, needs)[0].startswith("recorded values in the race/ethnicity column of students")
     tables["students"] = students.assign(race_ethnicity=[UNKNOWN, "x"])
     assert missing_tables(tables, needs) == []

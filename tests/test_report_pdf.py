@@ -42,6 +42,14 @@ def test_settings_appendix_shows_every_setting_escaped():
     assert "fewer than 12 students is withheld" in rules and "small_n" in rules
 
 
+def test_settings_appendix_says_what_each_setting_decides():
+    from equity_audit.config import SETTING_DOCS, STATE_SETTING_DOCS
+    cells = render.appendix_cells({"settings": {"min_n": 12, "state": {"years": 2}, "new_knob": 1}})
+    soup = BeautifulSoup(cells[0].source.split("\n\n", 2)[2], "html.parser")
+    meaning = {row.find("code").get_text(): row.find_all("td")[2].get_text() for row in soup.select("tbody tr")}
+    assert meaning == {"min_n": SETTING_DOCS["min_n"], "state.years": STATE_SETTING_DOCS["years"], "new_knob": ""}
+
+
 def test_contents_have_two_levels_unique_ids_and_page_slots():
     html = ('<main><header class="audit-cover"><h1>District</h1></header>'
             '<h1 id="One">One<a class="anchor-link" href="#One">¶</a></h1><h2 id="Ask:why?">Ask</h2>'

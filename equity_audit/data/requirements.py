@@ -24,7 +24,7 @@ Examples
 >>> missing_tables({"students": ["student_id", "race_ethnicity"]}, [["students.disability"]])
 ['the disability column of students']
 >>> missing_tables({"students": pd.DataFrame({"race_ethnicity": ["Unknown"]})}, [["students.race_ethnicity"]])
-['recorded values in the race_ethnicity column of students (every value is blank or Unknown)']
+['recorded values in the race/ethnicity column of students (every value is blank or Unknown)']
 """
 from __future__ import annotations
 
@@ -69,10 +69,19 @@ def _phrase(provided, item: str) -> str:
     table, _, column = item.partition(".")
     if not column:
         return table
+    words = _column_words(column)
     if isinstance(provided, Mapping) and isinstance(provided.get(table), pd.DataFrame) \
             and column in provided[table].columns:
-        return f"recorded values in the {column} column of {table} (every value is blank or {UNKNOWN})"
-    return f"the {column} column of {table}"
+        return f"recorded values in the {words} column of {table} (every value is blank or {UNKNOWN})"
+    return f"the {words} column of {table}"
+
+
+def _column_words(column: str) -> str:
+    """A column as the report names it, in a sentence: "birth date" for ``birth_date``, "depth of knowledge (DOK)"."""
+    from equity_audit.data.dictionary import display_name  # the dictionary reads the contract this module serves
+
+    name = display_name(column)
+    return name[:1].lower() + name[1:] if name[1:2].islower() else name
 
 
 def missing_tables(provided: Collection[str] | Mapping, alternatives: Sequence[Sequence[str]]) -> list[str]:

@@ -199,6 +199,14 @@ def _flat(settings: dict, prefix: str = "") -> dict:
     return out
 
 
+def _setting_meaning(key: str) -> str:
+    """The plain meaning of a setting (``state.min_n`` from the state's settings), or blank."""
+    from equity_audit.config import SETTING_DOCS, STATE_SETTING_DOCS
+
+    scope, _, name = key.partition(".")
+    return STATE_SETTING_DOCS.get(name, "") if scope == "state" and name else SETTING_DOCS.get(key, "")
+
+
 def appendix_cells(cover: dict) -> list:
     """The appendices the run adds after the notebooks' own: its settings and the suppression rules.
 
@@ -208,11 +216,11 @@ def appendix_cells(cover: dict) -> list:
 
     settings = _flat(cover.get("settings") or {})
     rows = "".join(f"<tr><td><code>{escape(str(key))}</code></td><td>{escape('' if value is None else str(value))}"
-                   "</td></tr>" for key, value in settings.items())
+                   f"</td><td>{escape(_setting_meaning(str(key)))}</td></tr>" for key, value in settings.items())
     settings_cell = ("## Appendix C: settings\n\nThe settings this audit ran with (the settings file's names, "
-                     "defaults where the file did not set them).\n\n"
-                     '<table class="audit-table settings-table"><thead><tr><th>Setting</th><th>Value</th></tr>'
-                     f"</thead><tbody>{rows}</tbody></table>\n")
+                     "defaults where the file did not set them), and what each one decides.\n\n"
+                     '<table class="audit-table settings-table"><thead><tr><th>Setting</th><th>Value</th>'
+                     f"<th>What it decides</th></tr></thead><tbody>{rows}</tbody></table>\n")
     min_n = settings.get("min_n", "min_n")
     codes = "".join(f"<tr><td><code>{escape(code)}</code></td><td>{escape(meaning)}</td></tr>"
                     for code, meaning in STATUS_CODES.items())
