@@ -1020,23 +1020,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             todo.pop(0)
             continue
         # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
-        linked = next((v for v in exposed if v[0] == "missing"
-                       or _pinned_only_through_missing(blocks, v, min_n, min_width)), None)
-        if linked is not None and _withhold_links(tables, found, blocks, linked, cells_of, remembered, ledger, min_n):
-            continue
-        picks = _complements(exposed, cells_of, blocks)
-        for table_name in dict.fromkeys(t for _v, t, _b, _p, _c in picks):
-            table = tables[table_name]
-            for var, _t, b, pick, code in (x for x in picks if x[1] == table_name):
-                remembered.append(_remembered_cell(table.loc[pick["index"]], code))
-                table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], code)
-                ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": pick["group"],
-                               "action": f"withheld ({code})",
-                               "reason": f"with the other tables it gave away the withheld {_WHAT[var[0]]} "
-                                         f"of {var[-1]}"})
-            tables[table_name] = protect(table, min_n=min_n, name=table_name)
-            found[table_name] = _blocks(table_name, tables[table_name], min_n)
-        if picks:
+        marks = _link_marks(blocks, exposed, cells_of, min_n, min_width) or _complements(exposed, cells_of, blocks)
+        if marks:
+            _withhold(tables, found, marks, ledger=ledger, remembered=remembered, min_n=min_n)
             continue
         var = exposed[0]  # nothing in its blocks, and no n_missing, can be withheld for any exposed count
         for table_name in sorted({t for t, _b, _i in cells_of[var]}):
@@ -1066,23 +1052,45 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     return out
 
 
-def _withhold_links(tables: dict, found: dict, blocks: list[dict], var: tuple, cells_of: dict,
-                    remembered: list, ledger: list, min_n: int) -> bool:
-    """Withhold the ``n_missing`` that link ``var`` to other tables' group sizes; whether there were any."""
-    links = _missing_links(blocks, var, cells_of[var])
-    for table_name, b, cell in links:
+def _withhold(tables: dict, found: dict, marks: list[tuple], *, ledger: list, remembered: list,
+              min_n: int) -> None:
+    """Withhold the marked cells, say why in the ledger, and protect each table they are in again.
+
+    Each mark is ``(table, block key, cell, status word, reason)``. A table is
+    protected, and its blocks found again, once for all its marks.
+    """
+    for table_name in dict.fromkeys(mark[0] for mark in marks):
         table = tables[table_name]
-        remembered.append(_remembered_cell(table.loc[cell["index"]], f"audit:{_MISSING}"))
-        table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN],
-                                                            f"audit:{_MISSING}")
-        ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": cell["group"],
-                       "action": f"withheld (audit:{_MISSING})",
-                       "reason": f"with the group sizes of other tables it gave away the withheld "
-                                 f"{_WHAT[var[0]]} of {var[-1]}"})
-    for table_name in dict.fromkeys(t for t, _b, _c in links):
-        tables[table_name] = protect(tables[table_name], min_n=min_n, name=table_name)
+        for _t, key, cell, code, reason in (mark for mark in marks if mark[0] == table_name):
+            remembered.append(_remembered_cell(table.loc[cell["index"]], code))
+            table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN], code)
+            ledger.append({"table": table_name, "block": _describe(key), "group": cell["group"],
+                           "action": f"withheld ({code})", "reason": reason})
+        tables[table_name] = protect(table, min_n=min_n, name=table_name)
         found[table_name] = _blocks(table_name, tables[table_name], min_n)
-    return bool(links)
+
+
+def _link_marks(blocks: list[dict], exposed: list[tuple], cells_of: dict, min_n: int,
+                min_width: float) -> list[tuple]:
+    """The ``n_missing`` to withhold this round (marks for :func:`_withhold`), or none to withhold rows.
+
+    The first exposed count that only the ``n_missing`` links pin decides: an
+    ``n_missing`` itself, or a count pinned only through them (two linear
+    programs to know). Its links are withheld if it has any; without links it
+    is protected like the others, by a row or a share. So the question is
+    asked of a count only while some count from it on has links: past the last
+    of those, whatever the answer, rows are withheld.
+    """
+    links = [_missing_links(blocks, var, cells_of[var]) for var in exposed]
+    last = max((k for k, found in enumerate(links) if found), default=-1)
+    first = next((k for k, var in enumerate(exposed[:last + 1])
+                  if var[0] == "missing" or _pinned_only_through_missing(blocks, var, min_n, min_width)), None)
+    if first is None:
+        return []
+    var = exposed[first]
+    return [(table_name, blocks[b]["key"], cell, f"audit:{_MISSING}",
+             f"with the group sizes of other tables it gave away the withheld {_WHAT[var[0]]} of {var[-1]}")
+            for table_name, b, cell in links[first]]
 
 
 def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str, int, dict]]:
@@ -1114,11 +1122,10 @@ def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population,
         skip = wide[known] if known else frozenset()
         bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip, screen=screen)
         if known is None or tuple(partial) == known[2]:
-            key = (population, scopes, tuple(partial))
-            wide.setdefault(key, set())
-            return bounds, cells_of, partial, key
-    partial = []  # posed another way than before: everything is bounded again
-    bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
+            break
+    else:  # posed another way than before: everything is bounded again
+        partial = []
+        bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
     key = (population, scopes, tuple(partial))
     wide.setdefault(key, set())
     return bounds, cells_of, partial, key
@@ -1158,7 +1165,7 @@ _WHAT = {"n": "number of students", "successes": "number of students with the ou
 
 
 def _complements(exposed: list[tuple], cells_of: dict, blocks: list[dict]) -> list[tuple]:
-    """``(var, table, block number, cell, status word)`` to withhold this round: one per block at most.
+    """The rows or shares to withhold this round (marks for :func:`_withhold`): one per block at most.
 
     Exposed counts of different blocks are protected in the same round, so that each
     table is protected and the program solved again once per round rather than once
@@ -1172,7 +1179,8 @@ def _complements(exposed: list[tuple], cells_of: dict, blocks: list[dict]) -> li
                 break
             pick, code = _complement_for(var, blocks[b], index)
             if pick is not None:
-                picks.append((var, table_name, b, pick, code))
+                picks.append((table_name, blocks[b]["key"], pick, code, "with the other tables it gave away the "
+                              f"withheld {_WHAT[var[0]]} of {var[-1]}"))
                 touched.add((table_name, b))
                 break
     return picks
