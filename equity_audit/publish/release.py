@@ -149,6 +149,8 @@ def _numeric_column(column: pd.Series) -> pd.Series | None:
 
 def _add_status(status: pd.Series, mask, code: str) -> pd.Series:
     mask = _bool(mask, status.index)
+    if not mask.any():  # most rules touch no row: the joint audit protects every table again after each step
+        return status
     joined = status.where(status == "", status + ";") + code
     new = status.where(~mask | status.str.split(";").map(lambda codes: code in codes), joined)
     return new
@@ -396,8 +398,9 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             numeric[c] = numeric[c].mask(shared)
 
     # a column of a shown row the joint audit withheld (an n_missing that other tables' sizes pinned)
+    words = status.str.split(";")
     for c in numeric:
-        audited = _bool(status.str.split(";").map(lambda words, c=c: f"audit:{c}" in words), out.index)
+        audited = _bool(words.map(lambda row, c=c: f"audit:{c}" in row), out.index)
         numeric[c] = numeric[c].mask(audited & ~withheld)
 
     # rule 2: small counts in rows that are shown
