@@ -550,42 +550,35 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     other_n = next((c for c in ("comparator_n", "others_n") if c in table), None)
     rate_cols = ("estimate", "comparator_estimate") if other_n != "others_n" else ("focus_estimate", "others_estimate")
     status = table.get(STATUS_COLUMN, pd.Series("", index=table.index)).astype(object).fillna("").astype(str)
+    # the table's numbers once, as floats (NaN where not shown): the audit finds the blocks again after each step
+    numbers = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce").astype(float) if c in table
+                            else pd.Series(math.nan, index=table.index)
+                            for c in dict.fromkeys(("n", *rate_cols, _MISSING, other_n or "n"))})
     out = []
     frames = table.groupby(keys, dropna=False, sort=False) if keys else [((), table)]
     for key, rows in frames:
         key = key if isinstance(key, tuple) else (key,)
         if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
             continue
-        n = pd.to_numeric(rows["n"], errors="coerce").astype(float)
+        values = numbers.loc[rows.index]
+        n, own = values["n"], values[rate_cols[0]]
         statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
         # a mean count per student adds up like a mean: n times it is the group's total
         kind = "rate" if (statistic == "rate").all() else "mean" if statistic.isin(["mean", "count"]).all() else ""
-        own = pd.to_numeric(rows[rate_cols[0]], errors="coerce") if rate_cols[0] in rows else n * math.nan
-        missing = pd.to_numeric(rows[_MISSING], errors="coerce").astype(float) if _MISSING in rows else n * math.nan
         total = successes = total_sum = math.nan
         if other_n is not None:
-            other = pd.to_numeric(rows[other_n], errors="coerce")
-            total = _same((n + other).dropna())
+            other = values[other_n].to_numpy()
+            total = _same(n.to_numpy() + other)
             if kind and rate_cols[1] in rows:
-                both = own * n + pd.to_numeric(rows[rate_cols[1]], errors="coerce") * other
-                successes, total_sum = (_same(both.dropna().round(), 0.5), math.nan) if kind == "rate" else \
-                                       (math.nan, _same(both.dropna(), 1e-6 * (1 + both.abs().max())))
+                both = (own * n).to_numpy() + values[rate_cols[1]].to_numpy() * other
+                successes, total_sum = (_same(np.round(both), 0.5), math.nan) if kind == "rate" else \
+                                       (math.nan, _same(both, 1e-6 * (1 + np.abs(both[~np.isnan(both)]).max(
+                                           initial=0.0))))
         elif "share" in rows and n.notna().all():
             total = float(n.sum())  # shares of the total: the groups add up to it
-        cells = []
-        for index, row_n in n.items():
-            words = status[index]
-            shown_share = pd.notna(own[index]) and pd.notna(row_n)
-            cells.append({"index": index, "group": str(rows.at[index, group]), "n": row_n,
-                          "small": _FEW in words, "withheld": pd.isna(row_n),
-                          "successes": float(np.round(own[index] * row_n)) if kind == "rate" and shown_share
-                          else math.nan,
-                          "coded": _coded_count(words, row_n, min_n, share=rate_cols[0])
-                          if kind == "rate" and not shown_share
-                          and pd.notna(row_n) else None,
-                          "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan,
-                          "missing": missing[index],
-                          "missing_small": f"small_count:{_MISSING}" in words.split(";")})
+        cells = [_cell(index, label, row_n, share, missed, status[index], kind, min_n, rate_cols[0])
+                 for index, label, row_n, share, missed in zip(rows.index, rows[group].tolist(), n.tolist(),
+                                                               own.tolist(), values[_MISSING].tolist())]
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
@@ -598,12 +591,25 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     return _share_totals(out)
 
 
-def _same(values: pd.Series, tolerance: float = 0.0) -> float:
-    """The value all of ``values`` agree on (within ``tolerance``), else NaN."""
-    values = pd.Series(values, dtype=float)
-    if values.empty or (values - values.iloc[0]).abs().max() > tolerance:
+def _cell(index, label, row_n: float, share: float, missing: float, words: str, kind: str, min_n: int,
+          share_column: str) -> dict:
+    """One row of a block, as the linear programs read it."""
+    shown_share = not (math.isnan(share) or math.isnan(row_n))
+    return {"index": index, "group": str(label), "n": row_n, "small": _FEW in words, "withheld": math.isnan(row_n),
+            "successes": float(np.round(share * row_n)) if kind == "rate" and shown_share else math.nan,
+            "coded": _coded_count(words, row_n, min_n, share=share_column)
+            if kind == "rate" and not shown_share and not math.isnan(row_n) else None,
+            "sum": share * row_n if kind == "mean" and shown_share else math.nan,
+            "missing": missing, "missing_small": f"small_count:{_MISSING}" in words.split(";")}
+
+
+def _same(values, tolerance: float = 0.0) -> float:
+    """The value all of ``values`` agree on (within ``tolerance``), else NaN; missing values are left out."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not values.size or np.abs(values - values[0]).max() > tolerance:
         return math.nan
-    return float(values.iloc[0])
+    return float(values[0])
 
 
 def _share_totals(blocks: list[dict]) -> list[dict]:
