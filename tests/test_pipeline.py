@@ -13,27 +13,21 @@ def write_notebook(path, *sources):
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "other", "display_name": "Other"}}), path)
 
 
-def test_failing_cell_is_named(tmp_path):
-    path = tmp_path / "01_broken.ipynb"
-    write_notebook(path, "x = 1", "raise ValueError('no such column: pace')")
-    with pytest.raises(StepFailedError) as caught:
-        run_step(Step("01_broken", path), data_dir=tmp_path, run_dir=tmp_path)
-    message = str(caught.value)
-    assert "'01_broken'" in message and "In [4]" in message
-    assert "(raise ValueError('no such column: pace'))" in message
-    assert "ValueError: no such column: pace" in message
-    assert (tmp_path / "confidential" / "notebooks" / "01_broken.ipynb").exists()
-
-
-def test_a_kernel_that_dies_is_a_step_that_failed_not_a_traceback(tmp_path):
+@pytest.mark.parametrize("name, sources, said", [
+    ("01_broken", ("x = 1", "raise ValueError('no such column: pace')"),
+     ("In [4]", "(raise ValueError('no such column: pace'))", "ValueError: no such column: pace")),
     # a library that aborts the process (scipy's C++ once did) kills the kernel without a Python error
-    path = tmp_path / "02_dies.ipynb"
-    write_notebook(path, "import os", "os._exit(1)")
+    ("02_dies", ("import os", "os._exit(1)"), ("ended without an error message",)),
+])
+def test_a_failing_step_is_named_with_what_went_wrong(tmp_path, name, sources, said):
+    path = tmp_path / f"{name}.ipynb"
+    write_notebook(path, *sources)
     with pytest.raises(StepFailedError) as caught:
-        run_step(Step("02_dies", path), data_dir=tmp_path, run_dir=tmp_path)
+        run_step(Step(name, path), data_dir=tmp_path, run_dir=tmp_path)
     message = str(caught.value)
-    assert "'02_dies'" in message and "ended without an error message" in message
+    assert f"'{name}'" in message and all(words in message for words in said), message
     assert caught.value.exit_code == 1
+    assert (tmp_path / "confidential" / "notebooks" / f"{name}.ipynb").exists()
 
 
 def test_parameters_are_injected_and_kernel_is_python3(tmp_path):

@@ -419,6 +419,21 @@ def test_a_small_n_missing_given_back_by_another_table_is_caught(tmp_path):
     assert d_every["n"] == 60 and pd.isna(d_every["n_missing"]) and d_every["status"] == "audit:n_missing"
 
 
+@pytest.mark.parametrize("n_missing, asked", [(None, 0), ([0, 12, 0], 1)])
+def test_whether_only_n_missing_pins_a_count_is_asked_only_when_there_is_n_missing_to_withhold(
+        tmp_path, monkeypatch, n_missing, asked):
+    # C's 4 students follow from its comparator_n: with no n_missing shown, the answer could keep no row
+    questions = []
+    real = release._pinned_only_through_missing
+    monkeypatch.setattr(release, "_pinned_only_through_missing",
+                        lambda blocks, var, *args: questions.append(var) or real(blocks, var, *args))
+    table = pd.DataFrame({"subgroup": "x", "group": ["A", "B", "C"], "n": [40, 30, 4], "comparator_n": [34, 44, 70]})
+    rundir.write_table(tmp_path, "t", table if n_missing is None else table.assign(n_missing=n_missing))
+    ledger = audit_release(tmp_path, min_n=MIN_N)
+    assert ledger[["group", "action"]].values.tolist() == [["B", "withheld (audit)"]]
+    assert [var[-1] for var in questions] == ["C"] * asked
+
+
 def test_what_the_audit_withholds_every_later_view_of_the_cell_withholds(tmp_path):
     """The second pass: tables, charts and texts drawn again after the audit withhold the same cell."""
     from equity_audit.publish.narrative import display_table

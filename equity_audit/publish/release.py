@@ -149,6 +149,8 @@ def _numeric_column(column: pd.Series) -> pd.Series | None:
 
 def _add_status(status: pd.Series, mask, code: str) -> pd.Series:
     mask = _bool(mask, status.index)
+    if not mask.any():  # most rules touch no row: the joint audit protects every table again after each step
+        return status
     joined = status.where(status == "", status + ";") + code
     new = status.where(~mask | status.str.split(";").map(lambda codes: code in codes), joined)
     return new
@@ -396,8 +398,9 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             numeric[c] = numeric[c].mask(shared)
 
     # a column of a shown row the joint audit withheld (an n_missing that other tables' sizes pinned)
+    words = status.str.split(";")
     for c in numeric:
-        audited = _bool(status.str.split(";").map(lambda words, c=c: f"audit:{c}" in words), out.index)
+        audited = _bool(words.map(lambda row, c=c: f"audit:{c}" in row), out.index)
         numeric[c] = numeric[c].mask(audited & ~withheld)
 
     # rule 2: small counts in rows that are shown
@@ -547,42 +550,35 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     other_n = next((c for c in ("comparator_n", "others_n") if c in table), None)
     rate_cols = ("estimate", "comparator_estimate") if other_n != "others_n" else ("focus_estimate", "others_estimate")
     status = table.get(STATUS_COLUMN, pd.Series("", index=table.index)).astype(object).fillna("").astype(str)
+    # the table's numbers once, as floats (NaN where not shown): the audit finds the blocks again after each step
+    numbers = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce").astype(float) if c in table
+                            else pd.Series(math.nan, index=table.index)
+                            for c in dict.fromkeys(("n", *rate_cols, _MISSING, other_n or "n"))})
     out = []
     frames = table.groupby(keys, dropna=False, sort=False) if keys else [((), table)]
     for key, rows in frames:
         key = key if isinstance(key, tuple) else (key,)
         if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
             continue
-        n = pd.to_numeric(rows["n"], errors="coerce").astype(float)
+        values = numbers.loc[rows.index]
+        n, own = values["n"], values[rate_cols[0]]
         statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
         # a mean count per student adds up like a mean: n times it is the group's total
         kind = "rate" if (statistic == "rate").all() else "mean" if statistic.isin(["mean", "count"]).all() else ""
-        own = pd.to_numeric(rows[rate_cols[0]], errors="coerce") if rate_cols[0] in rows else n * math.nan
-        missing = pd.to_numeric(rows[_MISSING], errors="coerce").astype(float) if _MISSING in rows else n * math.nan
         total = successes = total_sum = math.nan
         if other_n is not None:
-            other = pd.to_numeric(rows[other_n], errors="coerce")
-            total = _same((n + other).dropna())
+            other = values[other_n].to_numpy()
+            total = _same(n.to_numpy() + other)
             if kind and rate_cols[1] in rows:
-                both = own * n + pd.to_numeric(rows[rate_cols[1]], errors="coerce") * other
-                successes, total_sum = (_same(both.dropna().round(), 0.5), math.nan) if kind == "rate" else \
-                                       (math.nan, _same(both.dropna(), 1e-6 * (1 + both.abs().max())))
+                both = (own * n).to_numpy() + values[rate_cols[1]].to_numpy() * other
+                successes, total_sum = (_same(np.round(both), 0.5), math.nan) if kind == "rate" else \
+                                       (math.nan, _same(both, 1e-6 * (1 + np.abs(both[~np.isnan(both)]).max(
+                                           initial=0.0))))
         elif "share" in rows and n.notna().all():
             total = float(n.sum())  # shares of the total: the groups add up to it
-        cells = []
-        for index, row_n in n.items():
-            words = status[index]
-            shown_share = pd.notna(own[index]) and pd.notna(row_n)
-            cells.append({"index": index, "group": str(rows.at[index, group]), "n": row_n,
-                          "small": _FEW in words, "withheld": pd.isna(row_n),
-                          "successes": float(np.round(own[index] * row_n)) if kind == "rate" and shown_share
-                          else math.nan,
-                          "coded": _coded_count(words, row_n, min_n, share=rate_cols[0])
-                          if kind == "rate" and not shown_share
-                          and pd.notna(row_n) else None,
-                          "sum": own[index] * row_n if kind == "mean" and shown_share else math.nan,
-                          "missing": missing[index],
-                          "missing_small": f"small_count:{_MISSING}" in words.split(";")})
+        cells = [_cell(index, label, row_n, share, missed, status[index], kind, min_n, rate_cols[0])
+                 for index, label, row_n, share, missed in zip(rows.index, rows[group].tolist(), n.tolist(),
+                                                               own.tolist(), values[_MISSING].tolist())]
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
@@ -595,12 +591,25 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     return _share_totals(out)
 
 
-def _same(values: pd.Series, tolerance: float = 0.0) -> float:
-    """The value all of ``values`` agree on (within ``tolerance``), else NaN."""
-    values = pd.Series(values, dtype=float)
-    if values.empty or (values - values.iloc[0]).abs().max() > tolerance:
+def _cell(index, label, row_n: float, share: float, missing: float, words: str, kind: str, min_n: int,
+          share_column: str) -> dict:
+    """One row of a block, as the linear programs read it."""
+    shown_share = not (math.isnan(share) or math.isnan(row_n))
+    return {"index": index, "group": str(label), "n": row_n, "small": _FEW in words, "withheld": math.isnan(row_n),
+            "successes": float(np.round(share * row_n)) if kind == "rate" and shown_share else math.nan,
+            "coded": _coded_count(words, row_n, min_n, share=share_column)
+            if kind == "rate" and not shown_share and not math.isnan(row_n) else None,
+            "sum": share * row_n if kind == "mean" and shown_share else math.nan,
+            "missing": missing, "missing_small": f"small_count:{_MISSING}" in words.split(";")}
+
+
+def _same(values, tolerance: float = 0.0) -> float:
+    """The value all of ``values`` agree on (within ``tolerance``), else NaN; missing values are left out."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not values.size or np.abs(values - values[0]).max() > tolerance:
         return math.nan
-    return float(values.iloc[0])
+    return float(values[0])
 
 
 def _share_totals(blocks: list[dict]) -> list[dict]:
@@ -1020,23 +1029,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
             todo.pop(0)
             continue
         # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
-        linked = next((v for v in exposed if v[0] == "missing"
-                       or _pinned_only_through_missing(blocks, v, min_n, min_width)), None)
-        if linked is not None and _withhold_links(tables, found, blocks, linked, cells_of, remembered, ledger, min_n):
-            continue
-        picks = _complements(exposed, cells_of, blocks)
-        for table_name in dict.fromkeys(t for _v, t, _b, _p, _c in picks):
-            table = tables[table_name]
-            for var, _t, b, pick, code in (x for x in picks if x[1] == table_name):
-                remembered.append(_remembered_cell(table.loc[pick["index"]], code))
-                table.loc[pick["index"], STATUS_COLUMN] = _join(table.loc[pick["index"], STATUS_COLUMN], code)
-                ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": pick["group"],
-                               "action": f"withheld ({code})",
-                               "reason": f"with the other tables it gave away the withheld {_WHAT[var[0]]} "
-                                         f"of {var[-1]}"})
-            tables[table_name] = protect(table, min_n=min_n, name=table_name)
-            found[table_name] = _blocks(table_name, tables[table_name], min_n)
-        if picks:
+        marks = _link_marks(blocks, exposed, cells_of, min_n, min_width) or _complements(exposed, cells_of, blocks)
+        if marks:
+            _withhold(tables, found, marks, ledger=ledger, remembered=remembered, min_n=min_n)
             continue
         var = exposed[0]  # nothing in its blocks, and no n_missing, can be withheld for any exposed count
         for table_name in sorted({t for t, _b, _i in cells_of[var]}):
@@ -1066,23 +1061,45 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     return out
 
 
-def _withhold_links(tables: dict, found: dict, blocks: list[dict], var: tuple, cells_of: dict,
-                    remembered: list, ledger: list, min_n: int) -> bool:
-    """Withhold the ``n_missing`` that link ``var`` to other tables' group sizes; whether there were any."""
-    links = _missing_links(blocks, var, cells_of[var])
-    for table_name, b, cell in links:
+def _withhold(tables: dict, found: dict, marks: list[tuple], *, ledger: list, remembered: list,
+              min_n: int) -> None:
+    """Withhold the marked cells, say why in the ledger, and protect each table they are in again.
+
+    Each mark is ``(table, block key, cell, status word, reason)``. A table is
+    protected, and its blocks found again, once for all its marks.
+    """
+    for table_name in dict.fromkeys(mark[0] for mark in marks):
         table = tables[table_name]
-        remembered.append(_remembered_cell(table.loc[cell["index"]], f"audit:{_MISSING}"))
-        table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN],
-                                                            f"audit:{_MISSING}")
-        ledger.append({"table": table_name, "block": _describe(blocks[b]["key"]), "group": cell["group"],
-                       "action": f"withheld (audit:{_MISSING})",
-                       "reason": f"with the group sizes of other tables it gave away the withheld "
-                                 f"{_WHAT[var[0]]} of {var[-1]}"})
-    for table_name in dict.fromkeys(t for t, _b, _c in links):
-        tables[table_name] = protect(tables[table_name], min_n=min_n, name=table_name)
+        for _t, key, cell, code, reason in (mark for mark in marks if mark[0] == table_name):
+            remembered.append(_remembered_cell(table.loc[cell["index"]], code))
+            table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN], code)
+            ledger.append({"table": table_name, "block": _describe(key), "group": cell["group"],
+                           "action": f"withheld ({code})", "reason": reason})
+        tables[table_name] = protect(table, min_n=min_n, name=table_name)
         found[table_name] = _blocks(table_name, tables[table_name], min_n)
-    return bool(links)
+
+
+def _link_marks(blocks: list[dict], exposed: list[tuple], cells_of: dict, min_n: int,
+                min_width: float) -> list[tuple]:
+    """The ``n_missing`` to withhold this round (marks for :func:`_withhold`), or none to withhold rows.
+
+    The first exposed count that only the ``n_missing`` links pin decides: an
+    ``n_missing`` itself, or a count pinned only through them (two linear
+    programs to know). Its links are withheld if it has any; without links it
+    is protected like the others, by a row or a share. So the question is
+    asked of a count only while some count from it on has links: past the last
+    of those, whatever the answer, rows are withheld.
+    """
+    links = [_missing_links(blocks, var, cells_of[var]) for var in exposed]
+    last = max((k for k, found in enumerate(links) if found), default=-1)
+    first = next((k for k, var in enumerate(exposed[:last + 1])
+                  if var[0] == "missing" or _pinned_only_through_missing(blocks, var, min_n, min_width)), None)
+    if first is None:
+        return []
+    var = exposed[first]
+    return [(table_name, blocks[b]["key"], cell, f"audit:{_MISSING}",
+             f"with the group sizes of other tables it gave away the withheld {_WHAT[var[0]]} of {var[-1]}")
+            for table_name, b, cell in links[first]]
 
 
 def _missing_links(blocks: list[dict], var: tuple, own: list) -> list[tuple[str, int, dict]]:
@@ -1114,11 +1131,10 @@ def _bounds_again(blocks: list[dict], min_n: int, wide: dict, population,
         skip = wide[known] if known else frozenset()
         bounds, cells_of = _bounds(blocks, min_n, partial=partial, skip=skip, screen=screen)
         if known is None or tuple(partial) == known[2]:
-            key = (population, scopes, tuple(partial))
-            wide.setdefault(key, set())
-            return bounds, cells_of, partial, key
-    partial = []  # posed another way than before: everything is bounded again
-    bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
+            break
+    else:  # posed another way than before: everything is bounded again
+        partial = []
+        bounds, cells_of = _bounds(blocks, min_n, partial=partial, screen=screen)
     key = (population, scopes, tuple(partial))
     wide.setdefault(key, set())
     return bounds, cells_of, partial, key
@@ -1158,7 +1174,7 @@ _WHAT = {"n": "number of students", "successes": "number of students with the ou
 
 
 def _complements(exposed: list[tuple], cells_of: dict, blocks: list[dict]) -> list[tuple]:
-    """``(var, table, block number, cell, status word)`` to withhold this round: one per block at most.
+    """The rows or shares to withhold this round (marks for :func:`_withhold`): one per block at most.
 
     Exposed counts of different blocks are protected in the same round, so that each
     table is protected and the program solved again once per round rather than once
@@ -1172,7 +1188,8 @@ def _complements(exposed: list[tuple], cells_of: dict, blocks: list[dict]) -> li
                 break
             pick, code = _complement_for(var, blocks[b], index)
             if pick is not None:
-                picks.append((var, table_name, b, pick, code))
+                picks.append((table_name, blocks[b]["key"], pick, code, "with the other tables it gave away the "
+                              f"withheld {_WHAT[var[0]]} of {var[-1]}"))
                 touched.add((table_name, b))
                 break
     return picks
