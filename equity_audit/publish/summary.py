@@ -98,15 +98,19 @@ def top_findings(findings: list[dict], direction: str = "worse", limit: int = MA
     table = table[~_key(table, ["unit_name", "subgroups", "groups", "measure_label"]).duplicated()]
     subject = _key(table, ["unit_name", "subgroups", "groups"])
     table = table[subject.groupby(subject).cumcount() < PER_SUBJECT].reset_index(drop=True)
+    table = table[_each_kind_then_rank(table, limit)]
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _each_kind_then_rank(table: pd.DataFrame, limit: int) -> pd.Series:
+    """Which ranked rows to keep: the first of each kind of comparison, then the best ranked, ``limit`` in all."""
     # a school's own gap and a group's gap within a school are different kinds; a finding about no group
     # or school (scorers' agreement, say) competes by rank only
     groups = table.reindex(columns=["groups"])["groups"].map(lambda g: bool(g) if isinstance(g, list) else False)
     about_someone = groups | table.reindex(columns=["unit_name"])["unit_name"].notna()
     first_of_kind = ~_key(table.assign(_groups=groups), ["unit", "kind", "_groups"]).duplicated() & about_someone
     chosen = first_of_kind & (first_of_kind.cumsum() <= limit)
-    chosen |= ~chosen & ((~chosen).cumsum() <= limit - int(chosen.sum()))
-    table = table[chosen]
-    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    return chosen | (~chosen & ((~chosen).cumsum() <= limit - int(chosen.sum())))
 
 
 def _key(table: pd.DataFrame, columns: list[str]) -> pd.Series:
