@@ -153,6 +153,19 @@ def test_chart_has_one_bar_per_finding(count):
     assert image.size[0] > 400 and f"{10 * count}" in alt and f"finding {count}" in alt
 
 
+def test_a_finding_that_counts_no_students_has_no_bar():
+    import base64
+    import io
+
+    from PIL import Image
+
+    agreement = finding("agreement", affected=None, subgroups=(), groups=(), label="agreement between scorers")
+    png, alt = summary.summary_chart([finding("a", affected=30), agreement, finding("b", affected=50)])
+    assert Image.open(io.BytesIO(base64.b64decode(png))).size[0] > 400
+    assert alt.startswith("Bar chart of the students affected by 2 of the 3 findings") and "finding 3" in alt
+    assert summary.summary_chart([agreement]) is None
+
+
 def test_a_finding_about_no_group_reads_as_the_measure_falling_short_and_waits_its_rank():
     agreement = finding("agreement", affected=None, subgroups=(), groups=(), kind="discordance", source="calibration",
                         label="agreement between scorers of the same work (Krippendorff's alpha)", estimate=0.58,

@@ -186,12 +186,19 @@ def data_provided(run_dir: str | Path) -> dict:
     return result
 
 
-def summary_chart(findings: list[dict]) -> tuple[str, str]:
-    """A bar chart of the students affected by each summary finding: (base64 PNG, alt text)."""
-    labels = [f"{number}. {_label(f)}" for number, f in enumerate(findings, 1)]
-    affected = [float(f.get("students_affected") or 0) for f in findings]
+def summary_chart(findings: list[dict]) -> tuple[str, str] | None:
+    """A bar chart of the students affected by each summary finding: (base64 PNG, alt text).
+
+    A finding that counts no students (the scorers' agreement, say) has no bar, rather than a bar
+    of 0; None when no finding counts any.
+    """
+    counted = [(number, f) for number, f in enumerate(findings, 1) if _affected(f) > 0]
+    if not counted:
+        return None
+    labels = [f"{number}. {_label(f)}" for number, f in counted]
+    affected = [_affected(f) for _, f in counted]
     with rc_context({**LITERAL_TEXT, "font.size": 9}):  # a Figure of its own: no pyplot state, any backend
-        fig = Figure(figsize=(7.5, 0.42 * len(findings) + 0.8))
+        fig = Figure(figsize=(7.5, 0.42 * len(counted) + 0.8))
         ax = fig.subplots()
         bars = ax.barh([_wrap(label) for label in labels], affected, color="#0173B2")
         ax.bar_label(bars, labels=[f"{int(a):,}" for a in affected], padding=3)
@@ -202,10 +209,17 @@ def summary_chart(findings: list[dict]) -> tuple[str, str]:
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110)
-    most = max(range(len(findings)), key=lambda i: affected[i])
-    alt = (f"Bar chart of the students affected by each of the {len(findings)} findings of the summary; "
-           f"the most, {int(affected[most]):,}, by finding {most + 1}: {labels[most].split('. ', 1)[1]}.")
+    most = max(range(len(counted)), key=lambda i: affected[i])
+    which = f"each of the {len(findings)}" if len(counted) == len(findings) else f"{len(counted)} of the {len(findings)}"
+    alt = (f"Bar chart of the students affected by {which} findings of the summary; "
+           f"the most, {int(affected[most]):,}, by finding {counted[most][0]}: {labels[most].split('. ', 1)[1]}.")
     return base64.b64encode(buffer.getvalue()).decode("ascii"), alt
+
+
+def _affected(finding: dict) -> float:
+    """The students a finding affects, 0 when it counts none (or the count is withheld)."""
+    value = pd.to_numeric(pd.Series([finding.get("students_affected")]), errors="coerce").iloc[0]
+    return float(value) if pd.notna(value) else 0.0
 
 
 def _label(finding: dict) -> str:
@@ -239,9 +253,12 @@ def summary_html(run_dir: str | Path) -> str:
                   "even when it concerns fewer students. Each is a question for the team, not a verdict; the "
                   "priorities that follow list every finding.</p>", _list(
                       [sentence(f) for f in top])]
-        png, alt = summary_chart(top)
-        parts.append(f'<figure class="audit-figure summary-figure"><img src="data:image/png;base64,{png}" '
-                     f'alt="{escape(alt)}"><figcaption>Students affected by each finding above</figcaption></figure>')
+        chart = summary_chart(top)
+        if chart:
+            png, alt = chart
+            parts.append(f'<figure class="audit-figure summary-figure"><img src="data:image/png;base64,{png}" '
+                         f'alt="{escape(alt)}"><figcaption>Students affected by each finding above that counts '
+                         "students</figcaption></figure>")
     else:
         parts += ['<h2 id="Summary-findings">Findings</h2>', "<p>No result of this audit where a group fares worse "
                   "was large enough to act on. That is not proof of equity: small groups, missing tables and what "
