@@ -8,6 +8,7 @@ and ipykernel has nothing to warn about.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +17,27 @@ from jupyter_client import AsyncKernelManager
 from jupyter_core.utils import ensure_async
 from traitlets import default
 
-__all__ = ["IPCKernelManager", "WarmKernel"]
+__all__ = ["IPCKernelManager", "WarmKernel", "thread_limits"]
+
+#: The variables that size the thread pools of OpenBLAS, OpenMP, MKL, numexpr and Arrow.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+
+
+def thread_limits(threads: int | None) -> dict[str, str]:
+    """This process's environment with every numeric thread pool capped at ``threads`` (none: unchanged).
+
+    Notebooks that run side by side each start OpenBLAS with one thread per core, and
+    its threads wait by spinning: two kernels on two cores then ran the 100,000-student
+    district's unmet-need notebook in 59 s instead of 20 s.
+
+    >>> thread_limits(1)["OPENBLAS_NUM_THREADS"]
+    '1'
+    """
+    env = dict(os.environ)
+    if threads is not None:
+        env.update({name: str(max(1, int(threads))) for name in THREAD_VARIABLES})
+    return env
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -79,14 +100,16 @@ class WarmKernel:
         cell meets it and reports it.
     timeout : float
         Seconds to wait for the kernel and for the setup code.
+    threads : int, optional
+        Threads each numeric library of the kernel may use (:func:`thread_limits`).
     """
 
-    def __init__(self, cwd: Path, setup: str = "", *, timeout: float = 120):
+    def __init__(self, cwd: Path, setup: str = "", *, timeout: float = 120, threads: int | None = None):
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_core.utils import run_sync
 
         self.manager = IPCKernelManager(kernel_name="python3")
-        run_sync(self.manager.start_kernel)(cwd=str(cwd))
+        run_sync(self.manager.start_kernel)(cwd=str(cwd), env=thread_limits(threads))
         # with its manager as parent the client asks the manager whether the process lives; on its own it
         # would go by the heartbeat, which a kernel still loading its imports on a busy machine may not have
         # started yet ("Kernel died before replying to kernel_info")

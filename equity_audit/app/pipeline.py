@@ -253,11 +253,13 @@ class Kernels:
     keeps its kernel after it ran, with the memo of :mod:`equity_audit.app.memo`,
     so that a second pass after the joint disclosure audit recomputes only what
     the audit can change; a step that reads the others' results gets a new kernel
-    every pass. :meth:`close` ends every kernel.
+    every pass. :meth:`close` ends every kernel. ``threads`` caps the numeric
+    thread pools of each kernel (:func:`~equity_audit.app.kernels.thread_limits`).
     """
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, threads: int | None = None):
         self.run_dir = run_dir
+        self.threads = threads
         self._starting: dict[str, Future] = {}
         self._kept: dict[str, WarmKernel] = {}
         self._lock = threading.Lock()
@@ -307,7 +309,7 @@ class Kernels:
         setup = f"exec(compile({step.imports!r}, '<imports>', 'exec'), {{}})"
         if not step.reads_results:
             setup += "\n__import__('equity_audit.app.memo', fromlist=['install']).install()"
-        return WarmKernel(self.run_dir, setup)
+        return WarmKernel(self.run_dir, setup, threads=self.threads)
 
 
 def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir: Path, run_dir: Path,
@@ -467,14 +469,22 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
 def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress,
            workers: int | None = None) -> list:
     """Run every step into ``run_dir``; the (label, file name) of each output written."""
-    kernels = Kernels(run_dir)
+    # kernels side by side share the cores: more threads each would only wait on one another
+    kernels = Kernels(run_dir, threads=max(1, default_workers() // (workers or default_workers())))
     try:
         kernels.prepare(steps()[:1])  # the overview's kernel starts while the data is validated
         cover, executed = _run_passes(data_dir, run_dir, config, config_path, log=log, progress=progress,
                                                 workers=workers, kernels=kernels)
-    finally:
+    except BaseException:
         kernels.close()
-    return _publish(run_dir, config, cover, executed, log=log)
+        raise
+    # ending the kernels takes seconds of waiting on them: meanwhile the report is written
+    ending = threading.Thread(target=kernels.close, name="equity-audit-end-kernels")
+    ending.start()
+    try:
+        return _publish(run_dir, config, cover, executed, log=log)
+    finally:
+        ending.join()
 
 
 def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress, workers: int | None,
