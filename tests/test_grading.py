@@ -105,6 +105,18 @@ def test_grade_evidence_matches_terms_domain_and_year():
     assert np.isnan(table["evidence_mean"].iloc[5])
 
 
+
+@pytest.mark.parametrize("terms", [["s1", "S2"], ["q1"], ["year"]])
+def test_grades_of_one_kind_of_term_get_the_evidence_they_get_beside_other_kinds(terms):
+    # only the kinds of term the grades use are summarised (the whole year always, for the evidence
+    # outside a term): each grade's evidence must not depend on which other terms are graded
+    district = _hand_district()
+    full = grade_evidence(district)
+    rows = district["grades"]["term"].isin(terms).to_numpy()
+    alone = grade_evidence({**district, "grades": district["grades"][rows].reset_index(drop=True)})
+    pd.testing.assert_frame_equal(alone, full[rows].reset_index(drop=True), check_dtype=False)
+
+
 # --------------------------------------------------------------------------- discordance
 
 

@@ -291,7 +291,7 @@ def grade_evidence(district, *, proficient_score: float = 3.0, school_year_start
     table = table.merge(_sections(district["sections"]), on="section_id", how="left")
     table["grade_points"] = grade_points(grades, scale=scale).to_numpy()
     summary, unplaced = _evidence_by_period(district["evidence"], district["standards"], proficient_score,
-                                            school_year_start, school_year_end)
+                                            school_year_start, school_year_end, used=set(table["_period"]))
     table = table.merge(summary, on=[*_KEYS, "_period"], how="left").drop(columns="_period")
     table["evidence_n"] = table["evidence_n"].fillna(0).astype("int64")
     table["evidence_other_n"] = table["evidence_other_n"].fillna(0).astype("int64")
@@ -321,8 +321,13 @@ def _placed(evidence: pd.DataFrame, standards: pd.DataFrame):
     return placed, int(placed["domain"].isna().sum())
 
 
-def _evidence_by_period(evidence, standards, proficient_score, school_year_start, school_year_end):
-    """n, mean score and proficient share per student x domain x school year x period."""
+def _evidence_by_period(evidence, standards, proficient_score, school_year_start, school_year_end,
+                        used=frozenset(_PERIODS)):
+    """n, mean score and proficient share per student x domain x school year x period.
+
+    Halves and quarters are summarised only when ``used`` (the grades' periods) names
+    one; the whole year always, since the evidence outside a period is taken from it.
+    """
     placed, unplaced = _placed(evidence, standards)
     placed = placed[placed["domain"].notna() & placed["score"].notna()].reset_index(drop=True)
     periods = term_period(placed["assessed_on"], school_year_start=school_year_start,
@@ -332,8 +337,9 @@ def _evidence_by_period(evidence, standards, proficient_score, school_year_start
                          "score": placed["score"].to_numpy(float)})
     base["proficient"] = (base["score"] >= proficient_score).astype(float)
     # each kind of period on its own: stacking the three tripled the evidence in memory
-    summary = pd.concat([_period_summary(base.assign(_period=period)) for period in
-                         (periods["half"].to_numpy(), periods["quarter"].to_numpy(), _WHOLE_YEAR)],
+    kinds = [periods[kind].to_numpy() for kind in ("half", "quarter")
+             if set(used) & set(_PERIODS[:2] if kind == "half" else _PERIODS[2:])]
+    summary = pd.concat([_period_summary(base.assign(_period=period)) for period in [*kinds, _WHOLE_YEAR]],
                         ignore_index=True)
     # the same student's evidence in the domain and year outside the period: an independent
     # reading of their achievement, the instrument residuals() uses against regression to the mean
