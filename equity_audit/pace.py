@@ -740,7 +740,7 @@ def pace_by_unit(levels: pd.DataFrame, spells: pd.DataFrame, *, unit: str = "sch
     spell = spells[[*_SPELL_COLUMNS, unit, *extra] + (["domain"] if "domain" in spells else [])]
     spell = spell.rename(columns={"domain": "_spell_domain"}).reset_index(drop=True)
     spell["_spell"] = np.arange(len(spell))
-    pairs = points.merge(spell, on="student_id", how="inner")
+    pairs = _within_spells_span(points, spell).merge(spell, on="student_id", how="inner")
     day = pairs["as_of"].astype("datetime64[ns]")
     inside = (day >= pairs["spell_start"]) & (pairs["spell_end"].isna() | (day <= pairs["spell_end"]))
     if "_spell_domain" in pairs:
@@ -756,6 +756,20 @@ def pace_by_unit(levels: pd.DataFrame, spells: pd.DataFrame, *, unit: str = "sch
     out = out[front + [c for c in out.columns if c not in {*front, "_spell"}]]
     out.attrs = table.attrs
     return out.sort_values(front, kind="stable").reset_index(drop=True)
+
+
+def _within_spells_span(points: pd.DataFrame, spell: pd.DataFrame) -> pd.DataFrame:
+    """The points dated between the first spell's start and the last spell's end (open: no end).
+
+    No point outside that span is inside any spell; leaving them out before pairing each
+    point with every spell of its student keeps a one-year scan from pairing every year.
+    """
+    day = points["as_of"].astype("datetime64[ns]")
+    keep = day >= pd.to_datetime(spell["spell_start"]).min()
+    ends = pd.to_datetime(spell["spell_end"])
+    if len(ends) and ends.notna().all():
+        keep &= day <= ends.max()
+    return points[keep.to_numpy(dtype=bool)]
 
 
 def _pace_defaults(options: dict) -> dict:
