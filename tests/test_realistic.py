@@ -206,6 +206,19 @@ def test_manifest_lists_the_real_main_effect_gaps(realistic):
         assert e.loc[inside, "oss"].mean() / e.loc[~inside, "oss"].mean() > 1.2, column
 
 
+
+def test_real_gaps_name_a_blank_race_as_the_audit_does(realistic):
+    # students without a race answer are the audit's "Unknown" group, and the latent factor that sorts
+    # the others gives them a true gap too: left out, a flag on it was counted as false by calibrate
+    tables, manifest = realistic
+    labels = {g["group"]["race_ethnicity"] for g in manifest["real_gaps"] if "race_ethnicity" in g["group"]}
+    assert "" not in labels
+    blank = tables["students"]["race_ethnicity"].fillna("").eq("")
+    assert blank.any()
+    gaps = {g["measure"]: g["gap"] for g in manifest["real_gaps"] if g["group"].get("race_ethnicity") == "Unknown"}
+    assert "discipline" in gaps and gaps["discipline"] < 1  # latent 0 against a positive mean: fewer removals
+
+
 def test_manifest_records_school_effects_and_leniency(realistic):
     tables, manifest = realistic
     effects = manifest["realistic"]["school_effects"]

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from equity_audit.data.contract import TABLES
+from equity_audit.data.contract import TABLES, UNKNOWN
 
 __all__ = ["generate_district", "write_district", "write_tables", "PLANTED_EFFECTS", "DOMAINS", "REALISTIC_MAIN_EFFECTS",
            "NOT_GENERATED"]
@@ -1124,12 +1124,13 @@ def _real_gaps(w: _World) -> list[dict]:
         for column, labels in columns.items():
             for label in np.unique(labels):
                 inside = labels == label
-                if label == "" or inside.all():
+                if inside.all():
                     continue
                 a, b = value[inside].mean(), value[~inside].mean()
                 gap = a / b if ratio else a - b
+                # a blank answer is a group of the audit too ("Unknown"), with a true gap like any other
                 if (max(gap, 1 / gap) if ratio else abs(gap)) >= _REAL_GAP_MIN[measure]:
-                    out.append({"measure": measure, "unit": "district", "group": {column: str(label)},
+                    out.append({"measure": measure, "unit": "district", "group": {column: str(label) or UNKNOWN},
                                 "gap": round(float(gap), 3), "gap_type": "ratio" if ratio else "difference"})
     return out
 
