@@ -370,12 +370,14 @@ def _run_numbered(number: int, step: Step, *, total: int, district, data_dir: Pa
 
 def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path | None = None, *,
               log: Callable[[str], None] = print, progress: bool | None = None,
-              workers: int | None = None) -> Path:
+              workers: int | None = None, threads: int | None = None) -> Path:
     """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
 
     The notebooks that do not depend on each other run at the same time, at most
     ``workers`` at once (default: one per core; 1 runs them one after another,
-    e.g. when several audits already run side by side).
+    e.g. when several audits already run side by side). ``threads`` caps the numeric
+    threads of each notebook's kernel (default: the cores shared among the notebooks
+    that run at once; audits run side by side pass their own share).
 
     The run is built in a fresh folder beside ``out_dir`` that replaces it only
     when the whole run succeeds, so nothing from an earlier run survives into a
@@ -398,7 +400,7 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
         build.mkdir(parents=True)
         (build / RUN_MARKER).write_text("An equity-audit run folder.\n", encoding="utf-8")
         written = _build(data_dir, build, config, config_path, log=log, progress=progress,
-                         workers=workers)
+                         workers=workers, threads=threads)
     finally:
         os.umask(previous_umask)
     _replace(run_dir, build)
@@ -467,10 +469,10 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
 
 
 def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, progress,
-           workers: int | None = None) -> list:
+           workers: int | None = None, threads: int | None = None) -> list:
     """Run every step into ``run_dir``; the (label, file name) of each output written."""
     # kernels side by side share the cores: more threads each would only wait on one another
-    kernels = Kernels(run_dir, threads=max(1, default_workers() // (workers or default_workers())))
+    kernels = Kernels(run_dir, threads=threads or max(1, default_workers() // (workers or default_workers())))
     try:
         kernels.prepare(steps()[:1])  # the overview's kernel starts while the data is validated
         cover, executed = _run_passes(data_dir, run_dir, config, config_path, log=log, progress=progress,

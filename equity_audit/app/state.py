@@ -214,7 +214,8 @@ def _lea_configs(leas, out: Path, config: Config) -> dict[str, Path]:
     return paths
 
 
-def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path) -> tuple[str, float, str]:
+def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path,
+                threads: int = 1) -> tuple[str, float, str]:
     """Build one LEA's district report (in a worker process): ``(lea, seconds, error or '')``."""
     from equity_audit.app.pipeline import run_audit
 
@@ -222,7 +223,7 @@ def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path) -> t
     try:
         # LEAs already run side by side: each one's notebooks one after another
         run_audit(data_dir, run_dir, config_path, log=lambda line: print(f"  {lea}: {line}", flush=True),
-                  progress=False, workers=1)
+                  progress=False, workers=1, threads=threads)
     except EquityAuditError as err:  # its own message; the other LEAs go on
         return lea, time.perf_counter() - started, str(err)
     return lea, time.perf_counter() - started, ""
@@ -233,8 +234,12 @@ def _lea_reports(leas: dict[str, Path], out: Path, config: Config, workers: int,
     configs = _lea_configs(leas, out, config)
     failed, reports = {}, {}
     context = multiprocessing.get_context("spawn")  # a clean interpreter per worker: kernels start cleanly
-    with ProcessPoolExecutor(max_workers=min(workers, len(leas)), mp_context=context) as pool:
-        futures = [pool.submit(_lea_report, lea, folder, out / "leas" / lea, configs[lea])
+    from equity_audit.app.pipeline import default_workers
+
+    side_by_side = min(workers, len(leas))
+    threads = max(1, default_workers() // side_by_side)  # the cores shared among the LEAs' kernels
+    with ProcessPoolExecutor(max_workers=side_by_side, mp_context=context) as pool:
+        futures = [pool.submit(_lea_report, lea, folder, out / "leas" / lea, configs[lea], threads)
                    for lea, folder in leas.items()]
         for done, future in enumerate(as_completed(futures), start=1):
             lea, seconds, error = future.result()
