@@ -231,11 +231,11 @@ def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path,
 
 def _lea_reports(leas: dict[str, Path], out: Path, config: Config, workers: int, log) -> None:
     """Every LEA's report under ``OUT/leas/<lea>/``, ``workers`` at a time, a progress line per LEA."""
+    from equity_audit.app.pipeline import default_workers
+
     configs = _lea_configs(leas, out, config)
     failed, reports = {}, {}
     context = multiprocessing.get_context("spawn")  # a clean interpreter per worker: kernels start cleanly
-    from equity_audit.app.pipeline import default_workers
-
     side_by_side = min(workers, len(leas))
     threads = max(1, default_workers() // side_by_side)  # the cores shared among the LEAs' kernels
     with ProcessPoolExecutor(max_workers=side_by_side, mp_context=context) as pool:

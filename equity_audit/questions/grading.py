@@ -92,6 +92,8 @@ TESTED_TASKS = ("quiz", "test")
 HALF_YEAR_ENDS = "01-31"
 #: Term codes matched to part of a school year; any other code means the whole year.
 _PERIODS = ("s1", "s2", "q1", "q2", "q3", "q4")
+#: The periods of each kind of term, as term_period() names its columns.
+_TERM_KINDS = {"half": ("s1", "s2"), "quarter": ("q1", "q2", "q3", "q4")}
 _WHOLE_YEAR = "year"
 _SECTION_COLUMNS = ["section_id", "teacher_id", "plc_id", "school_id", "domain", "course_id",
                     "school_year"]
@@ -337,8 +339,7 @@ def _evidence_by_period(evidence, standards, proficient_score, school_year_start
                          "score": placed["score"].to_numpy(float)})
     base["proficient"] = (base["score"] >= proficient_score).astype(float)
     # each kind of period on its own: stacking the three tripled the evidence in memory
-    kinds = [periods[kind].to_numpy() for kind in ("half", "quarter")
-             if set(used) & set(_PERIODS[:2] if kind == "half" else _PERIODS[2:])]
+    kinds = [periods[kind].to_numpy() for kind, named in _TERM_KINDS.items() if set(used) & set(named)]
     summary = pd.concat([_period_summary(base.assign(_period=period)) for period in [*kinds, _WHOLE_YEAR]],
                         ignore_index=True)
     # the same student's evidence in the domain and year outside the period: an independent
