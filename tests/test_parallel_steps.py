@@ -55,6 +55,20 @@ def test_notebooks_side_by_side_leave_the_working_folder_alone(tmp_path, monkeyp
     assert (out / "kernel_cwd.txt").read_text().endswith(f".{out.name}.building")  # the run folder while built
 
 
+def test_the_whole_group_runs_at_once_by_default_whatever_the_cores(tmp_path, monkeypatch):
+    """Which notebook runs longest depends on the district: none waits for a core (issue 16)."""
+    written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE),
+               *(notebook(tmp_path / f"0{i}_side.ipynb", "import time\ntime.sleep(1)") for i in (1, 2, 3)),
+               notebook(tmp_path / "04_last.ipynb", "x = 2")]
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
+    lines = []
+    run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append)
+    middle = [line for line in lines if re.match(r"\[[234]/5\]", line)]
+    assert [line.endswith(" ...") for line in middle] == [True] * 3 + [False] * 3, middle
+
+
 def _published(run):
     """Every file of a run but the executed notebooks and the PDF, with its bytes (report: its headings)."""
     files = {}

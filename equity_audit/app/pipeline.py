@@ -240,8 +240,8 @@ def step_groups(all_steps: list[Step]) -> list[list[tuple[int, Step]]]:
     return [group for group in (numbered[:1], numbered[1:-1], numbered[1:][-1:]) if group]
 
 
-def default_workers() -> int:
-    """How many notebooks run at the same time by default: one per core."""
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity): shared among the kernels that run at once."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
@@ -321,7 +321,10 @@ def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir:
     A failing step raises its :class:`StepFailedError` once the steps already
     running have finished (they write only into the building folder).
     """
-    workers = min(len(group), workers or default_workers())
+    # by default the whole group at once, whatever the cores: which notebook takes longest depends on the
+    # district (the bias notebook at 100,000 students, unmet need on the bundled one), and one that waits for
+    # a core finishes last; side by side, the cores share the work until the last one ends
+    workers = min(len(group), workers or len(group))
     lock = threading.Lock()  # progress lines from several threads stay whole
 
     def say(message: str) -> None:
@@ -374,10 +377,11 @@ def run_audit(data_dir: str | Path, out_dir: str | Path, config_path: str | Path
     """Validate ``data_dir``, run every notebook into ``out_dir`` and write the report.
 
     The notebooks that do not depend on each other run at the same time, at most
-    ``workers`` at once (default: one per core; 1 runs them one after another,
-    e.g. when several audits already run side by side). ``threads`` caps the numeric
-    threads of each notebook's kernel (default: the cores shared among the notebooks
-    that run at once; audits run side by side pass their own share).
+    ``workers`` at once (default: all of them, sharing the cores; 1 runs them one
+    after another, e.g. when several audits already run side by side or memory is
+    short: each kernel holds its own copy of the district). ``threads`` caps the
+    numeric threads of each notebook's kernel (default: the cores shared among the
+    notebooks that run at once; audits run side by side pass their own share).
 
     The run is built in a fresh folder beside ``out_dir`` that replaces it only
     when the whole run succeeds, so nothing from an earlier run survives into a
@@ -472,7 +476,8 @@ def _build(data_dir: Path, run_dir: Path, config, config_path: str, *, log, prog
            workers: int | None = None, threads: int | None = None) -> list:
     """Run every step into ``run_dir``; the (label, file name) of each output written."""
     # kernels side by side share the cores: more threads each would only wait on one another
-    kernels = Kernels(run_dir, threads=threads or max(1, default_workers() // (workers or default_workers())))
+    at_once = workers or max(len(group) for group in step_groups(steps()))
+    kernels = Kernels(run_dir, threads=threads or max(1, usable_cores() // at_once))
     try:
         kernels.prepare(steps()[:1])  # the overview's kernel starts while the data is validated
         cover, executed = _run_passes(data_dir, run_dir, config, config_path, log=log, progress=progress,

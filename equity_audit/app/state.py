@@ -231,13 +231,13 @@ def _lea_report(lea: str, data_dir: Path, run_dir: Path, config_path: Path,
 
 def _lea_reports(leas: dict[str, Path], out: Path, config: Config, workers: int, log) -> None:
     """Every LEA's report under ``OUT/leas/<lea>/``, ``workers`` at a time, a progress line per LEA."""
-    from equity_audit.app.pipeline import default_workers
+    from equity_audit.app.pipeline import usable_cores
 
     configs = _lea_configs(leas, out, config)
     failed, reports = {}, {}
     context = multiprocessing.get_context("spawn")  # a clean interpreter per worker: kernels start cleanly
     side_by_side = min(workers, len(leas))
-    threads = max(1, default_workers() // side_by_side)  # the cores shared among the LEAs' kernels
+    threads = max(1, usable_cores() // side_by_side)  # the cores shared among the LEAs' kernels
     with ProcessPoolExecutor(max_workers=side_by_side, mp_context=context) as pool:
         futures = [pool.submit(_lea_report, lea, folder, out / "leas" / lea, configs[lea], threads)
                    for lea, folder in leas.items()]
