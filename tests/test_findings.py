@@ -282,3 +282,35 @@ def test_a_flagged_intersection_the_joint_audit_withheld_goes_to_the_confidentia
     monkeypatch.setattr(release, "_AUDITED", {("a: Yes × b: Yes", 41, 0.6): "audit"})
     kept = narrative.withheld_flags(scan)
     assert kept["intersection"].tolist() == ["a: Yes × b: Yes"] and kept["withheld_from_report"].all()
+
+
+def test_two_groups_holding_nearly_everyone_are_one_comparison_however_the_rest_falls():
+    """Female and Male in a block of 289 with 9 other answers (3%): one result seen from both sides.
+
+    The 9 are 6% of each comparator, so a share of one comparator missed the pair; a real
+    run of the realistic generator flagged both (issue 12). A third group of 25% is no partner.
+    """
+    rows = pd.DataFrame({"subgroup": "gender", "group": ["Female", "Male", "Nonbinary"], "n": [134, 146, 70],
+                         "comparator_n": [155, 143, 219], "difference": [-0.16, 0.15, 0.1]})
+    assert F.near_complements(rows.iloc[:2]).tolist() == ["Male", "Female"]
+    wider = rows.assign(comparator_n=[216, 204, 280])  # the 70 others are 20% of everyone
+    assert F.near_complements(wider).tolist() == ["", "", ""]
+
+
+def test_a_teacher_flagged_for_both_sides_of_one_comparison_gives_one_concern(tmp_path):
+    """A teacher scan's Female and Male rows of one teacher mirror each other, like district rows."""
+    folder = tmp_path / "confidential"
+    folder.mkdir()
+    scan = pd.DataFrame({
+        "subgroup": "gender", "group": ["Female", "Male", "Female"], "teacher_id": ["T1", "T1", "T2"],
+        "statistic": "mean", "focus_n": [30, 31, 28], "others_n": [32, 30, 40],
+        "focus_estimate": [-0.3, 0.2, -0.25], "others_estimate": [0.2, -0.3, 0.1],
+        "difference": [-0.5, 0.5, -0.35], "difference_low": [-0.8, 0.2, -0.6], "difference_high": [-0.2, 0.8, -0.1],
+        "qvalue": [0.01, 0.01, 0.03], "suppressed": False, "closer_look": True})
+    scan.to_csv(folder / "teacher_scan_grades_against_evidence.csv", index=False)
+    found = F.build_findings(tmp_path)["confidential"]
+    by = {(f.unit_id, f.groups[0]): f for f in found}
+    assert len(by) == 3
+    assert by[("T1", "Male")].details["mirror"] and by[("T1", "Male")].details["partner"] == "Female"
+    assert not by[("T1", "Female")].details["mirror"] and not by[("T2", "Female")].details["mirror"]
+    assert "other side" in by[("T1", "Male")].statement.lower()

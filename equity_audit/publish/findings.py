@@ -509,18 +509,26 @@ def _mirror_of(subgroup: str, group: str) -> str | None:
     return narrative.group_words(subgroup, "Yes")
 
 
-#: Share of a group's comparator that one other group must hold for the two rows to be one comparison.
+#: Share of the students compared that two groups must hold between them for their rows to be one comparison.
 NEAR_COMPLEMENT = 0.95
+#: Columns that make rows one block of comparisons: the same subgroup, measure, year and unit.
+_BLOCK = ("subgroup", "measure", "school_year", "school", "school_id", "plc_id", "teacher_id", "scorer_id")
 
 
 def near_complements(rows: pd.DataFrame) -> pd.Series:
-    """For each flagged by-group row, the other flagged group that is (almost) all of its comparator.
+    """For each flagged by-group row, the other flagged group with which it holds (almost) every student.
 
-    When two groups of a subgroup hold nearly every student (a gender column with a handful
-    of other answers), each compared with "all other students" is the other seen from the
-    opposite side: one result, not two. A row's partner is a group of the same subgroup,
-    measure, year and unit whose n is at least :data:`NEAR_COMPLEMENT` of the row's
-    ``comparator_n`` and whose difference has the opposite sign; "" where there is none.
+    When two groups of a subgroup hold nearly every student compared (a gender column with
+    a handful of other answers), each compared with "all other students" is the other seen
+    from the opposite side: one result, not two. A row's partner is a group of the same
+    subgroup, measure, year and unit (school, PLC, teacher or scorer) that holds, with the
+    row's group, at least :data:`NEAR_COMPLEMENT` of the students (the row's ``n`` and
+    ``comparator_n``), and whose difference has the opposite sign; "" where there is none.
+    Rows of a scan within units are read the same way (``focus_n`` and ``others_n``, the
+    other students of the same unit). The share is of the students of both groups and the
+    rest, not of one comparator: in a block of 300 students, 9 with another answer are 3% of
+    everyone but 6% of a comparator, and which side of a cut on the comparator a pair
+    falls was chance.
 
     >>> t = pd.DataFrame({"subgroup": "gender", "group": ["F", "M"], "n": [490, 500],
     ...                   "comparator_n": [510, 500], "difference": [-0.1, 0.1]})
@@ -528,16 +536,18 @@ def near_complements(rows: pd.DataFrame) -> pd.Series:
     ['M', 'F']
     """
     out = pd.Series("", index=rows.index, dtype=object)
-    if rows.empty or not {"subgroup", "group", "n", "comparator_n", "difference"} <= set(rows.columns):
+    n_column = "n" if "n" in rows else "focus_n"
+    other_column = "comparator_n" if "comparator_n" in rows else "others_n"
+    if rows.empty or not {"subgroup", "group", n_column, other_column, "difference"} <= set(rows.columns):
         return out
-    keys = ["subgroup", *(c for c in ("measure", "school_year", "school", "school_id") if c in rows)]
-    n = pd.to_numeric(rows["n"], errors="coerce")
-    other = pd.to_numeric(rows["comparator_n"], errors="coerce")
+    keys = [c for c in _BLOCK if c in rows]
+    n = pd.to_numeric(rows[n_column], errors="coerce")
+    everyone = n + pd.to_numeric(rows[other_column], errors="coerce")
     sign = np.sign(pd.to_numeric(rows["difference"], errors="coerce"))
     for _, frame in rows.groupby(keys, dropna=False, sort=False):  # a few rows per block
         block = list(frame.index)
         for row in block:
-            partner = [h for h in block if h != row and n[h] >= NEAR_COMPLEMENT * other[row]
+            partner = [h for h in block if h != row and n[h] + n[row] >= NEAR_COMPLEMENT * everyone[row]
                        and sign[h] * sign[row] < 0]
             out[row] = str(rows.at[partner[0], "group"]) if partner else ""
     return out
@@ -603,7 +613,8 @@ def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
 def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     percent = MEASURES[source.measure][2]
-    for _, row in rows.iterrows():
+    partners = near_complements(rows)
+    for index, row in rows.iterrows():
         unit = str(row[source.unit_column])
         n = _num(row.get("focus_n", row.get("n")))
         estimate, other = _num(row["focus_estimate"]), _num(row["others_estimate"])
@@ -612,16 +623,20 @@ def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       qvalue=_num(row.get("qvalue")))
         dir_ = direction(source.measure, values["difference"])
         comparator = f"other students of the same {source.unit}"
+        # the better side of a near-complement pair is the other side of its partner's result
+        mirror_of = (narrative.group_words(str(row["subgroup"]), partners[index])
+                     if partners[index] and dir_ == "better" else None)
         statement = narrative.finding_sentence(
             subject=narrative.group_words(str(row["subgroup"]), str(row["group"])), unit_name=_unit_words(source, unit),
             measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_,
-            interval_of="difference", **values)
+            interval_of="difference", mirror_of=mirror_of, **values)
         statement = _say_coded(statement, row, n)
         affected = (round(estimate * n) if percent and n is not None and estimate is not None
                     else None if percent and _coded_words(row, n) else n)
         out.append(_finding(source, key=f"{unit}|{row['subgroup']}|{row['group']}", direction_=dir_, unit_id=unit,
                             unit_name=unit, subgroups=[str(row["subgroup"])], groups=[str(row["group"])],
-                            comparator=comparator, students_affected=affected, statement=statement, **values))
+                            comparator=comparator, students_affected=affected, statement=statement,
+                            details={"mirror": True, "partner": partners[index]} if mirror_of else None, **values))
     return out
 
 
