@@ -145,7 +145,10 @@ class Audit:
 
 # ------------------------------------------------------------- flags, one shape for all
 def _flags(rows: pd.DataFrame, unit: str, unit_col: str | None = None, groups=None, family=None):
-    """Flagged rows as (unit, unit_id, groups, family): groups is a tuple of (column, value)."""
+    """Flagged rows as (unit, unit_id, groups, family, pvalue): groups is a tuple of (column, value).
+
+    ``pvalue`` is the p-value the flag rests on (NaN for a flag that rests on none).
+    """
     rows = rows.reset_index(drop=True)
     if groups is None:
         groups = [tuple(zip([s], [g])) for s, g in zip(rows["subgroup"], rows["group"])] \
@@ -155,10 +158,25 @@ def _flags(rows: pd.DataFrame, unit: str, unit_col: str | None = None, groups=No
         "unit_id": rows[unit_col].astype(str).to_numpy() if unit_col else "",
         "groups": pd.Series(list(groups), dtype=object),
         "family": family if family is not None else "",
+        "pvalue": rows[_PVALUE].to_numpy(float) if _PVALUE in rows else np.nan,
+        "table": rows[_TABLE].to_numpy(int) if _TABLE in rows else -1,
     }, index=range(len(rows)))
 
 
+#: Every p-value the analyses of the district being calibrated tested (one array per table).
+_TESTED: list[np.ndarray] = []
+_PVALUE, _TABLE = "_calibrate_pvalue", "_calibrate_table"
+
+
 def _flagged(table, column="flagged"):
+    """The flagged rows, one per comparison, with the p-value each flag rests on; records every test."""
+    source = "interaction_pvalue" if column == "beyond_main_effects" else "pvalue"
+    if source in table:
+        tested = pd.to_numeric(table[source], errors="coerce")
+        if "suppressed" in table:
+            tested = tested.where(~table["suppressed"].fillna(False).astype(bool))
+        _TESTED.append(tested.dropna().to_numpy(float))
+        table = table.assign(**{_PVALUE: tested, _TABLE: len(_TESTED) - 1})
     return _without_mirrors(table[table[column].fillna(False).astype(bool)])
 
 
@@ -436,29 +454,78 @@ def run_district(kind: str, seed: int, students: int, analyses=None, settings: s
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return [_row(kind, seed, name, error=exc) for name in names]
         planted = [p["name"] for p in manifest["planted"]]
-        rows = []
+        rows, judged = [], {}
+        _TESTED.clear()
         for name in names:
-            analysis = ANALYSES[name]
             started = time.perf_counter()
             try:
-                flags = classify(analysis.run(audit), analysis.family, manifest)
+                judged[name] = classify(ANALYSES[name].run(audit), ANALYSES[name].family, manifest)
             except Exception as exc:  # noqa: BLE001 - an analysis that errors is reported
                 rows.append(_row(kind, seed, name, error=exc))
                 continue
-            counts = flags["verdict"].value_counts()
-            hit = sorted(set(flags["planted"].dropna()))
-            rows.append(_row(kind, seed, name, flags=len(flags), false=int(counts.get("false", 0)),
-                             real=int(counts.get("real", 0)), related=int(counts.get("related", 0)),
-                             planted=int(counts.get("planted", 0)),
-                             target=analysis.detects if analysis.detects in planted else "",
-                             found=int(analysis.detects in hit) if analysis.detects in planted else np.nan,
-                             seconds=round(time.perf_counter() - started, 2)))
+            judged[name].attrs["seconds"] = round(time.perf_counter() - started, 2)
+        weights = audit_wide_weights(_TESTED)
+        cut = audit_wide_cut(_weighted(_TESTED, weights), audit.config.fdr)
+        for name, flags in judged.items():
+            detects = ANALYSES[name].detects
+            weight = np.where(flags["table"] >= 0, weights[flags["table"].clip(lower=0)] if len(weights) else 1.0, 1.0)
+            kept = flags[flags["pvalue"].isna() | (np.minimum(flags["pvalue"] / weight, 1.0) <= cut)]
+            rows.append(_row(kind, seed, name, **_counts(flags), **_counts(kept, "_audit_wide"),
+                             target=detects if detects in planted else "",
+                             found=int(detects in set(flags["planted"].dropna())) if detects in planted else np.nan,
+                             found_audit_wide=(int(detects in set(kept["planted"].dropna())) if detects in planted
+                                               else np.nan),
+                             seconds=flags.attrs["seconds"]))
         return rows
+
+
+def audit_wide_weights(tested: list[np.ndarray]) -> np.ndarray:
+    """Each table's weight in one false-discovery family for the whole audit (``docs/audit-wide-fdr.md``).
+
+    Every table that tests something gets an equal share of the audit's error budget, shared
+    equally among its tests: a test of a table of ``m`` among ``K`` tables and ``M`` tests in all
+    weighs ``M / (K·m)``, so the weights average 1 (weighted Benjamini-Hochberg, Genovese, Roeder
+    and Wasserman 2006). Fixed by the tables' sizes alone, before any p-value is seen.
+
+    >>> audit_wide_weights([np.ones(2), np.ones(6), np.array([])]).tolist()
+    [2.0, 0.6666666666666666, 0.0]
+    """
+    sizes = np.array([len(t) for t in tested], dtype=float)
+    tables = int((sizes > 0).sum())
+    return np.where(sizes > 0, sizes.sum() / max(tables, 1) / np.maximum(sizes, 1), 0.0)
+
+
+def _weighted(tested: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    parts = [np.minimum(t / w, 1.0) for t, w in zip(tested, weights) if len(t)]
+    return np.concatenate(parts) if parts else np.array([])
+
+
+def audit_wide_cut(pvalues: np.ndarray, fdr: float) -> float:
+    """The largest (weighted) p-value Benjamini-Hochberg rejects over every test of a district (0: none).
+
+    One false-discovery family for the whole audit, the rule ``docs/audit-wide-fdr.md`` weighs:
+    a flag stands only where its own analysis flags it and its p-value divided by its table's
+    weight (:func:`audit_wide_weights`) is at most this cut.
+
+    >>> audit_wide_cut(np.array([0.001, 0.02, 0.03, 0.5]), 0.05)
+    0.03
+    """
+    if not len(pvalues):
+        return 0.0
+    passed = pvalues[ea.stats.bh_adjust(pvalues) < fdr]
+    return float(passed.max()) if len(passed) else 0.0
+
+
+def _counts(flags: pd.DataFrame, suffix: str = "") -> dict:
+    counts = flags["verdict"].value_counts()
+    return {f"flags{suffix}": len(flags),
+            **{f"{verdict}{suffix}": int(counts.get(verdict, 0)) for verdict in ("false", "real", "related", "planted")}}
 
 
 def _row(kind, seed, analysis, error=None, **numbers) -> dict:
     row = {"kind": kind, "seed": seed, "analysis": analysis, "flags": 0, "false": 0, "real": 0,
-           "related": 0, "planted": 0, "target": "", "found": np.nan, "seconds": np.nan, "error": ""}
+           "related": 0, "planted": 0, "target": "", "found": np.nan, "seconds": np.nan, "error": "",
+           "flags_audit_wide": 0, "false_audit_wide": 0, "found_audit_wide": np.nan}
     row.update(numbers)
     if error is not None:
         row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
@@ -481,28 +548,34 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     planted = ok[ok["target"] != ""]
     out["planted_effect"] = planted.groupby("analysis")["target"].first()
     out["power"] = planted.groupby("analysis")["found"].mean()
+    out["power_audit_wide"] = planted.groupby("analysis")["found_audit_wide"].mean()
     errors = rows[rows["error"] != ""].groupby("analysis")["error"].first()
     out["error"] = errors.reindex(out.index).fillna("")
     return out
 
 
-def overall(rows: pd.DataFrame) -> dict:
+def overall(rows: pd.DataFrame, suffix: str = "") -> dict:
+    """Pooled over every analysis: FDP and the null districts' false flags (``suffix="_audit_wide"``:
+    under one false-discovery family for the whole audit)."""
     ok = rows[rows["error"] == ""]
     nulls = ok[ok["kind"].isin(NULL_KINDS)]
-    per_district = nulls.groupby(["kind", "seed"])["false"].sum()
-    return {"fdp": ok["false"].sum() / max(ok["flags"].sum(), 1),
+    flags, false = f"flags{suffix}", f"false{suffix}"
+    per_district = nulls.groupby(["kind", "seed"])[false].sum()
+    return {"fdp": ok[false].sum() / max(ok[flags].sum(), 1),
             "any_false_district": float((per_district > 0).mean()) if len(per_district) else np.nan,
             "false_per_district": float(per_district.mean()) if len(per_district) else np.nan,
             "at_most_one_false": float((per_district <= 1).mean()) if len(per_district) else np.nan,
-            "flags": int(ok["flags"].sum()), "false": int(ok["false"].sum())}
+            "worst_any_false": float(nulls.groupby(["analysis", "kind"])[false].apply(lambda s: (s > 0).mean()).max())
+            if len(nulls) else np.nan,
+            "flags": int(ok[flags].sum()), "false": int(ok[false].sum())}
 
 
 def _pct(x) -> str:
     return "" if pd.isna(x) else f"{x:.0%}"
 
 
-def report(table: pd.DataFrame, total: dict) -> str:
-    """The calibration table as Markdown, targets beside each number."""
+def report(table: pd.DataFrame, total: dict, audit_wide: dict | None = None) -> str:
+    """The calibration table as Markdown, targets beside each number; then the audit-wide family's."""
     lines = ["| analysis | any false (null) | any false (realistic) | FDP | flags | power | planted effect |",
              "|---|---|---|---|---|---|---|"]
     for name, r in table.iterrows():
@@ -524,6 +597,17 @@ def report(table: pd.DataFrame, total: dict) -> str:
                  f"analyses; {_pct(total['at_most_one_false'])} have at most one.")
     lines.append(f"Targets: FDP <= {TARGETS['fdp']:.0%} overall; any false flag <= {TARGETS['any_false']:.0%} "
                  f"of null districts per analysis; power >= {TARGETS['power']:.0%} per planted effect.")
+    if audit_wide is not None:
+        powers = "; ".join(f"{r['planted_effect']} {_pct(r['power_audit_wide'])}"
+                           for _, r in table.dropna(subset=["power_audit_wide"]).iterrows())
+        lines += ["", "With one false-discovery family for the whole audit (a flag stands only where its "
+                  "p-value also passes Benjamini-Hochberg over every test of its district, each table weighted "
+                  "to an equal share; docs/audit-wide-fdr.md; not what the audit does yet): "
+                  f"FDP {_pct(audit_wide['fdp'])} ({audit_wide['false']} false of "
+                  f"{audit_wide['flags']} flags); {_pct(audit_wide['any_false_district'])} of null districts with a "
+                  f"false flag, {_pct(audit_wide['at_most_one_false'])} with at most one; no analysis with a false "
+                  f"flag in more than {_pct(audit_wide['worst_any_false'])} of null districts of either kind; "
+                  f"power: {powers}."]
     return "\n".join(lines)
 
 
@@ -560,7 +644,7 @@ def main(argv=None) -> int:
           f"({', '.join(KINDS)}), {args.students} students each, {args.jobs} processes...", flush=True)
     rows = calibrate(args.k, args.students, args.jobs, args.analyses, settings=str(args.settings))
     rows.to_csv(args.csv, index=False)
-    print(report(summarise(rows), overall(rows)))
+    print(report(summarise(rows), overall(rows), overall(rows, "_audit_wide")))
     print(f"\n{time.perf_counter() - started:.0f} s; rows per district and analysis in {args.csv}")
     return 0
 
