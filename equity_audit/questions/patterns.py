@@ -368,6 +368,20 @@ def with_district_readiness(facts: pd.DataFrame, district, config: Config | None
     return facts if ready is None else with_readiness(facts, ready)
 
 
+def with_readiness_and_pace(facts: pd.DataFrame, district, config: Config | None = None) -> pd.DataFrame:
+    """``facts`` with readiness and pace per school year, when the district has levels to judge them from.
+
+    :func:`with_district_readiness`, then :func:`with_pace_by_year` on the same levels:
+    the student-years that access, Level-4 access by school and the gap trends all
+    read, computed once for the three. Unchanged without levels (or evidence and
+    standards to derive them from), like :func:`with_district_readiness`.
+    """
+    from equity_audit.questions.overview import levels
+
+    ready = with_district_readiness(facts, district, config)
+    return ready if ready is facts else with_pace_by_year(ready, levels(district, config), config)
+
+
 def with_pace_by_year(facts: pd.DataFrame, levels: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
     """Add ``pace`` per student and school year (mean over domains with enough evidence)
     and ``level4_ready`` (Level-4 work, only for students ready for it)."""
