@@ -327,13 +327,17 @@ def _cell_codes(groups: dict[str, pd.Series], columns) -> tuple[np.ndarray, tupl
     """Each row's crossed cell of ``columns`` (C order), and the shape of the crossing.
 
     ``np.ravel_multi_index`` by hand: its bounds check was an eighth of the engine's time
-    on a million rows, and the codes of :func:`_grouping_frame` are never negative.
+    on a million rows. The codes of :func:`_grouping_frame` are never negative or too large
+    (blanks become Unknown); a negative one is refused, as the library's check would.
     """
     shape = tuple(len(groups[c].cat.categories) for c in columns)
-    cell = groups[columns[0]].cat.codes.to_numpy().astype(np.intp)
-    for column, size in zip(columns[1:], shape[1:]):
+    codes = [groups[c].cat.codes.to_numpy() for c in columns]
+    if any(len(code) and code.min() < 0 for code in codes):  # a blank would land in another cell
+        raise ValueError("a grouping column has blanks left: group it with _grouping_frame first")
+    cell = codes[0].astype(np.intp)
+    for code, size in zip(codes[1:], shape[1:]):
         cell *= size
-        cell += groups[column].cat.codes.to_numpy()
+        cell += code
     return cell, shape
 
 

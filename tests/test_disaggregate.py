@@ -168,3 +168,15 @@ def test_intersections_protect_their_row_and_column_totals():
     # (x, q) has 5: its row and its column each need a second withheld cell
     assert table[("x", "q")] and table.sum() >= 3
     assert (table.groupby(level=0).sum() != 1).all() and (table.groupby(level=1).sum() != 1).all()
+
+
+def test_cell_codes_refuse_a_blank_the_grouping_did_not_relabel():
+    """Cells are coded by hand for speed: a code of -1 would land in another group's cell, so it is refused."""
+    from equity_audit.disaggregate import _cell_codes, _grouping_frame
+
+    data = pd.DataFrame({"a": pd.Categorical(["x", None, "y"]), "b": ["p", "q", "p"]})
+    cells, shape = _cell_codes(_grouping_frame(data, ["a", "b"]), ["a", "b"])
+    assert shape == (3, 2) and cells.tolist() == [0, 5, 2]  # the blank is Unknown, the last level of a
+    raw = {"a": data["a"], "b": data["b"].astype("category")}
+    with pytest.raises(ValueError, match="blanks"):
+        _cell_codes(raw, ["a", "b"])
