@@ -72,6 +72,20 @@ def test_bad_config_exits_2(bundled_district, tmp_path):
     assert "'minimum_n'" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_run_passes_workers_to_the_audit_and_refuses_zero(monkeypatch, tmp_path):
+    """--workers sets how many notebooks run at once (1 needs the least memory); 0 is a usage error."""
+    from equity_audit.app import cli as command
+    from equity_audit.app import pipeline
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "run_audit", lambda data, out, config, **options: seen.update(options))
+    assert command.main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    assert seen == {"workers": 1}
+    assert command.main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert seen == {"workers": None}
+    assert command.main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--workers", "0"]) == 2
+
+
 def test_usage_errors_exit_2():
     assert cli("validate").returncode == 2
     assert cli("frobnicate").returncode == 2

@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="'state': DIR holds one district folder per LEA (or tables with an lea_id column); "
                           "writes the LEA-level IDEA determinations, a state -> LEA -> school roll-up and one "
                           "report per LEA under OUT/leas/ (default district)")
-    run.add_argument("--workers", type=int, default=2, metavar="N",
-                     help="with --level state: LEA reports built at the same time (default 2)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="notebooks run at the same time (default: the three sections at once; 1 runs them "
+                          "one after another and needs the least memory, each kernel holding its own copy of "
+                          "the district); with --level state: LEA reports built at the same time (default 2)")
     run.set_defaults(handler=_run)
 
     templates = commands.add_parser("templates", help="write blank CSV templates and the data dictionary",
@@ -179,12 +181,14 @@ def _compare(args) -> int:
 def _run(args) -> int:
     from equity_audit.app.pipeline import run_audit
 
+    if args.workers is not None and args.workers < 1:
+        raise EquityAuditError(f"--workers must be 1 or more, not {args.workers}")
     if args.level == "state":
         from equity_audit.app.state import run_state
 
-        run_state(args.data, args.out, args.config, workers=args.workers)
+        run_state(args.data, args.out, args.config, workers=args.workers or 2)
         return 0
-    run_audit(args.data, args.out, args.config)
+    run_audit(args.data, args.out, args.config, workers=args.workers)
     return 0
 
 
