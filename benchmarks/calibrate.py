@@ -47,6 +47,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 
 import equity_audit as ea  # noqa: E402
 from equity_audit.data.synthetic import write_district  # noqa: E402
+from equity_audit.publish import audit_wide  # noqa: E402
 
 KINDS = {  # kind -> (keyword arguments of the generator, first seed)
     "null": ({"null": True}, 10_000),
@@ -464,56 +465,19 @@ def run_district(kind: str, seed: int, students: int, analyses=None, settings: s
                 rows.append(_row(kind, seed, name, error=exc))
                 continue
             judged[name].attrs["seconds"] = round(time.perf_counter() - started, 2)
-        weights = audit_wide_weights(_TESTED)
-        cut = audit_wide_cut(_weighted(_TESTED, weights), audit.config.fdr)
+        tested = {str(i): p for i, p in enumerate(_TESTED)}
+        weights, cut = audit_wide.weights(tested), audit_wide.cut(tested, audit.config.fdr)
         for name, flags in judged.items():
             detects = ANALYSES[name].detects
-            weight = np.where(flags["table"] >= 0, weights[flags["table"].clip(lower=0)] if len(weights) else 1.0, 1.0)
-            kept = flags[flags["pvalue"].isna() | (np.minimum(flags["pvalue"] / weight, 1.0) <= cut)]
-            rows.append(_row(kind, seed, name, **_counts(flags), **_counts(kept, "_audit_wide"),
+            weight = flags["table"].astype(str).map(weights).to_numpy(float)
+            kept = flags[flags["pvalue"].isna() | ~(np.minimum(flags["pvalue"] / weight, 1.0) > cut)]
+            rows.append(_row(kind, seed, name, **_counts(kept), **_counts(flags, "_per_table"),
                              target=detects if detects in planted else "",
-                             found=int(detects in set(flags["planted"].dropna())) if detects in planted else np.nan,
-                             found_audit_wide=(int(detects in set(kept["planted"].dropna())) if detects in planted
-                                               else np.nan),
+                             found=int(detects in set(kept["planted"].dropna())) if detects in planted else np.nan,
+                             found_per_table=(int(detects in set(flags["planted"].dropna())) if detects in planted
+                                              else np.nan),
                              seconds=flags.attrs["seconds"]))
         return rows
-
-
-def audit_wide_weights(tested: list[np.ndarray]) -> np.ndarray:
-    """Each table's weight in one false-discovery family for the whole audit (``docs/audit-wide-fdr.md``).
-
-    Every table that tests something gets an equal share of the audit's error budget, shared
-    equally among its tests: a test of a table of ``m`` among ``K`` tables and ``M`` tests in all
-    weighs ``M / (K·m)``, so the weights average 1 (weighted Benjamini-Hochberg, Genovese, Roeder
-    and Wasserman 2006). Fixed by the tables' sizes alone, before any p-value is seen.
-
-    >>> audit_wide_weights([np.ones(2), np.ones(6), np.array([])]).tolist()
-    [2.0, 0.6666666666666666, 0.0]
-    """
-    sizes = np.array([len(t) for t in tested], dtype=float)
-    tables = int((sizes > 0).sum())
-    return np.where(sizes > 0, sizes.sum() / max(tables, 1) / np.maximum(sizes, 1), 0.0)
-
-
-def _weighted(tested: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    parts = [np.minimum(t / w, 1.0) for t, w in zip(tested, weights) if len(t)]
-    return np.concatenate(parts) if parts else np.array([])
-
-
-def audit_wide_cut(pvalues: np.ndarray, fdr: float) -> float:
-    """The largest (weighted) p-value Benjamini-Hochberg rejects over every test of a district (0: none).
-
-    One false-discovery family for the whole audit, the rule ``docs/audit-wide-fdr.md`` weighs:
-    a flag stands only where its own analysis flags it and its p-value divided by its table's
-    weight (:func:`audit_wide_weights`) is at most this cut.
-
-    >>> audit_wide_cut(np.array([0.001, 0.02, 0.03, 0.5]), 0.05)
-    0.03
-    """
-    if not len(pvalues):
-        return 0.0
-    passed = pvalues[ea.stats.bh_adjust(pvalues) < fdr]
-    return float(passed.max()) if len(passed) else 0.0
 
 
 def _counts(flags: pd.DataFrame, suffix: str = "") -> dict:
@@ -525,7 +489,7 @@ def _counts(flags: pd.DataFrame, suffix: str = "") -> dict:
 def _row(kind, seed, analysis, error=None, **numbers) -> dict:
     row = {"kind": kind, "seed": seed, "analysis": analysis, "flags": 0, "false": 0, "real": 0,
            "related": 0, "planted": 0, "target": "", "found": np.nan, "seconds": np.nan, "error": "",
-           "flags_audit_wide": 0, "false_audit_wide": 0, "found_audit_wide": np.nan}
+           "flags_per_table": 0, "false_per_table": 0, "found_per_table": np.nan}
     row.update(numbers)
     if error is not None:
         row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
@@ -548,15 +512,15 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     planted = ok[ok["target"] != ""]
     out["planted_effect"] = planted.groupby("analysis")["target"].first()
     out["power"] = planted.groupby("analysis")["found"].mean()
-    out["power_audit_wide"] = planted.groupby("analysis")["found_audit_wide"].mean()
+    out["power_per_table"] = planted.groupby("analysis")["found_per_table"].mean()
     errors = rows[rows["error"] != ""].groupby("analysis")["error"].first()
     out["error"] = errors.reindex(out.index).fillna("")
     return out
 
 
 def overall(rows: pd.DataFrame, suffix: str = "") -> dict:
-    """Pooled over every analysis: FDP and the null districts' false flags (``suffix="_audit_wide"``:
-    under one false-discovery family for the whole audit)."""
+    """Pooled over every analysis: FDP and the null districts' false flags (``suffix="_per_table"``:
+    under each table's own false discovery control alone, before the audit-wide one)."""
     ok = rows[rows["error"] == ""]
     nulls = ok[ok["kind"].isin(NULL_KINDS)]
     flags, false = f"flags{suffix}", f"false{suffix}"
@@ -574,8 +538,8 @@ def _pct(x) -> str:
     return "" if pd.isna(x) else f"{x:.0%}"
 
 
-def report(table: pd.DataFrame, total: dict, audit_wide: dict | None = None) -> str:
-    """The calibration table as Markdown, targets beside each number; then the audit-wide family's."""
+def report(table: pd.DataFrame, total: dict, per_table: dict | None = None) -> str:
+    """The calibration table as Markdown, targets beside each number; then each table's control alone."""
     lines = ["| analysis | any false (null) | any false (realistic) | FDP | flags | power | planted effect |",
              "|---|---|---|---|---|---|---|"]
     for name, r in table.iterrows():
@@ -597,16 +561,14 @@ def report(table: pd.DataFrame, total: dict, audit_wide: dict | None = None) -> 
                  f"analyses; {_pct(total['at_most_one_false'])} have at most one.")
     lines.append(f"Targets: FDP <= {TARGETS['fdp']:.0%} overall; any false flag <= {TARGETS['any_false']:.0%} "
                  f"of null districts per analysis; power >= {TARGETS['power']:.0%} per planted effect.")
-    if audit_wide is not None:
-        powers = "; ".join(f"{r['planted_effect']} {_pct(r['power_audit_wide'])}"
-                           for _, r in table.dropna(subset=["power_audit_wide"]).iterrows())
-        lines += ["", "With one false-discovery family for the whole audit (a flag stands only where its "
-                  "p-value also passes Benjamini-Hochberg over every test of its district, each table weighted "
-                  "to an equal share; docs/audit-wide-fdr.md; not what the audit does yet): "
-                  f"FDP {_pct(audit_wide['fdp'])} ({audit_wide['false']} false of "
-                  f"{audit_wide['flags']} flags); {_pct(audit_wide['any_false_district'])} of null districts with a "
-                  f"false flag, {_pct(audit_wide['at_most_one_false'])} with at most one; no analysis with a false "
-                  f"flag in more than {_pct(audit_wide['worst_any_false'])} of null districts of either kind; "
+    if per_table is not None:
+        powers = "; ".join(f"{r['planted_effect']} {_pct(r['power_per_table'])}"
+                           for _, r in table.dropna(subset=["power_per_table"]).iterrows())
+        lines += ["", "With each table's own false discovery control alone (before the audit-wide control: "
+                  f"docs/audit-wide-fdr.md): FDP {_pct(per_table['fdp'])} ({per_table['false']} false of "
+                  f"{per_table['flags']} flags); {_pct(per_table['any_false_district'])} of null districts with a "
+                  f"false flag, {_pct(per_table['at_most_one_false'])} with at most one; no analysis with a false "
+                  f"flag in more than {_pct(per_table['worst_any_false'])} of null districts of either kind; "
                   f"power: {powers}."]
     return "\n".join(lines)
 
@@ -644,7 +606,7 @@ def main(argv=None) -> int:
           f"({', '.join(KINDS)}), {args.students} students each, {args.jobs} processes...", flush=True)
     rows = calibrate(args.k, args.students, args.jobs, args.analyses, settings=str(args.settings))
     rows.to_csv(args.csv, index=False)
-    print(report(summarise(rows), overall(rows), overall(rows, "_audit_wide")))
+    print(report(summarise(rows), overall(rows), overall(rows, "_per_table")))
     print(f"\n{time.perf_counter() - started:.0f} s; rows per district and analysis in {args.csv}")
     return 0
 

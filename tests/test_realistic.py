@@ -297,26 +297,9 @@ def test_tiny_calibration_runs_and_reports_errors(calibrate, monkeypatch):
     assert ((fdp >= 0) & (fdp <= 1)).all()
     text = calibrate.report(table, calibrate.overall(rows))
     assert "error: RuntimeError: boom" in text and "overall" in text
-    # one family for the whole audit only ever removes flags
-    assert (rows["flags_audit_wide"] <= rows["flags"]).all() and (rows["false_audit_wide"] <= rows["false"]).all()
-    assert "one false-discovery family for the whole audit" in (text := calibrate.report(
-        table, calibrate.overall(rows), calibrate.overall(rows, "_audit_wide")))
+    # the audit-wide control only ever removes flags that each table's own control raised
+    assert (rows["flags"] <= rows["flags_per_table"]).all() and (rows["false"] <= rows["false_per_table"]).all()
+    assert "each table's own false discovery control alone" in (text := calibrate.report(
+        table, calibrate.overall(rows), calibrate.overall(rows, "_per_table")))
     assert "{" not in text and "FDP " in text.splitlines()[-1]
 
-
-def test_the_audit_wide_cut_is_benjamini_hochberg_over_every_test(calibrate):
-    """BH at 5% over four tests: q = 0.004, 0.04, 0.04, 0.5, so the cut is the third p-value."""
-    assert calibrate.audit_wide_cut(np.array([0.5, 0.001, 0.03, 0.02]), 0.05) == 0.03
-    assert calibrate.audit_wide_cut(np.array([0.5, 0.001, 0.03, 0.02]), 0.01) == 0.001
-    assert calibrate.audit_wide_cut(np.array([0.2, 0.6]), 0.05) == 0.0
-    assert calibrate.audit_wide_cut(np.array([]), 0.05) == 0.0
-
-
-def test_every_table_gets_an_equal_share_of_the_audit_wide_budget(calibrate):
-    """Weighted BH: a test of a small table weighs more, the weights average 1 over the tests."""
-    tested = [np.full(3, 0.5), np.full(300, 0.5), np.array([]), np.full(21, 0.5)]
-    weights = calibrate.audit_wide_weights(tested)
-    per_test = np.concatenate([np.full(len(t), w) for t, w in zip(tested, weights)])
-    assert per_test.mean() == pytest.approx(1.0)
-    assert weights[0] == pytest.approx(324 / 3 / 3) and weights[2] == 0.0
-    assert [weights[i] * len(tested[i]) for i in (0, 1, 3)] == pytest.approx([108.0] * 3)

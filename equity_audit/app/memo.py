@@ -136,16 +136,21 @@ def install(shell=None) -> Memo:
     """Memoise the top-level assignments of every cell this kernel runs from now on.
 
     Run it in the kernel once the notebook's imports are loaded: every binding of
-    ``protect`` and ``audited_codes`` in the package's loaded modules is counted,
-    and every binding of ``remember_audited`` recorded.
+    ``protect``, ``audited_codes`` and ``audit_wide.apply`` in the package's loaded
+    modules is counted, and every binding of ``remember_audited`` and
+    ``audit_wide.remember`` recorded.
     """
-    from equity_audit.publish import release
+    from equity_audit.publish import audit_wide, release
 
     shell = shell or get_ipython()  # noqa: F821 - run inside an IPython kernel
     memo = Memo()
     wrapped = {id(release.protect): memo.reading(release.protect),
                id(release.audited_codes): memo.reading(release.audited_codes),
-               id(release.remember_audited): memo.replayed(release.remember_audited)}
+               id(release.remember_audited): memo.replayed(release.remember_audited),
+               # the audit-wide false discovery control, known after the first pass, clears flags like the
+               # joint audit withholds cells
+               id(audit_wide.apply): memo.reading(audit_wide.apply),
+               id(audit_wide.remember): memo.replayed(audit_wide.remember)}
     for name, module in list(sys.modules.items()):  # a few hundred modules, once per kernel
         if name == "equity_audit" or name.startswith("equity_audit."):
             for attribute, value in list(vars(module).items()):

@@ -37,6 +37,7 @@ from equity_audit.publish.findings import write_findings
 from equity_audit.publish.profiles import profile_pages, write_index, write_profiles, write_school_composition
 from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
                                          render_report, write_workbook)
+from equity_audit.publish import audit_wide
 from equity_audit.publish.release import audit_release
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
@@ -80,8 +81,8 @@ class Step:
 
     @property
     def tables_written(self) -> set[str]:
-        """Names of the tables the notebook writes (``write_table(run_dir, "name", ...)``)."""
-        return {call.args[1].value for call in self._calls({"write_table"})
+        """Names of the tables the notebook writes (``write_table`` or ``write_confidential(run_dir, "name", ...)``)."""
+        return {call.args[1].value for call in self._calls({"write_table", "write_confidential"})
                 if len(call.args) > 1 and isinstance(call.args[1], ast.Constant)}
 
     @property
@@ -510,6 +511,12 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                               workers=workers, kernels=kernels)
     write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
+    # One false-discovery family for the whole audit: every p-value is known now, so the flags each table's
+    # own control raised are weighed against every test of the run; a notebook whose table loses one runs again
+    unflagged = audit_wide.compute(run_dir, config.fdr)
+    if unflagged:
+        log(f"The audit-wide false discovery control keeps fewer flags in {len(unflagged)} "
+            f"table{'s' if len(unflagged) != 1 else ''}; the notebooks that show them run again")
     # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
     # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
     # A notebook that read only the district runs again in the kernel it ran in, recomputing only what reads
@@ -519,14 +526,16 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
         kernels.prepare([step for step in steps() if step.reads_results and not step.missing(district.tables)])
         ledger = audit_release(run_dir, min_n=config.min_n)
         newly = ledger.attrs.get("newly_withheld", 0)
-        if not newly:
+        if not newly and not unflagged:
             break
         if passes == MAX_AUDIT_PASSES:
             raise StepFailedError("disclosure audit", None, "the joint disclosure audit still found cells to "
                                   f"withhold after {MAX_AUDIT_PASSES} more runs of the notebooks", run_dir / "tables")
-        log(f"The joint disclosure audit withheld {newly} more cell{'s' if newly != 1 else ''}; running the "
-            "notebooks again so that the report withholds them too")
-        touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"])
+        if newly:
+            log(f"The joint disclosure audit withheld {newly} more cell{'s' if newly != 1 else ''}; running the "
+                "notebooks again so that the report withholds them too")
+        touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"]) | unflagged
+        unflagged = set()  # the control is applied from the second pass on: p-values do not change
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                                   workers=workers, kernels=kernels,
                                   only=lambda step: step.reads_results or bool(step.tables_written & touched))

@@ -47,7 +47,7 @@ from equity_audit.publish import narrative
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
            "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
            "write_findings", "uncovered",
-           "schema", "read_findings", "findings_frame", "near_complements", "NEAR_COMPLEMENT"]
+           "schema", "read_findings", "findings_frame", "near_complements", "NEAR_COMPLEMENT", "registered_tables"]
 
 SCHEMA_VERSION = "1.0"
 FINDINGS_NAME = "findings.json"
@@ -360,25 +360,30 @@ def build_findings(run_dir: str | Path) -> dict[str, list[Finding]]:
     ``confidential/``. Published findings also count, without naming anyone, the
     teachers and scorers of each confidential analysis that warrant a closer look.
     """
-    run_dir = Path(run_dir)
     result = {"published": [], "confidential": []}
-    for confidential, key in ((False, "published"), (True, "confidential")):
-        available = _tables(run_dir, confidential)
-        for name, source in REGISTRY.items():
-            if source.confidential != confidential or name not in available:
-                continue
-            table = _read(available[name])
-            if table.empty:
-                continue
-            try:
-                rows = table[source.flagged(table)]
-                if len(rows):
-                    result[key].extend(_CONVERTERS[source.layout](source, rows))
-            except KeyError as err:
-                raise FindingsError(f"The table {name} has no column {err} that its findings need: update its "
-                                    "entry in REGISTRY (equity_audit/publish/findings.py).") from None
+    for name, (source, table) in registered_tables(run_dir).items():
+        try:
+            rows = table[source.flagged(table)]
+            if len(rows):
+                result["confidential" if source.confidential else "published"].extend(
+                    _CONVERTERS[source.layout](source, rows))
+        except KeyError as err:
+            raise FindingsError(f"The table {name} has no column {err} that its findings need: update its "
+                                "entry in REGISTRY (equity_audit/publish/findings.py).") from None
     result["published"].extend(_count_findings(result["confidential"]))
     return result
+
+
+def registered_tables(run_dir: str | Path) -> dict[str, tuple[Source, pd.DataFrame]]:
+    """Every non-empty table of a run that :data:`REGISTRY` lists, with its entry: published ones from
+    ``tables/``, confidential ones from ``confidential/``, in registry order."""
+    run_dir, found = Path(run_dir), {}
+    available = {confidential: _tables(run_dir, confidential) for confidential in (False, True)}
+    for name, source in REGISTRY.items():
+        path = available[source.confidential].get(name)
+        if path is not None and not (table := _read(path)).empty:
+            found[name] = (source, table)
+    return found
 
 
 def _count_findings(confidential: list[Finding]) -> list[Finding]:

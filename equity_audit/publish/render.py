@@ -929,9 +929,10 @@ COLUMN_MEANINGS = {
     "difference, ratio": "The group's value minus, and divided by, the comparator's, with their intervals.",
     "pvalue, qvalue": "How surprising the difference would be by chance; the q-value allows for the many "
                       "comparisons of the sheet (false discovery rate).",
-    "flagged": "True when the difference is beyond chance at the run's false discovery rate (some sheets "
-               "also ask a size, such as access under four-fifths of the others'): a question for the team, "
-               "not a verdict.",
+    "flagged": "True when the difference is beyond chance at the run's false discovery rate, within the "
+               "sheet and over every comparison of the audit (so a small q-value alone is not a flag; some "
+               "sheets also ask a size, such as access under four-fifths of the others'): a question for the "
+               "team, not a verdict.",
 }
 
 

@@ -30,6 +30,7 @@ from equity_audit.data.programs import apply_programs
 from equity_audit.data.store import read_district, save_district
 from equity_audit.data.text import inert_cells
 from equity_audit.privacy import pseudonymise
+from equity_audit.publish import audit_wide
 from equity_audit.publish.release import protect, remember_audited, shown_min_n
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
@@ -70,6 +71,7 @@ def open_district(data_dir: str | Path, run_dir: str | Path, config: Config | No
     """
     config = config or Config()
     remember_audited(run_dir)  # in a second pass, withhold what the joint audit withheld in the first
+    audit_wide.remember(run_dir)  # and flag only what passes the audit-wide false discovery control
     cache = confidential_dir(run_dir) / _CACHE
     secret = _pseudonym_key()
     key = {"data_dir": str(Path(data_dir).resolve()), **config.load_options,
