@@ -92,9 +92,9 @@ def compute(run_dir: str | Path, fdr: float) -> set[str]:
     from equity_audit.publish.findings import registered_tables
 
     run_dir = Path(run_dir)
-    tables = {name: table for name, (_, table) in registered_tables(run_dir).items()}
-    layouts = {name: source.layout for name, (source, _) in registered_tables(run_dir).items()}
-    tested = {name: _tested(table, layouts[name]) for name, table in tables.items()
+    registered = registered_tables(run_dir)
+    tables = {name: table for name, (_, table) in registered.items()}
+    tested = {name: _tested(table, source.layout) for name, (source, table) in registered.items()
               if not name.endswith(WITHHELD)}
     found = {"fdr": fdr, "cut": cut(tested, fdr), "weights": weights(tested)}
     path = run_dir / "confidential" / CUT_FILE
