@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from equity_audit import stats
+from equity_audit.publish.findings import _truthy, registered_tables
 
 __all__ = ["weights", "cut", "compute", "remember", "apply", "FLAGS", "CUT_FILE"]
 
@@ -78,7 +79,7 @@ def _tested(table: pd.DataFrame, layout: str) -> np.ndarray:
         return np.array([])
     p = pd.to_numeric(table[column], errors="coerce")
     if "suppressed" in table:
-        p = p[~table["suppressed"].astype(str).str.lower().isin(["true", "1", "1.0"])]
+        p = p[~_truthy(table["suppressed"])]
     return p.dropna().to_numpy(float)
 
 
@@ -89,8 +90,6 @@ def compute(run_dir: str | Path, fdr: float) -> set[str]:
     intersections withheld for a smaller cell are part of their own table's family), writes
     ``confidential/audit_wide.json`` and remembers it in this process (:func:`remember`).
     """
-    from equity_audit.publish.findings import registered_tables
-
     run_dir = Path(run_dir)
     registered = registered_tables(run_dir)
     tables = {name: table for name, (_, table) in registered.items()}
@@ -126,9 +125,9 @@ def apply(table: pd.DataFrame, name: str) -> pd.DataFrame:
     [True, False]
     >>> _REMEMBERED.clear()
     """
-    fails = _failing(table, name)
-    if not any(_truthy(table[column])[fails[column]].any() for column in fails):
+    if not _loses_a_flag(table, name):
         return table
+    fails = _failing(table, name)
     return table.assign(**{column: table[column].where(~fails[column], False) for column in fails})
 
 
@@ -150,8 +149,3 @@ def _failing(table: pd.DataFrame, name: str) -> dict[str, np.ndarray]:
                 out[column] = np.minimum(p / weight, 1.0) > _REMEMBERED["cut"]  # NaN: nothing to clear
     return out
 
-
-def _truthy(column: pd.Series) -> pd.Series:
-    if column.dtype == bool:
-        return column
-    return column.astype(str).str.strip().str.lower().isin(["true", "1", "1.0"])
