@@ -39,6 +39,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from equity_audit.ranges import OPTIMAL, UNBOUNDED, Program
+
 __all__ = [
     "small_cells",
     "publish_counts",
@@ -343,7 +345,7 @@ def audit(table: pd.DataFrame, withheld, *, min_width: float = 1) -> pd.DataFram
     For every withheld cell, minimise and maximise its value subject to the
     published cells, the row and column totals (margins as in :func:`suppress`:
     a total over a single cell is not a separate margin) and non-negativity,
-    with :func:`scipy.optimize.linprog` (HiGHS).
+    with HiGHS (:class:`equity_audit.ranges.Program`).
 
     Parameters
     ----------
@@ -380,8 +382,6 @@ def audit(table: pd.DataFrame, withheld, *, min_width: float = 1) -> pd.DataFram
     2   y      a  27.0  70.0       True
     3   y      b  10.0  53.0       True
     """
-    from scipy.optimize import linprog
-
     values = _counts(table)
     mask = np.asarray(withheld.to_numpy() if isinstance(withheld, pd.DataFrame) else withheld, dtype=bool)
     if mask.shape != values.shape:
@@ -401,21 +401,18 @@ def audit(table: pd.DataFrame, withheld, *, min_width: float = 1) -> pd.DataFram
             coef[[index[c] for c in members]] = 1.0
             a_rows.append(coef)
             b.append(float(sum(values[c] for c in members)))  # = total - published cells
-    a_eq = np.array(a_rows) if a_rows else None
-    b_eq = np.array(b) if b else None
+    program = Program(a_rows, b, [], [], [(0.0, None)] * len(cells))
     lows, highs = [], []
     for k in range(len(cells)):
-        objective = np.zeros(len(cells))
-        objective[k] = 1.0
         bounds = []
         for sign in (1.0, -1.0):
-            res = linprog(sign * objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            if res.status == 3:  # unbounded
+            status, optimum, _ = program.solve(k, sign)
+            if status == UNBOUNDED:
                 bounds.append(math.inf)
-            elif res.status != 0:
-                raise RuntimeError(f"audit LP failed for cell {cells[k]}: {res.message}")
+            elif status != OPTIMAL:
+                raise RuntimeError(f"audit LP failed for cell {cells[k]} (HiGHS status {status})")
             else:
-                bounds.append(round(sign * res.fun, 6) + 0.0)
+                bounds.append(round(sign * optimum, 6) + 0.0)
         lows.append(bounds[0])
         highs.append(bounds[1])
     out = pd.DataFrame(

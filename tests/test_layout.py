@@ -9,7 +9,7 @@ import pytest
 import equity_audit
 
 PACKAGE = Path(equity_audit.__file__).resolve().parent
-GROUND = {"stats", "exceptions", "config", "paths", "_version"}
+GROUND = {"stats", "ranges", "exceptions", "config", "paths", "_version"}
 METHODS = {"disaggregate", "pace", "scans", "trends", "disproportionality", "reliability", "privacy", "counts",
            "stratified", "lazy"}
 RANK = {"ground": 0, "data": 1, "methods": 2, "questions": 3, "publish": 4, "app": 5, "facade": 6}

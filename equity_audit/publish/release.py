@@ -27,7 +27,7 @@ same cells and the same ``status`` column. The rules (README, "Privacy"):
 :func:`audit_release` then checks the released tables *together*: group
 sizes, outcome counts (coded shares included), sums behind means, shares of a
 total and ``n_missing`` that add up to the same totals within and across
-tables are posed as one linear program per subgroup (:func:`scipy.optimize.linprog`),
+tables are posed as one linear program per subgroup (HiGHS, :mod:`equity_audit.ranges`),
 and any withheld value that it pins down is protected by withholding more
 (a share, a row), or the table is moved to ``confidential/`` with a note. What was done is
 written to ``tables/disclosure_audit.csv``.
@@ -55,6 +55,7 @@ import pandas as pd
 from equity_audit.data.text import inert_cells, restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import DEFAULT_BANDS, top_bottom_code
+from equity_audit.ranges import INFEASIBLE, UNBOUNDED, Program
 
 __all__ = ["protect", "audit_release", "remember_audited", "audited_codes", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
            "ReleaseError"]
@@ -707,8 +708,6 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
     seen at least that far apart in two solutions is given that range, not its
     full one (enough to know it is not pinned).
     """
-    from scipy.optimize import linprog
-
     variables: dict[tuple, int] = {}
     cells_of: dict[tuple, list] = {}
     known: dict[tuple, float] = {}
@@ -798,43 +797,39 @@ def _bounds(blocks: list[dict], min_n: int, *, linked: bool = True, outcomes: bo
         (b_eq if value[0] == "=" else b_ub).append(value[1])
     order = sorted(variables, key=variables.get)
     box = [(lower.get(v, 0.0), upper.get(v)) for v in order]
-    problem = dict(A_eq=np.array(a_eq) if a_eq else None, b_eq=np.array(b_eq) if b_eq else None,
-                   A_ub=np.array(a_ub) if a_ub else None, b_ub=np.array(b_ub) if b_ub else None,
-                   bounds=box, method="highs")
     out = {}
     wanted = [v for v in order if v in cells_of and v not in skip and (only is None or v in only)]
+    program = Program(a_eq, b_eq, a_ub, b_ub, box) if wanted else None
     again = dict(skip=skip, only=only, screen=screen)
     # every solution is a release consistent with what was published: a count that already took values
     # at least ``screen`` apart in two of them is not pinned, and needs no program of its own
     seen = np.array([np.full(size, np.inf), np.full(size, -np.inf)])
     for var in wanted:
-        objective = np.zeros(size)
-        objective[variables[var]] = 1.0
         ends = []
         for direction in (1.0, -1.0):
             k = variables[var]
             if screen is not None and seen[1, k] - seen[0, k] >= screen:
                 ends = [seen[0, k], seen[1, k]]
                 break
-            res = linprog(direction * objective, **problem)
+            status, optimum, solution = program.solve(k, direction)
             # each way out checks less; ``partial`` keeps what was left out, for the ledger
-            if res.status == 2 and missing:  # measures of other students (another year, another grade span)
+            if status == INFEASIBLE and missing:  # measures of other students (another year, another grade span)
                 _note(partial, _PARTIAL["missing"])
                 return _bounds(blocks, min_n, linked=linked, outcomes=outcomes, missing=False, partial=partial,
                                **again)
-            if res.status == 2 and linked:  # the tables do not describe the same students after all
+            if status == INFEASIBLE and linked:  # the tables do not describe the same students after all
                 _note(partial, _PARTIAL["linked"])
                 return _bounds_alone(blocks, min_n, partial=partial, **again)
-            if res.status == 2 and outcomes:  # rounded shares that do not add up: sizes only
+            if status == INFEASIBLE and outcomes:  # rounded shares that do not add up: sizes only
                 _note(partial, _PARTIAL["outcomes"])
                 return _bounds(blocks, min_n, linked=False, outcomes=False, missing=False, partial=partial,
                                **again)
-            if res.status == 2:
+            if status == INFEASIBLE:
                 raise ReleaseError(f"the disclosure audit found the published tables inconsistent "
                                    f"({sorted({b['table'] for b in blocks})})")
-            ends.append(-direction * math.inf if res.status == 3 else direction * res.fun)
-            if res.status == 0 and res.x is not None:
-                seen = np.array([np.minimum(seen[0], res.x), np.maximum(seen[1], res.x)])
+            ends.append(-direction * math.inf if status == UNBOUNDED else direction * optimum)
+            if solution is not None:
+                seen = np.array([np.minimum(seen[0], solution), np.maximum(seen[1], solution)])
         out[var] = (ends[0], ends[1])
     return out, cells_of
 
@@ -953,7 +948,7 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     Each table is passed through :func:`protect` again (with the run's
     ``min_n``). Then, over all tables together, every withheld group size and
     every withheld count of students with an outcome is bounded by linear
-    programming (:func:`scipy.optimize.linprog`, HiGHS): block totals (``n``
+    programming (HiGHS, :class:`~equity_audit.ranges.Program`): block totals (``n``
     plus ``comparator_n`` or ``others_n``), outcome totals (rate times n plus
     the comparator's), the same groups' sizes in other tables of the same
     students, and what each status word says (``small_n``: 1 to ``min_n - 1``;
