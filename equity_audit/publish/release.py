@@ -160,7 +160,14 @@ def _add_status(status: pd.Series, mask, code: str) -> pd.Series:
 def _bool(mask, index) -> pd.Series:
     """A plain boolean Series (missing is False)."""
     series = mask if isinstance(mask, pd.Series) else pd.Series(mask, index=index)
+    if series.dtype == bool:
+        return series
     return series.astype(object).where(series.notna(), False).astype(bool)
+
+
+def _masked(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """``values.mask(mask)``; most rules touch no row, and the joint audit protects every table again after each step."""
+    return values.mask(mask) if mask.any() else values
 
 
 def _is_wide_count_table(numeric: dict[str, pd.Series], table: pd.DataFrame) -> bool:
@@ -334,11 +341,11 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
     status = _add_status(status, protecting & ~small, "complementary")
     if "suppressed" in out:
         status = _add_status(status, zero & ~withheld, "no_students")
+    hidden = withheld | zero
     for c, values in numeric.items():
-        keep_zero = (c == "n") & zero
-        numeric[c] = values.mask((withheld | zero) & ~keep_zero)
+        numeric[c] = _masked(values, withheld & ~zero if c == "n" else hidden)  # n = 0 is shown
     for c in out.columns:
-        if c in _FLAGS_KEPT or c == STATUS_COLUMN:
+        if c in _FLAGS_KEPT or c == STATUS_COLUMN or out[c].dtype.kind in "iuf":  # numbers: neither flags nor text
             continue
         if pd.api.types.is_bool_dtype(out[c]) or out[c].dropna().isin([True, False]).all() and out[c].notna().any():
             if out[c].dropna().map(type).eq(bool).all():
@@ -353,7 +360,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
     # rule 3: coded shares (in the CSV as codes, or rates the report would code)
     coded = {"top_coded": pd.Series(False, index=out.index), "bottom_coded": pd.Series(False, index=out.index)}
     for c, code in codes.items():
-        for word in coded:
+        for word in coded if code.notna().any() else []:
             coded[word] |= code == word
     rate_column = next((c for c in ("estimate", "rate", "focus_estimate") if c in numeric), None)
     if rate_column and "n" in numeric:
@@ -372,7 +379,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         mask = mask & ~withheld
         status = _add_status(status, mask, word)
         for c in hide:
-            numeric[c] = numeric[c].mask(mask)
+            numeric[c] = _masked(numeric[c], mask)
 
     # rule 2a: a share and its denominator give the count behind it (0.3 of 20 is 6 students)
     for share, size, events, own in _share_pairs(numeric, out):
@@ -387,7 +394,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
                                                                       few_without)):
             status = _add_status(status, mask, word)
             for c in _hidden_with(share, events, own, numeric, hide):
-                numeric[c] = numeric[c].mask(mask)
+                numeric[c] = _masked(numeric[c], mask)
             for c in _STATEMENTS:  # a finding's sentence prints the share it is about
                 if c in out:
                     out[c] = _without_values(out[c], mask)
@@ -396,13 +403,13 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
     shared = _bool(status.str.split(";").map(lambda c: "complementary_share" in c), out.index) & ~withheld
     for share, _size, events, own in _share_pairs(numeric, out):
         for c in _hidden_with(share, events, True, numeric, hide) if own else []:
-            numeric[c] = numeric[c].mask(shared)
+            numeric[c] = _masked(numeric[c], shared)
 
     # a column of a shown row the joint audit withheld (an n_missing that other tables' sizes pinned)
     words = status.str.split(";")
-    for c in numeric:
+    for c in numeric if status.str.contains("audit:", regex=False).any() else []:
         audited = _bool(words.map(lambda row, c=c: f"audit:{c}" in row), out.index)
-        numeric[c] = numeric[c].mask(audited & ~withheld)
+        numeric[c] = _masked(numeric[c], audited & ~withheld)
 
     # rule 2: small counts in rows that are shown
     for c in count_columns:
