@@ -558,35 +558,39 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
     other_n = next((c for c in ("comparator_n", "others_n") if c in table), None)
     rate_cols = ("estimate", "comparator_estimate") if other_n != "others_n" else ("focus_estimate", "others_estimate")
     status = table.get(STATUS_COLUMN, pd.Series("", index=table.index)).astype(object).fillna("").astype(str)
-    # the table's numbers once, as floats (NaN where not shown): the audit finds the blocks again after each step
-    numbers = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce").astype(float) if c in table
-                            else pd.Series(math.nan, index=table.index)
-                            for c in dict.fromkeys(("n", *rate_cols, _MISSING, other_n or "n"))})
+    # the table's columns once, as arrays (numbers as floats, NaN where not shown): the audit finds the blocks
+    # again after each step, and a table of intersections has hundreds
+    number = {c: (pd.to_numeric(table[c], errors="coerce").astype(float).to_numpy() if c in table
+                  else np.full(len(table), math.nan)) for c in ("n", *rate_cols, _MISSING, other_n or "n")}
+    labels, words = table[group].to_numpy(dtype=object), status.to_numpy(dtype=object)
+    repeated = pd.factorize(table[group])[0]  # a missing label repeats another missing one, as in ``duplicated``
+    statistic = table["statistic"].astype(str).to_numpy() if "statistic" in table else np.full(len(table), "")
     out = []
     frames = table.groupby(keys, dropna=False, sort=False) if keys else [((), table)]
     for key, rows in frames:
         key = key if isinstance(key, tuple) else (key,)
-        if rows[group].duplicated().any():  # not one margin: leave it out rather than guess
+        at = table.index.get_indexer(rows.index)
+        if np.unique(repeated[at]).size < at.size:  # not one margin: leave it out rather than guess
             continue
-        values = numbers.loc[rows.index]
-        n, own = values["n"], values[rate_cols[0]]
-        statistic = rows["statistic"].astype(str) if "statistic" in rows else pd.Series("", index=rows.index)
+        n, own = number["n"][at], number[rate_cols[0]][at]
         # a mean count per student adds up like a mean: n times it is the group's total
-        kind = "rate" if (statistic == "rate").all() else "mean" if statistic.isin(["mean", "count"]).all() else ""
+        kind = ("rate" if (statistic[at] == "rate").all() else
+                "mean" if np.isin(statistic[at], ["mean", "count"]).all() else "")
         total = successes = total_sum = math.nan
         if other_n is not None:
-            other = values[other_n].to_numpy()
-            total = _same(n.to_numpy() + other)
+            other = number[other_n][at]
+            total = _same(n + other)
             if kind and rate_cols[1] in rows:
-                both = (own * n).to_numpy() + values[rate_cols[1]].to_numpy() * other
+                both = own * n + number[rate_cols[1]][at] * other
                 successes, total_sum = (_same(np.round(both), 0.5), math.nan) if kind == "rate" else \
                                        (math.nan, _same(both, 1e-6 * (1 + np.abs(both[~np.isnan(both)]).max(
                                            initial=0.0))))
-        elif "share" in rows and n.notna().all():
+        elif "share" in rows and not np.isnan(n).any():
             total = float(n.sum())  # shares of the total: the groups add up to it
-        cells = [_cell(index, label, row_n, share, missed, status[index], kind, min_n, rate_cols[0])
-                 for index, label, row_n, share, missed in zip(rows.index, rows[group].tolist(), n.tolist(),
-                                                               own.tolist(), values[_MISSING].tolist())]
+        cells = [_cell(index, label, row_n, share, missed, row_words, kind, min_n, rate_cols[0])
+                 for index, label, row_n, share, missed, row_words in zip(
+                     rows.index, labels[at].tolist(), n.tolist(), own.tolist(), number[_MISSING][at].tolist(),
+                     words[at].tolist())]
         population = tuple((k, v) for k, v in zip(keys, key) if k not in _SAME_POPULATION_IGNORES)
         # groups of a by-subgroup table cover everyone (Unknown included): their sizes add up to the
         # total; a scan may leave groups out, so there they add up to at most the total
@@ -595,7 +599,8 @@ def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
                     "partition": (other_n == "comparator_n" or "share" in rows) and len(rows) > 1, "kind": kind,
                     "has_missing": _MISSING in rows,
                     "total": total, "successes": successes, "sum": total_sum,
-                    "shares": _share_bounds(rows, n) if "share" in rows else [], "cells": cells})
+                    "shares": _share_bounds(rows, pd.Series(n, index=rows.index)) if "share" in rows else [],
+                    "cells": cells})
     return _share_totals(out)
 
 
