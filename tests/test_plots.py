@@ -409,3 +409,70 @@ def test_share_bars_and_heatmap_colour_bar_use_display_names():
     heat = plots.rate_heatmap(intersections(), rows="race_ethnicity", columns="english_learner", value="estimate")
     assert heat.axes[1].get_ylabel() == "Estimate"
     assert not any("_" in t for t in texts(heat))
+
+
+# --------------------------------------------------------------------------- charts drawn again
+
+
+@pytest.fixture
+def reusing():
+    plots.reuse_drawn()
+    yield
+    plots.reuse_drawn(False)
+
+
+def _show(fig, path):
+    from equity_audit.publish import report
+
+    report.show_figure(fig, alt="a chart", caption="a chart", save_to=path)
+    return path.read_bytes()
+
+
+def test_the_same_chart_asked_again_is_the_png_shown_first(reusing, tmp_path):
+    first = plots.forest(rates(), group="group", facet="subgroup", xlabel="x")
+    png = _show(first, tmp_path / "first.png")
+    again = plots.forest(rates().copy(), group="group", facet="subgroup", xlabel="x")
+    assert isinstance(again, plots.DrawnFigure) and again.png == png
+    assert _show(again, tmp_path / "again.png") == png
+
+
+@pytest.mark.parametrize("change", ["value", "text for number", "option", "withheld by the audit"])
+def test_a_chart_of_other_data_or_options_is_drawn_anew(reusing, tmp_path, change, monkeypatch):
+    from equity_audit.publish import release
+
+    _show(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), tmp_path / "first.png")
+    table, options = rates(), {"group": "group", "facet": "subgroup", "xlabel": "x"}
+    if change == "value":
+        table.loc[0, "estimate"] = 0.22
+    elif change == "text for number":
+        table["n"] = table["n"].astype(object)
+        table.loc[0, "n"] = "120"
+    elif change == "option":
+        options["percent"] = True
+    else:
+        monkeypatch.setitem(release._AUDITED, ("Black", 95, 0.34), "audit")
+    assert isinstance(plots.forest(table, **options), Figure)
+
+
+def test_a_cell_withheld_elsewhere_leaves_the_chart_as_drawn(reusing, tmp_path, monkeypatch):
+    from equity_audit.publish import release
+
+    png = _show(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), tmp_path / "first.png")
+    monkeypatch.setitem(release._AUDITED, ("Black", 96, 0.34), "audit")  # another table's row
+    again = plots.forest(rates(), group="group", facet="subgroup", xlabel="x")
+    assert isinstance(again, plots.DrawnFigure) and again.png == png
+
+
+def test_a_funnel_of_another_target_is_drawn_anew(reusing, tmp_path):
+    scan = pd.DataFrame({"school": ["East", "West", "North"], "n": [120, 95, 60], "rate": [0.2, 0.3, 0.25],
+                         "flagged": [False, False, False]})
+    scan.attrs.update(target=0.25, tau2_used=0.0)
+    _show(plots.funnel(scan, label="school", ylabel="rate", xlabel="n"), tmp_path / "first.png")
+    other = scan.copy()
+    other.attrs.update(target=0.3, tau2_used=0.0)
+    assert isinstance(plots.funnel(other, label="school", ylabel="rate", xlabel="n"), Figure)
+
+
+def test_charts_are_drawn_anew_unless_reuse_is_switched_on(tmp_path):
+    _show(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), tmp_path / "first.png")
+    assert isinstance(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), Figure)

@@ -140,7 +140,7 @@ def install(shell=None) -> Memo:
     modules is counted, and every binding of ``remember_audited`` and
     ``audit_wide.remember`` recorded.
     """
-    from equity_audit.publish import audit_wide, release
+    from equity_audit.publish import audit_wide, plots, release
 
     shell = shell or get_ipython()  # noqa: F821 - run inside an IPython kernel
     memo = Memo()
@@ -158,6 +158,7 @@ def install(shell=None) -> Memo:
                     setattr(module, attribute, wrapped[id(value)])
     shell.user_ns[MEMO_NAME] = memo
     shell.ast_transformers.append(_Memoize())
+    plots.reuse_drawn()  # a chart drawn from the same data as in the first pass is not drawn again
     return memo
 
 

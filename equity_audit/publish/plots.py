@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import hashlib
 import textwrap
 from collections.abc import Sequence
 
@@ -45,7 +46,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
-from equity_audit.publish.release import STATUS_COLUMN, protect, shown_min_n
+from equity_audit.publish.release import STATUS_COLUMN, audited_words, protect, shown_min_n
 
 __all__ = ["theme", "grouped_bars", "share_bars", "forest", "quantile_boxes", "count_heatmap",
            "rate_heatmap", "funnel", "PALETTE", "FLAGGED_LABEL"]
@@ -80,16 +81,98 @@ def _literal_text(function):
 
     Tick labels made later, when the figure is drawn, follow the rcParams then:
     :func:`equity_audit.publish.report.show_figure` draws under :data:`LITERAL_TEXT` too.
+    With :func:`reuse_drawn` on, a chart asked for again with the same arguments is a
+    :class:`DrawnFigure` of the PNG shown the first time.
     """
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        key = _drawing_key(function.__name__, args, kwargs)
+        if key is not None and key in _DRAWN:
+            return DrawnFigure(_DRAWN[key])
         with plt.rc_context(LITERAL_TEXT):
             fig = function(*args, **kwargs)
             fig.canvas.draw()  # makes the lazily created tick labels while parse_math is off
         for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
             text.set_parse_math(False)
+        if key is not None:
+            fig.equity_audit_drawn_from = key
         return fig
     return wrapper
+
+
+# --------------------------------------------------------------------------- charts drawn again
+
+#: PNGs of the charts shown so far, by :func:`_drawing_key`; None while :func:`reuse_drawn` is off.
+_DRAWN: dict[str, bytes] | None = None
+
+
+class DrawnFigure:
+    """A chart already drawn: its PNG, which :func:`~equity_audit.publish.report.show_figure` shows as it is."""
+
+    def __init__(self, png: bytes):
+        self.png = png
+
+
+def reuse_drawn(on: bool = True) -> None:
+    """Give back the PNG shown the first time for a chart asked for again with the very same arguments.
+
+    The pipeline's second pass (after the joint disclosure audit) shows again every
+    chart of a notebook whose tables the audit changed; most are drawn from the same
+    data as before. A chart is the same when its function and every argument are:
+    tables by the hash of their values, index, columns, types and ``attrs``, and by
+    what the joint audit withholds of their rows (each chart's release gate reads
+    it by a row's group, n and value); any other argument type draws it anew. Only for a kernel whose every chart goes straight to
+    :func:`~equity_audit.publish.report.show_figure` (the pipeline's, through
+    :func:`equity_audit.app.memo.install`): other code gets figures as always.
+    """
+    global _DRAWN
+    _DRAWN = {} if on else None
+
+
+def remember_drawn(fig, png: bytes) -> None:
+    """Keep ``png``, the chart ``fig`` as shown, for the same chart asked for again (with :func:`reuse_drawn`)."""
+    key = getattr(fig, "equity_audit_drawn_from", None)
+    if _DRAWN is not None and key is not None:
+        _DRAWN[key] = png
+
+
+def _drawing_key(name: str, args: tuple, kwargs: dict) -> str | None:
+    """A digest of a chart's function and arguments; None when an argument is not one it compares."""
+    if _DRAWN is None:
+        return None
+    digest = hashlib.sha256(name.encode())
+    try:
+        for part in (args, sorted(kwargs.items())):
+            _digest_into(digest, part)
+    except (TypeError, ValueError):
+        return None
+    return digest.hexdigest()
+
+
+def _digest_into(digest, value) -> None:
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        digest.update(repr((type(value).__name__, list(frame.columns), [str(t) for t in frame.dtypes],
+                            frame.shape)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True, categorize=False).to_numpy().tobytes())
+        digest.update(pd.util.hash_pandas_object(frame.index.to_series(), index=False).to_numpy().tobytes())
+        # each value's own type too: hashing reads 1 and "1" alike
+        for column in frame.columns[frame.dtypes == object]:
+            digest.update(repr(frame[column].map(type).tolist()).encode())
+        _digest_into(digest, sorted(frame.attrs.items()))  # a scan's target and limits (funnel)
+        # what the joint audit withholds of these rows: the release gate of every chart reads it
+        digest.update(repr(audited_words(frame.reset_index(drop=True)).tolist()).encode())
+    elif isinstance(value, dict):
+        _digest_into(digest, sorted(value.items()))
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__}{len(value)}(".encode())
+        for item in value:
+            _digest_into(digest, item)
+        digest.update(b")")
+    elif value is None or isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+        digest.update(repr((type(value).__name__, value)).encode())
+    else:
+        raise TypeError(f"not compared: {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------- the release gate

@@ -249,11 +249,16 @@ def audited_codes(table: pd.DataFrame) -> pd.Series:
     >>> audited_codes(pd.DataFrame({"group": ["A"], "n": [40], "estimate": [0.25]})).tolist()
     ['']
     """
-    return _audited_words(table).map(lambda words: next((w for w in words.split(";") if w and ":" not in w), ""))
+    return audited_words(table).map(lambda words: next((w for w in words.split(";") if w and ":" not in w), ""))
 
 
-def _audited_words(table: pd.DataFrame) -> pd.Series:
-    """Every status word the joint audit gave each row in an earlier pass, joined with ``;``."""
+def audited_words(table: pd.DataFrame) -> pd.Series:
+    """Every status word the joint audit gave each row in an earlier pass, joined with ``;``.
+
+    >>> import pandas as pd
+    >>> audited_words(pd.DataFrame({"group": ["A"], "n": [40], "estimate": [0.25]})).tolist()
+    ['']
+    """
     codes = pd.Series("", index=table.index, dtype=object)
     value_column = next((c for c in _VALUE_COLUMNS if c in table), None)
     if not _AUDITED or value_column is None or "n" not in table:
@@ -271,7 +276,7 @@ def _audited_words(table: pd.DataFrame) -> pd.Series:
 
 
 def _with_audited(table: pd.DataFrame, status: pd.Series) -> pd.Series:
-    words = _audited_words(table).str.split(";")
+    words = audited_words(table).str.split(";")
     # a column the audit withheld is only withheld where the table has it
     for code in sorted({w for row in words for w in row if w and (":" not in w or w.split(":")[1] in table)}):
         status = _add_status(status, words.map(lambda row, c=code: c in row).astype(bool), code)

@@ -30,13 +30,13 @@ from IPython.display import HTML, Markdown, display
 
 from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
-from equity_audit.publish.plots import LITERAL_TEXT
+from equity_audit.publish.plots import LITERAL_TEXT, DrawnFigure, remember_drawn
 from equity_audit.publish.release import NOT_GATED, STATUS_COLUMN, protect, shown_min_n
 
 __all__ = ["show_figure", "show_table", "show_text", "save_figure", "released_view"]
 
 
-def show_figure(fig: plt.Figure, *, alt: str, caption: str, save_to=None) -> None:
+def show_figure(fig: "plt.Figure | DrawnFigure", *, alt: str, caption: str, save_to=None) -> None:
     """Display ``fig`` with alt text and a caption, then close it.
 
     Closing matters: otherwise the inline backend shows the figure a second time
@@ -44,13 +44,18 @@ def show_figure(fig: plt.Figure, *, alt: str, caption: str, save_to=None) -> Non
     """
     if not alt.strip() or not caption.strip():
         raise ValueError("Every figure needs alt text and a caption.")
-    buffer = io.BytesIO()
-    with plt.rc_context(LITERAL_TEXT):  # a "$" in a label drawn now prints as a dollar sign
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    if isinstance(fig, DrawnFigure):  # the same chart as one shown before (plots.reuse_drawn)
+        drawn = fig.png
+    else:
+        buffer = io.BytesIO()
+        with plt.rc_context(LITERAL_TEXT):  # a "$" in a label drawn now prints as a dollar sign
+            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        drawn = buffer.getvalue()
+        remember_drawn(fig, drawn)
     if save_to is not None:  # the PNG just drawn: drawing a figure again costs as much as the first time
-        _write_png(buffer.getvalue(), save_to)
-    plt.close(fig)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+        _write_png(drawn, save_to)
+    png = base64.b64encode(drawn).decode("ascii")
     display({"image/png": png, "text/plain": f"Figure: {caption}"},
             metadata={"image/png": {"alt": alt, "caption": caption}}, raw=True)
 
