@@ -91,7 +91,7 @@ def _literal_text(function):
             return DrawnFigure(_DRAWN[key])
         with plt.rc_context(LITERAL_TEXT):
             fig = function(*args, **kwargs)
-            fig.canvas.draw()  # makes the lazily created tick labels while parse_math is off
+            fig.draw_without_rendering()  # makes the lazily created tick labels while parse_math is off
         for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
             text.set_parse_math(False)
         if key is not None:
