@@ -121,7 +121,9 @@ def reuse_drawn(on: bool = True) -> None:
     data as before. A chart is the same when its function and every argument are:
     tables by the hash of their values, index, columns, types and ``attrs``, and by
     what the joint audit withholds of their rows (each chart's release gate reads
-    it by a row's group, n and value); any other argument type draws it anew. Only for a kernel whose every chart goes straight to
+    it by a row's group, n and value); any other argument type draws it anew.
+
+    Only for a kernel whose every chart goes straight to
     :func:`~equity_audit.publish.report.show_figure` (the pipeline's, through
     :func:`equity_audit.app.memo.install`): other code gets figures as always.
     """
