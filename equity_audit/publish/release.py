@@ -322,7 +322,8 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         status = _with_audited(out, status)
     columns = [c for c in out.columns if c != STATUS_COLUMN]
     numeric = {c: s for c in columns if c not in _LABELS and (s := _numeric_column(out[c])) is not None}
-    codes = {c: pd.Series([_code_of(v) for v in out[c].astype(object)], index=out.index, dtype=object)
+    codes = {c: pd.Series([_code_of(v) for v in out[c].astype(object)] if out[c].dtype.kind not in "iufb"
+                          else None, index=out.index, dtype=object)  # a column of numbers holds no codes
              for c in numeric}
     count_columns = [c for c in numeric if is_count_column(c)]
     if _is_wide_count_table(numeric, out):
