@@ -93,16 +93,26 @@ class Step:
     @property
     def imports(self) -> str:
         """The notebook's import statements, one a line: what its kernel loads before it runs."""
-        cells = nbformat.read(self.path, as_version=4).cells
-        trees = [ast.parse(cell.source) for cell in cells if cell.cell_type == "code"]
-        return "\n".join(ast.unparse(node) for tree in trees for node in tree.body
+        return "\n".join(ast.unparse(node) for tree in self._trees() for node in tree.body
                          if isinstance(node, (ast.Import, ast.ImportFrom)))
 
     def _calls(self, names: set[str]) -> list[ast.Call]:
-        cells = nbformat.read(self.path, as_version=4).cells
-        trees = [ast.parse(cell.source) for cell in cells if cell.cell_type == "code"]
-        return [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)
+        return [node for tree in self._trees() for node in ast.walk(tree) if isinstance(node, ast.Call)
                 and getattr(node.func, "attr", getattr(node.func, "id", None)) in names]
+
+    def _trees(self) -> list[ast.Module]:
+        cells = nbformat.read(self.path, as_version=4).cells
+        return [_parse(cell.source) for cell in cells if cell.cell_type == "code"]
+
+
+#: ``ast.parse`` from two threads at once can fail in CPython 3.11 ("AST constructor recursion depth
+#: mismatch", python/cpython#106905): the kernels start in threads that read their notebooks' cells.
+_PARSING = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSING:
+        return ast.parse(source)
 
 
 def cell_analysis(cell) -> str | None:
@@ -139,7 +149,7 @@ def prepared_notebook(step: Step, provided) -> nbformat.NotebookNode:
 def _assigned_names(source: str) -> list[str]:
     """Names bound at the top level of a cell (``a = ...``, ``a, b = ...``)."""
     names = []
-    for node in ast.parse(source).body:
+    for node in _parse(source).body:
         targets = node.targets if isinstance(node, ast.Assign) else \
             [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
         for target in targets:
