@@ -292,9 +292,22 @@ def _workshop(args) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def skip_iri_checker() -> None:
+    """Keep jsonschema from loading its checker of the ``iri`` format in this process.
+
+    nbformat and Jupyter's servers import jsonschema, whose format checkers import
+    ``rfc3987_syntax`` when it is installed (jupyter-events asks for it), and that
+    builds about 35 Lark parsers as it is imported: 0.8 s of every command's start
+    (python-jsonschema/jsonschema#1428). No schema of this package, nbformat's or
+    Jupyter's checks that format; jsonschema goes without it when the import fails.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``equity-audit`` command."""
     args = build_parser().parse_args(argv)
+    skip_iri_checker()
     try:
         return args.handler(args)
     except EquityAuditError as err:
