@@ -26,7 +26,7 @@ def test_a_failing_step_of_the_parallel_group_is_named(tmp_path, monkeypatch):
                notebook(tmp_path / "02_broken.ipynb", "raise ValueError('no such column: pace')"),
                notebook(tmp_path / "03_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
     lines = []
     with pytest.raises(StepFailedError) as caught:
         run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append, workers=2)
@@ -48,7 +48,7 @@ def test_notebooks_side_by_side_leave_the_working_folder_alone(tmp_path, monkeyp
                  for i in (1, 2, 3)),
                notebook(tmp_path / "04_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
     out = tmp_path / "out"
     run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None, workers=3)
     assert os.getcwd() == here
@@ -61,7 +61,7 @@ def test_the_whole_group_runs_at_once_by_default_whatever_the_cores(tmp_path, mo
                *(notebook(tmp_path / f"0{i}_side.ipynb", "import time\ntime.sleep(1)") for i in (1, 2, 3)),
                notebook(tmp_path / "04_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
     monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
     lines = []
     run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append)
@@ -92,7 +92,7 @@ def test_parallel_run_writes_what_a_sequential_run_writes(tmp_path):
     for workers in (1, 3):
         out = tmp_path / f"workers_{workers}"
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+            patch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
             run_audit(data, out, log=lambda _: None, progress=False, workers=workers)
         runs[workers] = _published(out)
     sequential, parallel = runs[1], runs[3]

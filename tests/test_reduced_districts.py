@@ -73,14 +73,14 @@ def _keep_school(folder: Path) -> str:
     return school
 
 
-#: What the last run passed to the PDF printer (the running header's district name).
+#: What the last run passed to the PDF printer: the running header's district name of its last page, the report.
 PRINTED: dict = {}
 
 
 def _run(folder: Path, out: Path) -> Path:
     """The whole audit (no PDF: it adds time and nothing these tests look at)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "print_pdf", lambda *args, **kwargs: PRINTED.update(kwargs))
+        patch.setattr(pipeline, "print_pdfs", lambda pages, **kwargs: PRINTED.update(district=list(pages)[-1][2]))
         pipeline.run_audit(folder, out, log=lambda message: None, progress=False)
     return out
 

@@ -28,7 +28,7 @@ def one_step(tmp_path, monkeypatch):
     """The pipeline with a single quick notebook instead of the audit's, and no PDF."""
     step = notebook(tmp_path / "00_quick.ipynb", WRITE_TABLE)
     monkeypatch.setattr(pipeline, "steps", lambda: [step])
-    monkeypatch.setattr(pipeline, "print_pdf", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
     return step
 
 

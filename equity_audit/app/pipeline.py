@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -35,10 +36,10 @@ from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
 from equity_audit.publish.profiles import profile_pages, write_index, write_profiles, write_school_composition
-from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdf,
+from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdfs,
                                          render_report, write_workbook)
 from equity_audit.publish import audit_wide
-from equity_audit.publish.release import audit_release
+from equity_audit.publish.release import audit_release, links_tables
 from equity_audit.questions.overview import data_period
 from equity_audit.publish.rundir import confidential_dir, open_district
 
@@ -89,6 +90,15 @@ class Step:
     def reads_results(self) -> bool:
         """Whether the notebook reads what the notebooks before it wrote (findings, tables)."""
         return bool(self._calls({"gather_findings", "read_findings", "read_table"}))
+
+    @property
+    def runs_after_audit(self) -> bool:
+        """Whether the notebook runs once, after the joint disclosure audit: it reads the others' results.
+
+        Such a step (strategies) shows the findings of the others, which the
+        audit's passes can still change, and builds its tables from them.
+        """
+        return self.reads_results
 
     @property
     def imports(self) -> str:
@@ -274,8 +284,9 @@ class Kernels:
         self._starting: dict[str, Future] = {}
         self._kept: dict[str, WarmKernel] = {}
         self._lock = threading.Lock()
-        # one at a time: a kernel loading its imports takes a core, and the first is needed first
-        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-kernel")
+        # two at a time: while the first kernels start, this process still loads its own imports and validates
+        # the district on one core; the kernels are started in order, so the first is ready first
+        self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="equity-audit-kernel")
 
     def prepare(self, upcoming: list[Step]) -> None:
         """Start kernels for ``upcoming`` steps in the background, in order (none for a kept one)."""
@@ -468,6 +479,11 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
     executed, all_steps = [], steps()
     for group in step_groups(all_steps):
         todo = [(number, step) for number, step in group if only is None or only(step)]
+        if any(step.reads_results for _, step in todo):
+            # findings.json (and confidential/findings.json) from every table written so far, for the step that
+            # reads the findings of the steps before it (strategies); without the tables, which it never reads.
+            # The pipeline writes it whole once more, after the disclosure audit.
+            write_findings(run_dir, cover=cover)
         ran = dict(zip((step.name for _, step in todo),
                        _run_group(todo, len(all_steps), district, data_dir=data_dir, run_dir=run_dir,
                                   config_path=config_path, log=log, progress=progress, workers=workers,
@@ -475,11 +491,6 @@ def _run_notebooks(district, data_dir: Path, run_dir: Path, config_path: str, co
                        if todo else []))
         executed += [ran.get(step.name, confidential_dir(run_dir) / "notebooks" / step.path.name)
                      for _, step in group]
-        # findings.json (and confidential/findings.json) from every table written so far, so each step
-        # (the strategies step above all) reads the findings of the steps before it; after the last
-        # step it is written once more, after the disclosure audit. It also holds the published tables for
-        # other tools (only OUT/tables/). Written once per group: the steps of a group never read it.
-        write_findings(run_dir, cover=cover, with_tables=True)
     return executed
 
 
@@ -514,12 +525,13 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     log(f"Validating {data_dir} ...")
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
-    kernels.prepare([step for step in steps() if not step.missing(district.tables)])
+    runnable = [step for step in steps() if not step.missing(district.tables)]
+    kernels.prepare([step for step in runnable if not step.runs_after_audit])
     cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
-                              workers=workers, kernels=kernels)
+                              workers=workers, kernels=kernels, only=lambda step: not step.runs_after_audit)
     write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
     # One false-discovery family for the whole audit: every p-value is known now, so the flags each table's
     # own control raised are weighed against every test of the run; a notebook whose table loses one runs again
@@ -530,15 +542,25 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     # Every table jointly: the audit may withhold more. What it withholds, the notebooks' own tables, charts
     # and alt texts showed already; run them again so that they withhold it too, until nothing new is found.
     # A notebook that read only the district runs again in the kernel it ran in, recomputing only what reads
-    # the withheld cells (equity_audit.app.memo); the one that reads the others' results gets a new kernel,
-    # started while the audit runs.
-    for passes in range(MAX_AUDIT_PASSES + 1):
-        kernels.prepare([step for step in steps() if step.reads_results and not step.missing(district.tables)])
+    # the withheld cells (equity_audit.app.memo). Then the notebooks that read the others' results (strategies)
+    # run, in kernels started while the audit ran; the audit runs once more only if their tables have margins
+    # that it links to the others' (a plan drawn from the findings has none).
+    late, late_ran, reruns = [step for step in runnable if step.runs_after_audit], False, 0
+    while True:
+        if not late_ran:
+            kernels.prepare(late)
         ledger = audit_release(run_dir, min_n=config.min_n)
         newly = ledger.attrs.get("newly_withheld", 0)
         if not newly and not unflagged:
+            if late_ran:
+                break
+            executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
+                                      workers=workers, kernels=kernels, only=lambda step: step.runs_after_audit)
+            late_ran = True
+            if links_tables(run_dir, {name for step in late for name in step.tables_written}, min_n=config.min_n):
+                continue
             break
-        if passes == MAX_AUDIT_PASSES:
+        if reruns == MAX_AUDIT_PASSES:
             raise StepFailedError("disclosure audit", None, "the joint disclosure audit still found cells to "
                                   f"withhold after {MAX_AUDIT_PASSES} more runs of the notebooks", run_dir / "tables")
         if newly:
@@ -546,32 +568,46 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
                 "notebooks again so that the report withholds them too")
         touched = set(ledger.loc[ledger["action"].str.startswith("withheld"), "table"]) | unflagged
         unflagged = set()  # the control is applied from the second pass on: p-values do not change
+        reruns, late_ran = reruns + 1, False
         executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                                   workers=workers, kernels=kernels,
-                                  only=lambda step: step.reads_results or bool(step.tables_written & touched))
+                                  only=lambda step: not step.runs_after_audit and bool(step.tables_written & touched))
     return cover, executed
 
 
 def _publish(run_dir: Path, config, cover: dict, executed: list[Path], *, log) -> list:
     """Write the findings, school profiles, report, workbook and PDFs; the (label, file name) of each.
 
-    One Chromium prints the school profiles and the report, in a thread while this
-    one writes the workbook (Chromium works in its own processes).
+    One Chromium, in a thread, prints the school profiles while this thread renders
+    the report, then the report while this one writes the workbook (Chromium works
+    in its own processes).
     """
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     profiles = write_profiles(run_dir, log=log, pdfs=False)  # school profiles: pages and the report's last appendix
-    written = [("Report", render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles]).name)]
+    pages = [(page, page.with_suffix(".pdf"), "") for page in profile_pages(run_dir)]
+    report_ready: queue.SimpleQueue = queue.SimpleQueue()
     started = time.perf_counter()
-    pages = [(page, page.with_suffix(".pdf")) for page in profile_pages(run_dir)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-pdf") as printer:
-        printing = printer.submit(print_pdf, run_dir / REPORT_NAME, log=log, district=cover["district_name"],
-                                  also=pages)
-        written += [("Workbook", write_workbook(run_dir).name), ("Findings (JSON)", findings_json)]
-        pdf = printing.result()
+        printing = printer.submit(print_pdfs, _then(pages, report_ready))
+        try:
+            report = render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles])
+            report_ready.put((report, report.with_suffix(".pdf"), cover["district_name"]))
+        finally:
+            report_ready.put(None)  # the printer ends after the report, or after the profiles if it failed
+        written = [("Report", report.name), ("Workbook", write_workbook(run_dir).name),
+                   ("Findings (JSON)", findings_json)]
+        printed = printing.result()
     write_index(run_dir)  # links each school's PDF when it was printed
-    if pdf:
+    if printed:
         log(f"PDF printed in {time.perf_counter() - started:.1f} s (with the {len(pages)} school profiles' PDFs)")
-        written.append(("PDF", pdf.name))
+        written.append(("PDF", printed[-1].name))
     elif find_chromium() is None:
         log(NO_PDF_MESSAGE)
     return written
+
+
+def _then(pages: list, more: queue.SimpleQueue):
+    """``pages``, then each page put on ``more`` until None: what the printer prints, as it is written."""
+    yield from pages
+    while (page := more.get()) is not None:
+        yield page

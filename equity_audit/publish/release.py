@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import DEFAULT_BANDS, top_bottom_code
 from equity_audit.ranges import INFEASIBLE, UNBOUNDED, Program
 
-__all__ = ["protect", "audit_release", "remember_audited", "audited_codes", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
+__all__ = ["protect", "audit_release", "links_tables", "remember_audited", "audited_codes", "shown_min_n", "is_count_column", "STATUS_CODES", "STATUS_COLUMN", "AUDIT_TABLE", "NOT_GATED",
            "ReleaseError"]
 
 #: The column that says why a cell or row is not shown.
@@ -538,6 +539,33 @@ def _is_label(column: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return False
     return _numeric_column(column) is None
+
+
+def links_tables(run_dir: str | Path, names: Iterable[str], *, min_n: int = 10) -> bool:
+    """Whether any of the run's tables ``names`` has margins the joint audit links to other tables.
+
+    A table with none (no ``n`` of a group, e.g. the action plan drawn from the
+    findings) gives the audit nothing to solve: the release gate its step applied
+    on writing it (:func:`protect`) is all the audit would apply.
+
+    >>> import tempfile; run = tempfile.mkdtemp(); Path(run, "tables").mkdir()
+    >>> pd.DataFrame({"finding": ["a"], "students": [40]}).to_csv(f"{run}/tables/plan.csv", index=False)
+    >>> pd.DataFrame({"group": ["A", "B"], "n": [40, 30]}).to_csv(f"{run}/tables/t.csv", index=False)
+    >>> links_tables(run, ["plan"]), links_tables(run, ["plan", "t"])
+    (False, True)
+    """
+    folder = Path(run_dir) / "tables"
+    for name in names:
+        path = folder / f"{name}.csv"
+        if name in NOT_GATED or not path.is_file():
+            continue
+        try:
+            table = protect(restore_cells(pd.read_csv(path)), min_n=min_n, name=name)
+        except pd.errors.EmptyDataError:
+            continue
+        if _blocks(name, table, min_n):
+            return True
+    return False
 
 
 def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:

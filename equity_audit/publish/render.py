@@ -35,7 +35,7 @@ import tempfile
 import time
 from datetime import date
 from html import escape
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -556,25 +556,27 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     return printed[-1] if printed else None
 
 
-def print_pdfs(pages: Sequence[tuple[str | Path, str | Path | None, str]], *, timeout: float = 120) -> list[Path] | None:
+def print_pdfs(pages: Iterable[tuple[str | Path, str | Path | None, str]], *, timeout: float = 120) -> list[Path] | None:
     """Print several HTML pages, each ``(html, pdf or None, district)``, with one headless Chromium.
 
     Each page is printed as :func:`print_pdf` prints one (its PDF beside it when
-    ``pdf`` is None), with ``timeout`` seconds for each. Returns the PDFs' paths,
-    or None when no Chromium is installed (then no page's earlier PDF is left).
+    ``pdf`` is None), with ``timeout`` seconds for each. ``pages`` is read one page
+    at a time, so it may wait for a page still being written (a generator): the
+    browser starts, and prints the pages already there, meanwhile. Returns the PDFs'
+    paths, or None when no Chromium is installed (then no page's earlier PDF is left).
 
     Raises
     ------
     PdfError
         When Chromium is installed but fails, prints nothing or runs out of time.
     """
-    jobs = [(Path(html).resolve(), Path(pdf).resolve() if pdf else Path(html).resolve().with_suffix(".pdf"), district)
-            for html, pdf, district in pages]
-    for _html, pdf, _district in jobs:
-        pdf.unlink(missing_ok=True)  # never leave an earlier run's PDF beside a new report
+    jobs = (_pdf_job(*page) for page in pages)
     chromium = find_chromium()
     if chromium is None:
+        for _html, pdf, _district in jobs:
+            pdf.unlink(missing_ok=True)  # never leave an earlier run's PDF beside a new report
         return None
+    printed = []
     with tempfile.TemporaryDirectory(prefix="equity-audit-chromium-") as profile:
         errors = Path(profile) / "chromium-errors.txt"
         try:
@@ -583,11 +585,13 @@ def print_pdfs(pages: Sequence[tuple[str | Path, str | Path | None, str]], *, ti
             raise PdfError(f"The PDF could not be printed: {chromium} could not be started ({err}).") from None
         try:
             for html, pdf, district in jobs:  # a report and a few school pages
+                pdf.unlink(missing_ok=True)
                 browser.deadline = time.monotonic() + timeout
                 data = _print_numbered(browser, html, district)
                 if not data.startswith(b"%PDF"):
                     raise PdfError(f"The PDF could not be printed: {chromium} returned no PDF.")
                 pdf.write_bytes(data)
+                printed.append(pdf)
         except TimeoutError:
             raise PdfError(f"The PDF could not be printed: {chromium} did not finish within {timeout:g} s."
                            ) from None
@@ -596,7 +600,14 @@ def print_pdfs(pages: Sequence[tuple[str | Path, str | Path | None, str]], *, ti
             raise PdfError(f"The PDF could not be printed: {chromium} failed ({detail}).") from None
         finally:
             browser.close()
-    return [pdf for _html, pdf, _district in jobs]
+            for _html, pdf, _district in jobs:  # the pages not printed after a failure
+                pdf.unlink(missing_ok=True)
+    return printed
+
+
+def _pdf_job(html: str | Path, pdf: str | Path | None, district: str) -> tuple[Path, Path, str]:
+    html = Path(html).resolve()
+    return html, Path(pdf).resolve() if pdf else html.with_suffix(".pdf"), district
 
 
 def _print_numbered(browser: "_DevTools", html_path: Path, district: str) -> bytes:
