@@ -259,7 +259,10 @@ def render_report(notebooks: list[Path], out_path: Path, *, cover: dict, appendi
     findings = out_path.parent / JSON_NAME
     summary = summary_html(out_path.parent) if findings.exists() else ""
     sheets = _sheet_names(list(published_tables(out_path.parent)))
-    out_path.write_text(add_contents(print_tables(html, sheets), summary=summary), encoding="utf-8")
+    soup = BeautifulSoup(html, "html.parser")  # once: the page holds megabytes of images
+    _lay_out_tables(soup, sheets)
+    _insert_contents(soup, summary)
+    out_path.write_text(str(soup), encoding="utf-8")
     return out_path
 
 
@@ -287,6 +290,11 @@ def print_tables(html: str, sheets: dict[str, str]) -> str:
     every row on screen.
     """
     soup = BeautifulSoup(html, "html.parser")
+    _lay_out_tables(soup, sheets)
+    return str(soup)
+
+
+def _lay_out_tables(soup: BeautifulSoup, sheets: dict[str, str]) -> None:
     for table in soup.select("table.audit-table"):
         _align_columns(table)
         rows = table.select("tbody tr") or table.find_all("tr")
@@ -296,7 +304,6 @@ def print_tables(html: str, sheets: dict[str, str]) -> str:
         if _aspect(image.get("src", "")) > TALL_FIGURE:
             figure = image.find_parent("figure")
             figure["class"] = [*figure.get("class", []), "tall"]
-    return str(soup)
 
 
 #: A figure higher than this many times its width (a chart of many groups) may take a whole page in print.
@@ -374,6 +381,11 @@ def add_contents(html: str, *, summary: str = "") -> str:
     empty ``span.toc-page`` that :func:`number_contents` fills with its PDF page.
     """
     soup = BeautifulSoup(html, "html.parser")
+    _insert_contents(soup, summary)
+    return str(soup)
+
+
+def _insert_contents(soup: BeautifulSoup, summary: str) -> None:
     cover = soup.find("header", class_="audit-cover")
     anchor = cover
     if summary:
@@ -386,7 +398,7 @@ def add_contents(html: str, *, summary: str = "") -> str:
     _unique_ids(soup)
     headings = [h for h in soup.find_all(["h1", "h2"]) if h.get("id") and not h.find_parent("header")]
     if not headings:
-        return str(soup)
+        return
     nav = soup.new_tag("nav", id="toc", attrs={"aria-label": "Contents"})
     title = soup.new_tag("h2", attrs={"class": "toc-title"})
     title.string = "Contents"
@@ -407,7 +419,6 @@ def add_contents(html: str, *, summary: str = "") -> str:
         anchor.insert_after(nav)
     else:
         soup.main.insert(0, nav)
-    return str(soup)
 
 
 def _contents_item(soup: BeautifulSoup, heading):
@@ -448,11 +459,26 @@ def _unique_ids(soup: BeautifulSoup) -> None:
 
 
 def number_contents(html: str, pages: dict[str, int]) -> str:
-    """``html`` with each contents entry's page (``span.toc-page``) set from ``pages`` (id: page)."""
-    soup = BeautifulSoup(html, "html.parser")
-    for span in soup.select("nav#toc span.toc-page"):
-        span.string = str(pages.get(span.get("data-target"), ""))
-    return str(soup)
+    """``html`` with each contents entry's page (``span.toc-page``) set from ``pages`` (id: page).
+
+    The contents are those :func:`add_contents` wrote, so they are found as written
+    rather than by parsing the whole report again (megabytes of images, once per print).
+
+    >>> page = ('<nav aria-label="Contents" id="toc"><ol><li><a href="#A">A</a>'
+    ...         '<span class="toc-page" data-target="A"></span></li></ol></nav><h1 id="A">A</h1>')
+    >>> number_contents(page, {"A": 3}).split("</a>")[1]
+    '<span class="toc-page" data-target="A">3</span></li></ol></nav><h1 id="A">A</h1>'
+    """
+    nav = _CONTENTS.search(html)
+    if nav is None:
+        return html
+    numbered = _CONTENTS_PAGE.sub(lambda m: f"{m[1]}{pages.get(m[2], '')}{m[3]}", nav.group(0))
+    return html[:nav.start()] + numbered + html[nav.end():]
+
+
+#: The contents list as :func:`add_contents` writes it, and each entry's page slot (ids are plain: _unique_ids).
+_CONTENTS = re.compile(r'<nav aria-label="Contents" id="toc">.*?</nav>', re.DOTALL)
+_CONTENTS_PAGE = re.compile(r'(<span class="toc-page" data-target="([A-Za-z0-9_-]*)">)[^<]*(</span>)')
 
 
 def destination_pages(pdf: bytes) -> dict[str, int]:
