@@ -103,3 +103,54 @@ def test_parallel_run_writes_what_a_sequential_run_writes(tmp_path):
     # the report's sections in the notebooks' order
     headings = sequential["report.html"]
     assert len(headings) >= 5 and headings == parallel["report.html"]
+
+
+READ_RESULTS = ("from equity_audit.publish import rundir\nimport pandas as pd\n"
+                "seen = rundir.read_table(run_dir, 'counts')\n"
+                "open('late_runs.txt', 'a').write('ran\\n')\n")
+
+
+def _audits(results, calls):
+    """A stand-in for the joint audit: one result per call, in order (cells newly withheld, table touched)."""
+    import pandas as pd
+
+    def audit(run_dir, min_n=10):
+        newly, table = results[min(len(calls), len(results) - 1)]
+        calls.append(sorted(p.stem for p in (run_dir / "tables").glob("*.csv")))
+        ledger = pd.DataFrame({"table": [table] if table else [], "action": ["withheld (audit)"] if table else []})
+        ledger.attrs["newly_withheld"] = newly
+        return ledger
+    return audit
+
+
+def test_strategies_runs_once_after_the_audit_however_many_passes(tmp_path, monkeypatch):
+    """The notebook that reads the others' results shows what the last audit left: it runs once, after it."""
+    written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE),
+               notebook(tmp_path / "01_side.ipynb", WRITE_TABLE.replace("'counts'", "'side'")),
+               notebook(tmp_path / "02_plan.ipynb", READ_RESULTS)]
+    assert [step.runs_after_audit for step in written] == [False, False, True]
+    calls = []
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "audit_release", _audits([(3, "side"), (0, None)], calls))
+    lines = []
+    out = tmp_path / "out"
+    run_audit(write_tiny_district(tmp_path / "data"), out, log=lines.append)
+    assert (out / "late_runs.txt").read_text() == "ran\n"
+    assert len(calls) == 2  # the plan's notebook wrote no table: no audit after it
+    started = [line.split(" ...")[0] for line in lines if line.startswith("[") and line.endswith(" ...")]
+    assert started == ["[1/3] 00_first", "[2/3] 01_side", "[2/3] 01_side", "[3/3] 02_plan"]
+
+
+def test_a_late_table_with_margins_is_audited_and_its_notebook_runs_again(tmp_path, monkeypatch):
+    """Were the late notebook to write a table the audit links (group sizes), the audit checks it too."""
+    late = READ_RESULTS + "rundir.write_table(run_dir, 'late', pd.DataFrame({'group': ['A', 'B'], 'n': [30, 40]}))"
+    written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE), notebook(tmp_path / "01_plan.ipynb", late)]
+    calls = []
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "audit_release", _audits([(0, None), (2, "late"), (0, None), (0, None)], calls))
+    out = tmp_path / "out"
+    run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None)
+    assert (out / "late_runs.txt").read_text() == "ran\nran\n"
+    assert [("late" in tables) for tables in calls] == [False, True, True, True]
