@@ -324,7 +324,7 @@ class Kernels:
         self._starter.shutdown(wait=True)
         ended = [*kept, *(f.result() for f in starting if not f.cancelled() and f.exception() is None)]
         with ThreadPoolExecutor(max_workers=max(1, len(ended)), thread_name_prefix="equity-audit-end") as pool:
-            list(pool.map(WarmKernel.shutdown, ended))  # each waits for its kernel to exit: all at once
+            list(pool.map(WarmKernel.shutdown, ended))  # each stops its kernel and waits for it to end: all at once
 
     def _start(self, step: Step) -> WarmKernel:
         # the imports run in a throwaway namespace: the notebook's own names stay for its cells
