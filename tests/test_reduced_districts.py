@@ -387,6 +387,11 @@ def test_prepared_notebook_replaces_what_cannot_run(tmp_path):
     assert "could not be run: it needs survey" in sources[1] and "It would have shown" in sources[1]
     assert sources[2:] == ["a = None", "b = c = None", "d = 4", "e = [a, d]"]
     assert "remove-cell" in prepared.cells[2].metadata["tags"]
+    # the same district, the same notebook: no random cell ids in the report
+    again = pipeline.prepared_notebook(step, {"students", "calibration"})
+    assert [c.id for c in prepared.cells] == [c.id for c in again.cells]
+    assert [c.id for c in prepared.cells[1:4]] == ["not-run-climate", f"{cells[1].id}-not-run", f"{cells[2].id}-not-run"]
+    nbformat.validate(prepared)
     everything = pipeline.prepared_notebook(step, {"students", "calibration", "survey"})
     assert [c.source for c in everything.cells] == [c.source for c in cells]
 

@@ -145,12 +145,13 @@ def prepared_notebook(step: Step, provided) -> nbformat.NotebookNode:
         if name is None or not (declared := analysis(name)).missing(provided):
             cells.append(cell)
             continue
+        # fixed cell ids, as the report's own cells have: the same district gives the same report
         if name not in explained:
             explained.add(name)
-            cells.append(nbformat.v4.new_markdown_cell(declared.message(provided),
+            cells.append(nbformat.v4.new_markdown_cell(declared.message(provided), id=f"not-run-{name}",
                                                        metadata={"equity_audit": {"not_run": name}}))
         if cell.cell_type == "code" and (names := _assigned_names(cell.source)):
-            cells.append(nbformat.v4.new_code_cell(" = ".join([*names, "None"]),
+            cells.append(nbformat.v4.new_code_cell(" = ".join([*names, "None"]), id=f"{cell.id}-not-run",
                                                    metadata={"tags": ["remove-cell"]}))
     notebook.cells = cells
     return notebook
@@ -235,9 +236,9 @@ def skipped_notebook(step: Step, missing: list[str], run_dir: Path, provided=Non
             f"{' or the '.join(missing)} table(s), which the district did not provide. "
             "The data dictionary (templates/data/README.md) says what each holds and where it "
             "comes from in the student information system.")
-    cells = [nbformat.v4.new_markdown_cell(text)]
+    cells = [nbformat.v4.new_markdown_cell(text, id="section-not-run")]
     provided = provided if provided is not None else set()
-    cells += [nbformat.v4.new_markdown_cell(_not_run_message(analysis(name), provided, missing),
+    cells += [nbformat.v4.new_markdown_cell(_not_run_message(analysis(name), provided, missing), id=f"not-run-{name}",
                                             metadata={"equity_audit": {"not_run": name}})
               for name in step.analyses]
     out = confidential_dir(run_dir) / "notebooks" / step.path.name
