@@ -557,15 +557,19 @@ def links_tables(run_dir: str | Path, names: Iterable[str], *, min_n: int = 10) 
     folder = Path(run_dir) / "tables"
     for name in names:
         path = folder / f"{name}.csv"
-        if name in NOT_GATED or not path.is_file():
-            continue
-        try:
-            table = protect(restore_cells(pd.read_csv(path)), min_n=min_n, name=name)
-        except pd.errors.EmptyDataError:
-            continue
-        if _blocks(name, table, min_n):
+        if path.is_file() and (table := _released(path, min_n)) is not None and _blocks(name, table, min_n):
             return True
     return False
+
+
+def _released(path: Path, min_n: int) -> pd.DataFrame | None:
+    """A released table as the joint audit reads it (gated again); None if it is not gated or empty."""
+    if path.stem in NOT_GATED:
+        return None
+    try:
+        return protect(restore_cells(pd.read_csv(path)), min_n=min_n, name=path.stem)
+    except pd.errors.EmptyDataError:
+        return None
 
 
 def _blocks(name: str, table: pd.DataFrame, min_n: int) -> list[dict]:
@@ -1031,14 +1035,8 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     """
     run_dir = Path(run_dir)
     folder = run_dir / "tables"
-    tables: dict[str, pd.DataFrame] = {}
-    for path in sorted(folder.glob("*.csv")):
-        if path.stem in NOT_GATED:
-            continue
-        try:
-            tables[path.stem] = protect(restore_cells(pd.read_csv(path)), min_n=min_n, name=path.stem)
-        except pd.errors.EmptyDataError:
-            continue
+    tables = {path.stem: table for path in sorted(folder.glob("*.csv"))
+              if (table := _released(path, min_n)) is not None}
     ledger: list[dict] = []
     refused: set[str] = set()
     found = {name: _blocks(name, t, min_n) for name, t in tables.items()}

@@ -476,9 +476,10 @@ def number_contents(html: str, pages: dict[str, int]) -> str:
     return html[:nav.start()] + numbered + html[nav.end():]
 
 
-#: The contents list as :func:`add_contents` writes it, and each entry's page slot (ids are plain: _unique_ids).
-_CONTENTS = re.compile(r'<nav aria-label="Contents" id="toc">.*?</nav>', re.DOTALL)
-_CONTENTS_PAGE = re.compile(r'(<span class="toc-page" data-target="([A-Za-z0-9_-]*)">)[^<]*(</span>)')
+#: The contents list as :func:`add_contents` writes it (one ``nav``, nothing nested), and each entry's page
+#: slot, the only elements in it with a ``data-target`` (ids are plain: :func:`_unique_ids`).
+_CONTENTS = re.compile(r'<nav\b[^>]*\bid="toc"[^>]*>.*?</nav>', re.DOTALL)
+_CONTENTS_PAGE = re.compile(r'(<span\b[^>]*\bdata-target="([A-Za-z0-9_-]*)"[^>]*>)[^<]*(</span>)')
 
 
 def destination_pages(pdf: bytes) -> dict[str, int]:
