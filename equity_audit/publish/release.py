@@ -139,7 +139,7 @@ def _numeric_column(column: pd.Series) -> pd.Series | None:
     if pd.api.types.is_bool_dtype(column):
         return None
     if pd.api.types.is_numeric_dtype(column):
-        return column.astype(float)
+        return column if column.dtype == np.float64 else column.astype(float)
     text = column.astype("string").str.strip()
     codes = text.map(lambda v: _code_of(v) if isinstance(v, str) else None)
     numbers = pd.to_numeric(text.where(codes.isna() & (text != "")), errors="coerce")
@@ -150,12 +150,14 @@ def _numeric_column(column: pd.Series) -> pd.Series | None:
 
 
 def _add_status(status: pd.Series, mask, code: str) -> pd.Series:
-    mask = _bool(mask, status.index)
+    mask = _bool(mask, status.index).to_numpy()
     if not mask.any():  # most rules touch no row: the joint audit protects every table again after each step
         return status
-    joined = status.where(status == "", status + ";") + code
-    new = status.where(~mask | status.str.split(";").map(lambda codes: code in codes), joined)
-    return new
+    # a table has tens of rows and the joint audit protects every table again after each step: plain lists
+    # cost a fraction of a Series' string methods
+    words = [word if not marked or code in word.split(";") else f"{word};{code}" if word else code
+             for word, marked in zip(status.tolist(), mask)]
+    return pd.Series(words, index=status.index, dtype=status.dtype, name=status.name)
 
 
 def _bool(mask, index) -> pd.Series:
@@ -168,7 +170,10 @@ def _bool(mask, index) -> pd.Series:
 
 def _masked(values: pd.Series, mask: pd.Series) -> pd.Series:
     """``values.mask(mask)``; most rules touch no row, and the joint audit protects every table again after each step."""
-    return values.mask(mask) if mask.any() else values
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return values
+    return pd.Series(np.where(mask, np.nan, values.to_numpy(float)), index=values.index, name=values.name)
 
 
 def _is_wide_count_table(numeric: dict[str, pd.Series], table: pd.DataFrame) -> bool:
@@ -323,26 +328,28 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         status = _with_audited(out, status)
     columns = [c for c in out.columns if c != STATUS_COLUMN]
     numeric = {c: s for c in columns if c not in _LABELS and (s := _numeric_column(out[c])) is not None}
-    codes = {c: pd.Series([_code_of(v) for v in out[c].astype(object)] if out[c].dtype.kind not in "iufb"
-                          else None, index=out.index, dtype=object)  # a column of numbers holds no codes
-             for c in numeric}
+    # the display codes of each column that has any ("<10", "withheld"); a column of numbers holds none
+    found = {c: [_code_of(v) for v in out[c].astype(object)] for c in numeric if out[c].dtype.kind not in "iufb"}
+    codes = {c: pd.Series(words, index=out.index, dtype=object) for c, words in found.items()
+             if any(word is not None for word in words)}
     count_columns = [c for c in numeric if is_count_column(c)]
     if _is_wide_count_table(numeric, out):
         count_columns = [c for c in numeric if c != out.columns[0]]
 
     # rule 1: withheld rows
     small = pd.Series(False, index=out.index)
-    protecting = _bool(status.str.split(";").map(lambda c: bool({"complementary", "audit"} & set(c))), out.index)
+    words = [row.split(";") for row in status.tolist()]
+    protecting = pd.Series([bool({"complementary", "audit"} & set(row)) for row in words], index=out.index, dtype=bool)
     zero = pd.Series(False, index=out.index)
     if "n" in numeric:
-        n, n_code = numeric["n"], codes["n"]
+        n, n_code = numeric["n"], codes.get("n")
         small |= ((n > 0) & (n < min_n)) | (n_code == "small_n")
         protecting |= n_code == "complementary"
         zero = n == 0
         if "suppressed" in out:
             flagged = out["suppressed"].astype("boolean").fillna(False).astype(bool)
             protecting |= flagged & (n >= min_n)
-    small |= status.str.split(";").map(lambda c: "small_n" in c)
+    small |= pd.Series(["small_n" in row for row in words], index=out.index, dtype=bool)
     withheld = small | protecting
     status = _add_status(status, small, "small_n")
     status = _add_status(status, protecting & ~small, "complementary")
@@ -367,7 +374,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
     # rule 3: coded shares (in the CSV as codes, or rates the report would code)
     coded = {"top_coded": pd.Series(False, index=out.index), "bottom_coded": pd.Series(False, index=out.index)}
     for c, code in codes.items():
-        for word in coded if code.notna().any() else []:
+        for word in coded:
             coded[word] |= code == word
     rate_column = next((c for c in ("estimate", "rate", "focus_estimate") if c in numeric), None)
     if rate_column and "n" in numeric:
@@ -389,13 +396,16 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             numeric[c] = _masked(numeric[c], mask)
 
     # rule 2a: a share and its denominator give the count behind it (0.3 of 20 is 6 students)
+    count_rows = _count_rows(out) & ~withheld
+    rates: dict[bool, pd.Series] = {}  # the rows of shares, which differ only between shares and rates per se
     for share, size, events, own in _share_pairs(numeric, out):
         counted = numeric[events] if events else numeric[share] * numeric[size]
-        is_rate = _rate_rows(out, share, events)
+        kind = bool(events) or str(share).endswith("rate")
+        is_rate = rates[kind] if kind in rates else rates.setdefault(kind, _rate_rows(out, share, events))
         few = is_rate & ~withheld & _between(counted, min_n)
         # a mean count per student (days removed) times n is the group's total: under min_n events or days
         # means fewer than min_n students had any
-        few |= _count_rows(out) & ~withheld & (counted > 0) & (counted < min_n)
+        few |= count_rows & (counted > 0) & (counted < min_n)
         few_without = is_rate & ~withheld & ~few & _between(numeric[size] - counted, min_n)
         for word, mask in ((f"small_count:{share or events}", few), (f"small_complement:{share or events}",
                                                                       few_without)):
@@ -403,33 +413,34 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             for c in _hidden_with(share, events, own, numeric, hide):
                 numeric[c] = _masked(numeric[c], mask)
             for c in _STATEMENTS:  # a finding's sentence prints the share it is about
-                if c in out:
+                if c in out and mask.any():
                     out[c] = _without_values(out[c], mask)
 
     # a share withheld by the joint audit so that a small count behind another cannot be subtracted out
-    shared = _bool(status.str.split(";").map(lambda c: "complementary_share" in c), out.index) & ~withheld
+    shared = pd.Series(["complementary_share" in row.split(";") for row in status.tolist()], index=out.index, dtype=bool) & ~withheld
     for share, _size, events, own in _share_pairs(numeric, out):
         for c in _hidden_with(share, events, True, numeric, hide) if own else []:
             numeric[c] = _masked(numeric[c], shared)
 
     # a column of a shown row the joint audit withheld (an n_missing that other tables' sizes pinned)
-    words = status.str.split(";")
-    for c in numeric if status.str.contains("audit:", regex=False).any() else []:
-        audited = _bool(words.map(lambda row, c=c: f"audit:{c}" in row), out.index)
+    words = [row.split(";") for row in status.tolist()]
+    for c in [c for c in numeric if any(f"audit:{c}" in row for row in words)]:
+        audited = pd.Series([f"audit:{c}" in row for row in words], index=out.index, dtype=bool)
         numeric[c] = _masked(numeric[c], audited & ~withheld)
 
     # rule 2: small counts in rows that are shown
     for c in count_columns:
         values = numeric[c]
-        low = (((values > 0) & (values < min_n)) | (codes[c] == "small_n")) & ~withheld
+        low = (((values > 0) & (values < min_n)) | (codes.get(c) == "small_n")) & ~withheld
         if c == "n":
             continue
         status = _add_status(status, low, f"small_count:{c}")
         numeric[c] = values.mask(low)
 
     for c, values in numeric.items():
-        whole = values.dropna()
-        out[c] = values.round().astype("Int64") if c in count_columns and ((whole % 1) == 0).all() else values
+        shown = values.to_numpy()
+        whole = c in count_columns and bool((shown[~np.isnan(shown)] % 1 == 0).all())
+        out[c] = values.round().astype("Int64") if whole else values
     out[STATUS_COLUMN] = status.to_numpy()
     return out
 
@@ -514,8 +525,8 @@ def _hidden_with(share, events, own: bool, numeric: dict, hide: list[str]) -> li
 
 
 def _is_our_status(column: pd.Series) -> bool:
-    words = column.dropna().astype(str).str.split(";").explode().str.split(":").str[0]
-    return bool(words[words != ""].isin(list(STATUS_CODES)).all())
+    words = (word.split(":")[0] for value in column.dropna() for word in str(value).split(";"))
+    return all(word in STATUS_CODES for word in words if word != "")
 
 
 # --------------------------------------------------------------------------- the joint audit
