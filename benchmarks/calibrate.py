@@ -323,7 +323,8 @@ def _severity_by_group(a: Audit):
     subgroups = comparable_subgroups(a.district["students"])
     scored = attach_subgroups(a.district["evidence"], a.district["students"], subgroups)
     column, group = focus.top_group(disaggregate_each(scored, "score", subgroups, statistic="mean", **a.compare))
-    table = _flagged(reliability.severity_by_subgroup(scored, group_column=column, focus=group, fdr=a.config.fdr),
+    table = _flagged(reliability.severity_by_subgroup(scored, group_column=column, focus=group, fdr=a.config.fdr,
+                                                      min_n=a.config.min_n),
                      "closer_look")
     return _flags(table, "scorer", "scorer_id", groups=[((column, _label(str(group))),)] * len(table))
 

@@ -709,7 +709,7 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
 
 def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_column, focus,
                          score="score", standard="standard_id", student="student_id", dok="dok",
-                         confidence=0.95, fdr=0.05) -> pd.DataFrame:
+                         confidence=0.95, fdr=0.05, min_n=None) -> pd.DataFrame:
     """Whether a scorer scores one subgroup of students differently from how other scorers score the same students.
 
     Every score gets a residual: score minus the mean score of its standard
@@ -761,6 +761,10 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
     confidence : float, default 0.95
     fdr : float, default 0.05
         False discovery rate for ``closer_look``.
+    min_n : int, optional
+        Fewest focus students a scorer needs to be screened: a scorer with fewer
+        keeps their comparison but is left out of the false-discovery family and
+        never marked (a flag on five students' scores is a guess).
 
     Returns
     -------
@@ -816,8 +820,11 @@ def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_c
         df["residual"] -= df["residual"].groupby(depth).transform("mean").fillna(0.0)
     gaps = _student_gaps(df, focus)
     out = _interaction(gaps, confidence)
-    out["qvalue"] = bh_adjust(out["pvalue"].to_numpy(dtype=float)) if len(out) else out["pvalue"]
-    out["closer_look"] = out["qvalue"] < fdr
+    screened = np.ones(len(out), dtype=bool) if min_n is None else (out["n_focus"] >= min_n).to_numpy()
+    out["qvalue"] = np.nan
+    if screened.any():
+        out.loc[screened, "qvalue"] = bh_adjust(out.loc[screened, "pvalue"].to_numpy(dtype=float))
+    out["closer_look"] = (out["qvalue"] < fdr).to_numpy() & screened
     out = out.rename(columns={"scorer": scorer})
     return out.sort_values("qvalue", kind="stable", na_position="last").reset_index(drop=True)
 

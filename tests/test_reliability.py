@@ -460,6 +460,23 @@ def test_severity_by_subgroup_planted():
     assert len(out) == 8 and (out.n_focus + out.n_other).sum() == 6000
 
 
+def test_severity_by_subgroup_screens_only_scorers_with_min_n_focus_students():
+    """A scorer with fewer focus students than min_n keeps their comparison but is neither in the
+    false-discovery family nor marked; the others' q-values are BH over the screened scorers only."""
+    from equity_audit.stats import bh_adjust
+
+    evidence = _evidence(-0.8, seed=1)
+    every = severity_by_subgroup(evidence, group_column="english_learner", focus="Y")
+    cut = int(every["n_focus"].median()) + 1
+    screened = severity_by_subgroup(evidence, group_column="english_learner", focus="Y", min_n=cut)
+    few = screened["n_focus"] < cut
+    assert few.any() and (~few).any()
+    assert not screened.loc[few, "closer_look"].any() and screened.loc[few, "qvalue"].isna().all()
+    kept = screened[~few]
+    assert kept["qvalue"].to_numpy() == pytest.approx(bh_adjust(kept["pvalue"].to_numpy()))
+    assert screened["pvalue"].sort_values().tolist() == pytest.approx(every["pvalue"].sort_values().tolist())
+
+
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_severity_by_subgroup_null(seed):
     out = severity_by_subgroup(_evidence(0.0, seed=seed), group_column="english_learner", focus="Y")

@@ -87,6 +87,22 @@ def test_forest_draws_only_released_values(table):
     plt.close(fig)
 
 
+def test_a_column_the_joint_audit_withheld_leaves_its_row_drawn_and_described(table):
+    """``audit:n_missing`` withholds a shown row's n_missing only (as the released table does): the
+    chart still draws the row and the alt text may name it; the row withheld by the audit does not."""
+    audited = table.assign(n_missing=[12, 0, 0, 0], status=["audit:n_missing", "small_n", "complementary", ""])
+    fig = plots.forest(audited, group="group", facet="subgroup", percent=True, min_n=MIN_N, xlabel="Share")
+    assert np.isclose(drawn_numbers(fig), 0.263).any(), "the row with a withheld n_missing is drawn"
+    assert texts(fig).count("withheld") + texts(fig).count("withheld (n<10)") == 2
+    plt.close(fig)
+    alt = narrative.forest_alt(audited, "the share", percent=True, reference=0.3, min_n=MIN_N)
+    assert "26%" in alt
+    withheld = audited.assign(status=["audit", "small_n", "complementary", ""])
+    fig = plots.forest(withheld, group="group", facet="subgroup", percent=True, min_n=MIN_N, xlabel="Share")
+    assert not np.isclose(drawn_numbers(fig), 0.263).any()
+    plt.close(fig)
+
+
 def test_a_code_at_the_right_edge_of_its_panel_is_written_inside_it():
     # a bottom-coded share whose bound is the panel's right edge was written over the n column
     # ("≤ 10%" and "n=21" read "≤ 10921")
@@ -225,7 +241,7 @@ def test_show_table_of_a_display_table_hides_withheld_rows_and_coded_intervals(t
     rows = cells_of(shown_html[0])
     assert_nothing_withheld([" | ".join(r) for r in rows])
     coded = next(r for r in rows if r[1] == "Coded")
-    assert coded[3] == "≥ 95%" and coded[4:7] == ["—", "—", "—"]
+    assert coded[3] == "≥ 95%" and coded[4:7] == ["withheld", "withheld", "withheld"]
     small = next(r for r in rows if r[1] == "Small")
     assert small[2] == "fewer than 10" and set(small[3:7]) == {"withheld"}
 
@@ -359,3 +375,102 @@ def test_a_shown_figure_is_saved_as_the_png_the_report_shows(tmp_path, monkeypat
     report.show_figure(fig, alt="A line going down.", caption="A line", save_to=tmp_path / "figures" / "line.png")
     saved = (tmp_path / "figures" / "line.png").read_bytes()
     assert saved.startswith(b"\x89PNG") and base64.b64decode(shown[0]["image/png"]) == saved
+
+
+# --------------------------------------------------------------------------- a share that gives a count back
+
+
+@pytest.fixture
+def few_behind():
+    """Shown groups (n >= min_n) whose share gives back a small count: 28 of 32 have the outcome (4 do
+    not), 9 of 60 have it. Both shares are withheld in the released table; the report must not print them."""
+    return pd.DataFrame({
+        "subgroup": "school", "group": ["Alder", "Birch", "Cedar"], "n": [32, 60, 200],
+        "estimate": [0.875, 0.15, 0.41], "low": [0.719, 0.081, 0.344], "high": [0.955, 0.262, 0.479],
+        "comparator_n": [260, 232, 92], "comparator_estimate": [0.383, 0.487, 0.576],
+        "difference": [0.492, -0.337, -0.166], "statistic": "rate", "suppressed": False,
+        "flagged": [True, True, True], "qvalue": [0.001, 0.002, 0.01],
+    })
+
+
+FEW_BEHIND = ("88%", "87.5%", "15%", "72%", "96%", "8.1%", "26%", "38%", "49%", "+49", "-34", "28", " 9 ")
+
+
+def test_display_table_withholds_a_share_whose_count_or_complement_is_small(few_behind, shown_html):
+    shown = narrative.display_table(few_behind, percent=True, min_n=MIN_N)
+    report.show_table(shown, caption="c", min_n=MIN_N)
+    rows = cells_of(shown_html[0])
+    assert_nothing_withheld([" | ".join(r) for r in rows], FEW_BEHIND)
+    assert [r[3] for r in rows] == ["withheld", "withheld", "41%"]
+    assert [r[2] for r in rows] == ["32", "60", "200"], "the groups' sizes are shown"
+
+
+def test_findings_say_in_words_a_share_the_gate_withholds(few_behind):
+    """The section's list of findings, and the findings table written to tables/, as findings.json says them."""
+    from equity_audit.publish.release import protect
+
+    found = narrative.findings(few_behind, section="unmet need", measure="unmet need", percent=True)
+    text = narrative.findings_markdown(found, min_n=MIN_N)
+    assert_nothing_withheld([text], FEW_BEHIND)
+    assert "all but fewer students than the publishing minimum have it" in text
+    assert "fewer students than the publishing minimum have it" in text and "41%" in text
+    released = protect(found, min_n=MIN_N)
+    assert released["students_affected"].isna().tolist() == [True, True, False], "28 and 9 would give the count back"
+    assert_nothing_withheld(released["statement"].tolist(), FEW_BEHIND)
+
+
+def test_intersection_gap_and_access_displays_withhold_what_the_gate_withholds(few_behind):
+    scan = few_behind.assign(intersection=["a × b", "a × c", "a × d"], columns="a × b", beyond_main_effects=True,
+                             predicted=[0.6, 0.3, 0.4])
+    intersections = narrative.intersection_table(scan, percent=True, min_n=MIN_N)
+    assert intersections["Value"].tolist()[:2] == ["withheld", "withheld"]
+    assert intersections.iloc[:2, 3:].eq("withheld").all().all()
+    gaps = pd.DataFrame({"school": ["Alder", "Birch"], "subgroup": "disability", "group": "Yes",
+                         "focus_n": [32, 60], "focus_estimate": [0.875, 0.15], "others_n": [200, 150],
+                         "others_estimate": [0.4, 0.5], "difference": [0.475, -0.35],
+                         "difference_low": [0.3, -0.45], "difference_high": [0.6, -0.25],
+                         "statistic": "rate", "closer_look": True, "suppressed": False})
+    shown = narrative.gap_scan_display(gaps, unit="school", min_n=MIN_N)
+    assert_nothing_withheld(shown.astype(str).to_numpy().ravel().tolist(), ("88%", "15%", "+48", "-35"))
+    access = few_behind.assign(opportunity="Level-4 work", access_gap=True, ratio=[2.3, 0.31, 0.71])
+    shown = narrative.access_display(access, min_n=MIN_N)
+    assert shown["With access (95% interval)"].tolist()[:2] == ["withheld", "withheld"]
+    assert shown["Ratio"].tolist() == ["withheld", "withheld", "0.71"]
+
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
+def _is_share_of_students(share: float, n: int, interval: str) -> bool:
+    """Whether a printed share's interval is as wide as a share of n students' (Wilson) would be: a
+    mean of each student's share (of their evidence, say) has a narrower one, and no count behind it."""
+    bounds = [float(v) / 100 for v in _PERCENT.findall(interval)]
+    if len(bounds) != 2:
+        return False
+    z = 1.96
+    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return bounds[1] - bounds[0] >= 1.4 * half
+
+
+def test_no_share_in_the_report_gives_back_a_small_count(demo_run):
+    """A share of students printed beside its group's size gives the count behind it (share times n)
+    and the count without it: in the bundled report neither is from 1 to min_n - 1, as in the
+    released tables (a mean of per-student shares, with its narrower interval, gives no count)."""
+    soup = BeautifulSoup((demo_run / "report.html").read_text(), "html.parser")
+    checked = 0
+    for html_table in soup.select("table.audit-table"):
+        header = [th.get_text(strip=True) for th in html_table.select("thead th")]
+        if not {"Students", "Value", "95% interval"} <= set(header):
+            continue
+        for tr in html_table.select("tbody tr"):
+            row = dict(zip(header, (td.get_text(strip=True) for td in tr.find_all("td"))))
+            match = re.match(r"^(\d+(?:\.\d+)?)%$", row["Value"])
+            if not row["Students"].isdigit() or not match:
+                continue
+            n, share = int(row["Students"]), float(match.group(1)) / 100
+            if not _is_share_of_students(share, n, row["95% interval"]):
+                continue
+            checked += 1
+            for part in (share * n, n - share * n):
+                assert not 0.5 <= part < MIN_N - 0.6, f"{row} gives back a count of about {part:.1f}"
+    assert checked > 50

@@ -122,14 +122,23 @@ def display_name(key) -> str:
 def display_value(subgroup, value) -> str:
     """A group's value as a reader sees it: coded yes/no values as "Yes"/"No", anything else as given.
 
-    The values of a district's own groups come from its data and stay as they are.
+    The values of a district's own groups come from its data and stay as they are, but for
+    the one-letter sex codes many systems export ("M students" reads as a typo).
 
     >>> display_value("low_income", "Y"), display_value("group_newcomer", "True"), display_value("gender", "N")
     ('Yes', 'Yes', 'N')
+    >>> display_value("gender", "F"), display_value("gender", "X")
+    ('Female', 'X')
     """
     text = str(value)
+    if str(subgroup) == "gender":
+        return _SEX_CODES.get(text.strip(), text)
     coded = str(subgroup) in SUBGROUP_FLAGS or str(subgroup).startswith(GROUP_PREFIX)
     return _CODED.get(text.strip().lower(), text) if coded else text
+
+
+#: One-letter sex codes as words (Ed-Fi's SexDescriptor values are the words themselves).
+_SEX_CODES = {"F": "Female", "M": "Male"}
 
 _KIND_WORDS = {
     "id": "identifier (text)",

@@ -11,6 +11,8 @@ Examples
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -165,7 +167,8 @@ def _released(table: pd.DataFrame, min_n: int | None) -> tuple[pd.DataFrame, pd.
     data = table.reset_index(drop=True)
     released = protect(data, min_n=Config().min_n if min_n is None else min_n)
     status = (released[STATUS_COLUMN] if STATUS_COLUMN in released else pd.Series("", index=data.index))
-    withheld = status.astype(str).str.contains("small_n|complementary|audit", regex=True)
+    # a whole word: "audit:n_missing" withholds one column and leaves the row shown
+    withheld = status.astype(str).str.contains(r"(?:^|;)(?:small_n|complementary|audit)(?:;|$)", regex=True)
     if "suppressed" in released:
         withheld |= released["suppressed"].astype("boolean").fillna(True).astype(bool)
     labels = [c for c in data.columns if c not in released or not pd.api.types.is_numeric_dtype(data[c])
@@ -218,19 +221,24 @@ def forest_alt(table: pd.DataFrame, measure: str, *, percent: bool, reference: f
 
 
 def heatmap_alt(table: pd.DataFrame, rows: str, columns: str, measure: str, *, percent: bool,
-                min_n: int | None = None) -> str:
-    """Alt text for an intersection heat map: the most and least favourable cells (released values only)."""
+                min_n: int | None = None, cell_words: Callable | None = None, by: str | None = None) -> str:
+    """Alt text for an intersection heat map: the most and least favourable cells (released values only).
+
+    ``cell_words`` names a cell from its row (default: "Race/ethnicity Asian with Low income Yes"),
+    ``by`` what the rows and columns are (default: the two columns' names in words).
+    """
     original = table.reset_index(drop=True)
     released, withheld = _released(original, min_n)
     shown = released[~withheld & released["estimate"].notna().to_numpy()]
-    cell = lambda row: f"{label(rows)} {row[rows]} with {label(columns)} {row[columns]}"  # noqa: E731
+    cell = cell_words or (lambda row: f"{label(rows)} {row[rows]} with {label(columns)} {row[columns]}")
+    by = by or f"{label(rows)} and {label(columns)}"
     coded = _coded_sentence(released, original, withheld, cell)
     if shown.empty:
-        return " ".join(filter(None, [f"Heat map of {measure} by {label(rows)} and {label(columns)}; "
+        return " ".join(filter(None, [f"Heat map of {measure} by {by}; "
                                       "every cell is too small to show" + (" exactly." if coded else "."), coded]))
     top, bottom = shown.loc[shown["estimate"].idxmax()], shown.loc[shown["estimate"].idxmin()]
     hidden = int((withheld & (pd.to_numeric(original["n"], errors="coerce") > 0).to_numpy()).sum())
-    return (f"Heat map of {measure} by {label(rows)} and {label(columns)}. Highest: {cell(top)}, "
+    return (f"Heat map of {measure} by {by}. Highest: {cell(top)}, "
             f"{fmt_value(top['estimate'], percent=percent)} (n={int(top['n'])}); lowest: {cell(bottom)}, "
             f"{fmt_value(bottom['estimate'], percent=percent)} (n={int(bottom['n'])}). "
             + (f"{coded} " if coded else "")
@@ -350,6 +358,34 @@ def display_table(table: pd.DataFrame, *, percent: bool, min_n: int = 10) -> pd.
     })
     shown.loc[share_hidden.to_numpy(), ["Value", "95% interval", "Others", "Difference"]] = "withheld"
     shown.loc[share_hidden.to_numpy(), "Closer look"] = ""
+    return _withhold_gated(shown, table, min_n, {"Value": ["estimate"], "95% interval": ["low", "high"],
+                                                 "Others": ["comparator_estimate"], "Difference": ["difference"]},
+                           code_in="Value")
+
+
+def _withhold_gated(shown: pd.DataFrame, table: pd.DataFrame, min_n: int | None, cells: dict[str, list[str]], *,
+                    code_in: str | None = None) -> pd.DataFrame:
+    """``shown`` (one row per row of ``table``, in order) with "withheld" where the release gate withholds.
+
+    Each column of ``shown`` in ``cells`` prints the ``table`` columns listed: where
+    :func:`~equity_audit.publish.release.protect` withholds any of them in a row (a share
+    whose count, or whose complement, is under ``min_n``; a coded share's interval; a
+    comparison that would give either back), the cell says "withheld", as the released
+    table does. ``code_in`` is the column that shows a coded share as its code ("≥ 95%").
+    """
+    from equity_audit.config import Config
+
+    gated = protect(table.reset_index(drop=True), min_n=Config().min_n if min_n is None else min_n)
+    status = gated.get(STATUS_COLUMN, pd.Series("", index=gated.index)).astype(str)
+    coded = status.str.contains("top_coded|bottom_coded").to_numpy()
+    for column, sources in ((c, s) for c, s in cells.items() if c in shown):
+        gone = np.zeros(len(table), dtype=bool)
+        for source in (c for c in sources if c in table):
+            before = pd.to_numeric(table[source], errors="coerce").notna().to_numpy()
+            gone |= before & pd.to_numeric(gated[source], errors="coerce").isna().to_numpy()
+        if column == code_in:
+            gone &= ~coded
+        shown.loc[gone, column] = "withheld"
     return shown
 
 
@@ -428,8 +464,11 @@ def withheld_flags(scan: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else flagged_but_withheld(scan)
 
 
-def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> pd.DataFrame:
-    """The flagged intersections (at most ``top``) in words, with the main-effects prediction."""
+def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10, min_n: int | None = None) -> pd.DataFrame:
+    """The flagged intersections (at most ``top``) in words, with the main-effects prediction.
+
+    What the release gate withholds (``min_n``, default the setting) says "withheld".
+    """
     flagged = scan[scan["beyond_main_effects"]].head(top)
     value = lambda v: fmt_value(v, percent=percent)  # noqa: E731
     shown = pd.DataFrame({
@@ -446,7 +485,10 @@ def intersection_table(scan: pd.DataFrame, *, percent: bool, top: int = 10) -> p
     shown.loc[audited.ne("").to_numpy(), columns] = "withheld"
     if audited.eq("audit").any():
         shown["Students"] = shown["Students"].astype(object).mask(audited.eq("audit").to_numpy(), "withheld")
-    return shown
+    return _withhold_gated(shown, flagged, min_n, {"Value": ["estimate"], "95% interval": ["low", "high"],
+                                                   "Expected from its groups": ["predicted"],
+                                                   "All other students": ["comparator_estimate"]},
+                           code_in="Value" if percent else None)
 
 
 def _intersection_words(row) -> str:
@@ -489,22 +531,38 @@ def findings_table(tables: list[tuple[pd.DataFrame, str, bool]], *, section: str
     return pd.concat(parts, ignore_index=True)
 
 
-def findings_markdown(findings_: pd.DataFrame) -> str:
+def findings_markdown(findings_: pd.DataFrame, *, min_n: int | None = None) -> str:
     """The findings as a bulleted list, or a sentence saying there are none.
 
-    Each statement is shown as written: a school name or label holding markup,
-    a link or Markdown syntax is escaped, never rendered.
+    Each statement is shown as the released tables show it: through the release
+    gate (:func:`~equity_audit.publish.release.protect`, the run's ``min_n``, default
+    the setting), so a share the gate withholds or codes is said in words, as in
+    ``findings.json``, and a school name or label holding markup, a link or
+    Markdown syntax is escaped, never rendered.
 
     Examples
     --------
     >>> print(findings_markdown(pd.DataFrame({"statement": ["<b>Quillfeather</b>: 40%"]})))
     - &lt;b&gt;Quillfeather&lt;/b&gt;\\: 40%
+
+    A share whose count is under ``min_n`` (3 of 30 students) is not printed:
+
+    >>> row = {"group": "East", "n": 30, "estimate": 0.1, "comparator_estimate": 0.4, "difference": -0.3,
+    ...        "statement": "East: the share is 10% (n=30) against 40%: they fare better."}
+    >>> print(findings_markdown(pd.DataFrame([row]), min_n=10))
+    - East\\: the share is not shown \\(fewer students than the publishing minimum have it\\) \\(n=30\\) against —\\: they fare better\\.
     """
     if findings_.empty:
         return ("Nothing in this section differs between groups beyond what chance would explain. "
                 "That is not proof of equity: small groups, missing data and what was not measured "
                 "still deserve the team's attention.")
-    return "\n".join(f"- {inert_markdown(statement)}" for statement in findings_["statement"])
+    from equity_audit.config import Config
+    from equity_audit.publish.findings import _say_coded  # findings builds on this module
+
+    released = protect(findings_.reset_index(drop=True), min_n=Config().min_n if min_n is None else min_n)
+    statements = [_say_coded(str(row["statement"]), row, pd.to_numeric(row.get("n"), errors="coerce"))
+                  for _, row in released.iterrows()]
+    return "\n".join(f"- {inert_markdown(statement)}" for statement in statements)
 
 
 def idea_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
@@ -639,14 +697,17 @@ def gap_scan_display(scan: pd.DataFrame, *, unit: str, min_n: int = 10, only_fla
     })
     if "elsewhere_difference" in rows:
         table["Same group's gap elsewhere"] = [f"{d * 100:+.0f} pts" for d in rows["elsewhere_difference"]]
-    return table
+    return _withhold_gated(table, rows, min_n, {"Rate in group": ["focus_estimate"], "Other students": ["others_estimate"],
+                                                "Gap (95% interval)": ["difference", "difference_low", "difference_high"],
+                                                "Same group's gap elsewhere": ["elsewhere_difference"]})
 
 
-def access_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Access gaps (four-fifths rule and beyond chance) as people read them."""
+def access_display(table: pd.DataFrame, *, min_n: int | None = None) -> pd.DataFrame:
+    """Access gaps (four-fifths rule and beyond chance) as people read them; what the release gate
+    withholds (``min_n``, default the setting) says "withheld"."""
     gaps = table[table["access_gap"]]
     pct = lambda v: fmt_value(v, percent=True)  # noqa: E731
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "Opportunity": gaps["opportunity"],
         "Group": [_group_name(r) for _, r in gaps.iterrows()],
         "Students": gaps["n"].astype(int),
@@ -658,6 +719,9 @@ def access_display(table: pd.DataFrame) -> pd.DataFrame:
                                      zip(gaps.get("ratio_adjusted", gaps["ratio"]),
                                          gaps.get("adjusted_for", pd.Series("", index=gaps.index)))],
     })
+    return _withhold_gated(shown, gaps, min_n, {"With access (95% interval)": ["estimate", "low", "high"],
+                                                "Other students": ["comparator_estimate"], "Ratio": ["ratio"],
+                                                "Ratio at equal readiness": ["ratio_adjusted"]})
 
 
 def _adjusted(adjusted_for) -> bool:
@@ -691,7 +755,8 @@ def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
 def access_heatmap_alt(access: pd.DataFrame) -> str:
     """Alt text for the access heat map."""
     table = access_heatmap_table(access).assign(group_name=lambda t: t["group_name"].astype(str))
-    return heatmap_alt(table, "group_name", "opportunity", "access", percent=True)
+    return heatmap_alt(table, "group_name", "opportunity", "access", percent=True, by="group and opportunity",
+                       cell_words=lambda row: f"{row['group_name']}, {row['opportunity']}")
 
 
 def severity_table(severity: pd.DataFrame) -> pd.DataFrame:
@@ -710,13 +775,18 @@ def severity_table(severity: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def severity_alt(table: pd.DataFrame) -> str:
-    """Alt text for the scorer severity chart."""
+def severity_alt(table: pd.DataFrame, *, threshold: float = 0.5) -> str:
+    """Alt text for the scorer severity chart.
+
+    ``threshold`` is the one :func:`equity_audit.reliability.scorer_severity` marked scorers with:
+    a scorer nearer the others than that is not called harsh or lenient, even beyond chance.
+    """
     flagged = table[table["flagged"]]
     text = (f"Dot chart of how far each of {len(table)} scorers' scores sit from the other scorers' "
             f"scores of the same work, with 95% intervals. ")
     if flagged.empty:
-        return text + "No scorer is consistently harsher or more lenient than the others."
+        return text + (f"No scorer's scores sit {threshold:g} points or more from the others' on average "
+                       "beyond chance.")
     parts = [f"{row.group} by {row.estimate:+.2f} points on average" for row in flagged.itertuples()]
     return text + "Consistently harsher or more lenient: " + "; ".join(parts) + "."
 
@@ -747,11 +817,13 @@ def climate_display(table: pd.DataFrame, *, min_n: int = 10) -> pd.DataFrame:
 
 def scorer_count_sentence(gaps: pd.DataFrame, *, group_words: str) -> str:
     """How many scorers score one group differently, without naming any."""
-    tested = gaps["pvalue"].notna()
+    # a scorer with too few of the group's students has a comparison but no q-value: not screened
+    tested = gaps["qvalue" if "qvalue" in gaps else "pvalue"].notna()
     # these scorers score everyday evidence, a different set from the calibration sessions: say so, or the
     # two counts of scorers read as a contradiction
     return (f"{int(tested.sum())} of the {len(gaps)} scorers of everyday student evidence (not only those in "
-            f"calibration sessions) were compared on how they score {group_words} against how other "
+            f"calibration sessions; those who scored enough of the group's students to judge) were compared on "
+            f"how they score {group_words} against how other "
             f"scorers score the same students (a real difference between groups is the same for every scorer, "
             f"so it does not count); {int(gaps['closer_look'].sum())} warrant a closer look after "
             f"controlling false discoveries. Their names are only in the run's confidential folder.")

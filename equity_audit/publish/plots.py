@@ -214,9 +214,14 @@ def _words(status: str) -> set[str]:
     return {word.split(":")[0] for word in str(status).split(";") if word}
 
 
+def _row_words(status: str) -> set[str]:
+    """The status codes of one row that withhold it whole: ``audit:n_missing`` withholds a column only."""
+    return {word for word in str(status).split(";") if word in _ROW_WITHHELD}
+
+
 def _row_withheld(status: pd.Series) -> pd.Series:
     """Rows the gate withholds whole (small group, protecting one, or the joint audit)."""
-    return status.map(lambda s: bool(_words(s) & set(_ROW_WITHHELD))).astype(bool)
+    return status.map(lambda s: bool(_row_words(s))).astype(bool)
 
 
 def _codes(original: pd.DataFrame, released: pd.DataFrame, value: str) -> pd.Series:
@@ -375,8 +380,7 @@ def _n_label(n: float, min_n: int) -> str:
 
 def _small(n: float, min_n: int, status: str = "") -> bool:
     """Whether a withheld row is a small group; its status says so, else its n."""
-    words = _words(status)
-    if words & set(_ROW_WITHHELD):
+    if words := _row_words(status):
         return "small_n" in words
     return not np.isfinite(n) or n < min_n
 

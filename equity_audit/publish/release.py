@@ -351,6 +351,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             protecting |= flagged & (n >= min_n)
     small |= pd.Series(["small_n" in row for row in words], index=out.index, dtype=bool)
     withheld = small | protecting
+    _statements_without_values(out, withheld)
     status = _add_status(status, small, "small_n")
     status = _add_status(status, protecting & ~small, "complementary")
     if "suppressed" in out:
@@ -387,11 +388,14 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             coded["top_coded"] |= usable & shown.str.startswith("≥")
             coded["bottom_coded"] |= usable & shown.str.startswith("≤")
     # the numerator is the share times n, so a coded share hides its event counts too
+    # a finding's students_affected is the share times n (or n less it): it goes with the share
     hide = [c for c in numeric if c == rate_column or c.endswith(("_estimate", "_rate", "events"))
-            or c in ("successes", "rate") or (_COMPARISON.match(c) and not is_count_column(c)) or _GAP.match(c)]
+            or c in ("successes", "rate", "students_affected") or (_COMPARISON.match(c) and not is_count_column(c))
+            or _GAP.match(c)]
     for word, mask in coded.items():
         mask = mask & ~withheld
         status = _add_status(status, mask, word)
+        _statements_without_values(out, mask)
         for c in hide:
             numeric[c] = _masked(numeric[c], mask)
 
@@ -412,9 +416,7 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
             status = _add_status(status, mask, word)
             for c in _hidden_with(share, events, own, numeric, hide):
                 numeric[c] = _masked(numeric[c], mask)
-            for c in _STATEMENTS:  # a finding's sentence prints the share it is about
-                if c in out and mask.any():
-                    out[c] = _without_values(out[c], mask)
+            _statements_without_values(out, mask)
 
     # a share withheld by the joint audit so that a small count behind another cannot be subtracted out
     shared = pd.Series(["complementary_share" in row.split(";") for row in status.tolist()], index=out.index, dtype=bool) & ~withheld
@@ -489,7 +491,9 @@ def _count_rows(table: pd.DataFrame) -> pd.Series:
 
 
 _STATEMENTS = ("statement", "sentence")
-_PRINTED_NUMBER = re.compile(r"[+\-−]?\d+(?:[.,]\d+)*(?:\s*%(?!\s*interval)|\s+points?\b)")
+# a share or a difference: a percentage, "12 points", or a signed number ("95% interval +20 to +50")
+_PRINTED_NUMBER = re.compile(r"[+\-−]?\d+(?:[.,]\d+)*(?:\s*%(?!\s*interval)|\s+points?\b)"
+                             r"|(?<![\w\-−+])[+\-−]\d+(?:[.,]\d+)*")
 
 
 def _without_values(text: pd.Series, mask: pd.Series) -> pd.Series:
@@ -501,6 +505,13 @@ def _without_values(text: pd.Series, mask: pd.Series) -> pd.Series:
     'A: the share is — (n=20; 95% interval — to —) against — for others: —.'
     """
     return text.mask(mask, text.astype("string").str.replace(_PRINTED_NUMBER, "—", regex=True))
+
+
+def _statements_without_values(table: pd.DataFrame, mask: pd.Series) -> None:
+    """In place: a finding's sentence prints the share it is about; the masked rows' sentences lose their values."""
+    for c in _STATEMENTS:
+        if c in table and mask.any():
+            table[c] = _without_values(table[c], mask)
 
 
 def _between(count: pd.Series, min_n: int) -> pd.Series:

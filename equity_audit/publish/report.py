@@ -165,7 +165,8 @@ def released_view(table: pd.DataFrame, *, min_n: int | None = None) -> pd.DataFr
     for column in labels:  # a label that looks like a number ("2025") stays as written
         shown[column] = original[column].astype(object)
     words = status.map(lambda s: {w.split(":")[0] for w in s.split(";") if w})
-    withheld = words.map(lambda w: bool(w & set(_ROW_WITHHELD))).astype(bool)
+    # whole words: "audit:n_missing" withholds that column only and leaves the row shown
+    withheld = status.map(lambda s: bool(set(s.split(";")) & set(_ROW_WITHHELD))).astype(bool)
     codes = _shown_codes(original, released, words)
     coded = (codes != "") & ~withheld
     values = [c for c in shown.columns if c not in labels and c != n_name and c != STATUS_COLUMN]
