@@ -82,6 +82,7 @@ def test_forest_draws_only_released_values(table):
     shown = texts(fig)
     assert_nothing_withheld(shown)
     assert "withheld (n<10)" in shown and "withheld" in shown and "≥ 95%" in shown
+    assert "withheld to protect fewer than 10 students" in shown, "the legend: not only small groups are withheld"
     assert_not_drawn(fig, [0.471, 0.572, 0.243, 0.714, 0.425, 0.706, 0.813])
     assert np.isclose(drawn_numbers(fig), 0.263).any(), "the shown group is drawn"
     plt.close(fig)

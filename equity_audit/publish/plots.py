@@ -500,8 +500,10 @@ def _finish(fig, axes, xlabel: str, title: str, handles: list) -> None:
 
 
 def _withheld_patch(min_n: int) -> Patch:
+    # a row is withheld for a small group, to protect another, or for a small count behind its share (28 of
+    # 32 students, 4 without): "fewer than 10 students" alone would misread a withheld group of 32
     return Patch(facecolor=_WITHHELD_FACE, edgecolor=_WITHHELD_EDGE, hatch=_HATCH,
-                 label=f"fewer than {min_n} students: withheld")
+                 label=f"withheld to protect fewer than {min_n} students")
 
 
 def _text_colour(rgba) -> str:
