@@ -54,6 +54,19 @@ def test_at_most_seven_findings_and_two_per_table():
     assert sum(f["source"] == "same" for f in top) == summary.PER_SOURCE == 2
 
 
+def test_at_most_three_findings_from_one_question_while_another_has_findings():
+    """Gaps that span whole groups (the share of evidence at DOK 3-4) count every student as affected;
+    they leave room for the other questions' findings, and fill it only when there are none."""
+    asked = [dict(finding(f"bias{i}", affected=900 - i, source=f"s{i}", groups=(f"g{i}",)), question=3)
+             for i in range(5)]
+    others = [dict(finding("access", affected=100, source="a", groups=("a",)), question=2),
+              dict(finding("need", affected=50, source="u", groups=("u",)), question=1)]
+    top = [f["id"] for f in summary.top_findings(asked + others, limit=5)]
+    assert top == ["bias0", "bias1", "bias2", "access", "need"]
+    assert [f["id"] for f in summary.top_findings(asked, limit=5)] == [f"bias{i}" for i in range(5)]
+    assert [f["id"] for f in summary.top_findings(asked + others, limit=7)][5:] == ["bias3", "bias4"]
+
+
 def test_at_most_two_findings_about_one_group():
     findings = [finding(f"same{i}", affected=100 - i, source=f"s{i}", measure=f"m{i}", label=f"measure {i}")
                 for i in range(4)]

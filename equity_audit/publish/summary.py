@@ -11,7 +11,10 @@ published ``ledger`` and ``analyses_available`` tables. It holds:
   from one table and two are about one group or school, and the first of each
   kind of comparison (a group against the rest of the district, an intersection
   against what its main effects predict, a school, a group within a school) has
-  a place even when it concerns fewer students;
+  a place even when it concerns fewer students; and while another of the audit's
+  questions has findings to give, at most three come from one question (a
+  question whose gaps all span the whole group, like the share of evidence at
+  DOK 3-4, counts every student of the group as affected and would fill the page);
 - the strengths (findings where a group fares better);
 - the data that was and was not provided, and the analyses that could not run;
 - one chart: the students affected by each summary finding.
@@ -43,7 +46,7 @@ from equity_audit.publish import narrative
 from equity_audit.publish.findings import MEASURES, read_findings
 from equity_audit.publish.plots import LITERAL_TEXT
 
-__all__ = ["MAX_FINDINGS", "MAX_STRENGTHS", "PER_SOURCE", "PER_SUBJECT", "ranked", "top_findings", "sentence",
+__all__ = ["MAX_FINDINGS", "MAX_STRENGTHS", "PER_SOURCE", "PER_SUBJECT", "PER_QUESTION", "ranked", "top_findings", "sentence",
            "data_provided", "summary_chart", "summary_html"]
 
 #: At most this many findings (and strengths) in the summary; it has to fit on two pages.
@@ -54,6 +57,9 @@ PER_SOURCE = 2
 #: At most this many findings about one group, intersection or school: a summary that says four things
 #: about the largest group has no room left for the rest of the district.
 PER_SUBJECT = 2
+#: At most this many findings from one of the audit's questions (unmet need, patterns, what prevents
+#: equality) while another question has findings left: the summary speaks to each question asked.
+PER_QUESTION = 3
 
 
 def ranked(findings: list[dict], direction: str) -> pd.DataFrame:
@@ -98,8 +104,17 @@ def top_findings(findings: list[dict], direction: str = "worse", limit: int = MA
     table = table[~_key(table, ["unit_name", "subgroups", "groups", "measure_label"]).duplicated()]
     subject = _key(table, ["unit_name", "subgroups", "groups"])
     table = table[subject.groupby(subject).cumcount() < PER_SUBJECT].reset_index(drop=True)
+    table = _questions_in_turn(table)
     table = table[_each_kind_then_rank(table, limit)]
     return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _questions_in_turn(table: pd.DataFrame) -> pd.DataFrame:
+    """The ranked rows with each question's rows past :data:`PER_QUESTION` moved after all the others (in rank order)."""
+    question = table.reindex(columns=["question"])["question"].fillna(
+        table.reindex(columns=["section"])["section"]).astype(str)
+    over = (question.groupby(question).cumcount() >= PER_QUESTION).to_numpy()
+    return pd.concat([table[~over], table[over]]).reset_index(drop=True)
 
 
 def _each_kind_then_rank(table: pd.DataFrame, limit: int) -> pd.Series:
