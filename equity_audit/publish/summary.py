@@ -263,7 +263,8 @@ def summary_html(run_dir: str | Path) -> str:
         parts += [f"<h2 id=\"Summary-findings\">The {len(top)} most important findings</h2>",
                   "<p>Where a group of students fares worse than others and needs more support, ranked by the "
                   "students affected, then how certain and how large the difference is. So that they cover the "
-                  "district, at most two are about one group or school, and the first found of each kind (a gap "
+                  "district, at most two are about one group or school, at most three answer one of the audit's "
+                  "questions while another has findings, and the first found of each kind (a gap "
                   "across the district, an intersection of groups, a school, a group within a school) has a place "
                   "even when it concerns fewer students. Each is a question for the team, not a verdict; the "
                   "priorities that follow list every finding.</p>", _list(
