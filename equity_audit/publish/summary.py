@@ -111,7 +111,7 @@ def top_findings(findings: list[dict], direction: str = "worse", limit: int = MA
 
 def _questions_in_turn(table: pd.DataFrame) -> pd.DataFrame:
     """The ranked rows with each question's rows past :data:`PER_QUESTION` moved after all the others (in rank order)."""
-    question = table.reindex(columns=["question"])["question"].fillna(
+    question = table.reindex(columns=["question"])["question"].astype(object).fillna(
         table.reindex(columns=["section"])["section"]).astype(str)
     over = (question.groupby(question).cumcount() >= PER_QUESTION).to_numpy()
     return pd.concat([table[~over], table[over]]).reset_index(drop=True)
