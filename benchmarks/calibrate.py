@@ -134,6 +134,11 @@ class Audit:
         return grading.student_grading(self.graded, self.subgroups)
 
     @cached_property
+    def residual_table(self):
+        from equity_audit.disaggregate import disaggregate_each
+        return disaggregate_each(self.per_student, "residual", self.subgroups, **self.compare)
+
+    @cached_property
     def rich_latest(self):
         from equity_audit.questions import grading
         rich = grading.who_gets_rich_evidence(self.district)
@@ -212,6 +217,22 @@ def _each(metric: str, data: str = "summary", **options):
         from equity_audit.disaggregate import disaggregate_each
         return _flags(_flagged(disaggregate_each(getattr(a, data), metric, a.subgroups, **options, **a.compare)),
                       "district")
+    return run
+
+
+def _discordance(metric: str, rises_with_grades: bool):
+    """A discordance rate within evidence bands, its flags kept where the grade residual agrees (notebook 03).
+
+    The residual's flags here are its own table's, before the audit-wide control, so the gate is
+    a little more lenient than in a run: the false flags counted are, if anything, too many.
+    """
+    def run(a: Audit):
+        from equity_audit.disaggregate import disaggregate_each
+        from equity_audit.questions import grading
+        table = disaggregate_each(a.per_student, metric, a.subgroups, statistic="rate", strata="evidence_band",
+                                  **a.compare)
+        table = grading.confirmed_by_residuals(table, a.residual_table, rises_with_grades=rises_with_grades)
+        return _flags(_flagged(table), "district")
     return run
 
 
@@ -370,10 +391,8 @@ ANALYSES = {
     "below_pace_by_plc": Analysis("pace", _credited("plc_id", "plc")),
     "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
     "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
-    "high_grade_low_evidence_by_subgroup": Analysis(
-        "grading", _each("high_grade_low_evidence", "per_student", statistic="rate", strata="evidence_band")),
-    "low_grade_high_evidence_by_subgroup": Analysis(
-        "grading", _each("low_grade_high_evidence", "per_student", statistic="rate", strata="evidence_band")),
+    "high_grade_low_evidence_by_subgroup": Analysis("grading", _discordance("high_grade_low_evidence", True)),
+    "low_grade_high_evidence_by_subgroup": Analysis("grading", _discordance("low_grade_high_evidence", False)),
     "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
     "scorer_severity": Analysis("scoring", _severity, "harsh_rater"),
     "scorer_severity_by_subgroup": Analysis("scoring", _severity_by_group),

@@ -103,14 +103,16 @@ def mh_rate_comparison(x1, n1, x0, n0, confidence: float = 0.95) -> dict:
     se = np.sqrt(np.clip(variance, 0, None))
     log_se = np.sqrt(np.clip(log_var, 0, None))
     fine = ok & (r > 0) & (s > 0)
+    with np.errstate(invalid="ignore", over="ignore"):  # rows with r or s of 0 are masked: no interval
+        ratio_low, ratio_high = ratio * np.exp(-z * log_se), ratio * np.exp(z * log_se)
     return {
         "difference": np.where(ok, difference, np.nan),
         "variance": np.where(ok, variance, np.nan),
         "difference_low": np.where(ok, difference - z * se, np.nan),
         "difference_high": np.where(ok, difference + z * se, np.nan),
         "ratio": np.where(ok, ratio, np.nan),
-        "ratio_low": np.where(fine, ratio * np.exp(-z * log_se), np.nan),
-        "ratio_high": np.where(fine, ratio * np.exp(z * log_se), np.nan),
+        "ratio_low": np.where(fine, ratio_low, np.nan),
+        "ratio_high": np.where(fine, ratio_high, np.nan),
         "pvalue": cmh_pvalue(x1, n1, x0, n0),
         "strata_used": used,
     }

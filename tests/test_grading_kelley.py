@@ -9,15 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from equity_audit.questions.grading import grade_evidence, residuals, teacher_gaps
+from equity_audit.disaggregate import disaggregate_each
+from equity_audit.questions.grading import (confirmed_by_residuals, discordance, grade_evidence, residuals,
+                                            student_grading, teacher_gaps)
 
 TEACHERS, STUDENTS_PER_TEACHER = 20, 80
 
 
-def simulated(seed: int, bias: float = 0.0, score_sd: float = 0.8, on_recorded: bool = False) -> pd.DataFrame:
-    """One grade per student; teacher T00 grades group "f" ``bias`` points lower at equal achievement.
+def simulated(seed: int, bias: float = 0.0, score_sd: float = 0.8, on_recorded: bool = False,
+              everywhere: bool = False, intercept: float = 0.4) -> pd.DataFrame:
+    """One grade per student; teacher T00 (every teacher with ``everywhere``) grades group "f"
+    ``bias`` points lower at equal achievement.
 
-    Grades follow true achievement, or with ``on_recorded`` the term's recorded mean score.
+    Grades follow true achievement, or with ``on_recorded`` the term's recorded mean score;
+    a lower ``intercept`` makes C, D and F grades common.
     """
     rng = np.random.default_rng(seed)
     n = TEACHERS * STUDENTS_PER_TEACHER
@@ -29,8 +34,8 @@ def simulated(seed: int, bias: float = 0.0, score_sd: float = 0.8, on_recorded: 
     other_n = rng.integers(0, 7, n)
     other = np.where(other_n > 0, ability + rng.normal(0, score_sd / np.sqrt(np.maximum(other_n, 1))), np.nan)
     teacher = np.repeat([f"T{t:02d}" for t in range(TEACHERS)], STUDENTS_PER_TEACHER)
-    points = 0.4 + 1.1 * (mean if on_recorded else ability) + rng.normal(0, 0.3, n)
-    points -= bias * ((teacher == "T00") & focus)
+    points = intercept + 1.1 * (mean if on_recorded else ability) + rng.normal(0, 0.3, n)
+    points -= bias * (((teacher == "T00") | everywhere) & focus)
     return pd.DataFrame({
         "student_id": [f"s{i:05d}" for i in range(n)], "teacher_id": teacher, "domain": "math",
         "group": np.where(focus, "f", "o"), "grade_points": points, "evidence_mean": mean,
@@ -110,3 +115,60 @@ def test_grade_evidence_reports_the_spread_of_the_scores():
     assert halves["evidence_mean"].tolist() == [2.5, 4.0]
     assert halves["evidence_other_n"].tolist() == [1, 2]
     assert halves["evidence_other_mean"].tolist() == [4.0, 2.5]
+
+
+# ---------------------------------------------------------------- discordance by subgroup
+def discordant_groups(rows: pd.DataFrame, metric: str, confirmed: bool = True) -> list[str]:
+    """The groups flagged on ``metric`` within evidence bands, as notebook 03 compares them."""
+    rows = rows.assign(evidence_proficient=(rows["evidence_mean"] >= 3.0).astype("boolean"))
+    per_student = student_grading(residuals(discordance(rows)), ["group"])
+    compare = dict(min_n=10, fdr=0.05)
+    table = disaggregate_each(per_student, metric, ["group"], statistic="rate", strata="evidence_band", **compare)
+    if confirmed:
+        residual = disaggregate_each(per_student, "residual", ["group"], **compare)
+        table = confirmed_by_residuals(table, residual, rises_with_grades=metric == "high_grade_low_evidence")
+    return table.loc[table["flagged"], "group"].tolist()
+
+
+#: Each discordance measure, and a grading scale on which it is common enough to compare.
+DISCORDANCE = [("high_grade_low_evidence", 0.4), ("low_grade_high_evidence", -0.6)]
+
+
+@pytest.mark.parametrize("metric, intercept", DISCORDANCE)
+def test_discordance_within_evidence_bands_reads_regression_to_the_mean_as_a_gap_unless_confirmed(metric, intercept):
+    # grades follow true achievement and nobody is graded unfairly; the focus group's true mean is lower
+    raw = sum(bool(discordant_groups(simulated(400 + seed, intercept=intercept), metric, confirmed=False))
+              for seed in range(10))
+    assert raw >= 6  # the comparison within bands of recorded evidence flags fair grading
+    confirmed = sum(bool(discordant_groups(simulated(400 + seed, intercept=intercept), metric))
+                    for seed in range(10))
+    assert confirmed <= 1
+
+
+@pytest.mark.parametrize("metric, intercept", DISCORDANCE)
+def test_grades_that_follow_the_recorded_scores_raise_no_discordance_flag(metric, intercept):
+    flags = [discordant_groups(simulated(500 + seed, intercept=intercept, on_recorded=True), metric, confirmed=False)
+             for seed in range(10)]
+    assert sum(map(bool, flags)) <= 1
+
+
+@pytest.mark.parametrize("metric, intercept", DISCORDANCE)
+def test_a_district_wide_grading_gap_keeps_its_discordance_flag(metric, intercept):
+    hits = [discordant_groups(simulated(600 + seed, bias=0.3, everywhere=True, intercept=intercept), metric)
+            for seed in range(10)]
+    assert sum("f" in found for found in hits) >= 8
+    on_recorded = [discordant_groups(simulated(700 + seed, bias=0.3, everywhere=True, on_recorded=True),
+                                     "high_grade_low_evidence") for seed in range(10)]
+    assert sum("f" in found for found in on_recorded) >= 8
+
+
+def test_a_discordance_flag_needs_a_residual_flag_pointing_the_same_way():
+    table = pd.DataFrame({"subgroup": ["el", "el", "race", "race"], "group": ["Yes", "No", "Black", "White"],
+                          "difference": [0.05, -0.05, 0.04, -0.02], "flagged": [True, True, True, False]})
+    residual = pd.DataFrame({"subgroup": ["el", "el", "race"], "group": ["Yes", "No", "Black"],
+                             "difference": [0.2, -0.2, 0.1], "flagged": [True, True, False]})
+    over = confirmed_by_residuals(table, residual, rises_with_grades=True)
+    assert over["flagged"].tolist() == [True, True, False, False]  # Black: residual not flagged; White: not tested
+    assert over["residual_agrees"].tolist() == [True, True, False, False]
+    under = confirmed_by_residuals(table, residual, rises_with_grades=False)
+    assert under["flagged"].tolist() == [False, False, False, False]  # more A/B and grades above evidence

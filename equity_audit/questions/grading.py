@@ -10,7 +10,8 @@ penalising something other than learning. Following the methods notes
 - :func:`grade_evidence`: one row per student x section x term with the grade
   and the evidence on that section's domain in the same term;
 - :func:`discordance`: "A/B with evidence not yet proficient" and
-  "C/D/F with proficient evidence", as 0/1;
+  "C/D/F with proficient evidence", as 0/1; :func:`confirmed_by_residuals` keeps
+  a group's discordance flag only where the residuals point the same way;
 - :func:`residuals`: ``grade_points ~ evidence_mean + domain`` fitted
   district-wide, corrected for the error in the evidence mean (so regression
   to the mean does not read as a group graded lower); the residual is the
@@ -43,7 +44,7 @@ from equity_audit.pace import school_year_of
 from equity_audit.scans import scan_gaps, scan_gaps_each
 from equity_audit.data.subgroups import subgroup_columns, subgroup_labels
 
-__all__ = ["teacher_patterns", "student_grading", "evidence_bands", "EVIDENCE_BAND_WIDTH",
+__all__ = ["teacher_patterns", "student_grading", "evidence_bands", "confirmed_by_residuals", "EVIDENCE_BAND_WIDTH",
     "LETTER_POINTS",
     "PERCENT_BANDS",
     "HIGH_GRADE",
@@ -841,6 +842,68 @@ def student_grading(table: pd.DataFrame, columns: list[str], *,
     per_student["evidence_band"] = evidence_bands(per_student["evidence_mean"], band_width)
     labels = table[["student_id", *columns]].drop_duplicates("student_id")
     return per_student.merge(labels, on="student_id", how="left")
+
+
+def confirmed_by_residuals(table: pd.DataFrame, residual_table: pd.DataFrame, *,
+                           rises_with_grades: bool) -> pd.DataFrame:
+    """Keep a group's discordance flag only where its grade residual is flagged the same way.
+
+    Students of a group whose true achievement is lower sit, within a band of
+    their *recorded* evidence, lower in true achievement than other students
+    of the band (regression to the mean: a mean of a few scores errs, and
+    errs toward the group's mean). Where teachers grade what a student has
+    truly learned (their own reading of the work, not only the recorded
+    scores), that group then gets fewer A and B grades and more C, D and F
+    grades at "equal evidence", from fair grading alone. On a district
+    generated outside the project (grades that follow true achievement), the
+    discordance comparison within evidence bands flagged 1 to 8 group gaps
+    that were not there; where grades follow the recorded scores it is right.
+    The grade residual (:func:`residuals`) is corrected for the error in the
+    evidence mean either way. So a discordance flag stands only where the
+    residual comparison of the same group is flagged too and points the same
+    way: an intersection-union test, whose false-flag rate is at most the
+    residual test's. A discordance gap that the residuals do not confirm is
+    still shown, unflagged.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A discordance rate by subgroup (``subgroup``, ``group``, ``difference``,
+        ``flagged``), as :func:`equity_audit.disaggregate.disaggregate_each` gives it.
+    residual_table : DataFrame
+        The grade residual by subgroup, with the same layout and its flags.
+    rises_with_grades : bool
+        True for a measure that grows when grades are above the evidence
+        (``high_grade_low_evidence``), False for one that grows when they are
+        below it (``low_grade_high_evidence``).
+
+    Returns
+    -------
+    DataFrame
+        ``table`` with ``residual_agrees`` (the group's residual is flagged with a
+        difference of the sign that matches) and ``flagged`` cleared where it is False.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> low = pd.DataFrame({"subgroup": ["el"] * 2 + ["race"], "group": ["Yes", "No", "Black"],
+    ...                     "difference": [0.05, -0.05, 0.04], "flagged": [True, True, True]})
+    >>> residual = pd.DataFrame({"subgroup": ["el", "el", "race"], "group": ["Yes", "No", "Black"],
+    ...                          "difference": [-0.2, 0.2, 0.1], "flagged": [True, True, True]})
+    >>> confirmed_by_residuals(low, residual, rises_with_grades=False)["flagged"].tolist()
+    [True, True, False]
+    """
+    keys = ["subgroup", "group"]
+    residual = residual_table[[*keys, "difference", "flagged"]].rename(
+        columns={"difference": "_residual_difference", "flagged": "_residual_flagged"})
+    merged = table[keys].astype(str).merge(residual.astype({k: str for k in keys}).drop_duplicates(keys),
+                                           on=keys, how="left")
+    sign = 1.0 if rises_with_grades else -1.0
+    same_way = (np.sign(pd.to_numeric(merged["_residual_difference"], errors="coerce").to_numpy(float)) * sign
+                == np.sign(pd.to_numeric(table["difference"], errors="coerce").to_numpy(float)))
+    agrees = merged["_residual_flagged"].fillna(False).astype(bool).to_numpy() & same_way
+    flagged = table["flagged"].fillna(False).astype(bool).to_numpy()
+    return table.assign(residual_agrees=agrees, flagged=flagged & agrees)
 
 
 def evidence_bands(scores: pd.Series, width: float = EVIDENCE_BAND_WIDTH) -> pd.Series:
