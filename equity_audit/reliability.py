@@ -47,7 +47,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as sps
+from scipy.sparse.csgraph import connected_components
 
 from equity_audit.stats import bh_adjust, mean_interval
 
@@ -628,13 +630,26 @@ def calibration_summary(calibration, *, scale=(1, 4)) -> pd.DataFrame:
 
 
 def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4),
-                    min_qwk=0.70) -> pd.DataFrame:
+                    min_qwk=0.70, fdr=0.05) -> pd.DataFrame:
     """How harsh or lenient each scorer is against the other scorers of the same work.
 
     For every rating, the consensus is the mean score of the *other* scorers of
-    the same work (leave-one-out, so a scorer is not compared with itself);
-    works with a single scorer are skipped. A scorer's deviations
-    ``score − consensus`` get a mean and a Student t interval.
+    the same work (leave-one-out, so a scorer is not compared with itself),
+    each corrected for that scorer's own lean; works with a single scorer are
+    skipped. The leans come from the additive model ``score = work + scorer``
+    fitted by least squares (:func:`_scorer_leans`): where every scorer scores
+    every work the correction cancels and the consensus is the others' plain
+    mean, but where scorers share only some works, a scorer who often scores
+    beside a harsh one would otherwise look lenient by contrast (on simulated
+    districts of 40 scorers with one harsh scorer, 8 false flags in 20
+    districts came mostly from that). A scorer's deviations
+    ``score − consensus`` get a mean, a Student t interval and a t test
+    against 0. Every scorer is tested, so the p-values are Benjamini-Hochberg
+    adjusted across scorers: with some forty scorers, a few with few works and
+    a mild lean would otherwise pass "interval beyond 0, mean past the
+    threshold" by chance alone (on a district generated outside the project, a
+    scorer with a true lean of +0.18 on 13 works read +0.52, interval 0.16 to
+    0.88).
 
     Parameters
     ----------
@@ -649,16 +664,20 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
     min_qwk : float, default 0.70
         ``low_qwk`` marks a scorer whose quadratic-weighted kappa against the
         consensus is below this (Williamson, Xi & Breyer 2012 convention).
+    fdr : float, default 0.05
+        False discovery rate across the scorers tested.
 
     Returns
     -------
     DataFrame
         One row per scorer: ``scorer_id``, ``works``, ``mean_deviation``,
-        ``sd``, ``low``, ``high``, ``harsh`` (interval below 0 and
-        ``mean_deviation ≤ −threshold``), ``lenient`` (interval above 0 and
-        ``mean_deviation ≥ threshold``; a scorer whose deviations are all
-        equal has ``sd == 0`` and a zero-width interval, so a constant offset
-        of at least ``threshold`` is flagged even on few works -- read ``works``), ``qwk`` (quadratic-weighted
+        ``sd`` (of the scorer's deviations), ``low``, ``high`` and ``pvalue``
+        (Student t interval and two-sided test of a mean deviation of 0 with
+        ``works − 1`` degrees of freedom, on the scorer's sd or the sd pooled
+        over all scorers where that is larger, :func:`_spread`; NaN on one
+        work), ``qvalue`` (Benjamini-Hochberg across the scorers tested),
+        ``harsh`` (``qvalue < fdr`` and ``mean_deviation ≤ −threshold``),
+        ``lenient`` (``qvalue < fdr`` and ``mean_deviation ≥ threshold``), ``qwk`` (quadratic-weighted
         :func:`cohen_kappa` of the scorer against the leave-one-out consensus
         rounded half up to a rubric level, ``labels`` = the full scale) and
         ``low_qwk``. Sorted by ``mean_deviation``.
@@ -677,13 +696,12 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
     """
     labels = np.arange(int(scale[0]), int(scale[1]) + 1)
     df = _calibration(calibration, scale)
-    grouped = df.groupby("work_id")["score"]
-    total, count = grouped.transform("sum"), grouped.transform("count")
-    df = df[count >= 2].copy()
-    df["consensus"] = (total - df["score"]) / (count - 1)
+    df = df[df.groupby("work_id")["score"].transform("count") >= 2].reset_index(drop=True)
+    df["consensus"] = _consensus(df)
     df["deviation"] = df["score"] - df["consensus"]
     stats_ = df.groupby("scorer_id", sort=True)["deviation"].agg(["count", "mean", "std"])
-    low, high = mean_interval(stats_["mean"], stats_["std"].fillna(0.0), stats_["count"], confidence)
+    spread = _spread(stats_)
+    low, high = mean_interval(stats_["mean"], spread, stats_["count"], confidence)
     out = pd.DataFrame({
         "scorer_id": stats_.index.to_numpy(dtype=object),
         "works": stats_["count"].to_numpy(dtype=int),
@@ -692,8 +710,13 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
         "low": np.asarray(low, dtype=float),
         "high": np.asarray(high, dtype=float),
     })
-    out["harsh"] = (out["high"] < 0) & (out["mean_deviation"] <= -threshold)
-    out["lenient"] = (out["low"] > 0) & (out["mean_deviation"] >= threshold)
+    out["pvalue"] = _mean_pvalue(out["mean_deviation"].to_numpy(), spread, out["works"].to_numpy())
+    tested = np.isfinite(out["pvalue"].to_numpy())
+    out["qvalue"] = np.nan
+    out.loc[tested, "qvalue"] = bh_adjust(out.loc[tested, "pvalue"].to_numpy())
+    beyond_chance = (out["qvalue"] < fdr).to_numpy()
+    out["harsh"] = beyond_chance & (out["mean_deviation"] <= -threshold).to_numpy()
+    out["lenient"] = beyond_chance & (out["mean_deviation"] >= threshold).to_numpy()
     # per-scorer K×K tables of (own score, rounded consensus), all at once
     k = labels.size
     own = _codes(df["score"].to_numpy(), labels.astype(float))
@@ -705,6 +728,63 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
     out["qwk"] = _kappa_from_tables(tables, _disagreement_weights(k, "quadratic"))
     out["low_qwk"] = out["qwk"] < min_qwk
     return out.sort_values(["mean_deviation", "scorer_id"], kind="stable").reset_index(drop=True)
+
+
+def _consensus(ratings: pd.DataFrame) -> np.ndarray:
+    """Each rating's consensus: the other scorers' mean score of the work, less their leans, plus the mean
+    lean of the scorer's other scorers, so that a deviation from it estimates the scorer's lean against them."""
+    work = pd.factorize(ratings["work_id"])[0]
+    lean, linked = _scorer_leans(ratings)
+    adjusted = ratings["score"].to_numpy(float) - lean
+    total, count = np.bincount(work, adjusted), np.bincount(work)
+    others = (total[work] - adjusted) / (count[work] - 1)
+    # the leans sum to 0 among linked scorers, so the others' mean lean is -lean / (linked - 1)
+    return others - lean / (linked - 1)
+
+
+def _scorer_leans(ratings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per rating, its scorer's lean and the number of scorers linked to the scorer by shared works.
+
+    Least squares of ``score = work effect + scorer lean`` with the work effects profiled out: the
+    scorers' normal equations (a graph Laplacian), solved for the minimum-norm leans, which sum to 0
+    within each set of linked scorers (where the data fix only their differences).
+    """
+    work, works = pd.factorize(ratings["work_id"])
+    scorer, scorers = pd.factorize(ratings["scorer_id"])
+    y = ratings["score"].to_numpy(float)
+    incidence = sparse.csr_matrix((np.ones(len(y)), (work, scorer)), shape=(len(works), len(scorers)))
+    per_work = np.bincount(work, minlength=len(works)).astype(float)
+    shared = (incidence.T @ sparse.diags(1 / per_work) @ incidence).toarray()
+    normal = np.diag(np.bincount(scorer, minlength=len(scorers)).astype(float)) - shared
+    right = np.bincount(scorer, y, len(scorers)) - incidence.T @ (np.bincount(work, y, len(works)) / per_work)
+    lean = np.linalg.lstsq(normal, right, rcond=None)[0]
+    _, component = connected_components(sparse.csr_matrix(shared), directed=False)
+    linked = np.bincount(component)[component]
+    return lean[scorer], linked[scorer].astype(float)
+
+
+def _spread(per_scorer: pd.DataFrame) -> np.ndarray:
+    """Each scorer's sd of deviations, or the sd pooled over every scorer where that is larger.
+
+    The deviations' spread is mostly scoring noise that every scorer shares; a scorer's own sd on a
+    dozen works is a rough reading of it, and the scorers whose sd came out small by chance would
+    otherwise have the smallest p-values of all (on simulated districts most false flags were those).
+    """
+    count, sd = per_scorer["count"].to_numpy(float), per_scorer["std"].fillna(0.0).to_numpy(float)
+    df = np.clip(count - 1, 0, None)
+    pooled = np.sqrt((df * sd**2).sum() / df.sum()) if df.sum() > 0 else 0.0
+    return np.maximum(sd, pooled)
+
+
+def _mean_pvalue(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided one-sample t test of a mean of 0; 0 or 1 for deviations that are all equal; NaN under 2."""
+    mean, sd, n = (np.asarray(a, dtype=float) for a in (mean, sd, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = mean / (sd / np.sqrt(n))
+        p = 2 * sps.t.sf(np.abs(t), n - 1)
+    constant = (sd == 0) & (n >= 2)
+    p = np.where(constant, np.where(mean != 0, 0.0, 1.0), p)
+    return np.where(n >= 2, p, np.nan)
 
 
 def severity_by_subgroup(evidence_with_subgroups, *, scorer="scorer_id", group_column, focus,

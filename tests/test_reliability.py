@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
+from scipy import stats
 from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.inter_rater import to_table
@@ -361,22 +363,36 @@ def test_calibration_checks():
 
 def test_scorer_severity_hand_table():
     out = scorer_severity(_hand_table()).set_index("scorer_id")
-    # c: deviations 2 − 3, 1 − 2, 3 − 4 → −1 each (sd 0: a degenerate interval)
+    # Leans of score = work + scorer by least squares, summing to 0. With p = 1/3 - lean_a and
+    # q = lean_b - 1/3 (lean_c = -2/3 + p - q), the residual sum of squares is
+    # 3[p² + q² + (p - q)²] + (1 - p - q)²/2 (w1-w3 centred, then w4); its zero gradient gives
+    # 13p - 5q = 1 and 13q - 5p = 1: p = q = 1/8, so leans a 5/24, b 11/24, c -16/24.
+    # c: on w1-w3 the others are a and b, so the correction cancels: 2 − 3, 1 − 2, 3 − 4 → −1 each
     assert out.loc["c", "works"] == 3
     assert out.loc["c", "mean_deviation"] == pytest.approx(-1.0)
-    # a: w1 3 − 2.5, w2 2 − 1.5, w3 4 − 3.5, w4 3 − 4 → (0.5·3 − 1)/4
-    assert out.loc["a", "mean_deviation"] == pytest.approx(0.125)
+    # a: w1-w3 3 − 2.5 as before; on w4 only b scored beside a: b's score less b's lean plus the mean
+    # lean of a's others (b, c): 4 − 11/24 + (11/24 − 16/24)/2 = 3.4375, so 3 − 3.4375 = −7/16
+    deviations_a = [0.5, 0.5, 0.5, -7 / 16]
+    assert out.loc["a", "mean_deviation"] == pytest.approx(np.mean(deviations_a))
     assert out.loc["a", "works"] == 4
-    sd = np.std([0.5, 0.5, 0.5, -1], ddof=1)
-    half = 3.182446305284263 * sd / 2  # t(0.975, 3)
-    assert out.loc["a", "low"] == pytest.approx(0.125 - half)
-    # c is always exactly 1 below: sd 0 gives a zero-width interval at −1, which excludes 0
-    assert out.loc["c", "sd"] == 0 and out.loc["c", "high"] == pytest.approx(-1.0)
-    # b: deviations .5, .5, .5, 1 → mean .625, sd .25, interval .625 ± 3.182·.25/2 > 0
-    assert out.loc["b", "mean_deviation"] == pytest.approx(0.625)
-    assert out.loc["b", "low"] == pytest.approx(0.625 - 3.182446305284263 * 0.25 / 2)
-    assert out.index[out.harsh].tolist() == ["c"]
-    assert out.index[out.lenient].tolist() == ["b"]
+    # b on w4: 3 − 5/24 + (5/24 − 16/24)/2 = 2.5625, so 4 − 2.5625 = 1.4375 (against a and the harsh c)
+    deviations_b = [0.5, 0.5, 0.5, 1.4375]
+    assert out.loc["b", "mean_deviation"] == pytest.approx(np.mean(deviations_b))
+    # the spread: each scorer's own sd, or the sd pooled over the scorers (sums of squares over
+    # 11 ratings − 3 scorers) where that is larger, as for c, whose deviations are all −1
+    pooled = np.sqrt((4 * np.var(deviations_a) + 4 * np.var(deviations_b)) / 8)
+    assert out.loc["c", "sd"] == 0 and np.std(deviations_b, ddof=1) > pooled
+    t975 = {2: 4.302652729911275, 3: 3.182446305284263}
+    assert out.loc["c", "high"] == pytest.approx(-1 + t975[2] * pooled / np.sqrt(3))
+    assert out.loc["c", "pvalue"] == pytest.approx(2 * stats.t.sf(1 / (pooled / np.sqrt(3)), 2))
+    spread_a = max(np.std(deviations_a, ddof=1), pooled)
+    assert out.loc["a", "low"] == pytest.approx(np.mean(deviations_a) - t975[3] * spread_a / 2)
+    t_b = np.mean(deviations_b) / (np.std(deviations_b, ddof=1) / 2)
+    assert out.loc["b", "pvalue"] == pytest.approx(2 * stats.t.sf(t_b, 3))
+    # Benjamini-Hochberg over the three: c (p 0.051) and b (0.052) both at q = 3/2 of b's p: on three
+    # works, one point below the others is not yet beyond chance
+    assert out.loc["c", "qvalue"] == pytest.approx(1.5 * out.loc["b", "pvalue"])
+    assert not (out.harsh | out.lenient).any()
     # QWK of c against the rounded consensus of a, b (2.5 → 3 half up, 1.5 → 2, 3.5 → 4)
     assert out.loc["c", "qwk"] == pytest.approx(cohen_kappa([2, 1, 3], [3, 2, 4], weights="quadratic",
                                                             labels=[1, 2, 3, 4]))
@@ -395,6 +411,61 @@ def test_scorer_severity_flags_harsh_and_lenient():
     assert out.index[out.lenient].tolist() == ["l"]
     # threshold is configurable
     assert not scorer_severity(cal, threshold=2.0)[["harsh", "lenient"]].to_numpy().any()
+
+
+def _many_scorers(seed: int, harsh: float = -0.8, scorers: int = 40, works: int = 160, per_work: int = 4):
+    """Works scored by ``per_work`` of ``scorers`` scorers; scorer s00 (lean ``harsh``) scores a quarter of
+    them, the others lean by N(0, 0.15). Returns the calibration table and the true leans."""
+    rng = np.random.default_rng(seed)
+    lean = rng.normal(0, 0.15, scorers)
+    lean[0] = harsh
+    others = np.argsort(rng.random((works, scorers - 1)), axis=1)[:, :per_work] + 1
+    with_harsh = np.arange(works) < works // 4
+    picks = np.where(with_harsh[:, None], np.column_stack([np.zeros(works, int), others[:, 1:]]), others)
+    score = np.clip(np.round(rng.uniform(1.5, 3.7, works)[:, None] + lean[picks]
+                             + rng.normal(0, 0.5, picks.shape)), 1, 4)
+    table = pd.DataFrame({"work_id": np.repeat(np.arange(works), per_work).astype(str),
+                          "scorer_id": np.array([f"s{i:02d}" for i in range(scorers)])[picks.ravel()],
+                          "score": score.ravel()})
+    return table, pd.Series(lean, index=[f"s{i:02d}" for i in range(scorers)])
+
+
+def test_scorer_leans_are_the_least_squares_scorer_effects():
+    table, _ = _many_scorers(0)
+    fit = smf.ols("score ~ C(work_id) + C(scorer_id, Sum)", data=table).fit()
+    names = sorted(table["scorer_id"].unique())
+    effects = [fit.params[f"C(scorer_id, Sum)[S.{name}]"] for name in names[:-1]]
+    expected = pd.Series([*effects, -sum(effects)], index=names)
+    lean, linked = reliability._scorer_leans(table)
+    got = pd.Series(lean, index=table["scorer_id"]).groupby(level=0).first()
+    assert np.allclose(got[names], expected[names], atol=1e-9)
+    assert (linked == 40).all()
+
+
+def test_two_sets_of_scorers_that_share_no_work_each_lean_around_their_own_mean():
+    one, _ = _many_scorers(1, scorers=10, works=40)
+    # a second panel that scores a point lower on other works: the data cannot compare the panels
+    two = one.assign(work_id="x" + one["work_id"], scorer_id="t" + one["scorer_id"],
+                     score=(one["score"] - 1).clip(1, 4))
+    lean, linked = reliability._scorer_leans(pd.concat([one, two], ignore_index=True))
+    assert (linked == 10).all()
+    for panel, leans in ((one, lean[: len(one)]), (two, lean[len(one):])):
+        per_scorer = pd.Series(leans, index=panel["scorer_id"]).groupby(level=0).first()
+        alone = reliability._scorer_leans(panel)[0]
+        assert per_scorer.sum() == pytest.approx(0, abs=1e-9)
+        assert np.allclose(leans, alone, atol=1e-9)  # as if each panel were fitted alone
+
+
+def test_scorers_beside_a_harsh_scorer_are_not_called_lenient():
+    beside, found = 0, 0
+    for seed in range(20):
+        table, lean = _many_scorers(seed)
+        out = scorer_severity(table).set_index("scorer_id")
+        found += bool(out.loc["s00", "harsh"])
+        # a flag on a scorer whose true lean is under half the threshold is false
+        beside += int(((out["harsh"] | out["lenient"]) & (lean[out.index].abs() < 0.25)).sum())
+    assert found == 20
+    assert beside <= 2  # the plain leave-one-out consensus, each scorer judged alone: 13
 
 
 @pytest.fixture(scope="module")

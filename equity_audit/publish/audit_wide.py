@@ -38,7 +38,7 @@ __all__ = ["weights", "cut", "compute", "remember", "apply", "FLAGS", "CUT_FILE"
 CUT_FILE = "audit_wide.json"
 #: Each flag column the control clears, with the p-value it rests on.
 FLAGS = {"flagged": "pvalue", "access_gap": "pvalue", "closer_look": "pvalue",
-         "beyond_main_effects": "interaction_pvalue"}
+         "beyond_main_effects": "interaction_pvalue", "harsh": "pvalue", "lenient": "pvalue"}
 #: The suffix of a table of intersections withheld for a smaller cell: weighed with its own table.
 WITHHELD = "_withheld"
 #: The remembered control of this process: {"cut": float, "weights": {table: weight}}.
