@@ -57,7 +57,7 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
                  comparator: str | dict = "rest", min_n: int = 10, confidence: float = 0.95,
                  fdr: float = 0.05, cluster: str | None = None,
                  adjust_for: list[str] | None = None, strata: str | list[str] | None = None,
-                 _keep_protecting: bool = False) -> pd.DataFrame:
+                 _keep_protecting: bool = False, _shared_model=None) -> pd.DataFrame:
     """Break ``metric`` down by the crossed cells of the ``by`` columns.
 
     Parameters
@@ -185,11 +185,14 @@ def disaggregate(data: pd.DataFrame, metric: str, *, by: list[str] | str, statis
                                  design)
     table = _adjust_and_flag(table, min_n, fdr)
     if len(by) >= 2 and statistic != "median":
-        extra = [c for c in (adjust_for or []) if c not in by]
-        fine_groups = {**groups, **_grouping_frame(data, extra)}
         table = _shrink_toward_main_effects(table, cells, by, statistic)
-        table = _joint_interactions(table, cells, fine_groups, values, by, [*by, *extra], statistic,
-                                    confidence, data[cluster] if cluster is not None else None)
+        if _shared_model is not None:  # scan_intersections: one model of every column for all its tables
+            table = _interactions_from_model(table, by, _shared_model, statistic, confidence)
+        else:
+            extra = [c for c in (adjust_for or []) if c not in by]
+            fine_groups = {**groups, **_grouping_frame(data, extra)}
+            table = _joint_interactions(table, cells, fine_groups, values, by, [*by, *extra], statistic,
+                                        confidence, data[cluster] if cluster is not None else None)
     # _keep_protecting: the numbers of cells withheld only to protect others stay, for scan_intersections to
     # test them and blank them itself
     return _withhold_small(_complementary(table, by, min_n), min_n, keep_protecting=_keep_protecting)
@@ -595,12 +598,23 @@ def _joint_interactions(table, cells, groups, values, by, columns, statistic, co
     return _interactions_from_fine(table, cells[by], fine, by, columns, statistic, confidence)
 
 
-def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence, coarse=None):
+def _interactions_from_model(table, by, model, statistic, confidence):
+    """:func:`_joint_interactions` with the model's fine cells, design, labels and test already built
+    (:func:`_main_effects_model`): the table's cells are found among the fine ones by their labels."""
+    fine, design, labels, _test = model
+    wanted = pd.MultiIndex.from_frame(table[by].astype(str))
+    coarse = wanted.get_indexer(pd.MultiIndex.from_arrays([labels[column] for column in by]))
+    return _interactions_from_fine(table, None, fine, by, None, statistic, confidence, coarse=coarse,
+                                   design=design)
+
+
+def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence, coarse=None, design=None):
     """:func:`_joint_interactions` on fine cells already reduced (here, or by :mod:`equity_audit.lazy`).
 
     ``coarse``: each fine cell's row of the table, when known; else found by the cells' labels.
+    ``design``: the fine cells' main-effects design of ``columns``, when already built.
     """
-    design = _main_effects_design(fine, columns)
+    design = _main_effects_design(fine, columns) if design is None else design
     if coarse is None:
         wanted = pd.MultiIndex.from_frame(keys.astype(str))
         coarse = wanted.get_indexer(pd.MultiIndex.from_frame(fine[by].astype(str)))
@@ -1245,9 +1259,10 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
 
     options = dict(options)
     options.setdefault("adjust_for", list(columns))
+    shared = _shared_model(data, metric, columns, options)
     parts = []
     for combo in combinations(columns, depth):
-        table = disaggregate(data, metric, by=list(combo), _keep_protecting=True, **options)
+        table = disaggregate(data, metric, by=list(combo), _keep_protecting=True, _shared_model=shared, **options)
         names = [table[c].astype(str).radd(f"{c.replace('_', ' ')}: ") for c in combo]
         table["intersection"] = names[0].str.cat(names[1:], sep=" × ")
         table["columns"] = " × ".join(combo)
@@ -1264,7 +1279,7 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     if "interaction_pvalue" in stacked:
         model = [*dict.fromkeys([*columns, *(options.get("adjust_for") or [])])]
         stacked["beyond_main_effects"], stacked["interaction_conditional_pvalue"] = _forward_selection(
-            stacked, family, data, metric, model, options)
+            stacked, family, data, metric, model, options, shared)
     else:  # medians: no model, nothing beyond main effects
         stacked["beyond_main_effects"] = False
     # rounded, so sums taken in another row order (last-bit differences) do not reorder ties
@@ -1280,7 +1295,22 @@ def scan_intersections(data: pd.DataFrame, metric: str, columns: list[str], *, d
     return out
 
 
-def _forward_selection(stacked, family, data, metric, model, options):
+def _shared_model(data, metric, columns, options):
+    """The main-effects model every table of a scan tests its cells against, built once, or None.
+
+    Each table of two columns fits the main effects of those columns and of ``adjust_for``; where
+    ``adjust_for`` holds every scanned column that is the same model for all of them (by default,
+    and as the notebooks scan). Fitting it once instead of once per table changes nothing but the
+    order of sums (the last digits of a p-value).
+    """
+    adjust_for = list(options.get("adjust_for") or [])
+    statistic = _resolve_statistic(_metric_values(data[metric]), options.get("statistic", "auto"))
+    if statistic == "median" or not set(columns) <= set(adjust_for):
+        return None
+    return _main_effects_model(data, metric, [*dict.fromkeys([*columns, *adjust_for])], statistic, options)
+
+
+def _forward_selection(stacked, family, data, metric, model, options, shared=None):
     """Interactions flagged one at a time, each re-test given those already flagged.
 
     Returns the flags and each family cell's final p-value (see
@@ -1291,7 +1321,7 @@ def _forward_selection(stacked, family, data, metric, model, options):
     fdr = options.get("fdr", 0.05)
     pvalues = np.array(stacked["interaction_pvalue"].where(family), dtype=float)
     entered = np.zeros(len(stacked), bool)
-    fine = labels = design = test = None
+    fine, design, labels, test = shared if shared is not None else (None,) * 4
     while True:
         open_ = (np.nan_to_num(stats.bh_adjust(pvalues), nan=1.0) < fdr) & ~entered
         if not open_.any():
