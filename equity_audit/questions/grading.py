@@ -880,8 +880,10 @@ def confirmed_by_residuals(table: pd.DataFrame, residual_table: pd.DataFrame, *,
     Returns
     -------
     DataFrame
-        ``table`` with ``residual_agrees`` (the group's residual is flagged with a
-        difference of the sign that matches) and ``flagged`` cleared where it is False.
+        ``table`` with ``flagged`` cleared where the group's residual is not
+        flagged with a difference of the sign that matches. No column says
+        which: on a row the release withholds, it would tell the sign of the
+        withheld difference; the residual table's own flags are published.
 
     Examples
     --------
@@ -903,7 +905,7 @@ def confirmed_by_residuals(table: pd.DataFrame, residual_table: pd.DataFrame, *,
                 == np.sign(pd.to_numeric(table["difference"], errors="coerce").to_numpy(float)))
     agrees = merged["_residual_flagged"].fillna(False).astype(bool).to_numpy() & same_way
     flagged = table["flagged"].fillna(False).astype(bool).to_numpy()
-    return table.assign(residual_agrees=agrees, flagged=flagged & agrees)
+    return table.assign(flagged=flagged & agrees)
 
 
 def evidence_bands(scores: pd.Series, width: float = EVIDENCE_BAND_WIDTH) -> pd.Series:
