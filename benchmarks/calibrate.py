@@ -390,7 +390,7 @@ ANALYSES = {
     "below_pace_by_school": Analysis("pace", _credited("school", "school")),
     "below_pace_by_plc": Analysis("pace", _credited("plc_id", "plc")),
     "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
-    "grade_residual_by_subgroup": Analysis("grading", _each("residual", "per_student")),
+    "grade_residual_by_subgroup": Analysis("grading", lambda a: _flags(_flagged(a.residual_table), "district")),
     "high_grade_low_evidence_by_subgroup": Analysis("grading", _discordance("high_grade_low_evidence", True)),
     "low_grade_high_evidence_by_subgroup": Analysis("grading", _discordance("low_grade_high_evidence", False)),
     "teacher_scan_grades_against_evidence": Analysis("grading", _teacher_grading, "teacher_grade_bias"),
