@@ -309,7 +309,9 @@ def _credited(unit_col: str, unit: str):
         from equity_audit import scans
         from equity_audit.questions import patterns
         credited = patterns.credited_pace(a.district, a.config, unit=unit_col)
-        table = _flagged(scans.scan_rates(credited, unit=unit_col, outcome="below", **a.scan), "closer_look")
+        within = {"within": "school_id"} if unit == "teacher" else {}  # teachers against their colleagues
+        table = _flagged(scans.scan_rates(credited, unit=unit_col, outcome="below", cluster="student_id", **within,
+                                          **a.scan), "closer_look")
         if unit == "school":
             table = table.assign(school=table["school"].map(a.school_ids))
         return _flags(table, unit, unit_col)

@@ -46,6 +46,8 @@ Examples
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -78,6 +80,8 @@ CLOSER_LOOK = "warrants a closer look"
 PATTERN = "a pattern that warrants a closer look"
 
 SIDES = ("both", "above", "below")
+#: Passes of a ``within`` scan that leaves the units it calls out out of their colleagues' comparators.
+WITHIN_PASSES = 5
 #: What a gap scan compares: the unit's gap with the same gap elsewhere, or within the unit only.
 COMPARES = ("between", "within")
 _STATISTICS = ("auto", "rate", "mean")
@@ -90,7 +94,7 @@ INSIDE = "inside"
 def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, fdr: float = 0.05,
                z: tuple[float, float] = (Z_95, Z_998), overdispersion: bool = True,
                target: float | None = None, threshold: float | None = None,
-               side: str = "both") -> pd.DataFrame:
+               side: str = "both", within: str | None = None, cluster: str | None = None) -> pd.DataFrame:
     """Scan many units for a rate that sits outside its funnel.
 
     Each unit's rate is compared with the ``target`` on the **proportion
@@ -109,6 +113,23 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
       approximation is not used: ``pvalue`` is then the two-sided mid-p of a
       binomial (beta-binomial with the same τ² when there is overdispersion)
       and ``exact`` is True.
+
+    With ``within`` (e.g. ``"school_id"`` for a teacher scan) each unit is
+    compared with its own setting instead of the district: its target is the
+    rate of the *other* units' rows in the same ``within`` group (for a unit
+    in several, those rates weighted by the unit's rows in each: indirect
+    standardisation); ``s_i²`` is then the pooled two-sample variance of the
+    unit's rate against the colleagues' (their rate is a chance count too),
+    and the exact test for small counts is Fisher's mid-p. Units called out
+    are left out of their colleagues' comparators and the scan is run again
+    until the calls stay the same, so that one teacher far from the others of
+    a small school does not make the colleagues look unusual the other way
+    (``attrs["excluded_from_comparators"]``). A school whose students all
+    grow more slowly is then the school scan's finding, not one for each of
+    its teachers; a teacher is called out only for what differs from the
+    colleagues in the same school. A unit with no other unit in its group has
+    nothing to be compared with and is not tested (its rate is shown, its
+    p-value is blank; ``attrs["units_without_comparator"]``).
 
     The normal scale keeps the z-scores, τ² and the limits in the units of
     the plotted rate. It is rough for small n and rates near 0 (the lower limit
@@ -140,12 +161,24 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
         Rate for ``prob_above``; defaults to ``target``.
     side : {"both", "above", "below"}, default "both"
         Which side of the funnel counts toward ``closer_look``.
+    within : str, optional
+        Column grouping the units (e.g. ``school_id`` for teachers): compare
+        each unit with the other units of its group, not with the district.
+        Rows with a blank ``within`` are not compared.
+    cluster : str, optional
+        Column naming the independent unit, e.g. ``student_id`` when a student
+        has a row per domain: each unit's counts are divided by its cluster
+        design effect (:func:`~equity_audit.stats.cluster_design_effect`), so
+        three domains of one student do not count as three students. The
+        table then has a ``design_effect`` column.
 
     Returns
     -------
     DataFrame
         One row per unit, sorted by unit: ``unit``, ``n``, ``n_missing``,
-        ``events``, ``rate`` with its Wilson 95 % ``low``/``high``, ``target``,
+        ``events``, ``rate`` with its Wilson 95 % ``low``/``high``, ``target``
+        (with ``within``: the unit's own comparator, and ``compared_within``
+        names the column),
         ``z``, ``z_adjusted``, the (adjusted) funnel limits at the unit's n
         ``inner_low``/``inner_high`` (95 %) and ``outer_low``/``outer_high``
         (99.8 %), ``funnel_position`` ("inside", "above 95%", "above 99.8%",
@@ -157,9 +190,11 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
         (on ``side``) and ``qvalue < fdr``. Suppressed units keep only ``n``,
         ``n_missing`` and ``target``; everything else is NaN.
 
-        ``attrs`` holds ``target``, ``phi`` and ``tau2`` (the estimates),
-        ``tau2_used`` (τ² in the limits: 0 without ``overdispersion``), ``z``,
-        ``min_n``, ``fdr``, ``side``, ``units_scanned`` and ``rows_without_unit``.
+        ``attrs`` holds ``target`` (the pooled rate), ``phi`` and ``tau2`` (the
+        estimates), ``tau2_used`` (τ² in the limits: 0 without
+        ``overdispersion``), ``z``, ``min_n``, ``fdr``, ``side``,
+        ``units_scanned``, ``rows_without_unit`` and, with ``within``,
+        ``within`` and ``units_without_comparator``.
 
     Raises
     ------
@@ -177,19 +212,89 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     [['A', 100, 0.1, False, False], ['B', 200, 0.15, False, False], ['C', 5, nan, True, False]]
     >>> round(scan.attrs["target"], 4), scan.attrs["tau2"]
     (0.1333, 0.0)
+
+    Teachers against the colleagues of their own school: school S is slower as
+    a whole, which is not any one teacher's doing.
+
+    >>> data = pd.DataFrame({"teacher": ["T1"] * 50 + ["T2"] * 50 + ["T3"] * 50,
+    ...                      "school": ["R"] * 50 + ["S"] * 100,
+    ...                      "below": [1] * 5 + [0] * 45 + ([1] * 15 + [0] * 35) * 2})
+    >>> scan = scan_rates(data, unit="teacher", outcome="below", within="school")
+    >>> scan[["teacher", "rate", "target"]].values.tolist()
+    [['T1', 0.1, nan], ['T2', 0.3, 0.3], ['T3', 0.3, 0.3]]
+    >>> scan.attrs["units_without_comparator"]
+    1
     """
     _check_options(min_n, fdr, side)
     values = _zero_one(data[outcome], outcome)
     table = _unit_counts(values, data[unit], unit)
-    return scan_rates_from_counts(table, unit=unit, rows_without_unit=int(data[unit].isna().sum()), min_n=min_n,
-                                  fdr=fdr, z=z, overdispersion=overdispersion, target=target, threshold=threshold,
-                                  side=side)
+    codes = pd.Index(table[unit]).get_indexer(data[unit])
+    deff = None if cluster is None else stats.cluster_design_effect(
+        codes, pd.factorize(data[cluster])[0], values.to_numpy(float), len(table))
+    scan = partial(scan_rates_from_counts, table, unit=unit, rows_without_unit=int(data[unit].isna().sum()),
+                   min_n=min_n, fdr=fdr, z=z, overdispersion=overdispersion, target=target, threshold=threshold,
+                   side=side, design_effect=deff)
+    if within is None:
+        return scan()
+    # the colleagues' rows count with their own unit's effective weight
+    weights = pd.Series(np.ones(len(data)) if deff is None else 1 / np.where(codes >= 0, deff[codes], 1.0),
+                        index=data.index)
+    # A unit called out is not a colleague to compare with: one teacher far above the others of a small
+    # school would otherwise raise their comparator and make them look low. Compare again without the
+    # units called out until the calls stay the same (those of the last pass when they keep changing).
+    excluded: frozenset = frozenset()
+    for _ in range(WITHIN_PASSES):
+        result = scan(comparator=_within_comparator(values, data[unit], data[within], table[unit], excluded,
+                                                    weights=weights))
+        called = frozenset(result.loc[result["closer_look"], unit])
+        if called == excluded:
+            break
+        excluded = called
+    result.insert(result.columns.get_loc("target") + 1, "compared_within", within)
+    result.attrs.update(within=within, excluded_from_comparators=len(excluded))
+    return result
+
+
+def _within_comparator(values: pd.Series, keys: pd.Series, groups: pd.Series, units: pd.Series,
+                       excluded: frozenset = frozenset(), weights: pd.Series | None = None) -> pd.DataFrame:
+    """Each unit's comparator, aligned with ``units``: ``target``, the rate of the other units' rows in its
+    ``groups`` (indirectly standardised over the groups it has rows in), leaving out the ``excluded``
+    units; ``variance``, the variance of the unit's rate minus that target were the unit no different (the
+    pooled two-sample variance in each group); ``target_n``, the colleagues' rows the target is worth.
+    ``weights`` count each row as that many (the inverse of its unit's design effect)."""
+    known = (values.notna() & keys.notna() & groups.notna()).to_numpy()
+    weight = np.ones(len(values)) if weights is None else weights.to_numpy(float)
+    frame = pd.DataFrame({"unit": keys.to_numpy()[known], "group": groups.to_numpy()[known],
+                          "count": weight[known], "sum": (weight * values.to_numpy(float))[known]})
+    cells = frame.groupby(["unit", "group"], sort=False)[["count", "sum"]].sum()
+    colleague = ~cells.index.get_level_values("unit").isin(list(excluded))
+    totals = cells[colleague].groupby(level="group").sum().reindex(cells.index.get_level_values("group"))
+    totals = totals.fillna(0.0)
+    own_n, own_x = cells["count"].to_numpy(float), cells["sum"].to_numpy(float)
+    rest_n = totals["count"].to_numpy(float) - np.where(colleague, own_n, 0.0)
+    rest_x = totals["sum"].to_numpy(float) - np.where(colleague, own_x, 0.0)
+    compared = rest_n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rest_rate = np.where(compared, rest_x / rest_n, 0.0)
+        pooled = (own_x + rest_x) / (own_n + rest_n)
+        n_compared = np.where(compared, own_n, 0.0)
+        inverse_rest = np.where(compared, n_compared**2 / np.where(compared, rest_n, 1), 0.0)
+        parts = pd.DataFrame({"n": n_compared, "expected": n_compared * rest_rate,
+                              "variance": np.where(compared, pooled * (1 - pooled) * (n_compared + inverse_rest), 0.0),
+                              "inverse_rest": inverse_rest}, index=cells.index.get_level_values("unit"))
+        per_unit = parts.groupby(level=0, sort=False).sum().reindex(units.to_numpy())
+        n = per_unit["n"].to_numpy(float)
+        target = np.where(n > 0, per_unit["expected"].to_numpy(float) / n, np.nan)
+        variance = np.where(n > 0, per_unit["variance"].to_numpy(float) / n**2, np.nan)
+        size = np.where(n > 0, n**2 / per_unit["inverse_rest"].to_numpy(float), np.nan)
+    return pd.DataFrame({"target": target, "variance": variance, "target_n": size})
 
 
 def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit: int = 0, min_n: int = 10,
                            fdr: float = 0.05, z: tuple[float, float] = (Z_95, Z_998), overdispersion: bool = True,
                            target: float | None = None, threshold: float | None = None,
-                           side: str = "both") -> pd.DataFrame:
+                           side: str = "both", comparator: pd.DataFrame | None = None,
+                           design_effect=None) -> pd.DataFrame:
     """:func:`scan_rates` from counts already reduced, e.g. by DuckDB or Spark (:mod:`equity_audit.lazy`).
 
     Parameters
@@ -203,6 +308,13 @@ def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit:
         Rows left out for having no unit (reported in ``attrs``).
     min_n, fdr, z, overdispersion, target, threshold, side
         As for :func:`scan_rates`.
+    comparator : DataFrame, optional
+        Row for row with ``table``: each unit's own ``target``, the ``variance``
+        of its rate minus that target under no difference, and ``target_n``
+        (what ``within`` computes); replaces ``target``.
+    design_effect : array_like, optional
+        Each unit's cluster design effect (what ``cluster`` computes): its
+        counts are divided by it for every interval and test.
 
     Returns
     -------
@@ -213,53 +325,84 @@ def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit:
     table = table.copy()
     scanned = (table["n"] >= min_n).to_numpy()
     x, n = table["events"].to_numpy(float), table["n"].to_numpy(float)
-    p0 = _pooled(x, n, scanned) if target is None else float(target)
-    if not 0 <= p0 <= 1:
-        raise ValueError(f"target must lie in [0, 1], got {p0}")
+    pooled = _pooled(x, n, scanned) if target is None else float(target)
+    if not 0 <= pooled <= 1:
+        raise ValueError(f"target must lie in [0, 1], got {pooled}")
+    p0, s2 = pooled, None
+    if comparator is not None:
+        p0, s2 = comparator["target"].to_numpy(float), comparator["variance"].to_numpy(float)
+        without = ~np.isfinite(p0)
+        scanned = scanned & ~without
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = x / n
     table["rate"] = rate
+    if design_effect is not None:
+        # whole effective (Kish) counts: every interval and test below is then cluster-robust
+        table["design_effect"] = np.asarray(design_effect, float)
+        n = np.round(n / table["design_effect"].to_numpy())
+        x = np.minimum(np.round(x / table["design_effect"].to_numpy()), n)
     table["low"], table["high"] = stats.wilson_interval(x, n)
     table["target"] = p0
-    spread, tau2 = _funnel(table, rate, n, p0, scanned, z, overdispersion)
+    spread, tau2 = _funnel(table, rate, n, p0, scanned, z, overdispersion, s2)
     table["shrunk_rate"] = _within(scanned, stats.shrink_rates(x[scanned], n[scanned]))
-    level = p0 if threshold is None else float(threshold)
-    exceed = stats.posterior_exceedance(x[scanned], n[scanned], level)
+    level = np.broadcast_to(p0 if threshold is None else float(threshold), n.shape)
+    exceed = stats.posterior_exceedance(x[scanned], n[scanned], level[scanned])
     table["prob_above"] = _within(scanned, exceed)
     table["pvalue"] = 2 * sps.norm.sf(np.abs(table["z_adjusted"].to_numpy()))
-    table["exact"] = scanned & (n * min(p0, 1 - p0) < 5)
+    table["exact"] = scanned & (n * np.minimum(p0, 1 - p0) < 5)
     if table["exact"].any():
-        table["pvalue"] = np.where(table["exact"], _midp_rate(x, n, p0, tau2), table["pvalue"])
+        exact = _midp_rate(x, n, p0, tau2) if comparator is None else _midp_against(x, n, comparator, tau2)
+        table["pvalue"] = np.where(table["exact"], exact, table["pvalue"])
     table["qvalue"] = _within(scanned, stats.bh_adjust(table["pvalue"].to_numpy()[scanned]))
     outside = _outside(table, side)
-    table["suppressed"] = ~scanned
+    table["suppressed"] = (table["n"] < min_n).to_numpy()  # a unit with no comparator shows its rate, untested
     table["closer_look"] = scanned & outside & (np.nan_to_num(table["qvalue"], nan=1.0) < fdr)
+    # a suppressed unit's design effect is withheld too: 1 (no variation) would tell that its rate is 0 or 100%
     table = _withhold(table, keep=[unit, "n", "n_missing", "target", "suppressed", "exact", "closer_look"])
-    table.attrs = {"target": p0, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
+    table.attrs = {"target": pooled, "phi": spread.phi, "tau2": spread.tau2, "tau2_used": tau2,
                    "z": tuple(float(v) for v in z), "min_n": min_n, "fdr": fdr, "side": side,
                    "units_scanned": int(scanned.sum()),
                    "rows_without_unit": int(rows_without_unit)}
+    if comparator is not None:
+        table.attrs["units_without_comparator"] = int(without.sum())
     return table
 
 
-def _midp_rate(x: np.ndarray, n: np.ndarray, p0: float, tau2: float) -> np.ndarray:
-    """Two-sided mid-p of each unit's events against ``p0``: binomial, or beta-binomial with the
-    same extra variance τ² as the funnel (``var(x/n) = p0(1 − p0)/n + τ²``)."""
-    if tau2 <= 0 or not 0 < p0 < 1:
-        return stats.midp_binomial_pvalue(x, n, p0)
+def _midp_rate(x: np.ndarray, n: np.ndarray, p0, tau2: float) -> np.ndarray:
+    """Two-sided mid-p of each unit's events against ``p0`` (one target, or each unit's own): binomial,
+    or beta-binomial with the same extra variance τ² as the funnel (``var(x/n) = p0(1 − p0)/n + τ²``)."""
+    p0 = np.broadcast_to(np.asarray(p0, float), np.shape(x))
+    binomial = stats.midp_binomial_pvalue(x, n, np.nan_to_num(p0, nan=0.5))
+    inside = (p0 > 0) & (p0 < 1) & (n > 1)
+    if tau2 <= 0 or not inside.any():
+        return binomial
+    q = np.where(inside, p0, 0.5)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.clip(tau2 * n / (p0 * (1 - p0) * (n - 1)), 1e-12, 1 - 1e-9)
+        rho = np.clip(tau2 * n / (q * (1 - q) * (n - 1)), 1e-12, 1 - 1e-9)
         strength = (1 - rho) / rho
-    law = sps.betabinom(np.maximum(n, 1), p0 * strength, (1 - p0) * strength)
+    law = sps.betabinom(np.maximum(n, 1), q * strength, (1 - q) * strength)
     below, at, above = law.cdf(x - 1), law.pmf(x), law.sf(x)
     out = np.minimum(1.0, 2 * np.minimum(below + 0.5 * at, above + 0.5 * at))
-    return np.where(n > 1, out, stats.midp_binomial_pvalue(x, n, p0))
+    return np.where(inside, out, binomial)
 
 
-def _funnel(table, rate, n, p0, scanned, z, overdispersion):
-    """z-scores, φ and τ², the adjusted limits and each unit's position, added to ``table``."""
+def _midp_against(x: np.ndarray, n: np.ndarray, comparator: pd.DataFrame, tau2: float) -> np.ndarray:
+    """Exact mid-p of each unit's events against its colleagues' (Fisher's, conditional on the margins,
+    so the comparator's own chance counts too); the larger with the beta-binomial of τ² when units spread."""
+    size = np.round(np.nan_to_num(comparator["target_n"].to_numpy(float)))
+    events = np.minimum(np.round(np.nan_to_num(comparator["target"].to_numpy(float)) * size), size)
+    usable = size > 0
+    exact = stats.midp_conditional_pvalue(x, n, np.where(usable, events, 0), np.where(usable, size, 1))
+    exact = np.where(usable, exact, np.nan)
+    return exact if tau2 <= 0 else np.maximum(exact, _midp_rate(x, n, comparator["target"].to_numpy(float), tau2))
+
+
+def _funnel(table, rate, n, p0, scanned, z, overdispersion, s2=None):
+    """z-scores, φ and τ², the adjusted limits and each unit's position, added to ``table``
+    (``s2``: each unit's null variance when it has its own target; ``p0(1 − p0)/n`` for one known target)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = np.where(n > 0, p0 * (1 - p0) / n, np.nan)
+        if s2 is None:
+            s2 = np.where(n > 0, p0 * (1 - p0) / n, np.nan)
         raw = np.where(s2 > 0, (rate - p0) / np.sqrt(s2), np.nan)
         weights = np.where(s2 > 0, 1 / s2, np.nan)
     spread = stats.overdispersion(raw[scanned], weights=weights[scanned])
@@ -267,9 +410,11 @@ def _funnel(table, rate, n, p0, scanned, z, overdispersion):
     with np.errstate(divide="ignore", invalid="ignore"):
         table["z"] = raw
         table["z_adjusted"] = np.where(s2 + tau2 > 0, (rate - p0) / np.sqrt(s2 + tau2), np.nan)
-    inner, outer = z
-    table["inner_low"], table["inner_high"] = stats.funnel_limits(p0, n, inner, tau2)
-    table["outer_low"], table["outer_high"] = stats.funnel_limits(p0, n, outer, tau2)
+        inner, outer = z
+        for name, quantile in (("inner", inner), ("outer", outer)):
+            half = quantile * np.sqrt(s2 + tau2)
+            table[f"{name}_low"] = np.where(n > 0, np.clip(p0 - half, 0.0, 1.0), np.nan)
+            table[f"{name}_high"] = np.where(n > 0, np.clip(p0 + half, 0.0, 1.0), np.nan)
     table["funnel_position"] = _position(table, _coverage(inner), _coverage(outer))
     return spread, tau2
 

@@ -654,7 +654,9 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       difference=None if rate is None or target is None else rate - target,
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         dir_ = direction(source.measure, values["difference"])
-        comparator = "the district rate"
+        within = row.get("compared_within")
+        comparator = (f"the other {source.unit}s' students in the same {str(within).removesuffix('_id')}"
+                      if isinstance(within, str) and within else "the district rate")
         statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
                                                percent=True,
                                                comparator=comparator, direction=dir_, **values)

@@ -743,13 +743,21 @@ def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
-    """How many units were scanned and how many warrant a closer look, without naming any."""
+    """How many units were scanned and how many warrant a closer look, without naming any.
+
+    A scan against each unit's own setting (``compared_within``) also says how
+    many had no other unit there to be compared with.
+    """
     shown = scan[~scan["suppressed"]]
-    flagged = int(shown["closer_look"].sum())
+    alone = shown["pvalue"].isna() if "compared_within" in scan else pd.Series(False, index=shown.index)
+    assessed, flagged = int((~alone).sum()), int(shown["closer_look"].sum())
+    setting = str(scan["compared_within"].iloc[0]).removesuffix("_id") if "compared_within" in scan else ""
+    unmatched = (f" {int(alone.sum())} had no other {units.rstrip('s')} in their {setting} to be compared with."
+                 if alone.any() else "")
     return (f"{len(scan)} {units} were scanned for {measure}; {len(scan) - len(shown)} had fewer students "
-            f"than the minimum and were not assessed. {flagged} of the {len(shown)} assessed warrant a closer "
-            f"look after allowing for ordinary variation and controlling false discoveries. Their names are "
-            f"only in the run's confidential folder, for a conversation in their PLC.")
+            f"than the minimum and were not assessed.{unmatched} {flagged} of the {assessed} assessed warrant a "
+            f"closer look after allowing for ordinary variation and controlling false discoveries. Their names "
+            f"are only in the run's confidential folder, for a conversation in their PLC.")
 
 
 def access_heatmap_alt(access: pd.DataFrame) -> str:

@@ -1096,7 +1096,9 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
         ``rate``, optionally ``suppressed``) with its ``attrs`` (``target``,
         ``tau2_used``, ``z``). A stacked yearly scan has no single target:
         pass one year's rows with ``target``, ``tau2`` and ``z`` from
-        ``attrs["by_year"][year]``.
+        ``attrs["by_year"][year]``. A clustered scan (with ``design_effect``)
+        draws each unit at its effective size, ``n`` over its design effect,
+        where its limits were judged.
     label : str, optional
         Column naming the units outside the 99.8 % limits, e.g. "school_name".
     xlabel, ylabel : str
@@ -1155,6 +1157,8 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     ranges = _count_ranges(data, status, rate, withheld, min_n)
     withheld |= rate.isna()
     n = _numeric_n(data)[~withheld].to_numpy()
+    if "design_effect" in data:  # a clustered scan: each unit at its effective size, where it was tested
+        n = np.round(n / pd.to_numeric(data.loc[~withheld, "design_effect"], errors="coerce").fillna(1.0).to_numpy())
     rate = rate[~withheld].to_numpy()
     outer_low, outer_high = stats.funnel_limits(target, n, z998, tau2)
     outside = (rate > outer_high) | (rate < outer_low)
