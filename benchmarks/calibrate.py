@@ -268,7 +268,8 @@ def _idea(disability_only: bool):
 def _rates(outcome: str, data: str, unit_col: str, unit: str):
     def run(a: Audit):
         from equity_audit import scans
-        table = _flagged(scans.scan_rates(getattr(a, data), unit=unit_col, outcome=outcome, **a.scan), "closer_look")
+        table = _flagged(scans.scan_rates(getattr(a, data), unit=unit_col, outcome=outcome, cluster="student_id",
+                                          **a.scan), "closer_look")
         if unit == "school":
             table = table.assign(school=table["school"].map(a.school_ids))
         return _flags(table, unit, unit_col)
