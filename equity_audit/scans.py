@@ -336,7 +336,9 @@ def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = x / n
     table["rate"] = rate
+    prior = None  # the beta prior's mean: from the units' own counts unless they are deflated (below)
     if design_effect is not None:
+        prior = _pooled(x, n, scanned)  # whole counts: rounding the effective ones would move the centre
         # whole effective (Kish) counts: every interval and test below is then cluster-robust
         table["design_effect"] = np.asarray(design_effect, float)
         n = np.round(n / table["design_effect"].to_numpy())
@@ -344,9 +346,9 @@ def scan_rates_from_counts(table: pd.DataFrame, *, unit: str, rows_without_unit:
     table["low"], table["high"] = stats.wilson_interval(x, n)
     table["target"] = p0
     spread, tau2 = _funnel(table, rate, n, p0, scanned, z, overdispersion, s2)
-    table["shrunk_rate"] = _within(scanned, stats.shrink_rates(x[scanned], n[scanned]))
+    table["shrunk_rate"] = _within(scanned, stats.shrink_rates(x[scanned], n[scanned], prior_mean=prior))
     level = np.broadcast_to(p0 if threshold is None else float(threshold), n.shape)
-    exceed = stats.posterior_exceedance(x[scanned], n[scanned], level[scanned])
+    exceed = stats.posterior_exceedance(x[scanned], n[scanned], level[scanned], prior_mean=prior)
     table["prob_above"] = _within(scanned, exceed)
     table["pvalue"] = 2 * sps.norm.sf(np.abs(table["z_adjusted"].to_numpy()))
     table["exact"] = scanned & (n * np.minimum(p0, 1 - p0) < 5)

@@ -169,6 +169,11 @@ def test_a_students_domains_count_as_one_student_with_cluster():
     assert (clustered["n"].to_numpy() == 3 * students.to_numpy()).all()
     assert np.allclose(clustered["design_effect"], (3 * students - 1) / (students - 1))
     assert np.allclose(clustered["z"], plain["z"], atol=0.15)
+    # the funnel of schools too, and its empirical-Bayes columns: centred on the district rate, as for one copy
+    schools = scans.scan_rates(thrice, unit="school_id", outcome="below", cluster="student_id")
+    one_copy = scans.scan_rates(once, unit="school_id", outcome="below")
+    for column in ("z", "shrunk_rate", "prob_above"):
+        assert np.allclose(schools[column], one_copy[column], atol=0.02), column
     unclustered = scans.scan_rates(thrice, unit="teacher_id", outcome="below", within="school_id")
     assert (unclustered["z"].abs().to_numpy() > 1.6 * plain["z"].abs().to_numpy()).sum() >= 8
 
@@ -189,3 +194,17 @@ def test_clustered_z_scores_have_the_spread_of_chance():
         plain.append(scan()["z"])
         clustered.append(scan(cluster="student_id")["z"])
     assert 0.85 < pd.concat(clustered).std() < 1.15 < pd.concat(plain).std()
+
+
+def test_clustered_units_that_do_not_differ_are_not_likely_above_the_district():
+    # six schools at exactly 15%, each student the same in three domains: the units do not differ at all, so
+    # the empirical-Bayes prior pools fully; its centre must be the district rate, not the rate of the
+    # rounded effective counts (9 of 59 = 15.3%, which put every school "above" with probability 1)
+    once = pd.DataFrame({"school_id": np.repeat([f"S{i}" for i in range(6)], 60),
+                         "below": np.tile([1] * 9 + [0] * 51, 6)})
+    once["student_id"] = np.arange(len(once))
+    scan = scans.scan_rates(pd.concat([once] * 3, ignore_index=True), unit="school_id", outcome="below",
+                            cluster="student_id")
+    plain = scans.scan_rates(once, unit="school_id", outcome="below")
+    assert np.allclose(scan["shrunk_rate"], 0.15) and np.allclose(plain["shrunk_rate"], 0.15)
+    assert (scan["prob_above"] == plain["prob_above"]).all() and (scan["prob_above"] < 0.9).all()
