@@ -334,7 +334,8 @@ def _absence(by_school: bool):
 def _severity(a: Audit):
     from equity_audit import reliability
     c = a.config
-    table = reliability.scorer_severity(a.district["calibration"], scale=(c.score_min, c.score_max), fdr=c.fdr)
+    table = reliability.scorer_severity(a.district["calibration"], scale=(c.score_min, c.score_max),
+                                        threshold=c.severity_threshold, fdr=c.fdr)
     return _flags(_flagged(table.assign(severe=table["harsh"] | table["lenient"]), "severe"), "scorer", "scorer_id")
 
 

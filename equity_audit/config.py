@@ -48,6 +48,8 @@ SETTING_DOCS = {
     "score_min": "Lowest score on the evidence rubric.",
     "score_max": "Highest score on the evidence rubric.",
     "proficient_score": "Rubric score that means proficient.",
+    "severity_threshold": "Mean lean against the other scorers of the same work (rubric points) from which a "
+    "scorer beyond chance is called harsh or lenient; half a rubric level by default.",
     "year_days": "Days in a year when pace is computed on the calendar basis.",
     "year_basis": "'school' (the default) counts only days between school_year_start and "
     "school_year_end, one school year a year, so summers do not count; 'calendar' counts every "
@@ -159,6 +161,7 @@ class Config:
     score_min: float = 1.0
     score_max: float = 4.0
     proficient_score: float = 3.0
+    severity_threshold: float = 0.5
     year_days: float = 365.25
     year_basis: str = "school"
     school_year_start: str = "08-15"
@@ -216,6 +219,9 @@ class Config:
                 f"score_min < proficient_score <= score_max; got {self.score_min}, "
                 f"{self.proficient_score}, {self.score_max}."
             )
+        if not 0 < self.severity_threshold <= self.score_max - self.score_min:
+            raise ConfigError(f"Setting 'severity_threshold' is {self.severity_threshold}; expected rubric points "
+                              f"above 0 and at most the rubric's range ({self.score_max - self.score_min:g}).")
         for name in ("fdr", "confidence"):
             if not 0 < getattr(self, name) < 1:
                 raise ConfigError(f"Setting '{name}' is {getattr(self, name)}; expected a number between 0 and 1.")

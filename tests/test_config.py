@@ -33,6 +33,8 @@ def test_unknown_setting_is_named(tmp_path):
     ({"school_year_start": "8-15"}, "expected MM-DD like 08-15"),
     ({"year_basis": "fiscal"}, "expected 'calendar' or 'school'"),
     ({"pace_method": "slope"}, "expected 'endpoint' or 'regression'"),
+    ({"severity_threshold": 0}, "'severity_threshold' is 0.0; expected rubric points above 0"),
+    ({"severity_threshold": 3.5}, r"at most the rubric's range \(3\)"),
 ])
 def test_invalid_values_are_explained(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -67,3 +69,25 @@ def test_pace_defaults_are_school_year_with_minimum_evidence():
 def test_invalid_pace_evidence_settings_are_explained(values, message):
     with pytest.raises(ConfigError, match=message):
         Config.from_mapping(values)
+
+
+def test_the_severity_threshold_setting_decides_who_is_called_harsh(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from equity_audit.reliability import scorer_severity
+
+    # five scorers of 40 works; "h" scores one level lower on 18 of them: a lean of -0.45, far beyond chance
+    levels = np.resize([1, 2, 3, 4], 40)
+    rows = [(f"w{i}", s, int(level)) for i, level in enumerate(levels) for s in "abcd"]
+    rows += [(f"w{i}", "h", int(level) - (i < 18 and level > 1)) for i, level in enumerate(levels)]
+    calibration = pd.DataFrame(rows, columns=["work_id", "scorer_id", "score"])
+    lean = (calibration[calibration["scorer_id"] == "h"]["score"].to_numpy() - levels).mean()
+    path = tmp_path / "settings.yml"
+    path.write_text("severity_threshold: 0.3\n")
+    called = {}
+    for config in (Config(), load_config(path)):
+        table = scorer_severity(calibration, scale=config.score_scale, threshold=config.severity_threshold)
+        called[config.severity_threshold] = table.loc[table["harsh"], "scorer_id"].tolist()
+    assert -0.5 < lean < -0.3
+    assert called == {0.5: [], 0.3: ["h"]}
