@@ -250,9 +250,15 @@ def unit_counts(source, *, unit: str, outcome: str) -> tuple[pd.DataFrame, int]:
 
 
 def scan_rates(source, *, unit: str, outcome: str, **options) -> pd.DataFrame:
-    """:func:`equity_audit.scans.scan_rates` on Parquet or Spark data: one reduction, then the same scan."""
+    """:func:`equity_audit.scans.scan_rates` on Parquet or Spark data: one reduction, then the same scan.
+
+    ``within`` and ``cluster`` need every student's rows and stay with the pandas path."""
     from equity_audit.scans import scan_rates_from_counts
 
+    for name in ("within", "cluster"):
+        if options.pop(name, None) is not None:
+            raise LazyInputError(f"On Parquet or Spark data the rate scan has no {name} option: it needs every "
+                                 "student's rows; use equity_audit.scans.scan_rates on the students.")
     table, without = unit_counts(source, unit=unit, outcome=outcome)
     return scan_rates_from_counts(table, unit=unit, rows_without_unit=without, **options)
 

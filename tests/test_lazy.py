@@ -239,6 +239,12 @@ def test_scan_gaps_on_duckdb_finds_the_planted_gap(students_parquet):
     assert got["closer_look"].any()
 
 
+def test_scan_rates_on_duckdb_refuse_what_needs_the_students(students_parquet):
+    for option in ({"within": "race"}, {"cluster": "race"}):
+        with pytest.raises(lazy.LazyInputError, match=f"no {next(iter(option))} option"):
+            lazy.scan_rates(students_parquet, unit="school", outcome="below_pace", **option)
+
+
 def test_scan_gaps_on_duckdb_refuse_what_needs_the_students(students_parquet):
     with pytest.raises(lazy.LazyInputError, match="cluster"):
         lazy.scan_gaps(students_parquet, unit="school", group="race", focus="R2", outcome="below_pace",
