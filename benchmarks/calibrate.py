@@ -310,7 +310,7 @@ def _credited(unit_col: str, unit: str):
         from equity_audit import scans
         from equity_audit.questions import patterns
         credited = patterns.credited_pace(a.district, a.config, unit=unit_col)
-        within = {"within": "school_id"} if unit == "teacher" else {}  # teachers against their colleagues
+        within = {"within": ["school_id", "domain"]} if unit == "teacher" else {}  # against their colleagues
         table = _flagged(scans.scan_rates(credited, unit=unit_col, outcome="below", cluster="student_id", **within,
                                           **a.scan), "closer_look")
         if unit == "school":

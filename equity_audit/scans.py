@@ -94,7 +94,8 @@ INSIDE = "inside"
 def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, fdr: float = 0.05,
                z: tuple[float, float] = (Z_95, Z_998), overdispersion: bool = True,
                target: float | None = None, threshold: float | None = None,
-               side: str = "both", within: str | None = None, cluster: str | None = None) -> pd.DataFrame:
+               side: str = "both", within: str | list[str] | None = None,
+               cluster: str | None = None) -> pd.DataFrame:
     """Scan many units for a rate that sits outside its funnel.
 
     Each unit's rate is compared with the ``target`` on the **proportion
@@ -161,10 +162,11 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
         Rate for ``prob_above``; defaults to ``target``.
     side : {"both", "above", "below"}, default "both"
         Which side of the funnel counts toward ``closer_look``.
-    within : str, optional
-        Column grouping the units (e.g. ``school_id`` for teachers): compare
-        each unit with the other units of its group, not with the district.
-        Rows with a blank ``within`` are not compared.
+    within : str or list of str, optional
+        Column(s) grouping the units (e.g. ``["school_id", "domain"]`` for
+        teachers: the colleagues who teach the same domain in the same
+        school): compare each unit with the other units of its group, not with
+        the district. Rows with a blank ``within`` are not compared.
     cluster : str, optional
         Column naming the independent unit, e.g. ``student_id`` when a student
         has a row per domain: each unit's counts are divided by its cluster
@@ -178,7 +180,7 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
         One row per unit, sorted by unit: ``unit``, ``n``, ``n_missing``,
         ``events``, ``rate`` with its Wilson 95 % ``low``/``high``, ``target``
         (with ``within``: the unit's own comparator, and ``compared_within``
-        names the column),
+        names the columns, joined by ", "),
         ``z``, ``z_adjusted``, the (adjusted) funnel limits at the unit's n
         ``inner_low``/``inner_high`` (95 %) and ``outer_low``/``outer_high``
         (99.8 %), ``funnel_position`` ("inside", "above 95%", "above 99.8%",
@@ -236,6 +238,9 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
                    side=side, design_effect=deff)
     if within is None:
         return scan()
+    columns = [within] if isinstance(within, str) else list(within)
+    known = data[columns].notna().all(axis=1)
+    setting = data[columns].groupby(columns, sort=False, dropna=False).ngroup().where(known)
     # the colleagues' rows count with their own unit's effective weight
     weights = pd.Series(np.ones(len(data)) if deff is None else 1 / np.where(codes >= 0, deff[codes], 1.0),
                         index=data.index)
@@ -244,14 +249,14 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     # units called out until the calls stay the same (those of the last pass when they keep changing).
     excluded: frozenset = frozenset()
     for _ in range(WITHIN_PASSES):
-        result = scan(comparator=_within_comparator(values, data[unit], data[within], table[unit], excluded,
+        result = scan(comparator=_within_comparator(values, data[unit], setting, table[unit], excluded,
                                                     weights=weights))
         called = frozenset(result.loc[result["closer_look"], unit])
         if called == excluded:
             break
         excluded = called
-    result.insert(result.columns.get_loc("target") + 1, "compared_within", within)
-    result.attrs.update(within=within, excluded_from_comparators=len(excluded))
+    result.insert(result.columns.get_loc("target") + 1, "compared_within", ", ".join(columns))
+    result.attrs.update(within=columns, excluded_from_comparators=len(excluded))
     return result
 
 

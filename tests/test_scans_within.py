@@ -57,7 +57,7 @@ def test_each_teacher_is_compared_with_the_other_teachers_of_the_school_by_hand(
     z_d = (11 / 50 - target_d) / np.sqrt(var_d)
     assert by.loc["D", "z"] == pytest.approx(z_d)
     assert set(by["compared_within"]) == {"school_id"}
-    assert scan.attrs["within"] == "school_id" and scan.attrs["units_without_comparator"] == 0
+    assert scan.attrs["within"] == ["school_id"] and scan.attrs["units_without_comparator"] == 0
     # the district comparison is the same scan without ``within``: one target for all
     plain = scans.scan_rates(rows, unit="teacher_id", outcome="below", min_n=10)
     assert plain["target"].nunique() == 1 and "compared_within" not in plain
@@ -208,3 +208,28 @@ def test_clustered_units_that_do_not_differ_are_not_likely_above_the_district():
     plain = scans.scan_rates(once, unit="school_id", outcome="below")
     assert np.allclose(scan["shrunk_rate"], 0.15) and np.allclose(plain["shrunk_rate"], 0.15)
     assert (scan["prob_above"] == plain["prob_above"]).all() and (scan["prob_above"] < 0.9).all()
+
+
+def test_departmental_teachers_are_compared_with_the_colleagues_of_their_domain():
+    # a high school of departments: every student is below pace in mathematics more often (30%) than in
+    # English (8%), in every school; no teacher differs from the colleagues of the same department
+    rng = np.random.default_rng(5)
+    parts = []
+    for school in ("H1", "H2"):
+        for domain, rate in (("math", 0.30), ("ela", 0.08)):
+            for t in range(3):
+                n = 200
+                parts.append(pd.DataFrame({"teacher_id": f"{school}-{domain}-{t}", "school_id": school,
+                                           "domain": domain, "below": (rng.random(n) < rate).astype(int)}))
+    rows = pd.concat(parts, ignore_index=True)
+    by_school = scans.scan_rates(rows, unit="teacher_id", outcome="below", within="school_id",
+                                 overdispersion=False)
+    by_department = scans.scan_rates(rows, unit="teacher_id", outcome="below", within=["school_id", "domain"],
+                                     overdispersion=False)
+    # against the whole school a mathematics teacher's colleagues are mostly English teachers, and the other
+    # way round: the subject's difference is called out as teachers'
+    assert by_school["closer_look"].sum() >= 3
+    assert not by_department["closer_look"].any()
+    assert set(by_department["compared_within"]) == {"school_id, domain"}
+    from equity_audit.publish import narrative
+    assert narrative.setting_words("school_id, domain") == "school and domain"

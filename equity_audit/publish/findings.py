@@ -655,7 +655,7 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         dir_ = direction(source.measure, values["difference"])
         within = row.get("compared_within")
-        comparator = (f"the other {source.unit}s' students in the same {str(within).removesuffix('_id')}"
+        comparator = (f"the other {source.unit}s' students in the same {narrative.setting_words(within)}"
                       if isinstance(within, str) and within else "the district rate")
         statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
                                                percent=True,

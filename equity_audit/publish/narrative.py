@@ -742,6 +742,11 @@ def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
        "suppressed", "flagged"]]  # the statistic tells the release gate a share is a rate to code
 
 
+def setting_words(compared_within: str) -> str:
+    """The setting a unit was compared within, in words: "school_id, domain" is "school and domain"."""
+    return " and ".join(part.strip().removesuffix("_id") for part in str(compared_within).split(","))
+
+
 def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
     """How many units were scanned and how many warrant a closer look, without naming any.
 
@@ -751,7 +756,7 @@ def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
     shown = scan[~scan["suppressed"]]
     alone = shown["pvalue"].isna() if "compared_within" in scan else pd.Series(False, index=shown.index)
     assessed, flagged = int((~alone).sum()), int(shown["closer_look"].sum())
-    setting = str(scan["compared_within"].iloc[0]).removesuffix("_id") if "compared_within" in scan else ""
+    setting = setting_words(scan["compared_within"].iloc[0]) if "compared_within" in scan else ""
     unmatched = (f" {int(alone.sum())} had no other {units.rstrip('s')} in their {setting} to be compared with."
                  if alone.any() else "")
     return (f"{len(scan)} {units} were scanned for {measure}; {len(scan) - len(shown)} had fewer students "
