@@ -239,6 +239,8 @@ def scan_rates(data: pd.DataFrame, *, unit: str, outcome: str, min_n: int = 10, 
     if within is None:
         return scan()
     columns = [within] if isinstance(within, str) else list(within)
+    if missing := [column for column in columns if column not in data]:
+        raise ValueError(f"within names {', '.join(map(repr, missing))}, which the data has no column for")
     known = data[columns].notna().all(axis=1)
     setting = data[columns].groupby(columns, sort=False, dropna=False).ngroup().where(known)
     # the colleagues' rows count with their own unit's effective weight

@@ -233,3 +233,9 @@ def test_departmental_teachers_are_compared_with_the_colleagues_of_their_domain(
     assert set(by_department["compared_within"]) == {"school_id, domain"}
     from equity_audit.publish import narrative
     assert narrative.setting_words("school_id, domain") == "school and domain"
+
+
+def test_a_missing_setting_column_is_named():
+    rows = district(1, school_rates=[0.1, 0.1])
+    with pytest.raises(ValueError, match="within names 'domain', which the data has no column for"):
+        scans.scan_rates(rows, unit="teacher_id", outcome="below", within=["school_id", "domain"])
