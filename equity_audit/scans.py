@@ -80,6 +80,8 @@ CLOSER_LOOK = "warrants a closer look"
 PATTERN = "a pattern that warrants a closer look"
 
 SIDES = ("both", "above", "below")
+#: Most units whose between-unit spread of odds ratios a gap scan estimates by maximum likelihood.
+CONDITIONAL_UNITS = 40
 #: Passes of a ``within`` scan that leaves the units it calls out out of their colleagues' comparators.
 WITHIN_PASSES = 5
 #: What a gap scan compares: the unit's gap with the same gap elsewhere, or within the unit only.
@@ -744,7 +746,12 @@ def _between_rates(sides: pd.DataFrame) -> dict:
         # Where the other units' odds ratios vary more than chance (tau2 > 0), their random-effects
         # mean replaces the Mantel-Haenszel one and the unit is judged against that spread, so one
         # extreme unit does not make every other unit look unusual the other way.
-        others = stats.leave_one_out_pooled(own, own_var, usable)
+        # the spread between the other units by maximum likelihood on the tables themselves (no 0.5 added
+        # to empty cells): with few events, DerSimonian-Laird on log odds ratios mistook chance for spread
+        # and so hid a unit's own gap; past CONDITIONAL_UNITS units, where it costs too much, DL as before
+        tau2 = (stats.leave_one_out_tau2_conditional(a, n1, c, n2, usable) if usable.sum() <= CONDITIONAL_UNITS
+                else None)
+        others = stats.leave_one_out_pooled(own, own_var, usable, tau2=tau2)
         spread = np.nan_to_num(others.tau2) > 0
         common = np.where(spread, np.exp(others.mean), common)
         common_var = np.where(spread, others.variance, common_var) + np.nan_to_num(others.tau2)

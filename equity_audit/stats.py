@@ -59,6 +59,8 @@ __all__ = [
     "funnel_limits",
     "overdispersion",
     "leave_one_out_pooled",
+    "leave_one_out_tau2_conditional",
+    "conditional_loglik",
     "BetaPrior",
     "WelchResult",
     "Overdispersion",
@@ -1178,7 +1180,7 @@ def james_stein(y, sigma2, positive_part=True):
     return _result(mean + c * (y - mean))
 
 
-def leave_one_out_pooled(estimates, variances, usable=None) -> LeaveOneOut:
+def leave_one_out_pooled(estimates, variances, usable=None, tau2=None) -> LeaveOneOut:
     """Random-effects summary of all other units, for each unit in turn.
 
     For unit *i*, the DerSimonian-Laird between-unit variance τ²₍₋ᵢ₎ and the
@@ -1198,6 +1200,9 @@ def leave_one_out_pooled(estimates, variances, usable=None) -> LeaveOneOut:
         Each unit's estimate (e.g. a gap) and its sampling variance.
     usable : array_like of bool, optional
         Units that may enter the others' summary (default: finite, variance > 0).
+    tau2 : array_like, optional
+        τ²₍₋ᵢ₎ estimated otherwise (e.g. :func:`leave_one_out_tau2_conditional`
+        for sparse 2×2 tables); replaces DerSimonian-Laird's.
 
     Returns
     -------
@@ -1222,10 +1227,101 @@ def leave_one_out_pooled(estimates, variances, usable=None) -> LeaveOneOut:
     k = ok.sum() - ok  # other usable units
     with np.errstate(divide="ignore", invalid="ignore"):
         q = s2 - s1**2 / s0
-        tau2 = np.where(k >= 2, np.maximum(0.0, (q - (k - 1)) / (s0 - c / s0)), 0.0)
+        if tau2 is None:
+            tau2 = np.where(k >= 2, np.maximum(0.0, (q - (k - 1)) / (s0 - c / s0)), 0.0)
+        tau2 = np.nan_to_num(np.asarray(tau2, dtype=float) * np.ones(y.shape))
         weights = np.where(ok[None, :], 1 / (np.where(ok, v, 1.0)[None, :] + tau2[:, None]), 0.0)
         np.fill_diagonal(weights, 0.0)
         total = weights.sum(axis=1)
         mean = np.where(total > 0, (weights * np.where(ok, y, 0.0)[None, :]).sum(axis=1) / total, np.nan)
         variance = np.where(total > 0, 1 / total, np.nan)
     return LeaveOneOut(np.where(k >= 1, tau2, np.nan), mean, variance)
+
+
+#: The grids of :func:`leave_one_out_tau2_conditional`: log odds ratios (step 0.05) and between-unit sds.
+_THETA = np.linspace(-6.0, 6.0, 241)
+_TAUS = np.linspace(0.0, 1.5, 31)
+
+
+def conditional_loglik(x1, n1, x2, n2, theta):
+    """Log-likelihood of each 2×2 table's log odds ratio ``theta``, conditional on its margins.
+
+    Given its margins, a table's count ``x1`` follows Fisher's noncentral
+    hypergeometric law with odds ratio ``exp(theta)`` (the law of
+    :func:`midp_conditional_pvalue`); no cell needs a continuity correction.
+
+    Returns
+    -------
+    ndarray
+        One row per table, one column per value of ``theta``.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> ll = conditional_loglik([3], [10], [9], [12], [0.0, 1.0])
+    >>> bool(np.allclose(ll[0], stats.nchypergeom_fisher.logpmf(3, 22, 12, 10, np.exp([0.0, 1.0]))))
+    True
+    """
+    x1, n1, x2, n2 = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (x1, n1, x2, n2))
+    theta = np.asarray(theta, dtype=float)
+    events = x1 + x2
+    low, high = np.maximum(0.0, events - n2), np.minimum(n1, events)
+    width = int((high - low).max()) + 1 if x1.size else 1
+    support = low[:, None] + np.arange(width)[None, :]
+    ways = (special.gammaln(n1[:, None] + 1) - special.gammaln(support + 1)
+            - special.gammaln(np.maximum(n1[:, None] - support, 0) + 1)
+            + special.gammaln(n2[:, None] + 1) - special.gammaln(np.maximum(events[:, None] - support, 0) + 1)
+            - special.gammaln(np.maximum(n2[:, None] - events[:, None] + support, 0) + 1))
+    ways = np.where(support <= high[:, None], ways, -np.inf)
+    total = special.logsumexp(ways[:, :, None] + support[:, :, None] * theta[None, None, :], axis=1)
+    seen = np.take_along_axis(ways, (x1 - low).astype(int)[:, None], axis=1)
+    return seen + x1[:, None] * theta[None, :] - total
+
+
+def leave_one_out_tau2_conditional(x1, n1, x2, n2, usable=None) -> np.ndarray:
+    """τ² of the other units' log odds ratios, for each unit in turn, by maximum likelihood.
+
+    The model is the conditional binomial-normal one for sparse 2×2 tables
+    (Van Houwelingen, Zwinderman & Stijnen 1993; ``metafor::rma.glmm`` with
+    ``model="CM.EL"``): each unit's count follows Fisher's noncentral
+    hypergeometric law given its margins (:func:`conditional_loglik`), with a
+    log odds ratio drawn from ``N(μ, τ²)``. The likelihood of the other units is
+    maximised over ``μ`` and ``τ`` on grids (steps of 0.05). DerSimonian-Laird's
+    moment estimate on log odds ratios with 0.5 added to empty cells takes
+    each table's Woolf variance as known, which with a handful of events
+    mistakes chance for spread between units.
+
+    Returns
+    -------
+    ndarray
+        τ²₍₋ᵢ₎ per unit (0 where fewer than two other units are usable; NaN
+        where none is).
+
+    Examples
+    --------
+    >>> x1, n1 = [2, 10, 9, 13, 8, 6], [150, 208, 247, 302, 184, 95]
+    >>> x2, n2 = [38, 19, 22, 23, 48, 7], [1152, 641, 648, 530, 938, 361]
+    >>> leave_one_out_tau2_conditional(x1 + [110], n1 + [225], x2 + [113], n2 + [602]).round(2).tolist()
+    [0.3, 0.49, 0.49, 0.49, 0.42, 0.42, 0.0]
+    """
+    x1, n1, x2, n2 = _floats(x1, n1, x2, n2)
+    ok = np.ones(x1.shape, bool) if usable is None else np.asarray(usable, bool)
+    ok = ok & (n1 > 0) & (n2 > 0) & np.isfinite(x1 + x2)
+    count = int(ok.sum())
+    out = np.where(count - ok >= 1, 0.0, np.nan)
+    if count < 3:
+        return out
+    loglik = conditional_loglik(x1[ok], n1[ok], x2[ok], n2[ok], _THETA)
+    top = loglik.max(axis=1, keepdims=True)
+    likelihood = np.exp(loglik - top)
+    # each unit's marginal log-likelihood at every (τ, μ) of the grids: its likelihood smoothed by N(μ, τ²)
+    gaps = _THETA[:, None] - _THETA[None, :]
+    marginal = np.empty((_TAUS.size, _THETA.size, count))
+    for t, tau in enumerate(_TAUS):
+        kernel = np.eye(_THETA.size) if tau == 0 else np.exp(-0.5 * (gaps / tau) ** 2)
+        kernel = kernel / kernel.sum(axis=1, keepdims=True)
+        marginal[t] = (np.log(np.maximum(likelihood @ kernel.T, 1e-300)) + top).T
+    rest = marginal.sum(axis=2)[:, :, None] - marginal  # the others' log-likelihood, without each unit in turn
+    best = rest.reshape(-1, count).argmax(axis=0) // _THETA.size
+    out[np.flatnonzero(ok)] = _TAUS[best] ** 2
+    return out
