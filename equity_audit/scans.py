@@ -488,7 +488,12 @@ def scan_gaps(data: pd.DataFrame, *, unit: str, group: str, focus, outcome: str,
       When the unit's smallest expected cell is under 5, the p-value is the
       exact conditional mid-p test that the unit's odds ratio equals the
       common odds ratio elsewhere (Fisher's noncentral hypergeometric law,
-      :func:`~equity_audit.stats.midp_conditional_pvalue`);
+      :func:`~equity_audit.stats.midp_conditional_pvalue`). Where the other
+      units' odds ratios spread more than chance (τ² > 0: maximum likelihood
+      on their tables, :func:`~equity_audit.stats.leave_one_out_tau2_conditional`,
+      for up to ``CONDITIONAL_UNITS`` units; DerSimonian-Laird beyond), their
+      random-effects mean replaces the common odds ratio and τ² is added to
+      the variance (:func:`~equity_audit.stats.leave_one_out_pooled`);
     - means: the unit's difference of means minus the precision-weighted mean
       of the other units' differences, with the sum of the two variances (t
       test with the unit's Welch degrees of freedom).
