@@ -48,8 +48,8 @@ SETTING_DOCS = {
     "score_min": "Lowest score on the evidence rubric.",
     "score_max": "Highest score on the evidence rubric.",
     "proficient_score": "Rubric score that means proficient.",
-    "severity_threshold": "Mean lean against the other scorers of the same work (rubric points) from which a "
-    "scorer beyond chance is called harsh or lenient; half a rubric level by default.",
+    "severity_threshold": "Lean against the other scorers of the same work (rubric points): a scorer beyond "
+    "chance whose interval reaches it is called harsh or lenient; half a rubric level by default.",
     "year_days": "Days in a year when pace is computed on the calendar basis.",
     "year_basis": "'school' (the default) counts only days between school_year_start and "
     "school_year_end, one school year a year, so summers do not count; 'calendar' counts every "

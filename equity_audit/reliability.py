@@ -649,14 +649,19 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
     a mild lean would otherwise pass "interval beyond 0, mean past the
     threshold" by chance alone (on a district generated outside the project, a
     scorer with a true lean of +0.18 on 13 works read +0.52, interval 0.16 to
-    0.88).
+    0.88). A scorer beyond chance is called harsh or lenient where the
+    interval reaches ``threshold``: scores rounded to whole levels and held
+    within the scale read a scorer's lean smaller than it is (a lean of 0.6
+    levels reads about 0.5, of 0.5 about 0.4), so a rule on the mean alone
+    missed a scorer 0.6 levels harsh in 12 of 40 simulated districts, this one
+    in none, with the same false flags.
 
     Parameters
     ----------
     calibration : DataFrame
         The contract's ``calibration`` table (``work_id``, ``scorer_id``, ``score``).
     threshold : float, default 0.5
-        Minimum ``|mean_deviation|`` (rubric points) for a flag.
+        The lean (rubric points) a flagged scorer's interval has to reach.
     confidence : float, default 0.95
         Coverage of the t interval.
     scale : (int, int), default (1, 4)
@@ -676,8 +681,9 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
         ``works − 1`` degrees of freedom, on the scorer's sd or the sd pooled
         over all scorers where that is larger, :func:`_spread`; NaN on one
         work), ``qvalue`` (Benjamini-Hochberg across the scorers tested),
-        ``harsh`` (``qvalue < fdr`` and ``mean_deviation ≤ −threshold``),
-        ``lenient`` (``qvalue < fdr`` and ``mean_deviation ≥ threshold``), ``qwk`` (quadratic-weighted
+        ``harsh`` (``qvalue < fdr``, ``mean_deviation < 0`` and ``low ≤ −threshold``: beyond
+        chance, and a lean of ``threshold`` is within the interval), ``lenient`` (``qvalue < fdr``,
+        ``mean_deviation > 0`` and ``high ≥ threshold``), ``qwk`` (quadratic-weighted
         :func:`cohen_kappa` of the scorer against the leave-one-out consensus
         rounded half up to a rubric level, ``labels`` = the full scale) and
         ``low_qwk``. Sorted by ``mean_deviation``.
@@ -715,8 +721,11 @@ def scorer_severity(calibration, *, threshold=0.5, confidence=0.95, scale=(1, 4)
     out["qvalue"] = np.nan
     out.loc[tested, "qvalue"] = bh_adjust(out.loc[tested, "pvalue"].to_numpy())
     beyond_chance = (out["qvalue"] < fdr).to_numpy()
-    out["harsh"] = beyond_chance & (out["mean_deviation"] <= -threshold).to_numpy()
-    out["lenient"] = beyond_chance & (out["mean_deviation"] >= threshold).to_numpy()
+    # The interval, not the mean, has to reach the threshold: rounding to whole rubric levels and the
+    # scale's ends pull a scorer's observed lean toward 0 (a lean of 0.6 levels reads about 0.5).
+    mean = out["mean_deviation"].to_numpy()
+    out["harsh"] = beyond_chance & (mean < 0) & (out["low"] <= -threshold).to_numpy()
+    out["lenient"] = beyond_chance & (mean > 0) & (out["high"] >= threshold).to_numpy()
     # per-scorer K×K tables of (own score, rounded consensus), all at once
     k = labels.size
     own = _codes(df["score"].to_numpy(), labels.astype(float))

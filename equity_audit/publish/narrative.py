@@ -792,14 +792,14 @@ def severity_alt(table: pd.DataFrame, *, threshold: float = 0.5) -> str:
     """Alt text for the scorer severity chart.
 
     ``threshold`` is the one :func:`equity_audit.reliability.scorer_severity` marked scorers with:
-    a scorer nearer the others than that is not called harsh or lenient, even beyond chance.
+    a scorer whose interval does not reach it is not called harsh or lenient, even beyond chance.
     """
     flagged = table[table["flagged"]]
     text = (f"Dot chart of how far each of {len(table)} scorers' scores sit from the other scorers' "
             f"scores of the same work, with 95% intervals. ")
     if flagged.empty:
-        return text + (f"No scorer's scores sit {threshold:g} points or more from the others' on average "
-                       "beyond chance.")
+        return text + ("No scorer's scores sit apart from the others' beyond chance with an interval "
+                       f"reaching {threshold:g} points.")
     parts = [f"{row.group} by {row.estimate:+.2f} points on average" for row in flagged.itertuples()]
     return text + "Consistently harsher or more lenient: " + "; ".join(parts) + "."
 
