@@ -437,11 +437,9 @@ def _compare(cells: pd.DataFrame, comparison: pd.DataFrame, by: list[str], stati
     compare = {"rate": _compare_rates, "mean": _compare_means, "median": _compare_medians,
                "count": _compare_counts}[statistic]
     columns = compare(cells, comparison, confidence)
-    table = cells[[*by, "n", "n_missing"]].copy()
-    table.insert(len(by), "statistic", statistic)
-    for name, values in columns.items():
-        table[name] = values
-    return table
+    # one frame built at once: a column inserted one at a time copies the frame's blocks
+    return pd.DataFrame({**{column: cells[column] for column in by}, "statistic": statistic, "n": cells["n"],
+                         "n_missing": cells["n_missing"], **columns}, index=cells.index)
 
 
 def _compare_rates(cells, comparison, confidence):
@@ -602,10 +600,35 @@ def _interactions_from_model(table, by, model, statistic, confidence):
     """:func:`_joint_interactions` with the model's fine cells, design, labels and test already built
     (:func:`_main_effects_model`): the table's cells are found among the fine ones by their labels."""
     fine, design, labels, _test = model
-    wanted = pd.MultiIndex.from_frame(table[by].astype(str))
-    coarse = wanted.get_indexer(pd.MultiIndex.from_arrays([labels[column] for column in by]))
+    coarse = _rows_of([_as_text(table[column]) for column in by], [labels[column] for column in by])
     return _interactions_from_fine(table, None, fine, by, None, statistic, confidence, coarse=coarse,
                                    design=design)
+
+
+def _rows_of(rows: list[np.ndarray], cells: list[np.ndarray]) -> np.ndarray:
+    """For each cell (its label in every column), the row with the same labels, or -1.
+
+    ``rows``: the table's labels per column (no two rows alike); ``cells``: the cells' labels per column.
+    The same as ``MultiIndex.get_indexer``, by integer keys: building MultiIndexes costs milliseconds a table.
+    """
+    row_key = np.zeros(len(rows[0]), dtype=np.int64)
+    cell_key = np.zeros(len(cells[0]), dtype=np.int64)
+    unmatched = np.zeros(len(cells[0]), dtype=bool)
+    for row_labels, cell_labels in zip(rows, cells):
+        levels = pd.Index(pd.unique(row_labels))
+        cell_codes = levels.get_indexer(cell_labels)
+        unmatched |= cell_codes < 0
+        row_key = row_key * len(levels) + levels.get_indexer(row_labels)
+        cell_key = cell_key * len(levels) + np.maximum(cell_codes, 0)
+    found = pd.Index(row_key).get_indexer(cell_key)
+    return np.where(unmatched, -1, found)
+
+
+def _as_text(column: pd.Series) -> np.ndarray:
+    """A column's values as text; a categorical one converts its few categories, not every row."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.isna().any():
+        return np.asarray(column.cat.categories.astype(str), dtype=object)[column.cat.codes.to_numpy()]
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def _interactions_from_fine(table, keys, fine, by, columns, statistic, confidence, coarse=None, design=None):
@@ -1120,8 +1143,8 @@ def _complementary(table: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFra
     extra &= ~table["suppressed"].to_numpy(bool)
     if not extra.any():
         return table
-    table = table.copy()
-    table.loc[extra, "suppressed"] = True
+    table = table.copy(deep=False)  # copy-on-write: the caller's table keeps its columns
+    table["suppressed"] = table["suppressed"].to_numpy(bool) | extra
     table.loc[extra, "flagged"] = False
     return table
 
@@ -1131,11 +1154,16 @@ def _withhold_small(table: pd.DataFrame, min_n: int, *, keep_protecting: bool = 
                            "ratio", "ratio_low", "ratio_high", "successes", "sd", "pvalue", "qvalue",
                            "shrunk_estimate", "interaction", "interaction_low", "interaction_high",
                            "interaction_pvalue", "interaction_conditional_pvalue") if c in table.columns]
-    withheld = table["suppressed"].astype(bool)
+    withheld = table["suppressed"].to_numpy(bool)
     if keep_protecting:
-        withheld &= table["n"] < min_n
+        withheld = withheld & (table["n"] < min_n).to_numpy()
     if withheld.any():
-        table.loc[withheld, numbers] = np.nan
+        # column by column: one .loc assignment over many columns costs milliseconds per table
+        plain = [c for c in numbers if table[c].dtype.kind in "fiu"]
+        for column in plain:
+            table[column] = np.where(withheld, np.nan, table[column].to_numpy(float))
+        if len(plain) < len(numbers):
+            table.loc[withheld, [c for c in numbers if c not in plain]] = np.nan
     return table.reset_index(drop=True)
 
 

@@ -88,8 +88,10 @@ def _counts(table: pd.DataFrame) -> np.ndarray:
     """The table as a 2-D array of non-negative integer counts (or an error)."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame of counts, got {type(table).__name__}")
-    numeric = table.apply(pd.to_numeric, errors="coerce")
-    values = numeric.to_numpy(dtype=float, na_value=np.nan)
+    if all(dtype.kind in "iuf" for dtype in table.dtypes):  # already numbers: no conversion column by column
+        values = table.to_numpy(dtype=float)
+    else:
+        values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if values.size and not np.isfinite(values).all():
         raise ValueError("the table has missing or non-numeric counts; fill or drop them first")
     if (values < 0).any() or (values != np.round(values)).any():
