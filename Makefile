@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 DEMO_OUT ?= runs/demo
 K ?= 5
-STUDENTS ?= 1800
+STUDENTS ?= 2000
 
 .PHONY: demo test lab bench calibrate templates district clean help
 
@@ -15,7 +15,7 @@ help:
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      time the audit on the bundled district and on 100,000 students"
 	@echo "make calibrate  false flags and power of every analysis on K simulated districts of each kind"
-	@echo "                (K=5 STUDENTS=1800 by default; K=10 takes 3-4 minutes on 2 idle cores)"
+	@echo "                (K=5 STUDENTS=2000, the bundled district's size, by default; K=10 takes 3-4 minutes on 2 idle cores)"
 	@echo "make templates  regenerate templates/data/ from the data contract"
 	@echo "make district   regenerate the bundled synthetic district in data/synthetic/"
 

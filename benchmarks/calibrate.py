@@ -20,7 +20,7 @@ districts where it names that effect). Targets printed beside: false-discovery
 proportion <= 5% overall, no analysis above 10% any-false-flag, power >= 80%.
 An analysis that raises is reported as ``error: message``, not a crash.
 
-Usage: ``python benchmarks/calibrate.py --k 5 --students 1800 [--jobs 2] [--csv PATH]``.
+Usage: ``python benchmarks/calibrate.py --k 5 --students 2000 [--jobs 2] [--csv PATH]``.
 Rows per district and analysis go to ``benchmarks/calibration.csv``.
 """
 from __future__ import annotations
@@ -597,7 +597,7 @@ def report(table: pd.DataFrame, total: dict, per_table: dict | None = None) -> s
     return "\n".join(lines)
 
 
-def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, kinds=KINDS,
+def calibrate(k: int = 5, students: int = 2000, jobs: int = 1, analyses=None, kinds=KINDS,
               settings: str = "") -> pd.DataFrame:
     """Run every analysis on ``k`` districts of each kind; one row per district and analysis.
 
@@ -619,7 +619,7 @@ def calibrate(k: int = 5, students: int = 1800, jobs: int = 1, analyses=None, ki
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=int(os.environ.get("K", 5)), help="districts of each kind")
-    parser.add_argument("--students", type=int, default=int(os.environ.get("STUDENTS", 1800)))
+    parser.add_argument("--students", type=int, default=int(os.environ.get("STUDENTS", 2000)))
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--csv", type=Path, default=REPO / "benchmarks" / "calibration.csv")
     parser.add_argument("--analyses", nargs="*", help="only these analyses (default: all)")
