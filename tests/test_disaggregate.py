@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from equity_audit import stats
 from equity_audit.disaggregate import disaggregate, publishable, scan_intersections
@@ -180,3 +182,16 @@ def test_cell_codes_refuse_a_blank_the_grouping_did_not_relabel():
     raw = {"a": data["a"], "b": data["b"].astype("category")}
     with pytest.raises(ValueError, match="blanks"):
         _cell_codes(raw, ["a", "b"])
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["x", "y", "Yes"])), min_size=1, max_size=9,
+                unique=True),
+       st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(["x", "y", "Yes", "No"])), max_size=30))
+def test_cells_are_found_among_rows_as_a_multiindex_finds_them(rows, cells):
+    from equity_audit.disaggregate import _rows_of
+
+    as_columns = lambda pairs: [np.array([p[i] for p in pairs], dtype=object) for i in range(2)]  # noqa: E731
+    expected = pd.MultiIndex.from_tuples(rows).get_indexer(pd.MultiIndex.from_tuples(cells, names=None)) \
+        if cells else np.array([], dtype=int)
+    got = _rows_of(as_columns(rows), as_columns(cells) if cells else [np.array([], dtype=object)] * 2)
+    assert got.tolist() == list(expected)

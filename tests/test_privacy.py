@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from equity_audit import privacy
 from equity_audit.privacy import (
@@ -356,3 +358,16 @@ def test_pseudonymise_types_and_normalisation():
     assert pseudonymise(b"S1", KEY.encode()) == pseudonymise("S1", KEY)
     with pytest.raises(ValueError, match="16 bytes"):
         pseudonymise("S1", "short")
+
+
+@given(st.lists(st.lists(st.integers(0, 60), min_size=3, max_size=3), min_size=1, max_size=5))
+def test_counts_held_as_numbers_or_as_text_are_suppressed_alike(rows):
+    from hypothesis import assume
+
+    numbers = pd.DataFrame(rows, columns=["a", "b", "c"])
+    assume(numbers.to_numpy().sum() > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", privacy.DisclosureWarning)
+        as_numbers = privacy.suppress(numbers)
+        as_text = privacy.suppress(numbers.astype(str))
+    assert as_numbers.equals(as_text)
