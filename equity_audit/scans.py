@@ -27,7 +27,9 @@ it says where to look, and never amounts to a finding of bias.
 - :func:`scan_gaps_each`: :func:`scan_gaps` for every group of several subgroup
   columns, with false-discovery control across all of them;
 - :func:`scan_rates_by_year`, :func:`scan_gaps_by_year`: the same per school year;
-- :func:`persistence`: which units were called out in enough of the recent years.
+- :func:`persistence`: which units were called out in enough of the recent years;
+- :func:`against_school_colleagues`: for a scan against the district, whether each
+  unit also differs from the other units of its own school, or shares its school's rate.
 
 All statistics come from :mod:`equity_audit.stats`; the work per student is one
 pandas group-by.
@@ -59,6 +61,7 @@ __all__ = [
     "scan_rates",
     "scan_rates_from_counts",
     "scan_rates_by_year",
+    "against_school_colleagues",
     "scan_gaps",
     "scan_gaps_from_sides",
     "scan_gaps_each",
@@ -1044,6 +1047,98 @@ def _by_year(scan, data: pd.DataFrame, year: str, **options) -> pd.DataFrame:
     table = pd.concat(parts, ignore_index=True)
     table.attrs = {"by_year": summaries}
     return table
+
+
+# --------------------------------------------------------------------------- colleagues
+
+
+#: What ``vs_school_colleagues`` says of a unit (blank: not compared, e.g. the only one of its school).
+COLLEAGUE_WORDS = ("higher", "lower", "similar")
+
+
+def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: str, outcome: str,
+                              school: str = "school_id", **options) -> pd.DataFrame:
+    """``scan`` (units against the district) with each unit set against the other units of its school.
+
+    A PLC whose whole school grows more slowly lies outside the district's
+    funnel as the school does: the pattern is the school's, and the team asks
+    a different question than of a PLC that differs from the other PLCs of
+    its own school. The units are scanned again with ``within=school``
+    (:func:`scan_rates`: each against the other units' rows in the same
+    school, with its own false-discovery control), and the result is kept
+    in one column of words, with no comparator number (the colleagues'
+    rate would let a reader work out a withheld unit's rate from its
+    school's):
+
+    ``vs_school_colleagues``
+        ``"higher"`` or ``"lower"`` where the unit's rate differs from its
+        colleagues' beyond chance (``closer_look`` of the school scan),
+        ``"similar"`` where it was compared and does not, blank where it
+        could not be compared (under ``min_n``, or no other unit in its
+        school).
+
+    Parameters
+    ----------
+    scan : DataFrame
+        :func:`scan_rates` of ``data`` against the district.
+    data : DataFrame
+        The rows scanned, with a ``school`` column.
+    unit, outcome : str
+        As in :func:`scan_rates`.
+    school : str, default "school_id"
+        Column naming each row's school.
+    **options
+        Passed to :func:`scan_rates` (``min_n``, ``fdr``, ``cluster``, ...).
+
+    Returns
+    -------
+    DataFrame
+        ``scan`` with ``vs_school_colleagues``; ``attrs["school_scan"]`` holds
+        the school scan's ``attrs``.
+
+    Examples
+    --------
+    Eight schools of two PLCs; all of school A and one PLC of school B have
+    more students below pace:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(3)
+    >>> plcs = [f"{school}{k}" for school in "ABCDEFGH" for k in (1, 2)]
+    >>> plc = np.repeat(plcs, 300)
+    >>> risk = np.where(np.isin(plc, ["A1", "A2", "B1"]), 0.25, 0.10)
+    >>> data = pd.DataFrame({"plc": plc, "school_id": [p[0] for p in plc],
+    ...                      "below": (rng.random(plc.size) < risk).astype(int)})
+    >>> scan = against_school_colleagues(scan_rates(data, unit="plc", outcome="below"), data,
+    ...                                  unit="plc", outcome="below")
+    >>> scan[["plc", "closer_look", "vs_school_colleagues"]].head(4).values.tolist()
+    [['A1', False, 'similar'], ['A2', True, 'similar'], ['B1', False, 'higher'], ['B2', False, 'lower']]
+    """
+    colleagues = scan_rates(data, unit=unit, outcome=outcome, within=school, **options)
+    # a word about a unit against colleagues fewer than min_n would tell something of a withheld group
+    enough = _colleague_students(data, unit, school, options.get("cluster")).reindex(colleagues[unit]).fillna(0)
+    tested = (colleagues["pvalue"].notna() & ~colleagues["suppressed"].astype(bool)
+              & (enough.to_numpy() >= options.get("min_n", 10)))
+    side = np.where(colleagues["rate"] > colleagues["target"], "higher", "lower")
+    words = pd.Series(np.where(colleagues["closer_look"].astype(bool), side, "similar"), index=colleagues.index)
+    words = words.where(tested, "").set_axis(colleagues[unit].to_numpy())
+    out = scan.copy()
+    out["vs_school_colleagues"] = out[unit].map(words).fillna("").to_numpy(dtype=object)
+    out.attrs = {**scan.attrs, "school_scan": dict(colleagues.attrs)}
+    return out
+
+
+def _colleague_students(data: pd.DataFrame, unit: str, school: str, cluster: str | None) -> pd.Series:
+    """For each unit, the students (``cluster``; rows without it) of its school(s) seen by other units only."""
+    key = data[cluster].to_numpy() if cluster else np.arange(len(data))
+    pairs = pd.DataFrame({"school": data[school].to_numpy(), "unit": data[unit].to_numpy(), "key": key})
+    pairs = pairs.dropna(subset=["school", "unit"]).drop_duplicates()
+    total = pairs.groupby("school")["key"].nunique()
+    seen = pairs.groupby(["school", "key"])["unit"].agg(["nunique", "first"])
+    only = seen[seen["nunique"] == 1].groupby(["school", "first"]).size()
+    units = pairs[["school", "unit"]].drop_duplicates()
+    own = pd.Series(only.reindex(pd.MultiIndex.from_frame(units)).fillna(0).to_numpy(), index=units.index)
+    return (units["school"].map(total) - own).groupby(units["unit"].to_numpy()).sum()
 
 
 # --------------------------------------------------------------------------- persistence

@@ -40,7 +40,7 @@ __all__ = ["CompareError", "Comparison", "compare_runs", "finding_changes", "gap
 FINDING_KEY = ("analysis", "measure", "kind", "unit", "unit_name", "subgroups", "groups")
 #: Columns that only carry statistics or codes, never a label of the row.
 _NOT_LABELS = {"status", "statistic", "compare", "exact", "suppressed", "flagged", "closer_look",
-               "beyond_main_effects", "access_gap", "persistent", "harsh", "lenient"}
+               "beyond_main_effects", "access_gap", "persistent", "harsh", "lenient", "vs_school_colleagues"}
 _Z = sps.norm.ppf(0.975)
 
 

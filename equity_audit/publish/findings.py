@@ -41,6 +41,7 @@ from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS
 from equity_audit.data.dictionary import MEASURE_WORDS, display_value
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
+from equity_audit import scans
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish import narrative
 
@@ -657,21 +658,32 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
         within = row.get("compared_within")
         comparator = (f"the other {source.unit}s' students in the same {narrative.setting_words(within)}"
                       if isinstance(within, str) and within else "the district rate")
+        colleagues = _colleague_words(row.get("vs_school_colleagues"))
         statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
-                                               percent=True,
-                                               comparator=comparator, direction=dir_, **values)
+                                               percent=True, comparator=comparator, direction=dir_,
+                                               extra=narrative.colleagues_clause(
+                                                   colleagues, source.unit, MEASURES[source.measure][0],
+                                                   "" if values["difference"] is None
+                                                   else "higher" if values["difference"] > 0 else "lower"),
+                                               **values)
         statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=unit, direction_=dir_, unit_id=unit, unit_name=unit, subgroups=[], groups=[],
                             comparator=comparator, students_affected=_num(row.get("events")), statement=statement,
-                            **values))
+                            details={"vs_school_colleagues": colleagues} if colleagues else None, **values))
     return out
 
 
+def _colleague_words(value) -> str:
+    """``vs_school_colleagues`` of a funnel row ("" where absent or blank)."""
+    return str(value) if isinstance(value, str) and value in scans.COLLEAGUE_WORDS else ""
+
+
 def _unit_words(source: Source, unit: str) -> str:
-    """A school by its name; a PLC, teacher or scorer by kind and id."""
+    """A school by its name; a PLC, teacher or scorer by kind and id (once: "PLC-7" is not "PLC PLC-7")."""
     if source.unit == "school":
         return unit
-    return f"{'PLC' if source.unit == 'plc' else source.unit.capitalize()} {unit}"
+    kind = "PLC" if source.unit == "plc" else source.unit.capitalize()
+    return unit if unit.lower().startswith(kind.lower()) else f"{kind} {unit}"
 
 
 _RATIO = re.compile(r"\s*([-\d.]+)\s*\(([-\d.]+)\s*to\s*([-\d.]+)\)")

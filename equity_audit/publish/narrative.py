@@ -747,6 +747,63 @@ def setting_words(compared_within: str) -> str:
     return " and ".join(part.strip().removesuffix("_id") for part in str(compared_within).split(","))
 
 
+def colleagues_clause(colleagues: str, unit: str, measure: str, district_side: str = "") -> str:
+    """What a unit's comparison with the other units of its school adds to its finding ("" for none).
+
+    ``colleagues`` is ``vs_school_colleagues`` of
+    :func:`equity_audit.scans.against_school_colleagues`; ``district_side``
+    ("higher" or "lower") is where the unit lies against the district. Where the
+    unit is much like the rest of its school, the pattern may be the school's.
+
+    >>> colleagues_clause("similar", "plc", "the share below pace", "higher")
+    " Within its school the other PLCs show much the same: the pattern may be the school's rather than this PLC's."
+    >>> colleagues_clause("higher", "plc", "the share below pace", "higher")
+    ' Within its school too, the share below pace is higher than in the other PLCs.'
+    >>> colleagues_clause("lower", "plc", "the share below pace", "higher")
+    ' Within its school, the share below pace is lower than in the other PLCs: the school as a whole differs more.'
+    """
+    kind = "PLC" if unit == "plc" else unit
+    if colleagues == "similar":
+        return (f" Within its school the other {kind}s show much the same: the pattern may be the school's "
+                f"rather than this {kind}'s.")
+    if colleagues not in ("higher", "lower"):
+        return ""
+    if colleagues == district_side:
+        return f" Within its school too, {measure} is {colleagues} than in the other {kind}s."
+    return f" Within its school, {measure} is {colleagues} than in the other {kind}s: the school as a whole differs more."
+
+
+def colleagues_sentence(scan: pd.DataFrame, *, units: str) -> str:
+    """How the units of a district scan compare with the other units of their own school, without naming any.
+
+    ``scan`` has ``closer_look`` and ``vs_school_colleagues``
+    (:func:`equity_audit.scans.against_school_colleagues`).
+
+    >>> import pandas as pd
+    >>> scan = pd.DataFrame({"closer_look": [True, True, False, False],
+    ...                      "vs_school_colleagues": ["similar", "higher", "lower", "similar"]})
+    >>> colleagues_sentence(scan, units="PLCs")
+    "Set against the other PLCs of their own school, 2 of 4 PLCs differ from them. Of the 2 marked against the district, 1 differs from them and 1 is much like them: its pattern may be the whole school's."
+    """
+    words = scan["vs_school_colleagues"].fillna("").astype(str)
+    marked = scan["closer_look"].astype(bool)
+    differ, alike = words.isin(["higher", "lower"]), words.eq("similar")
+    out = (f"Set against the other {units} of their own school, {int(differ.sum())} of {int((differ | alike).sum())} "
+           f"{units} differ from them.")
+    if marked.any():
+        d, a, c = int((marked & differ).sum()), int((marked & alike).sum()), int((marked & ~differ & ~alike).sum())
+        if marked.sum() == 1:
+            out += " The one marked against the district " + (
+                "differs from them." if d else "is much like them: its pattern may be the whole school's." if a
+                else "could not be compared with others of its school.")
+        else:
+            out += (f" Of the {int(marked.sum())} marked against the district, {d} differ{'s' if d == 1 else ''} from "
+                    f"them and {a} {'is' if a == 1 else 'are'} much like them: {'its' if a == 1 else 'their'} pattern "
+                    "may be the whole school's." + (f" {c} could not be compared with others of their school." if c
+                                                     else ""))
+    return out
+
+
 def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
     """How many units were scanned and how many warrant a closer look, without naming any.
 

@@ -1,0 +1,114 @@
+"""PLCs set against the other PLCs of their own school (``scans.against_school_colleagues``), tested where the truth is set.
+
+A PLC scan against the district repeats a school's pattern once per PLC: where
+a whole school's students grow more slowly, each of its PLCs lies outside the
+district's funnel. The PLC is then also compared with its school's other PLCs,
+and its finding says which it is: a PLC much like the rest of its school, or
+one that differs from its colleagues.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from equity_audit import scans
+from equity_audit.publish import findings, narrative
+
+SCHOOLS, PLCS_PER_SCHOOL = 8, 3
+
+
+def district(seed: int, *, slow_school: int | None = None, slow_plc: str | None = None, base: float = 0.12,
+             slow: float = 0.30, students: tuple[int, int] = (80, 140)) -> pd.DataFrame:
+    """Student-domain rows of PLCs in schools; two domains a student, the slow ones at ``slow``."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for s in range(SCHOOLS):
+        for k in range(PLCS_PER_SCHOOL):
+            plc, n = f"P{s}{k}", int(rng.integers(*students))
+            rate = slow if s == slow_school or plc == slow_plc else base
+            # a student's two domains share the student's propensity: clustered, as in real data
+            lean = rng.normal(0, 0.8, n)
+            p = 1 / (1 + np.exp(-(np.log(rate / (1 - rate)) + np.repeat(lean, 2))))
+            parts.append(pd.DataFrame({"plc_id": plc, "school_id": f"S{s}",
+                                       "student_id": np.repeat([f"{plc}-{i}" for i in range(n)], 2),
+                                       "below": (rng.random(2 * n) < p).astype(int)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def colleagues(data: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
+    scan = scans.scan_rates(data, unit="plc_id", outcome="below", cluster="student_id", min_n=min_n)
+    return scans.against_school_colleagues(scan, data, unit="plc_id", outcome="below", cluster="student_id",
+                                           min_n=min_n).set_index("plc_id")
+
+
+def test_a_slow_school_s_plcs_are_marked_against_the_district_and_said_to_be_like_their_school():
+    marked = alike = 0
+    for seed in range(20):
+        scan = colleagues(district(seed, slow_school=2))
+        school = scan.loc[[f"P2{k}" for k in range(PLCS_PER_SCHOOL)]]
+        marked += int(school["closer_look"].sum())
+        alike += int((school["closer_look"] & school["vs_school_colleagues"].eq("similar")).sum())
+    assert marked >= 0.5 * 20 * PLCS_PER_SCHOOL  # the district scan finds most (its power is not tested here)
+    assert alike >= 0.9 * marked  # and nearly every one is said to share its school's pattern
+
+
+def test_a_plc_that_differs_from_its_colleagues_is_said_to_differ():
+    found = 0
+    for seed in range(20):
+        scan = colleagues(district(seed, slow_plc="P51"))
+        found += scan.loc["P51", "vs_school_colleagues"] == "higher"
+    assert found >= 16
+
+
+def test_a_null_district_has_few_plcs_differing_from_their_colleagues():
+    differing = [int(colleagues(district(seed))["vs_school_colleagues"].isin(["higher", "lower"]).sum())
+                 for seed in range(20)]
+    assert sum(d > 0 for d in differing) <= 3  # false-discovery control within the school scan
+
+
+def test_no_word_against_colleagues_fewer_than_min_n():
+    data = district(0, slow_plc="P00")
+    # school 0 keeps P00 and a PLC of 4 students (8 rows, withheld): saying P00 differs would tell of those 4
+    data = data[(data["school_id"] != "S0") | data["plc_id"].eq("P00")
+                | data["student_id"].isin([f"P01-{i}" for i in range(4)])]
+    scan = colleagues(data)
+    assert scan.loc["P00", "vs_school_colleagues"] == ""
+    assert scan.loc["P01", "vs_school_colleagues"] == ""  # suppressed: never compared
+    assert scan.loc["P10", "vs_school_colleagues"] in scans.COLLEAGUE_WORDS
+
+
+def test_a_plc_alone_in_its_school_is_not_compared():
+    data = district(1)
+    data = data[(data["school_id"] != "S3") | data["plc_id"].eq("P30")]
+    assert colleagues(data).loc["P30", "vs_school_colleagues"] == ""
+
+
+def _funnel_row(words: str, rate: float = 0.30) -> pd.DataFrame:
+    return pd.DataFrame({"plc_id": ["PLC-7"], "n": [120], "rate": [rate], "target": [0.12], "low": [rate - 0.08],
+                         "high": [rate + 0.08], "qvalue": [0.001], "events": [36], "closer_look": [True],
+                         "vs_school_colleagues": [words]})
+
+
+@pytest.mark.parametrize("words, said", [
+    ("similar", "the other PLCs show much the same: the pattern may be the school's rather than this PLC's"),
+    ("higher", "Within its school too, the share below pace is higher than in the other PLCs."),
+    ("lower", "is lower than in the other PLCs: the school as a whole differs more."),
+])
+def test_a_plc_finding_says_how_it_compares_with_its_school(words, said):
+    (finding,) = findings._funnel(findings.REGISTRY["below_pace_by_plc"], _funnel_row(words))
+    assert said in finding.statement
+    assert finding.statement.startswith("PLC-7:")  # not "PLC PLC-7"
+    assert finding.details["vs_school_colleagues"] == words
+    assert finding.comparator == "the district rate" and finding.comparator_estimate == pytest.approx(0.12)
+
+
+def test_a_plc_finding_without_the_comparison_says_nothing_of_it():
+    (finding,) = findings._funnel(findings.REGISTRY["below_pace_by_plc"], _funnel_row(""))
+    assert "Within its school" not in finding.statement and "vs_school_colleagues" not in finding.details
+
+
+def test_the_notebook_sentence_counts_without_naming():
+    scan = colleagues(district(4, slow_school=2, slow_plc="P51")).reset_index()
+    sentence = narrative.colleagues_sentence(scan, units="PLCs")
+    assert not any(plc in sentence for plc in scan["plc_id"])
+    differ = int(scan["vs_school_colleagues"].isin(["higher", "lower"]).sum())
+    assert sentence.startswith(f"Set against the other PLCs of their own school, {differ} of ")
