@@ -310,7 +310,9 @@ def _credited(unit_col: str, unit: str):
         from equity_audit import scans
         from equity_audit.questions import patterns
         credited = patterns.credited_pace(a.district, a.config, unit=unit_col)
-        within = {"within": ["school_id", "domain"]} if unit == "teacher" else {}  # against their colleagues
+        # against their colleagues: a teacher in the same school and domain, a PLC in the same school
+        within = {"within": {"teacher_in_school": ["school_id", "domain"], "plc_in_school": "school_id"}[unit]} \
+            if unit.endswith("_in_school") else {}
         table = _flagged(scans.scan_rates(credited, unit=unit_col, outcome="below", cluster="student_id", **within,
                                           **a.scan), "closer_look")
         if unit == "school":
@@ -393,7 +395,8 @@ ANALYSES = {
     "level4_gaps_by_school": Analysis("level4_access", _school_gaps("level4_ready")),
     "below_pace_by_school": Analysis("pace", _credited("school", "school")),
     "below_pace_by_plc": Analysis("pace", _credited("plc_id", "plc")),
-    "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher")),
+    "plc_scan_below_pace_in_school": Analysis("pace", _credited("plc_id", "plc_in_school")),
+    "teacher_scan_below_pace": Analysis("pace", _credited("teacher_id", "teacher_in_school")),
     "grade_residual_by_subgroup": Analysis("grading", lambda a: _flags(_flagged(a.residual_table), "district")),
     "high_grade_low_evidence_by_subgroup": Analysis("grading", _discordance("high_grade_low_evidence", True)),
     "low_grade_high_evidence_by_subgroup": Analysis("grading", _discordance("low_grade_high_evidence", False)),
@@ -429,7 +432,8 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
     the group a school or teacher effect was planted against (that effect makes the
     district's gap for the group real, only smaller); real: a true district gap listed
     in ``manifest["real_gaps"]``, or a school-level difference where the realistic
-    generator gives schools real random effects; false: anything else.
+    generator gives schools real random effects (not for a unit set against the others of
+    its own school, ``*_in_school``: they share the school's effect); false: anything else.
     """
     real = {(g["measure"], k, _label(v)) for g in manifest.get("real_gaps", []) for k, v in g["group"].items()}
     school_effects = set((manifest.get("realistic") or {}).get("school_effects", {}))
@@ -458,8 +462,8 @@ def classify(flags: pd.DataFrame, family: str, manifest: dict) -> pd.DataFrame:
         if v == "false":
             if unit == "district" and len(groups) == 1 and (fam, *groups[0]) in real:
                 v = "real"
-            elif unit != "district" and not groups and fam in school_effects:
-                v = "real"
+            elif unit != "district" and not unit.endswith("_in_school") and not groups and fam in school_effects:
+                v = "real"  # a unit compared with others in its own school does not share their school's effect
         verdict.append(v)
         named.append(found)
     return flags.assign(verdict=verdict, planted=named)

@@ -1057,25 +1057,29 @@ COLLEAGUE_WORDS = ("higher", "lower", "similar")
 
 
 def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: str, outcome: str,
-                              school: str = "school_id", **options) -> pd.DataFrame:
-    """``scan`` (units against the district) with each unit set against the other units of its school.
+                              school: str = "school_id", colleagues: pd.DataFrame | None = None,
+                              **options) -> pd.DataFrame:
+    """``scan`` (units against the district) with each unit it marks set against the other units of its school.
 
     A PLC whose whole school grows more slowly lies outside the district's
     funnel as the school does: the pattern is the school's, and the team asks
     a different question than of a PLC that differs from the other PLCs of
-    its own school. The units are scanned again with ``within=school``
+    its own school. ``colleagues`` is the units scanned with ``within=school``
     (:func:`scan_rates`: each against the other units' rows in the same
-    school, with its own false-discovery control), and the result is kept
-    in one column of words, with no comparator number (the colleagues'
-    rate would let a reader work out a withheld unit's rate from its
-    school's):
+    school, with its own false-discovery control); it is computed when not
+    given. For each unit the district scan marks (``closer_look``), one
+    column of words says what that comparison found, with no comparator
+    number (the colleagues' rate would let a reader work out a withheld
+    unit's rate from its school's):
 
     ``vs_school_colleagues``
         ``"higher"`` or ``"lower"`` where the unit's rate differs from its
-        colleagues' beyond chance (``closer_look`` of the school scan),
-        ``"similar"`` where it was compared and does not, blank where it
-        could not be compared (under ``min_n``, or no other unit in its
-        school).
+        colleagues' beyond chance (``closer_look`` of ``colleagues``),
+        ``"similar"`` where it was compared and does not; blank where it was
+        not marked against the district, could not be compared (no other
+        unit in its school) or its colleagues number fewer than ``min_n``
+        students. Which unmarked units differ from their colleagues is
+        ``colleagues``' own result, for the confidential folder.
 
     Parameters
     ----------
@@ -1087,14 +1091,16 @@ def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: s
         As in :func:`scan_rates`.
     school : str, default "school_id"
         Column naming each row's school.
+    colleagues : DataFrame, optional
+        :func:`scan_rates` of ``data`` with ``within=school`` (e.g. after the
+        audit-wide false-discovery control).
     **options
         Passed to :func:`scan_rates` (``min_n``, ``fdr``, ``cluster``, ...).
 
     Returns
     -------
     DataFrame
-        ``scan`` with ``vs_school_colleagues``; ``attrs["school_scan"]`` holds
-        the school scan's ``attrs``.
+        ``scan`` with ``vs_school_colleagues``.
 
     Examples
     --------
@@ -1109,12 +1115,16 @@ def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: s
     >>> risk = np.where(np.isin(plc, ["A1", "A2", "B1"]), 0.25, 0.10)
     >>> data = pd.DataFrame({"plc": plc, "school_id": [p[0] for p in plc],
     ...                      "below": (rng.random(plc.size) < risk).astype(int)})
+    >>> colleagues = scan_rates(data, unit="plc", outcome="below", within="school_id")
+    >>> colleagues.loc[colleagues["closer_look"], "plc"].tolist()
+    ['B1', 'B2']
     >>> scan = against_school_colleagues(scan_rates(data, unit="plc", outcome="below"), data,
-    ...                                  unit="plc", outcome="below")
-    >>> scan[["plc", "closer_look", "vs_school_colleagues"]].head(4).values.tolist()
-    [['A1', False, 'similar'], ['A2', True, 'similar'], ['B1', False, 'higher'], ['B2', False, 'lower']]
+    ...                                  unit="plc", outcome="below", colleagues=colleagues)
+    >>> scan.loc[scan["closer_look"], ["plc", "vs_school_colleagues"]].values.tolist()
+    [['A2', 'similar']]
     """
-    colleagues = scan_rates(data, unit=unit, outcome=outcome, within=school, **options)
+    if colleagues is None:
+        colleagues = scan_rates(data, unit=unit, outcome=outcome, within=school, **options)
     # a word about a unit against colleagues fewer than min_n would tell something of a withheld group
     enough = _colleague_students(data, unit, school, options.get("cluster")).reindex(colleagues[unit]).fillna(0)
     tested = (colleagues["pvalue"].notna() & ~colleagues["suppressed"].astype(bool)
@@ -1123,8 +1133,10 @@ def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: s
     words = pd.Series(np.where(colleagues["closer_look"].astype(bool), side, "similar"), index=colleagues.index)
     words = words.where(tested, "").set_axis(colleagues[unit].to_numpy())
     out = scan.copy()
-    out["vs_school_colleagues"] = out[unit].map(words).fillna("").to_numpy(dtype=object)
-    out.attrs = {**scan.attrs, "school_scan": dict(colleagues.attrs)}
+    marked = out["closer_look"].astype(bool).to_numpy()
+    out["vs_school_colleagues"] = np.where(marked, out[unit].map(words).fillna("").to_numpy(dtype=object), "")
+    out["vs_school_colleagues"] = out["vs_school_colleagues"].astype(object)
+    out.attrs = dict(scan.attrs)
     return out
 
 

@@ -34,10 +34,15 @@ def district(seed: int, *, slow_school: int | None = None, slow_plc: str | None 
     return pd.concat(parts, ignore_index=True)
 
 
+def within(data: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
+    return scans.scan_rates(data, unit="plc_id", outcome="below", within="school_id", cluster="student_id",
+                            min_n=min_n)
+
+
 def colleagues(data: pd.DataFrame, min_n: int = 10) -> pd.DataFrame:
     scan = scans.scan_rates(data, unit="plc_id", outcome="below", cluster="student_id", min_n=min_n)
-    return scans.against_school_colleagues(scan, data, unit="plc_id", outcome="below", cluster="student_id",
-                                           min_n=min_n).set_index("plc_id")
+    return scans.against_school_colleagues(scan, data, unit="plc_id", outcome="below", colleagues=within(data, min_n),
+                                           cluster="student_id", min_n=min_n).set_index("plc_id")
 
 
 def test_a_slow_school_s_plcs_are_marked_against_the_district_and_said_to_be_like_their_school():
@@ -51,35 +56,44 @@ def test_a_slow_school_s_plcs_are_marked_against_the_district_and_said_to_be_lik
     assert alike >= 0.9 * marked  # and nearly every one is said to share its school's pattern
 
 
-def test_a_plc_that_differs_from_its_colleagues_is_said_to_differ():
-    found = 0
+def test_a_plc_that_differs_from_its_colleagues_is_found_and_said_to_differ_where_marked():
+    found = marked = 0
     for seed in range(20):
-        scan = colleagues(district(seed, slow_plc="P51"))
-        found += scan.loc["P51", "vs_school_colleagues"] == "higher"
-    assert found >= 16
+        data = district(seed, slow_plc="P51")
+        in_school = within(data).set_index("plc_id").loc["P51"]
+        higher = bool(in_school["closer_look"]) and in_school["rate"] > in_school["target"]
+        scan = colleagues(data).loc["P51"]
+        found, marked = found + higher, marked + bool(scan["closer_look"])
+        # where the district scan marks it too, its finding says what the school scan found
+        assert scan["vs_school_colleagues"] == ("" if not scan["closer_look"] else "higher" if higher else "similar")
+    assert found >= 16 and marked >= 10
 
 
 def test_a_null_district_has_few_plcs_differing_from_their_colleagues():
-    differing = [int(colleagues(district(seed))["vs_school_colleagues"].isin(["higher", "lower"]).sum())
-                 for seed in range(20)]
+    differing = [int(within(district(seed))["closer_look"].sum()) for seed in range(20)]
     assert sum(d > 0 for d in differing) <= 3  # false-discovery control within the school scan
+
+
+def test_words_only_for_units_marked_against_the_district():
+    scan = colleagues(district(2, slow_plc="P51"))
+    assert (scan.loc[~scan["closer_look"], "vs_school_colleagues"] == "").all()
 
 
 def test_no_word_against_colleagues_fewer_than_min_n():
     data = district(0, slow_plc="P00")
+    assert colleagues(data).loc["P00", "vs_school_colleagues"] == "higher"
     # school 0 keeps P00 and a PLC of 4 students (8 rows, withheld): saying P00 differs would tell of those 4
     data = data[(data["school_id"] != "S0") | data["plc_id"].eq("P00")
                 | data["student_id"].isin([f"P01-{i}" for i in range(4)])]
     scan = colleagues(data)
-    assert scan.loc["P00", "vs_school_colleagues"] == ""
-    assert scan.loc["P01", "vs_school_colleagues"] == ""  # suppressed: never compared
-    assert scan.loc["P10", "vs_school_colleagues"] in scans.COLLEAGUE_WORDS
+    assert scan.loc["P00", "closer_look"] and scan.loc["P00", "vs_school_colleagues"] == ""
 
 
 def test_a_plc_alone_in_its_school_is_not_compared():
-    data = district(1)
+    data = district(1, slow_school=3)
     data = data[(data["school_id"] != "S3") | data["plc_id"].eq("P30")]
-    assert colleagues(data).loc["P30", "vs_school_colleagues"] == ""
+    scan = colleagues(data)
+    assert scan.loc["P30", "closer_look"] and scan.loc["P30", "vs_school_colleagues"] == ""
 
 
 def _funnel_row(words: str, rate: float = 0.30) -> pd.DataFrame:
@@ -107,8 +121,34 @@ def test_a_plc_finding_without_the_comparison_says_nothing_of_it():
 
 
 def test_the_notebook_sentence_counts_without_naming():
-    scan = colleagues(district(4, slow_school=2, slow_plc="P51")).reset_index()
-    sentence = narrative.colleagues_sentence(scan, units="PLCs")
+    data = district(4, slow_school=2, slow_plc="P51")
+    in_school, scan = within(data), colleagues(data).reset_index()
+    sentence = narrative.colleagues_sentence(scan, in_school, units="PLCs")
     assert not any(plc in sentence for plc in scan["plc_id"])
-    differ = int(scan["vs_school_colleagues"].isin(["higher", "lower"]).sum())
-    assert sentence.startswith(f"Set against the other PLCs of their own school, {differ} of ")
+    assert sentence.startswith(f"Set against the other PLCs of their own school, {int(in_school['closer_look'].sum())} of ")
+
+
+def test_a_plc_differing_from_its_colleagues_is_a_confidential_finding():
+    data = district(5, slow_plc="P51")
+    in_school = within(data)
+    (finding,) = findings._funnel(findings.REGISTRY["plc_scan_below_pace_in_school"],
+                                  in_school[in_school["plc_id"].eq("P51") & in_school["closer_look"]])
+    assert finding.confidential and finding.direction == "worse"
+    assert finding.comparator == "the other PLCs' students in the same school"
+    (count,) = findings._count_findings([finding])
+    assert not count.confidential and "P51" not in count.statement
+    assert count.statement.startswith("1 PLC(s) warrant a closer look") and "with the PLC." in count.statement
+
+
+@pytest.mark.parametrize("words, rate, ending", [
+    ("similar", 0.30, "they fare worse, like the other PLCs of its school."),
+    ("higher", 0.30, "they fare worse, also against the other PLCs of its school."),
+    ("lower", 0.30, "they fare worse, though better than the other PLCs of its school."),
+    ("", 0.30, "they fare worse."),
+    ("lower", 0.05, "they fare better, also against the other PLCs of its school."),
+])
+def test_the_summary_sentence_says_how_a_plc_compares_with_its_school(words, rate, ending):
+    from equity_audit.publish import summary
+
+    (finding,) = findings._funnel(findings.REGISTRY["below_pace_by_plc"], _funnel_row(words, rate))
+    assert summary.sentence(finding.as_dict()).endswith(ending)

@@ -299,6 +299,8 @@ REGISTRY = {source.table: source for source in [
            unit="plc", unit_column="plc_id"),
     Source("gap_trends", "patterns", "gap trends", "gap_trend", "trend", kind="trend",
            flag=lambda t: t["verdict"].isin(["narrowing", "widening"])),
+    Source("plc_scan_below_pace_in_school", "patterns", "below pace by PLC, against the other PLCs of its school",
+           "below_pace", "funnel", kind="outlier", unit="plc", unit_column="plc_id", confidential=True),
     Source("teacher_scan_below_pace", "patterns", "below pace by teacher", "below_pace", "funnel", kind="outlier",
            unit="teacher", unit_column="teacher_id", confidential=True),
     # question 3: bias
@@ -395,9 +397,9 @@ def _count_findings(confidential: list[Finding]) -> list[Finding]:
     out = []
     for name, found in counts.items():
         source, units = REGISTRY[name], len({f.unit_id for f in found})
-        statement = (f"{units} {source.unit}(s) warrant a closer look in {source.analysis} ({len(found)} result(s)). "
+        statement = (f"{units} {_kind(source)}(s) warrant a closer look in {source.analysis} ({len(found)} result(s)). "
                      "Who they are is in the run's confidential folder, for a professional conversation "
-                     "in their PLC.")
+                     f"{'with the PLC' if source.unit == 'plc' else 'in their PLC'}.")
         if source.layout == "intersection":
             units = len(found)
             statement = (f"{units} intersection(s) of subgroups differ from what their groups alone predict "
@@ -656,7 +658,7 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         dir_ = direction(source.measure, values["difference"])
         within = row.get("compared_within")
-        comparator = (f"the other {source.unit}s' students in the same {narrative.setting_words(within)}"
+        comparator = (f"the other {_kind(source)}s' students in the same {narrative.setting_words(within)}"
                       if isinstance(within, str) and within else "the district rate")
         colleagues = _colleague_words(row.get("vs_school_colleagues"))
         statement = narrative.finding_sentence(subject=_unit_words(source, unit), measure=MEASURES[source.measure][0],
@@ -682,8 +684,13 @@ def _unit_words(source: Source, unit: str) -> str:
     """A school by its name; a PLC, teacher or scorer by kind and id (once: "PLC-7" is not "PLC PLC-7")."""
     if source.unit == "school":
         return unit
-    kind = "PLC" if source.unit == "plc" else source.unit.capitalize()
+    kind = _kind(source).capitalize() if source.unit != "plc" else "PLC"
     return unit if unit.lower().startswith(kind.lower()) else f"{kind} {unit}"
+
+
+def _kind(source: Source) -> str:
+    """The unit's kind in words: "PLC", "teacher", "scorer", "school"."""
+    return "PLC" if source.unit == "plc" else source.unit
 
 
 _RATIO = re.compile(r"\s*([-\d.]+)\s*\(([-\d.]+)\s*to\s*([-\d.]+)\)")

@@ -773,23 +773,29 @@ def colleagues_clause(colleagues: str, unit: str, measure: str, district_side: s
     return f" Within its school, {measure} is {colleagues} than in the other {kind}s: the school as a whole differs more."
 
 
-def colleagues_sentence(scan: pd.DataFrame, *, units: str) -> str:
-    """How the units of a district scan compare with the other units of their own school, without naming any.
+def colleagues_sentence(scan: pd.DataFrame, colleagues: pd.DataFrame, *, units: str) -> str:
+    """How the units compare with the other units of their own school, without naming any.
 
-    ``scan`` has ``closer_look`` and ``vs_school_colleagues``
+    ``colleagues`` is the scan within schools (``closer_look``, ``pvalue``,
+    ``suppressed``); ``scan`` the district scan with ``vs_school_colleagues``
     (:func:`equity_audit.scans.against_school_colleagues`).
 
     >>> import pandas as pd
     >>> scan = pd.DataFrame({"closer_look": [True, True, False, False],
-    ...                      "vs_school_colleagues": ["similar", "higher", "lower", "similar"]})
-    >>> colleagues_sentence(scan, units="PLCs")
-    "Set against the other PLCs of their own school, 2 of 4 PLCs differ from them. Of the 2 marked against the district, 1 differs from them and 1 is much like them: its pattern may be the whole school's."
+    ...                      "vs_school_colleagues": ["similar", "higher", "", ""]})
+    >>> colleagues = pd.DataFrame({"closer_look": [False, True, True, False], "pvalue": [0.4, 0.001, 0.002, 0.5],
+    ...                            "suppressed": False})
+    >>> colleagues_sentence(scan, colleagues, units="PLCs")
+    "Set against the other PLCs of their own school, 2 of 4 PLCs differ from them (named only in the run's confidential folder, for a conversation with the PLC). Of the 2 marked against the district, 1 differs from them and 1 is much like them: its pattern may be the whole school's."
     """
+    compared = colleagues["pvalue"].notna() & ~colleagues["suppressed"].astype(bool)
+    differing = int((compared & colleagues["closer_look"].astype(bool)).sum())
+    out = (f"Set against the other {units} of their own school, {differing} of {int(compared.sum())} {units} differ "
+           "from them" + (" (named only in the run's confidential folder, for a conversation with the PLC)."
+                          if differing else "."))
     words = scan["vs_school_colleagues"].fillna("").astype(str)
     marked = scan["closer_look"].astype(bool)
     differ, alike = words.isin(["higher", "lower"]), words.eq("similar")
-    out = (f"Set against the other {units} of their own school, {int(differ.sum())} of {int((differ | alike).sum())} "
-           f"{units} differ from them.")
     if marked.any():
         d, a, c = int((marked & differ).sum()), int((marked & alike).sum()), int((marked & ~differ & ~alike).sum())
         if marked.sum() == 1:

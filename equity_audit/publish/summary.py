@@ -169,7 +169,26 @@ def sentence(finding: dict) -> str:
                 f"{against}; {NO_SUBJECT_WORDS.get(direction, NO_SUBJECT_WORDS['neutral'])}.")
     fares = narrative.DIRECTION_WORDS[direction][0]
     return (f"{_capital(subject)}: {finding.get('measure_label', '')} is "
-            f"{value(finding.get('estimate'))}{shown_n}{against}; {fares}.")
+            f"{value(finding.get('estimate'))}{shown_n}{against}; {fares}{_colleagues(finding)}.")
+
+
+def _colleagues(finding: dict) -> str:
+    """How a unit marked against the district compares with the others of its school, if it was compared.
+
+    >>> _colleagues({"unit": "plc", "direction": "worse", "difference": 0.1,
+    ...              "details": {"vs_school_colleagues": "similar"}})
+    ', like the other PLCs of its school'
+    """
+    words = (finding.get("details") or {}).get("vs_school_colleagues", "")
+    direction, difference = finding.get("direction"), finding.get("difference")
+    kind = "PLC" if finding.get("unit") == "plc" else str(finding.get("unit"))
+    if words == "similar":
+        return f", like the other {kind}s of its school"
+    if words not in ("higher", "lower") or difference is None or direction not in ("worse", "better"):
+        return ""
+    if (words == "higher") == (difference > 0):
+        return f", also against the other {kind}s of its school"
+    return f", though {'better' if direction == 'worse' else 'worse'} than the other {kind}s of its school"
 
 
 #: How a finding about no group or school (the scorers' agreement, say) ends, by direction.
