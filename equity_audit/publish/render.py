@@ -971,6 +971,11 @@ COLUMN_MEANINGS = {
                "sheet and over every comparison of the audit (so a small q-value alone is not a flag; some "
                "sheets also ask a size, such as access under four-fifths of the others'): a question for the "
                "team, not a verdict.",
+    "closer_look": "On the sheets of schools and PLCs: True when the unit lies outside the funnel's limits and "
+                   "beyond chance at the run's false discovery rate: it warrants a closer look, never a verdict.",
+    "vs_school_colleagues": "On the PLC sheet, for a PLC marked against the district: how it compares with the other "
+                            "PLCs of its own school (higher, lower, or similar: then the pattern may be the school's). "
+                            "Blank where it was not compared.",
 }
 
 
