@@ -37,11 +37,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from equity_audit import scans
 from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS
 from equity_audit.data.dictionary import MEASURE_WORDS, display_value
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
-from equity_audit import scans
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish import narrative
 
@@ -684,7 +684,7 @@ def _unit_words(source: Source, unit: str) -> str:
     """A school by its name; a PLC, teacher or scorer by kind and id (once: "PLC-7" is not "PLC PLC-7")."""
     if source.unit == "school":
         return unit
-    kind = _kind(source).capitalize() if source.unit != "plc" else "PLC"
+    kind = _kind(source)[:1].upper() + _kind(source)[1:]
     return unit if unit.lower().startswith(kind.lower()) else f"{kind} {unit}"
 
 
