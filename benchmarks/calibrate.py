@@ -298,10 +298,14 @@ def _teacher_grading(a: Audit):
                   "teacher", "teacher_id")
 
 
-def _teacher_pace(a: Audit):
-    from equity_audit.questions import patterns
-    gaps = patterns.teacher_pace_gaps(a.district, a.current, a.subgroups, config=a.config, **a.scan)
-    return _flags(_flagged(gaps, "closer_look"), "teacher", "teacher_id")
+def _unit_pace(unit: str):
+    """A group's pace gap with a teacher or PLC against the same gap elsewhere, as notebooks 03 and 02 run it."""
+    def run(a: Audit):
+        from equity_audit.questions import patterns
+        gaps = patterns.unit_pace_gaps(a.district, a.current, a.subgroups, unit=f"{unit}_id", config=a.config,
+                                       **a.scan)
+        return _flags(_flagged(gaps, "closer_look"), unit, f"{unit}_id")
+    return run
 
 
 def _credited(unit_col: str, unit: str):
@@ -406,7 +410,8 @@ ANALYSES = {
     "performance_tasks_by_subgroup": Analysis(
         "level4_access", _each("share_performance_tasks", "rich_latest", statistic="mean")),
     "dok34_by_subgroup": Analysis("level4_access", _each("share_dok34", "rich_latest", statistic="mean")),
-    "teacher_scan_pace_gaps": Analysis("pace", _teacher_pace),
+    "teacher_scan_pace_gaps": Analysis("pace", _unit_pace("teacher")),
+    "plc_scan_pace_gaps": Analysis("pace", _unit_pace("plc")),
     "climate_by_subgroup": Analysis("climate", _climate),
     "chronic_absence_by_subgroup": Analysis("attendance", _absence(False)),
     "chronic_absence_by_school": Analysis("attendance", _absence(True)),

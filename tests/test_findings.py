@@ -137,8 +137,9 @@ def test_every_registry_entry_has_a_known_measure_section_and_layout():
         assert source.section in F.QUESTIONS and source.layout in F._CONVERTERS, name
         assert source.unit in ("district", "school", "plc", "teacher", "scorer")
         # confidential: results about teachers and scorers, intersections withheld to protect smaller ones,
-        # and a PLC against the other PLCs of its school (for a conversation with the PLC, as a teacher's)
-        assert source.confidential == (source.unit in ("teacher", "scorer") or name.endswith(("_withheld", "_in_school"))), name
+        # and a PLC's scans against its school's other PLCs or by group (for a conversation with the PLC)
+        assert source.confidential == (source.unit in ("teacher", "scorer") or name.endswith("_withheld")
+                                       or name.startswith("plc_scan_")), name
 
 
 def test_finding_sentence_says_worse_or_better_plainly():

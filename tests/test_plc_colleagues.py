@@ -152,3 +152,65 @@ def test_the_summary_sentence_says_how_a_plc_compares_with_its_school(words, rat
 
     (finding,) = findings._funnel(findings.REGISTRY["below_pace_by_plc"], _funnel_row(words, rate))
     assert summary.sentence(finding.as_dict()).endswith(ending)
+
+
+# --- a group's pace gap in one PLC against the same gap in the other PLCs (patterns.unit_pace_gaps) ---------
+
+
+def plc_district(seed: int, *, plc_gap: float, shared_gap: float = -0.15, plcs: int = 8, per_plc: int = 60):
+    """Students of ``plcs`` PLCs (a section a domain each, the latest school year) whose English learners
+    grow ``shared_gap`` levels a year slower everywhere, and ``plc_gap`` more in PLC P3."""
+    from test_pace_school_year import DATES, SCHOOL_TIME, enrolled, simulated
+
+    rng = np.random.default_rng(seed)
+    n = plcs * per_plc
+    levels = simulated(seed, n=n, noise=0.1)
+    index = levels["student_id"].str[1:].astype(int).to_numpy()
+    el_student = rng.random(n) < 0.3
+    plc_of = np.arange(n) // per_plc
+    slower = np.where(el_student, shared_gap + np.where(plc_of == 3, plc_gap, 0.0), 0.0)
+    t = np.select([levels["as_of"] == d for d in DATES], SCHOOL_TIME)
+    # the slower growth only in the latest school year (t beyond 1), the year the PLC is credited with
+    levels["performance_level"] += slower[index] * np.clip(t - 1, 0, None)
+    ids = [f"s{i:05d}" for i in range(n)]
+    students = pd.DataFrame({"student_id": ids, "english_learner": el_student, "low_income": rng.random(n) < 0.4})
+    sections = pd.DataFrame({"section_id": [f"{p}-{d}" for p in range(plcs) for d in ("ela", "math")],
+                             "school_year": 2025, "teacher_id": [f"T{p}" for p in range(plcs) for _ in range(2)],
+                             "domain": ["ela", "math"] * plcs, "plc_id": [f"P{p}" for p in range(plcs) for _ in range(2)]})
+    rosters = pd.DataFrame({"student_id": np.repeat(ids, 2),
+                            "section_id": [f"{p}-{d}" for p in plc_of for d in ("ela", "math")]})
+    return {"levels": levels, "students": students, "sections": sections, "rosters": rosters,
+            "enrollments": enrolled(levels)}
+
+
+def plc_gaps(district) -> pd.DataFrame:
+    from equity_audit.questions.patterns import unit_pace_gaps
+
+    return unit_pace_gaps(district, pd.DataFrame({"school_year": [2025]}), ["english_learner", "low_income"],
+                          unit="plc_id", min_n=10)
+
+
+def test_a_plc_where_one_group_grows_more_slowly_than_the_same_group_elsewhere_is_found():
+    found = others = 0
+    for seed in range(10):
+        gaps = plc_gaps(plc_district(seed, plc_gap=-0.5))
+        flagged = gaps[gaps["closer_look"].astype(bool)]
+        found += bool(((flagged["plc_id"] == "P3") & (flagged["subgroup"] == "english_learner")).any())
+        others += int((flagged["plc_id"] != "P3").sum())
+    assert found >= 8
+    assert others <= 1
+
+
+def test_a_gap_every_plc_shares_is_not_called_out_in_each():
+    flagged = [int(plc_gaps(plc_district(seed, plc_gap=0.0))["closer_look"].astype(bool).sum()) for seed in range(10)]
+    assert sum(f > 0 for f in flagged) <= 1
+
+
+def test_the_plc_gap_scan_is_counted_in_the_notebook_and_its_flags_are_confidential_findings():
+    gaps = plc_gaps(plc_district(1, plc_gap=-0.5))
+    sentence = narrative.count_sentence(gaps, units="PLC-by-group comparisons", measure="the pace gap")
+    assert sentence.endswith("for a conversation with the PLC.") and "P3" not in sentence
+    flagged = gaps[gaps["closer_look"].astype(bool)]
+    found = findings._unit_gap(findings.REGISTRY["plc_scan_pace_gaps"], flagged)
+    assert found and all(f.confidential and f.unit_id == "P3" for f in found)
+    assert found[0].comparator == "other students of the same PLC" and found[0].direction == "worse"

@@ -301,6 +301,8 @@ REGISTRY = {source.table: source for source in [
            flag=lambda t: t["verdict"].isin(["narrowing", "widening"])),
     Source("plc_scan_below_pace_in_school", "patterns", "below pace by PLC, against the other PLCs of its school",
            "below_pace", "funnel", kind="outlier", unit="plc", unit_column="plc_id", confidential=True),
+    Source("plc_scan_pace_gaps", "patterns", "pace gaps by PLC", "pace", "unit_gap", unit="plc",
+           unit_column="plc_id", confidential=True),
     Source("teacher_scan_below_pace", "patterns", "below pace by teacher", "below_pace", "funnel", kind="outlier",
            unit="teacher", unit_column="teacher_id", confidential=True),
     # question 3: bias
@@ -630,7 +632,7 @@ def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
                       interval=[_num(row.get("difference_low")), _num(row.get("difference_high"))],
                       qvalue=_num(row.get("qvalue")))
         dir_ = direction(source.measure, values["difference"])
-        comparator = f"other students of the same {source.unit}"
+        comparator = f"other students of the same {_kind(source)}"
         # the better side of a near-complement pair is the other side of its partner's result
         mirror_of = (narrative.group_words(str(row["subgroup"]), partners[index])
                      if partners[index] and dir_ == "better" else None)

@@ -825,7 +825,8 @@ def count_sentence(scan: pd.DataFrame, *, units: str, measure: str) -> str:
     return (f"{len(scan)} {units} were scanned for {measure}; {len(scan) - len(shown)} had fewer students "
             f"than the minimum and were not assessed.{unmatched} {flagged} of the {assessed} assessed warrant a "
             f"closer look after allowing for ordinary variation and controlling false discoveries. Their names "
-            f"are only in the run's confidential folder, for a conversation in their PLC.")
+            f"are only in the run's confidential folder, for a conversation "
+            f"{'with the PLC' if units.startswith('PLC') else 'in their PLC'}.")
 
 
 def access_heatmap_alt(access: pd.DataFrame) -> str:

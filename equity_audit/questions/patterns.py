@@ -42,7 +42,7 @@ __all__ = ["EXCLUSIONARY", "ADVANCED_LEVELS", "ACCESS_MEASURES", "discipline_cou
            "student_year_facts", "unmatched_incidents", "access_table", "readiness_by_year", "with_readiness",
            "district_readiness", "with_district_readiness", "READINESS_BANDS",
            "with_pace_by_year", "idea_risk_ratios", "gap_scan", "teacher_rows",
-           "current_domain_facts", "credited_pace", "teacher_pace_gaps"]
+           "current_domain_facts", "credited_pace", "teacher_pace_gaps", "unit_pace_gaps"]
 
 EXCLUSIONARY = ("in_school_suspension", "out_of_school_suspension", "expulsion")
 ADVANCED_LEVELS = ("honors", "advanced", "ap", "ib")
@@ -497,20 +497,29 @@ def credited_pace(district, config: Config | None = None, *, unit: str = "school
 
 def teacher_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, min_n: int = 10,
                       fdr: float = 0.05, config: Config | None = None) -> pd.DataFrame:
-    """Per teacher and group: the gap in pace between the group's students and the teacher's
-    other students (latest year), with false-discovery control across every teacher and group.
+    """Per teacher and group: :func:`unit_pace_gaps` for teachers."""
+    return unit_pace_gaps(district, current, columns, unit="teacher_id", min_n=min_n, fdr=fdr, config=config)
 
-    Each teacher is credited only with the growth made while the student was on their roster
+
+def unit_pace_gaps(district, current: pd.DataFrame, columns: list[str], *, unit: str = "teacher_id",
+                   min_n: int = 10, fdr: float = 0.05, config: Config | None = None) -> pd.DataFrame:
+    """Per teacher (or PLC) and group: the gap in pace between the group's students and the unit's
+    other students (latest year), with false-discovery control across every unit and group.
+
+    Each gap is tested against the same group's gap with the other units (:func:`gap_scan`), so a gap
+    the whole district shares is not called out in every unit. A unit is credited only with the
+    growth made while the student was in its classes
     (:func:`equity_audit.questions.needs.unit_pace_facts` with roster spells), not with the
-    student's whole history; ``current`` gives the school year (its latest)."""
+    student's whole history; ``current`` gives the school year (its latest). ``unit`` is
+    ``"teacher_id"`` or ``"plc_id"``."""
     from equity_audit.data.subgroups import subgroup_labels
     from equity_audit.questions.needs import unit_pace_facts
 
     year = int(pd.to_numeric(current["school_year"]).max())
-    taught = unit_pace_facts(district, config, unit="teacher_id", school_year=year)
-    # a teacher of both domains sees a student twice: one row per student and teacher, or
+    taught = unit_pace_facts(district, config, unit=unit, school_year=year)
+    # a unit of both domains sees a student twice: one row per student and unit, or
     # the scan would count the same student as two and be overconfident
-    per_student = taught.groupby(["teacher_id", "student_id"])["pace"].mean().reset_index()
+    per_student = taught.groupby([unit, "student_id"])["pace"].mean().reset_index()
     labels = subgroup_labels(district["students"])[["student_id", *columns]]
-    return gap_scan(per_student.merge(labels, on="student_id", how="left"), "pace", columns, unit="teacher_id",
+    return gap_scan(per_student.merge(labels, on="student_id", how="left"), "pace", columns, unit=unit,
                     min_n=min_n, fdr=fdr)
