@@ -1133,10 +1133,8 @@ def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: s
     words = pd.Series(np.where(colleagues["closer_look"].astype(bool), side, "similar"), index=colleagues.index)
     words = words.where(tested, "").set_axis(colleagues[unit].to_numpy())
     out = scan.copy()
-    marked = out["closer_look"].astype(bool).to_numpy()
-    out["vs_school_colleagues"] = np.where(marked, out[unit].map(words).fillna("").to_numpy(dtype=object), "")
-    out["vs_school_colleagues"] = out["vs_school_colleagues"].astype(object)
-    out.attrs = dict(scan.attrs)
+    marked = out["closer_look"].astype(bool)
+    out["vs_school_colleagues"] = out[unit].map(words).fillna("").where(marked, "").astype(object)
     return out
 
 
