@@ -667,8 +667,7 @@ def _funnel(source: Source, rows: pd.DataFrame) -> list[Finding]:
                                                percent=True, comparator=comparator, direction=dir_,
                                                extra=narrative.colleagues_clause(
                                                    colleagues, source.unit, MEASURES[source.measure][0],
-                                                   "" if values["difference"] is None
-                                                   else "higher" if values["difference"] > 0 else "lower"),
+                                                   values["difference"]),
                                                **values)
         statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=unit, direction_=dir_, unit_id=unit, unit_name=unit, subgroups=[], groups=[],
@@ -691,8 +690,7 @@ def _unit_words(source: Source, unit: str) -> str:
 
 
 def _kind(source: Source) -> str:
-    """The unit's kind in words: "PLC", "teacher", "scorer", "school"."""
-    return "PLC" if source.unit == "plc" else source.unit
+    return narrative.unit_kind(source.unit)
 
 
 _RATIO = re.compile(r"\s*([-\d.]+)\s*\(([-\d.]+)\s*to\s*([-\d.]+)\)")

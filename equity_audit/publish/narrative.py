@@ -747,30 +747,52 @@ def setting_words(compared_within: str) -> str:
     return " and ".join(part.strip().removesuffix("_id") for part in str(compared_within).split(","))
 
 
-def colleagues_clause(colleagues: str, unit: str, measure: str, district_side: str = "") -> str:
-    """What a unit's comparison with the other units of its school adds to its finding ("" for none).
+def unit_kind(unit: str) -> str:
+    """A unit's kind in words: "PLC" for ``plc``, else as named ("teacher", "scorer", "school")."""
+    return "PLC" if unit == "plc" else str(unit)
+
+
+def colleague_reading(colleagues: str, difference) -> str:
+    """How a unit's comparison with its school's other units reads beside its comparison with the district.
 
     ``colleagues`` is ``vs_school_colleagues`` of
-    :func:`equity_audit.scans.against_school_colleagues`; ``district_side``
-    ("higher" or "lower") is where the unit lies against the district. Where the
-    unit is much like the rest of its school, the pattern may be the school's.
+    :func:`equity_audit.scans.against_school_colleagues` and ``difference`` the
+    unit's difference from the district: ``"alike"`` (much like its colleagues),
+    ``"same"`` (differs from them the way it differs from the district),
+    ``"opposite"`` (the other way: its school differs more), or "" (not compared).
 
-    >>> colleagues_clause("similar", "plc", "the share below pace", "higher")
+    >>> [colleague_reading(w, 0.1) for w in ("similar", "higher", "lower", "")]
+    ['alike', 'same', 'opposite', '']
+    """
+    if colleagues == "similar":
+        return "alike"
+    if colleagues not in ("higher", "lower") or difference is None or pd.isna(difference):
+        return ""
+    return "same" if (colleagues == "higher") == (difference > 0) else "opposite"
+
+
+def colleagues_clause(colleagues: str, unit: str, measure: str, difference) -> str:
+    """What a unit's comparison with the other units of its school adds to its finding ("" for none).
+
+    See :func:`colleague_reading`. Where the unit is much like the rest of its
+    school, the pattern may be the school's.
+
+    >>> colleagues_clause("similar", "plc", "the share below pace", 0.1)
     " Within its school the other PLCs show much the same: the pattern may be the school's rather than this PLC's."
-    >>> colleagues_clause("higher", "plc", "the share below pace", "higher")
+    >>> colleagues_clause("higher", "plc", "the share below pace", 0.1)
     ' Within its school too, the share below pace is higher than in the other PLCs.'
-    >>> colleagues_clause("lower", "plc", "the share below pace", "higher")
+    >>> colleagues_clause("lower", "plc", "the share below pace", 0.1)
     ' Within its school, the share below pace is lower than in the other PLCs: the school as a whole differs more.'
     """
-    kind = "PLC" if unit == "plc" else unit
-    if colleagues == "similar":
+    kind, reading = unit_kind(unit), colleague_reading(colleagues, difference)
+    if reading == "alike":
         return (f" Within its school the other {kind}s show much the same: the pattern may be the school's "
                 f"rather than this {kind}'s.")
-    if colleagues not in ("higher", "lower"):
-        return ""
-    if colleagues == district_side:
+    if reading == "same":
         return f" Within its school too, {measure} is {colleagues} than in the other {kind}s."
-    return f" Within its school, {measure} is {colleagues} than in the other {kind}s: the school as a whole differs more."
+    if reading == "opposite":
+        return f" Within its school, {measure} is {colleagues} than in the other {kind}s: the school as a whole differs more."
+    return ""
 
 
 def colleagues_sentence(scan: pd.DataFrame, colleagues: pd.DataFrame, *, units: str) -> str:

@@ -180,15 +180,15 @@ def _colleagues(finding: dict) -> str:
     ', like the other PLCs of its school'
     """
     words = (finding.get("details") or {}).get("vs_school_colleagues", "")
-    direction, difference = finding.get("direction"), finding.get("difference")
-    kind = "PLC" if finding.get("unit") == "plc" else str(finding.get("unit"))
-    if words == "similar":
+    reading = narrative.colleague_reading(words, finding.get("difference"))
+    kind, direction = narrative.unit_kind(finding.get("unit")), finding.get("direction")
+    if reading == "alike":
         return f", like the other {kind}s of its school"
-    if words not in ("higher", "lower") or difference is None or direction not in ("worse", "better"):
-        return ""
-    if (words == "higher") == (difference > 0):
+    if reading == "same":
         return f", also against the other {kind}s of its school"
-    return f", though {'better' if direction == 'worse' else 'worse'} than the other {kind}s of its school"
+    if reading == "opposite" and direction in ("worse", "better"):
+        return f", though {'better' if direction == 'worse' else 'worse'} than the other {kind}s of its school"
+    return ""
 
 
 #: How a finding about no group or school (the scorers' agreement, say) ends, by direction.
