@@ -48,7 +48,8 @@ from equity_audit.publish import narrative
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
            "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
            "write_findings", "uncovered",
-           "schema", "read_findings", "findings_frame", "near_complements", "NEAR_COMPLEMENT", "registered_tables"]
+           "schema", "read_findings", "findings_frame", "near_complements", "other_sides", "NEAR_COMPLEMENT",
+           "registered_tables"]
 
 SCHEMA_VERSION = "1.0"
 FINDINGS_NAME = "findings.json"
@@ -563,23 +564,99 @@ def near_complements(rows: pd.DataFrame) -> pd.Series:
     return out
 
 
+def other_sides(rows: pd.DataFrame, directions: pd.Series) -> pd.Series:
+    """For each row that fares better, the groups of its block whose worse result its advantage only mirrors.
+
+    A group compared with "all other students" is compared with the groups that fare worse
+    too. Where Hispanic/Latino and Black students fare worse, White students fare better
+    than "everyone else" partly for that reason. A better row (``directions``) is the other
+    side of the worse rows of its block (same subgroup, measure, year and unit) when
+
+    - set against its comparator without them, its difference no longer clears the row's
+      own interval (scaled to the smaller comparator; equal spread assumed) or changes
+      sign: the advantage is over those groups only, and
+    - some worse row, set against its comparator without the better group, still does:
+      the worse groups differ from the rest, so they, not the better group, are what
+      differs. (Where only the better group differs from groups that are alike, its
+      advantage is its own: a strength.)
+
+    Returns the worse groups joined by ``"; "`` for such rows, "" for every other row and
+    wherever a needed number is withheld. By-group rows (``n``, ``estimate``,
+    ``comparator_n``, ``comparator_estimate``) and rows of a scan within units (``focus_*``
+    or ``n``, ``others_*``) both work; each needs ``difference_low`` and ``difference_high``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"subgroup": "race", "group": ["A", "B", "C"], "n": [200, 600, 200],
+    ...                   "estimate": [0.30, 0.10, 0.10], "comparator_n": [800, 400, 800],
+    ...                   "comparator_estimate": [0.10, 0.20, 0.15], "difference": [0.20, -0.10, -0.05],
+    ...                   "difference_low": [0.14, -0.15, -0.09], "difference_high": [0.26, -0.05, -0.01]})
+    >>> other_sides(t, pd.Series(["worse", "better", "better"])).tolist()
+    ['', 'A', 'A']
+    """
+    out = pd.Series("", index=rows.index, dtype=object)
+    own = "n" if "n" in rows else "focus_n"
+    own_estimate = "focus_estimate" if "focus_estimate" in rows else "estimate"
+    other = "comparator" if "comparator_n" in rows else "others"
+    needed = {"subgroup", "group", own, own_estimate, f"{other}_n", f"{other}_estimate", "difference",
+              "difference_low", "difference_high"}
+    if rows.empty or not needed <= set(rows.columns):
+        return out
+    number = {key: pd.to_numeric(rows[column], errors="coerce") for key, column in
+              (("n", own), ("estimate", own_estimate), ("other_n", f"{other}_n"),
+               ("other_estimate", f"{other}_estimate"), ("difference", "difference"),
+               ("low", "difference_low"), ("high", "difference_high"))}
+    worse = directions.reindex(rows.index).eq("worse")
+    for _, frame in rows.groupby([c for c in _BLOCK if c in rows], dropna=False, sort=False):
+        behind = [i for i in frame.index if worse[i]]
+        for row in (i for i in frame.index if directions.get(i) == "better") if behind else ():
+            only_over_them = _still_differs(number, row, without=behind) is False
+            they_differ = any(_still_differs(number, i, without=[row]) for i in behind)
+            if only_over_them and they_differ:
+                out[row] = "; ".join(str(rows.at[i, "group"]) for i in behind)
+    return out
+
+
+def _still_differs(number: dict, row, *, without: list) -> bool | None:
+    """Whether ``row`` differs, beyond its interval and the same way, from its comparator less the rows ``without``.
+
+    None when a number it needs is withheld.
+    """
+    n_out = sum(number["n"][i] for i in without)
+    sum_out = sum(number["n"][i] * number["estimate"][i] for i in without)
+    n, estimate, difference = number["n"][row], number["estimate"][row], number["difference"][row]
+    n_other, other_estimate = number["other_n"][row], number["other_estimate"][row]
+    half = (number["high"][row] - number["low"][row]) / 2
+    if any(pd.isna(v) for v in (n, estimate, n_other, other_estimate, difference, half, n_out, sum_out)):
+        return None
+    rest = n_other - n_out
+    if rest < 1:  # every other student is in the groups left out
+        return False
+    left = estimate - (n_other * other_estimate - sum_out) / rest
+    scale = math.sqrt((1 / n + 1 / rest) / (1 / n + 1 / n_other))
+    return bool(np.sign(left) == np.sign(difference) and abs(left) > half * scale)
+
+
 def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
-    partners = near_complements(rows) if source.unit == "district" else pd.Series("", index=rows.index)
+    whole_unit = source.unit != "district"
+    directions = pd.Series({index: _group_direction(_group_measure(source, row)[0], _num(row["difference"]), row)
+                            for index, row in rows.iterrows()}, dtype=object)
+    partners = (pd.Series("", index=rows.index) if whole_unit
+                else _partners(near_complements(rows), other_sides(rows, directions)))
     for index, row in rows.iterrows():
         measure, label = _group_measure(source, row)
         percent = MEASURES[_base_key(measure)][2]
-        whole_unit = source.unit != "district"
         subgroups, groups = ([], []) if whole_unit else ([str(row["subgroup"])], [str(row["group"])])
         unit_name = str(row[source.unit_column]) if whole_unit else None
         values = dict(n=_num(row["n"]), estimate=_num(row["estimate"]),
                       comparator_estimate=_num(row["comparator_estimate"]), difference=_num(row["difference"]),
                       interval=[_num(row["low"]), _num(row["high"])], qvalue=_num(row.get("qvalue")))
         comparator = f"students in other {source.unit}s" if whole_unit else "all other students"
-        dir_ = _group_direction(measure, values["difference"], row)
+        dir_ = directions[index]
         mirror_of = None if whole_unit else _mirror_of(subgroups[0], groups[0])
         if not whole_unit and partners[index] and dir_ == "better":  # the concern is the partner's row
-            mirror_of = narrative.group_words(subgroups[0], partners[index])
+            mirror_of = _groups_words(subgroups[0], partners[index])
         statement = narrative.finding_sentence(
             subject=unit_name if whole_unit else narrative.group_words(subgroups[0], groups[0]),
             measure=label, percent=percent, comparator=comparator, direction=dir_, **values,
@@ -591,9 +668,25 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
                             measure_label=label, direction_=dir_, unit_id=unit_name, unit_name=unit_name,
                             subgroups=subgroups, groups=groups, comparator=comparator,
                             students_affected=_rate_affected(row, measure), statement=statement,
-                            details={"mirror": True, "partner": partners[index]} if partners[index] and mirror_of
+                            details=_mirror_details(partners[index]) if partners[index] and mirror_of
                             else None, **values))
     return out
+
+
+def _partners(complements: pd.Series, sides: pd.Series) -> pd.Series:
+    """Each row's partner: its near complement, else the worse groups its advantage mirrors (:func:`other_sides`)."""
+    return complements.where(complements.ne(""), sides)
+
+
+def _groups_words(subgroup: str, groups: str) -> str:
+    """The groups (joined by "; ") in words: "Asian students, Black students and Hispanic students"."""
+    words = [narrative.group_words(subgroup, group) for group in groups.split("; ")]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _mirror_details(partners: str) -> dict:
+    """A mirror's details: the first group it mirrors is the one the action plan lists it under."""
+    return {"mirror": True, "partner": partners.split("; ")[0]}
 
 
 def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
@@ -623,7 +716,9 @@ def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
 def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
     out = []
     percent = MEASURES[source.measure][2]
-    partners = near_complements(rows)
+    directions = pd.Series({index: direction(source.measure, _num(row["difference"]))
+                            for index, row in rows.iterrows()}, dtype=object)
+    partners = _partners(near_complements(rows), other_sides(rows, directions))
     for index, row in rows.iterrows():
         unit = str(row[source.unit_column])
         n = _num(row.get("focus_n", row.get("n")))
@@ -631,10 +726,10 @@ def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
         values = dict(n=n, estimate=estimate, comparator_estimate=other, difference=_num(row["difference"]),
                       interval=[_num(row.get("difference_low")), _num(row.get("difference_high"))],
                       qvalue=_num(row.get("qvalue")))
-        dir_ = direction(source.measure, values["difference"])
+        dir_ = directions[index]
         comparator = f"other students of the same {_kind(source)}"
-        # the better side of a near-complement pair is the other side of its partner's result
-        mirror_of = (narrative.group_words(str(row["subgroup"]), partners[index])
+        # the better side of a near-complement pair, or of worse groups of its unit, is the other side of their result
+        mirror_of = (_groups_words(str(row["subgroup"]), partners[index])
                      if partners[index] and dir_ == "better" else None)
         statement = narrative.finding_sentence(
             subject=narrative.group_words(str(row["subgroup"]), str(row["group"])), unit_name=_unit_words(source, unit),
@@ -646,7 +741,7 @@ def _unit_gap(source: Source, rows: pd.DataFrame) -> list[Finding]:
         out.append(_finding(source, key=f"{unit}|{row['subgroup']}|{row['group']}", direction_=dir_, unit_id=unit,
                             unit_name=unit, subgroups=[str(row["subgroup"])], groups=[str(row["group"])],
                             comparator=comparator, students_affected=affected, statement=statement,
-                            details={"mirror": True, "partner": partners[index]} if mirror_of else None, **values))
+                            details=_mirror_details(partners[index]) if mirror_of else None, **values))
     return out
 
 

@@ -111,11 +111,11 @@ def findings_table(records: list[dict]) -> pd.DataFrame:
     >>> table.loc[0, ["subgroup", "direction"]].tolist()
     ['race_ethnicity', 'worse']
     """
-    columns = ["id", "source", "section", "measure", "subgroup", "group", "n", "qvalue", "difference",
+    columns = ["id", "source", "section", "measure", "subgroup", "group", "unit_id", "n", "qvalue", "difference",
                "students_affected", "direction", "finding_kind", "mirror", "partner", "actionable", "statement"]
     rows = [{
         "id": record.get("id", ""), "source": record.get("source", ""),
-        "section": record.get("section", ""),
+        "section": record.get("section", ""), "unit_id": record.get("unit_id") or "",
         "measure": " ".join(str(record.get(key) or "").replace("_", " ")
                             for key in ("measure", "measure_label", "analysis")).strip(),
         "subgroup": (record.get("subgroups") or [""])[0], "group": (record.get("groups") or [""])[0],
@@ -211,6 +211,8 @@ def _fold_mirrors(findings: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if "mirror" not in findings or "source" not in findings:
         return findings, ids.tolist()
     key = findings["source"].astype(str) + "|" + findings["measure"].astype(str) + "|" + findings["subgroup"].astype(str)
+    if "unit_id" in findings:  # a school's mirror goes with that school's result, not another school's
+        key = key + "|" + findings["unit_id"].fillna("").astype(str)
     mirror = findings["mirror"].astype(bool)
     # a "Yes" row first, so a mirror is listed under the row it mirrors rather than an Unknown row
     candidates = findings.index[~mirror].sort_values(key=lambda i: findings.loc[i, "group"].astype(str).ne("Yes"))
