@@ -48,7 +48,7 @@ from equity_audit.publish import narrative
 __all__ = ["Finding", "Source", "MEASURES", "POLARITY", "REGISTRY", "FLAG_COLUMNS", "SCHEMA_VERSION",
            "FINDINGS_NAME", "FindingsError", "direction", "polarity_of_label", "LABEL_ALIASES", "build_findings",
            "write_findings", "uncovered",
-           "schema", "read_findings", "findings_frame", "near_complements", "other_sides", "NEAR_COMPLEMENT",
+           "schema", "read_findings", "findings_frame", "near_complements", "other_sides", "mirrored", "NEAR_COMPLEMENT",
            "registered_tables"]
 
 SCHEMA_VERSION = "1.0"
@@ -676,6 +676,16 @@ def _by_group(source: Source, rows: pd.DataFrame) -> list[Finding]:
 def _partners(complements: pd.Series, sides: pd.Series) -> pd.Series:
     """Each row's partner: its near complement, else the worse groups its advantage mirrors (:func:`other_sides`)."""
     return complements.where(complements.ne(""), sides)
+
+
+def mirrored(rows: pd.DataFrame, directions: pd.Series) -> pd.Series:
+    """For each better row, in words, the result it is only the other side of (:func:`near_complements`,
+    :func:`other_sides`); None for every other row. The words a section's findings end with.
+    """
+    partners = _partners(near_complements(rows), other_sides(rows, directions))
+    return pd.Series([_groups_words(str(rows.at[i, "subgroup"]), partners[i])
+                      if partners[i] and directions.get(i) == "better" else None for i in rows.index],
+                     index=rows.index, dtype=object)
 
 
 def _groups_words(subgroup: str, groups: str) -> str:

@@ -259,17 +259,21 @@ def findings(table: pd.DataFrame, *, section: str, measure: str, percent: bool,
     :data:`MIN_DIFFERENCE`) is real but too small to act on; it stays in the
     section's table and is not listed as a finding.
     """
+    from equity_audit.publish.findings import mirrored  # findings builds on this module
+
     floor = MIN_DIFFERENCE[percent] if min_difference is None else min_difference
     # with a yes/no subgroup the "No" row only mirrors the "Yes" row
-    flagged = table[table["flagged"] & ~table["group"].isin(["No", "N"])
-                    & (table["difference"].abs() >= floor)].copy()
+    flags = table[table["flagged"] & ~table["group"].isin(["No", "N"])]
+    # a group that fares better only because others fare worse mirrors them, as in findings.json
+    mirror_of = mirrored(flags, flags["difference"].map(lambda d: label_direction(measure, d)))
+    flagged = flags[flags["difference"].abs() >= floor].copy()
     if flagged.empty:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     flagged["section"], flagged["measure"] = section, measure
     rate = table["statistic"].iloc[0] == "rate"
     # for a rate, the students with the outcome; for an average, the students in the group
     flagged["students_affected"] = np.round(flagged["estimate"] * flagged["n"]) if rate else flagged["n"]
-    flagged["statement"] = [_statement(row, measure, percent) for _, row in flagged.iterrows()]
+    flagged["statement"] = [_statement(row, measure, percent, mirror_of[i]) for i, row in flagged.iterrows()]
     return flagged.reindex(columns=FINDING_COLUMNS).reset_index(drop=True)
 
 
@@ -290,18 +294,20 @@ def label_direction(measure: str, difference) -> str:
     return "better" if np.sign(difference) * polarity > 0 else "worse"
 
 
-def _fares(measure: str, difference) -> str:
+def _fares(measure: str, difference, mirror_of: str | None = None) -> str:
     """The end of a finding: which way the group fares, and what to do with it."""
     fares, action = DIRECTION_WORDS[label_direction(measure, difference)]
+    if mirror_of:
+        action = _ending("better", difference, mirror_of)[1]
     return f": {fares}. {action}"
 
 
-def _statement(row, measure: str, percent: bool) -> str:
+def _statement(row, measure: str, percent: bool, mirror_of: str | None = None) -> str:
     value = lambda v: fmt_value(min(max(v, 0), 1) if percent else v, percent=percent)  # noqa: E731
     name = _group_name(row)
     return (f"{name[:1].upper() + name[1:]}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
             f"{value(row['low'])} to {value(row['high'])}) against {value(row['comparator_estimate'])} "
-            f"for all other students{_fares(measure, row['difference'])}")
+            f"for all other students{_fares(measure, row['difference'], mirror_of)}")
 
 
 def below_pace_words(threshold: float = 1.0, shrinkage: bool = False) -> str:
@@ -612,7 +618,10 @@ def idea_findings(table: pd.DataFrame, *, population: str, outcome: str) -> pd.D
 def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame:
     """Units where a group's gap to its schoolmates differs from the same group's gap elsewhere
     beyond chance (or, for a scan with ``compare="within"``, from its schoolmates' rate)."""
+    from equity_audit.publish.findings import mirrored  # findings builds on this module
+
     flagged = scan[scan["closer_look"]]
+    mirror_of = mirrored(flagged, flagged["difference"].map(lambda d: label_direction(measure, d)))
     rows = [{"section": "patterns", "measure": measure, "subgroup": row["subgroup"], "group": row["group"],
              "n": row["focus_n"], "estimate": row["focus_estimate"], "low": np.nan, "high": np.nan,
              "comparator_estimate": row["others_estimate"], "difference": row["difference"],
@@ -622,8 +631,8 @@ def gap_findings(scan: pd.DataFrame, *, unit: str, measure: str) -> pd.DataFrame
                            f"{fmt_value(row['others_estimate'], percent=True)} for their schoolmates "
                            f"(difference {row['difference'] * 100:+.0f} points, 95% interval "
                            f"{row['difference_low'] * 100:+.0f} to {row['difference_high'] * 100:+.0f})"
-                           f"{_elsewhere(row, unit)}{_fares(measure, row['difference'])}")}
-            for _, row in flagged.iterrows()]
+                           f"{_elsewhere(row, unit)}{_fares(measure, row['difference'], mirror_of[i])}")}
+            for i, row in flagged.iterrows()]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
