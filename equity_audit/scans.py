@@ -1054,6 +1054,8 @@ def _by_year(scan, data: pd.DataFrame, year: str, **options) -> pd.DataFrame:
 
 #: What ``vs_school_colleagues`` says of a unit (blank: not compared, e.g. the only one of its school).
 COLLEAGUE_WORDS = ("higher", "lower", "similar")
+#: The column :func:`against_school_colleagues` writes them in.
+COLLEAGUE_COLUMN = "vs_school_colleagues"
 
 
 def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: str, outcome: str,
@@ -1134,7 +1136,7 @@ def against_school_colleagues(scan: pd.DataFrame, data: pd.DataFrame, *, unit: s
     words = words.where(tested, "").set_axis(colleagues[unit].to_numpy())
     out = scan.copy()
     marked = out["closer_look"].astype(bool)
-    out["vs_school_colleagues"] = out[unit].map(words).fillna("").where(marked, "").astype(object)
+    out[COLLEAGUE_COLUMN] = out[unit].map(words).fillna("").where(marked, "").astype(object)
     return out
 
 

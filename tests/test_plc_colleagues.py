@@ -214,3 +214,31 @@ def test_the_plc_gap_scan_is_counted_in_the_notebook_and_its_flags_are_confident
     found = findings._unit_gap(findings.REGISTRY["plc_scan_pace_gaps"], flagged)
     assert found and all(f.confidential and f.unit_id == "P3" for f in found)
     assert found[0].comparator == "other students of the same PLC" and found[0].direction == "worse"
+
+
+def _drawn(fig, gid: str) -> int:
+    return sum(len(c.get_offsets()) for c in fig.axes[0].collections if c.get_gid() == gid)
+
+
+def test_the_funnel_draws_the_plcs_like_their_school_apart_and_its_alt_text_says_how_many():
+    import matplotlib.pyplot as plt
+
+    from equity_audit.publish import plots
+
+    seed = next(s for s in range(20) if colleagues(district(s, slow_school=2, slow_plc="P51"))
+                .loc[lambda t: t["closer_look"], "vs_school_colleagues"].nunique() == 2)
+    data = district(seed, slow_school=2, slow_plc="P51")
+    scan = colleagues(data).reset_index()
+    marked = scan[scan["closer_look"]]
+    alike = int(marked["vs_school_colleagues"].eq("similar").sum())
+    fig = plots.funnel(scan, label="plc_id", ylabel="Share below pace")
+    try:
+        assert _drawn(fig, "outside_like_school") == alike >= 1
+        assert _drawn(fig, "outside") + alike == len(marked)  # the PLC that differs from its colleagues: filled
+    finally:
+        plt.close(fig)
+    alt = narrative.funnel_alt(scan, unit="plc_id", units="PLCs", measure="the share below pace")
+    assert f"{alike} of them fare{'s' if alike == 1 else ''} like the other PLCs of" in alt
+    assert narrative.funnel_alt(scan[~scan["closer_look"]], unit="plc_id", units="PLCs",
+                                measure="the share below pace").endswith("No PLC is outside the limits beyond what "
+                                                                         "chance and ordinary variation explain.")

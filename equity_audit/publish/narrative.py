@@ -684,10 +684,16 @@ def funnel_alt(scan: pd.DataFrame, *, unit: str, units: str, measure: str, named
     text = (f"Funnel chart of {measure} for {len(shown)} {units}, each against the district rate of "
             f"{fmt_value(scan.attrs.get('target', float('nan')), percent=True)}, with 95% and 99.8% limits "
             f"that widen for small {units}. ")
+    one = units.removesuffix("s")
     if outside.empty:
-        return text + f"No {unit} is outside the limits beyond what chance and ordinary variation explain."
+        return text + f"No {one} is outside the limits beyond what chance and ordinary variation explain."
     names = f": {', '.join(outside[unit].astype(str))}" if named else ""
-    return text + f"{len(outside)} {units} warrant a closer look{names}."
+    alike = int(outside["vs_school_colleagues"].eq("similar").sum()) if "vs_school_colleagues" in outside else 0
+    like_school = (f" {alike} of them fare{'s' if alike == 1 else ''} like the other {units} of "
+                   f"{'its' if alike == 1 else 'their'} school (drawn as open diamonds)." if alike else "")
+    many = len(outside) != 1
+    return (text + f"{len(outside)} {units if many else one} warrant{'' if many else 's'} a closer look{names}."
+            + like_school)
 
 
 def gap_scan_display(scan: pd.DataFrame, *, unit: str, min_n: int = 10, only_flagged: bool = True) -> pd.DataFrame:

@@ -47,6 +47,7 @@ from matplotlib.transforms import blended_transform_factory
 from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, audited_words, protect, shown_min_n
+from equity_audit.scans import COLLEAGUE_COLUMN
 
 __all__ = ["theme", "grouped_bars", "share_bars", "forest", "quantile_boxes", "count_heatmap",
            "rate_heatmap", "funnel", "PALETTE", "FLAGGED_LABEL"]
@@ -1180,8 +1181,16 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
         handles.append(Line2D([], [], linestyle=style, color=colour, linewidth=1.6, label=name))
     ax.scatter(n[~outside], rate[~outside], s=36, marker="o", facecolors="white",
                edgecolors=colours[0], linewidths=1.4, zorder=3, gid="inside")
-    ax.scatter(n[outside], rate[outside], s=64, marker="D", color=colours[3], edgecolors="black",
+    # a unit outside the limits whose school's other units fare alike (scans.against_school_colleagues):
+    # the pattern may be the school's, so it is drawn apart
+    like_school = (data.loc[~withheld, COLLEAGUE_COLUMN].astype(str).eq("similar").to_numpy()
+                   if COLLEAGUE_COLUMN in data else np.zeros(len(n), bool))
+    alone = outside & ~like_school
+    ax.scatter(n[alone], rate[alone], s=64, marker="D", color=colours[3], edgecolors="black",
                linewidths=0.6, zorder=4, gid="outside")
+    if (outside & like_school).any():
+        ax.scatter(n[outside & like_school], rate[outside & like_school], s=64, marker="D", facecolors="white",
+                   edgecolors=colours[3], linewidths=1.8, zorder=4, gid="outside_like_school")
     if coded_n.size:  # a coded share is drawn at its bound, pointing the way of its code
         top_coded = codes[codes != ""].str.strip().str.startswith("≥").to_numpy()
         for marker, rows, words in (("^", top_coded, "at or above"), ("v", ~top_coded, "at or below")):
@@ -1199,6 +1208,10 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
                        markeredgecolor=colours[0], markeredgewidth=1.4, label="unit"),
                 Line2D([], [], linestyle="none", marker="D", color=colours[3],
                        markeredgecolor="black", label="outside the 99.8% limits")]
+    if (outside & like_school).any():
+        handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white",
+                              markeredgecolor=colours[3], markeredgewidth=1.8,
+                              label="outside, like the other units\nof its school"))
     if label is not None:
         names = data.loc[~withheld, label].astype(str).to_numpy()
         for x, y, name in zip(n[outside], rate[outside], names[outside]):
