@@ -109,3 +109,13 @@ def test_gather_findings_prefers_findings_json(tmp_path):
     assert strategies.gather_findings(tmp_path)["statement"].tolist() == ["from csv"]
     (tmp_path / "findings.json").write_text(json.dumps({"findings": [record("from json")]}))
     assert strategies.gather_findings(tmp_path)["statement"].tolist() == ["from json"]
+
+
+def test_a_difference_whose_side_is_withheld_follows_the_concerns_whose_side_is_known():
+    # its "students affected" assumes a side (847 White students without acceleration, say): not ranked by it
+    unshown = {**record("side withheld", direction="neutral", affected=847), "difference": None}
+    plan = strategies.action_plan(strategies.findings_table(
+        [unshown, record("known", affected=40), record("strength", direction="better", affected=900),
+         {**record("3 teachers", affected=None, direction="neutral"), "kind": "count"}]))
+    assert plan["finding"].tolist() == ["known", "side withheld", "3 teachers", "strength"]
+    assert plan["reads"].tolist() == ["concern", "side not shown", strategies.CONFIDENTIAL_READS, "strength"]

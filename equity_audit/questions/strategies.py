@@ -139,13 +139,15 @@ def strengths(findings: pd.DataFrame) -> pd.DataFrame:
     return findings[keep].reset_index(drop=True)
 
 
-#: How a priority reads, in the order the plan lists them: concerns first, then concerns whose detail is
-#: in the confidential folder (how many teachers or withheld intersections, never which: their students
-#: cannot be counted in public, so they are not ranked among the others), then differences too small to
-#: act on alone, then strengths.
-READS = ("concern", "concern, details confidential", "small difference", "strength")
+#: How a priority reads, in the order the plan lists them: concerns first; then differences whose side
+#: the release gate withheld (a small count could be worked out from it: the team checks the counts, and
+#: their "students affected" assumes a side, so they are not ranked among concerns whose side is known);
+#: then concerns whose detail is in the confidential folder (how many teachers or withheld intersections,
+#: never which: their students cannot be counted in public, so they are not ranked among the others),
+#: then differences too small to act on alone, then strengths.
+READS = ("concern", "side not shown", "concern, details confidential", "small difference", "strength")
 #: How a priority that counts confidential results reads (printed even where a long plan is shortened).
-CONFIDENTIAL_READS = READS[1]
+CONFIDENTIAL_READS = "concern, details confidential"
 #: The question for the team about a strength.
 STRENGTH_QUESTION = "What is working for these students here, and how could it reach others?"
 PLAN_COLUMNS = ["priority", "finding", "reads", "area", "strategy", "kind", "question", "students", "section",
@@ -155,8 +157,8 @@ PLAN_COLUMNS = ["priority", "finding", "reads", "area", "strategy", "kind", "que
 def action_plan(findings: pd.DataFrame) -> pd.DataFrame:
     """Every finding ranked and mapped to a framework area, a strategy and a question for the team.
 
-    Nothing flagged is left out: concerns (a group fares worse, or a difference whose side is
-    not shown) come first, then concerns whose difference is too small to act on alone
+    Nothing flagged is left out: concerns (a group fares worse) come first, then differences whose
+    side the release gate withheld (:data:`READS`), then concerns whose difference is too small to act on alone
     (:data:`equity_audit.publish.narrative.MIN_DIFFERENCE`), then strengths (``direction``
     "better"), each with the question a team asks about it. A "No" row of a yes/no subgroup
     that only mirrors a "Yes" row is listed under that row's priority (``finding_ids`` holds
@@ -196,6 +198,8 @@ def _reads(findings: pd.DataFrame) -> pd.Series:
     actionable = (findings["actionable"].astype(bool) if "actionable" in findings
                   else pd.Series(True, index=findings.index))
     reads = np.where(direction == "better", "strength", np.where(actionable, "concern", "small difference"))
+    unshown = (direction == "neutral") & _numbers(findings, "difference", np.nan).isna()
+    reads = np.where(unshown.to_numpy(), "side not shown", reads)
     if "finding_kind" in findings:
         reads = np.where(findings["finding_kind"].eq("count").to_numpy(), CONFIDENTIAL_READS, reads)
     return pd.Series(reads, index=findings.index)
