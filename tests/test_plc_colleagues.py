@@ -137,7 +137,7 @@ def test_a_plc_differing_from_its_colleagues_is_a_confidential_finding():
     assert finding.comparator == "the other PLCs' students in the same school"
     (count,) = findings._count_findings([finding])
     assert not count.confidential and "P51" not in count.statement
-    assert count.statement.startswith("1 PLC(s) warrant a closer look") and "with the PLC." in count.statement
+    assert count.statement.startswith("1 PLC warrants a closer look") and "with the PLC." in count.statement
 
 
 @pytest.mark.parametrize("words, rate, ending", [

@@ -40,6 +40,7 @@ import pandas as pd
 from equity_audit import scans
 from equity_audit.data.contract import GROUP_PREFIX, SUBGROUP_FLAGS
 from equity_audit.data.dictionary import MEASURE_WORDS, display_value
+from equity_audit.data.problems import plural
 from equity_audit.data.text import restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.privacy import top_bottom_code
@@ -400,14 +401,19 @@ def _count_findings(confidential: list[Finding]) -> list[Finding]:
     out = []
     for name, found in counts.items():
         source, units = REGISTRY[name], len({f.unit_id for f in found})
-        statement = (f"{units} {_kind(source)}(s) warrant a closer look in {source.analysis} ({len(found)} result(s)). "
-                     "Who they are is in the run's confidential folder, for a professional conversation "
-                     f"{'with the PLC' if source.unit == 'plc' else 'in their PLC'}.")
+        kind = _kind(source)
+        statement = (f"{units} {plural(units, f'{kind} warrants', f'{kind}s warrant')} a closer look in "
+                     f"{source.analysis} ({len(found)} {plural(len(found), 'result', 'results')}). "
+                     f"{plural(units, 'The name is', 'The names are')} in the run's confidential folder, for a "
+                     f"professional conversation {'with the PLC' if source.unit == 'plc' else 'in their PLC'}.")
         if source.layout == "intersection":
             units = len(found)
-            statement = (f"{units} intersection(s) of subgroups differ from what their groups alone predict "
-                         f"({source.analysis}), but are withheld from this report because publishing them would "
-                         "give away a smaller group of students. Which ones, with their numbers, is in the run's "
+            differ = plural(units, "intersection of subgroups differs", "intersections of subgroups differ")
+            statement = (f"{units} {differ} from what their groups alone predict ({source.analysis}), but "
+                         f"{plural(units, 'it is', 'they are')} withheld from this report because publishing "
+                         f"{plural(units, 'it', 'them')} would give away a smaller group of students. "
+                         f"{plural(units, 'Which one', 'Which ones')}, with {plural(units, 'its', 'their')} "
+                         "numbers, is in the run's "
                          "confidential folder, for the equity team.")
         out.append(_finding(source, unit_id=None, unit_name=None, subgroups=[], groups=[], kind="count",
                             direction_="neutral", n=units, estimate=None, comparator="", comparator_estimate=None,

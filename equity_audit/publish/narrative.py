@@ -951,7 +951,9 @@ def count_finding(scan: pd.DataFrame, *, section: str, measure: str, units: str)
     return pd.DataFrame([{
         "section": section, "measure": measure, "subgroup": "", "group": "", "n": flagged,
         "qvalue": np.nan, "students_affected": np.nan,
-        "statement": (f"{flagged} {units} warrant a closer look for {measure}. Who they are is in the run's "
+        "statement": (f"{flagged} {units if flagged != 1 else units.removesuffix('s')} "
+                      f"warrant{'s' if flagged == 1 else ''} a closer look for {measure}. "
+                      f"{'The names are' if flagged != 1 else 'The name is'} in the run's "
                       "confidential folder, for a professional conversation in their PLC."),
     }], columns=FINDING_COLUMNS)
 
