@@ -481,6 +481,34 @@ def test_an_n_missing_the_audit_withheld_stays_withheld_in_the_second_pass(tmp_p
     remember_audited(tmp_path / "elsewhere")
 
 
+def test_the_second_pass_writes_exactly_the_audits_withholdings(tmp_path):
+    """By its name a table gets the audit's withholdings and no others: a row that looks the same in another
+    table keeps its numbers there, and a row whose value the gate withheld is found by its block and group."""
+    some = pd.DataFrame({"subgroup": "x", "group": ["A", "B", "C"], "statistic": "mean", "n": [40, 30, 4],
+                         "comparator_n": [34, 44, 70], "estimate": [0.1, 0.2, 0.3],
+                         "suppressed": [False, False, True]})
+    alike = pd.DataFrame({"subgroup": "y", "group": ["B", "D"], "statistic": "mean", "n": [30, 50],
+                          "comparator_n": [50, 30], "estimate": [0.2, 0.4], "suppressed": False})
+    for name, table in (("some", some), ("alike", alike)):
+        rundir.write_table(tmp_path, name, table)
+    assert audit_release(tmp_path, min_n=MIN_N).attrs["newly_withheld"] == 1
+    audited = {name: (tmp_path / "tables" / f"{name}.csv").read_bytes() for name in ("some", "alike")}
+    remember_audited(tmp_path)
+    try:
+        assert protect(some, min_n=MIN_N, name="some")["estimate"].isna().tolist() == [False, True, True]
+        assert protect(alike, min_n=MIN_N, name="alike")["estimate"].notna().all()
+        assert audited_codes(alike).tolist() == ["audit", ""]  # a chart of it, without its name, withholds it
+        unvalued = protect(some.assign(estimate=[0.1, np.nan, 0.3]), min_n=MIN_N, name="some")
+        assert pd.isna(unvalued.loc[1, "n"]) and "audit" in unvalued.loc[1, STATUS_COLUMN].split(";")
+        # the second pass writes what the audit wrote: it finds nothing to do
+        for name, table in (("some", some), ("alike", alike)):
+            rundir.write_table(tmp_path, name, table)
+        assert audit_release(tmp_path, min_n=MIN_N).attrs["newly_withheld"] == 0
+        assert {name: (tmp_path / "tables" / f"{name}.csv").read_bytes() for name in audited} == audited
+    finally:
+        remember_audited(tmp_path / "elsewhere")
+
+
 # --------------------------------------------------------------------------- random districts
 
 

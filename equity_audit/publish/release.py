@@ -44,6 +44,7 @@ Examples
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -201,9 +202,14 @@ def shown_min_n(table: pd.DataFrame) -> int | None:
 
 #: File (in ``confidential/``) of the cells the joint audit withheld in an earlier pass of this run.
 AUDITED_FILE = "audit_withheld.csv"
-#: Those cells, ``(label, n, value) -> status word``, as :func:`remember_audited` loaded them.
+#: Those cells, ``(label, n, value) -> status word``, as :func:`remember_audited` loaded them: for the
+#: charts, alt texts and findings, which show a table's rows without its name.
 _AUDITED: dict[tuple, str] = {}
+#: The same cells by the table they are in: ``table -> [(block, label, status word)]``, for the table itself.
+_AUDITED_IN: dict[str, list[tuple[dict, str, str]]] = {}
 _VALUE_COLUMNS = ("estimate", "rate", "focus_estimate")
+#: The value of a cell's content key when its value is withheld (its group and n still identify it).
+_NO_VALUE = "no value"
 
 
 def remember_audited(run_dir: str | Path) -> int:
@@ -214,26 +220,69 @@ def remember_audited(run_dir: str | Path) -> int:
     pipeline then runs the notebooks again, and each one calls this (through
     :func:`equity_audit.publish.rundir.open_district`): :func:`protect`, and with
     it every table, chart and alt text, then withholds those cells wherever they
-    appear. A cell is known by its group (or intersection), its n and its value.
+    appear. In a table written under its name (``protect(..., name=)``) a cell is
+    known by its block and group, so the table gets exactly the audit's
+    withholdings, no more and no fewer; elsewhere (a chart, an alt text) by its
+    group (or intersection), its n and its value, and a row that looks the same in
+    another table is withheld too.
     Returns the number of cells loaded (0, and nothing remembered, without a file).
     """
     _AUDITED.clear()
+    _AUDITED_IN.clear()
     path = Path(run_dir) / "confidential" / AUDITED_FILE
-    if path.is_file():
-        for row in _read_audited(path).itertuples(index=False):
-            for key in _keys(row.label, row.n, row.value):
+    if not path.is_file():
+        return 0
+    cells = _read_audited(path)
+    for row in cells.itertuples(index=False):
+        n, value = _number(row.n), _number(row.value)
+        if np.isfinite(n):
+            for key in _keys(row.label, n, value):
                 _AUDITED[key] = _join_new(_AUDITED.get(key, ""), row.code)
-    return len(_AUDITED) // 2
+        if getattr(row, "table", ""):  # a run folder of an earlier version records cells by content only
+            _AUDITED_IN.setdefault(row.table, []).append((json.loads(row.block), row.label, row.code))
+    return len(cells)
 
 
 def _read_audited(path: Path) -> pd.DataFrame:
-    return restore_cells(pd.read_csv(path, dtype={"label": str}, keep_default_na=False))
+    return restore_cells(pd.read_csv(path, dtype={"label": str, "table": str, "block": str}, keep_default_na=False))
 
 
 def _keys(label, n, value) -> list[tuple]:
     """A cell's keys: with its label, and without it for charts whose rows are not labelled one way."""
-    value = round(float(value), 9)
+    value = round(float(value), 9) if np.isfinite(value) else _NO_VALUE
     return [(str(label), int(n), value), (None, int(n), value)]
+
+
+def _plain(value) -> str:
+    """A block's label as text, the same whether it was read from a CSV or computed (2026, 2026.0, "2026")."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else str(int(value)) if float(value).is_integer() else repr(float(value))
+    return "" if value is None or value is pd.NA or value is pd.NaT else str(value)
+
+
+def _exact_words(table: pd.DataFrame, name: str) -> pd.Series:
+    """The status words the joint audit gave the rows of the table it read as ``name``, found by block and group."""
+    words = pd.Series("", index=table.index, dtype=object)
+    labels = _cell_label(table)
+    if labels is None:
+        return words
+    plain: dict[str, np.ndarray] = {}
+    for block, label, code in _AUDITED_IN.get(name, []):
+        match = (labels == label).to_numpy().copy()
+        for column, value in block.items():
+            if column not in table:
+                match = np.zeros(len(table), bool)
+                break
+            if column not in plain:
+                plain[column] = np.array([_plain(v) for v in table[column].tolist()], dtype=object)
+            match = match & (plain[column] == value)
+        for position in np.flatnonzero(match):
+            words.iloc[position] = _join_new(words.iloc[position], code)
+    return words
 
 
 def _cell_label(table: pd.DataFrame) -> pd.Series | None:
@@ -258,13 +307,18 @@ def audited_codes(table: pd.DataFrame) -> pd.Series:
     return audited_words(table).map(lambda words: next((w for w in words.split(";") if w and ":" not in w), ""))
 
 
-def audited_words(table: pd.DataFrame) -> pd.Series:
+def audited_words(table: pd.DataFrame, name: str | None = None) -> pd.Series:
     """Every status word the joint audit gave each row in an earlier pass, joined with ``;``.
+
+    With ``name``, the words the audit gave the rows of that table (by block and
+    group); without, those of any cell with the row's group, n and value.
 
     >>> import pandas as pd
     >>> audited_words(pd.DataFrame({"group": ["A"], "n": [40], "estimate": [0.25]})).tolist()
     ['']
     """
+    if name is not None and _AUDITED_IN:
+        return _exact_words(table, name)
     codes = pd.Series("", index=table.index, dtype=object)
     value_column = next((c for c in _VALUE_COLUMNS if c in table), None)
     if not _AUDITED or value_column is None or "n" not in table:
@@ -272,17 +326,16 @@ def audited_words(table: pd.DataFrame) -> pd.Series:
     n = pd.to_numeric(table["n"], errors="coerce")
     value = pd.to_numeric(table[value_column], errors="coerce")
     labels = _cell_label(table)
-    known = (n.notna() & value.notna()).to_numpy()
-    for position in np.flatnonzero(known):  # a few rows per table: the tables are aggregates
-        cell_n, cell_value = int(n.iloc[position]), round(float(value.iloc[position]), 9)
+    for position in np.flatnonzero(n.notna().to_numpy()):  # a few rows per table: the tables are aggregates
+        cell_n = int(n.iloc[position])
+        cell_value = round(float(value.iloc[position]), 9) if pd.notna(value.iloc[position]) else _NO_VALUE
         label = None if labels is None else labels.iloc[position]
-        codes.iloc[position] = _AUDITED.get((label, cell_n, cell_value), "") if label is not None \
-            else _AUDITED.get((None, cell_n, cell_value), "")
+        codes.iloc[position] = _AUDITED.get((label, cell_n, cell_value), "")
     return codes
 
 
-def _with_audited(table: pd.DataFrame, status: pd.Series) -> pd.Series:
-    words = audited_words(table).str.split(";")
+def _with_audited(table: pd.DataFrame, status: pd.Series, name: str | None = None) -> pd.Series:
+    words = audited_words(table, name).str.split(";")
     # a column the audit withheld is only withheld where the table has it
     for code in sorted({w for row in words for w in row if w and (":" not in w or w.split(":")[1] in table)}):
         status = _add_status(status, words.map(lambda row, c=code: c in row).astype(bool), code)
@@ -324,8 +377,8 @@ def protect(table: pd.DataFrame, *, min_n: int = 10, name: str | None = None) ->
         out = out.rename(columns={STATUS_COLUMN: f"{STATUS_COLUMN}_reported"})
     status = (out[STATUS_COLUMN].astype(object).fillna("").astype(str) if STATUS_COLUMN in out
               else pd.Series("", index=out.index))
-    if _AUDITED:
-        status = _with_audited(out, status)
+    if _AUDITED or _AUDITED_IN:
+        status = _with_audited(out, status, name)
     columns = [c for c in out.columns if c != STATUS_COLUMN]
     numeric = {c: s for c in columns if c not in _LABELS and (s := _numeric_column(out[c])) is not None}
     # the display codes of each column that has any ("<10", "withheld"); a column of numbers holds none
@@ -1132,7 +1185,7 @@ def _withhold(tables: dict, found: dict, marks: list[tuple], *, ledger: list, re
     for table_name in dict.fromkeys(mark[0] for mark in marks):
         table = tables[table_name]
         for _t, key, cell, code, reason in (mark for mark in marks if mark[0] == table_name):
-            remembered.append(_remembered_cell(table.loc[cell["index"]], code))
+            remembered.append(_remembered_cell(table.loc[cell["index"]], code, table_name, key))
             table.loc[cell["index"], STATUS_COLUMN] = _join_new(table.loc[cell["index"], STATUS_COLUMN], code)
             ledger.append({"table": table_name, "block": _describe(key), "group": cell["group"],
                            "action": f"withheld ({code})", "reason": reason})
@@ -1210,22 +1263,25 @@ def _pinned_only_through_missing(blocks: list[dict], var: tuple, min_n: int, min
     return var in alone and var not in _exposed({var: alone[var]}, min_width, min_n)
 
 
-def _remembered_cell(row: pd.Series, code: str) -> dict:
-    """What identifies a cell the audit withholds wherever a notebook shows it again: label, n, value."""
+def _remembered_cell(row: pd.Series, code: str, table: str, block: dict) -> dict:
+    """What identifies a cell the audit withholds: its table, block and group, and for a chart or text that
+    shows it without its table's name, its label, n and value."""
     label = row["intersection"] if "intersection" in row else row.get("group", "")
     value = next((row[c] for c in _VALUE_COLUMNS if c in row and pd.notna(row[c])), np.nan)
-    return {"label": str(label), "n": row.get("n", np.nan), "value": value, "code": code}
+    return {"table": table, "block": json.dumps({k: _plain(v) for k, v in block.items()}, sort_keys=True),
+            "label": str(label), "n": row.get("n", np.nan), "value": value, "code": code}
 
 
 def _record_audited(run_dir: Path, cells: list[dict]) -> int:
     """Add ``cells`` to the run's record of audited cells; the number that were not recorded before."""
-    cells = [c for c in cells if pd.notna(c["n"]) and pd.notna(c["value"])]
     if not cells:
         return 0
     path = run_dir / "confidential" / AUDITED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     before = _read_audited(path) if path.is_file() else None
-    frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True).drop_duplicates(["label", "n", "value", "code"])
+    frame = pd.concat([before, pd.DataFrame(cells)], ignore_index=True)
+    frame[["n", "value"]] = frame[["n", "value"]].apply(pd.to_numeric, errors="coerce")
+    frame = frame.drop_duplicates(["table", "block", "label", "code"])  # a cell withheld again the same way
     inert_cells(frame).to_csv(path, index=False)  # labels are the district's text: no formula in any CSV
     return len(frame) - (0 if before is None else len(before))
 
