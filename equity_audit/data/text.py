@@ -98,19 +98,29 @@ def inert_cells(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for column in _text_columns(out):
         values = out[column]
-        text = values.astype("string")
-        breaks = text.str.contains("\r", regex=False).fillna(False).astype(bool)
-        if breaks.any():
-            text = text.str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
-            values = _like(values.astype(object).mask(breaks, text.astype(object)), values)
-            out[column] = values
-        risky = (text.str.contains(_RISKY, regex=True).fillna(False)
-                 & ~text.str.fullmatch(_NUMBER.pattern).fillna(False)).astype(bool)
-        if risky.any():
-            out[column] = _like(values.astype(object).mask(risky, "'" + text.astype(object)), values)
+        # a few hundred cells a column: plain Python beats pandas' string methods here
+        cells = values.astype(object).tolist()
+        inert = [_inert_cell(v) for v in cells]
+        if any(a is not b for a, b in zip(inert, cells)):
+            out[column] = _like(pd.Series(inert, index=values.index, dtype=object), values)
     if not isinstance(out.columns, pd.MultiIndex):
         out.columns = [inert_formula(c) for c in out.columns]
     return out
+
+
+_RISKY_START = re.compile(_RISKY)
+_PREFIXED_START = re.compile(_PREFIXED)
+
+
+def _inert_cell(value):
+    """One cell as :func:`inert_cells` writes it: the very object when nothing changes."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    fixed = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    if _RISKY_START.match(fixed) and not _NUMBER.fullmatch(fixed):
+        return "'" + fixed
+    return fixed if fixed is not text else value
 
 
 def restore_cells(table: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +133,9 @@ def restore_cells(table: pd.DataFrame) -> pd.DataFrame:
     """
     out = table.copy()
     for column in _text_columns(out):
-        text = out[column].astype("string")
-        prefixed = text.str.contains(_PREFIXED, regex=True).fillna(False).astype(bool)
-        if prefixed.any():
-            out[column] = _like(out[column].astype(object).mask(prefixed, text.str.slice(1).astype(object)),
-                                out[column])
+        cells = out[column].astype(object).tolist()
+        restored = [v[1:] if isinstance(v, str) and _PREFIXED_START.match(v) else v for v in cells]
+        if any(a is not b for a, b in zip(restored, cells)):
+            out[column] = _like(pd.Series(restored, index=out.index, dtype=object), out[column])
     out.columns = [c[1:] if isinstance(c, str) and re.match(_PREFIXED, c) else c for c in out.columns]
     return out
