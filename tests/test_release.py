@@ -509,6 +509,28 @@ def test_the_second_pass_writes_exactly_the_audits_withholdings(tmp_path):
         remember_audited(tmp_path / "elsewhere")
 
 
+def test_a_population_posed_as_the_first_audit_left_it_is_not_solved_again(tmp_path, monkeypatch):
+    from equity_audit.publish import release
+
+    some = pd.DataFrame({"subgroup": "x", "group": ["A", "B", "C"], "statistic": "mean", "n": [40, 30, 4],
+                         "comparator_n": [34, 44, 70], "estimate": [0.1, 0.2, 0.3],
+                         "suppressed": [False, False, True]})
+    rundir.write_table(tmp_path, "some", some)
+    assert audit_release(tmp_path, min_n=MIN_N).attrs["newly_withheld"] == 1
+    solved = []
+    bounds_again = release._bounds_again
+    monkeypatch.setattr(release, "_bounds_again", lambda *a, **k: solved.append(1) or bounds_again(*a, **k))
+    remember_audited(tmp_path)
+    try:
+        rundir.write_table(tmp_path, "some", some)  # the second pass: the audit's withholding applied
+        assert audit_release(tmp_path, min_n=MIN_N).attrs["newly_withheld"] == 0 and solved == []
+        rundir.write_table(tmp_path, "some", some.assign(n=[41, 30, 4]))  # posed otherwise: solved again
+        audit_release(tmp_path, min_n=MIN_N)
+        assert solved
+    finally:
+        remember_audited(tmp_path / "elsewhere")
+
+
 # --------------------------------------------------------------------------- random districts
 
 

@@ -44,6 +44,7 @@ Examples
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -1119,6 +1120,9 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # blocks of one subgroup (school, year) share the sizes of its groups, whatever the measure and total
     todo = list(dict.fromkeys(b["population"][0] for blocks in found.values() for b in blocks))
     remembered: list[dict] = []
+    if _CLEAN_RUN[0] != str(run_dir.resolve()):
+        _CLEAN.clear()
+        _CLEAN_RUN[0] = str(run_dir.resolve())
     # withholding more only widens every range, so a count once found wide stays wide while the program
     # is posed the same way (the same checks left out): only the others are bounded again
     wide: dict[tuple, set] = {}
@@ -1126,6 +1130,11 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         population = todo[0]
         blocks = [b for name in tables if name not in refused for b in found[name]
                   if b["population"][0] == population]
+        posed_before = _posed_before(blocks, min_n, min_width)
+        if posed_before in _CLEAN:  # the same program found nothing to withhold (the second audit of a run)
+            _said_in_part(ledger, blocks, _CLEAN[posed_before])
+            todo.pop(0)
+            continue
         try:
             bounds, cells_of, partial, posed = _bounds_again(blocks, min_n, wide, population, min_width)
         except ReleaseError:
@@ -1137,9 +1146,8 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
         exposed = _exposed(bounds, min_width, min_n)
         wide[posed] |= set(bounds) - set(exposed)
         if not exposed:
-            if partial:  # said, so that a reader of the ledger knows what was not checked jointly
-                ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
-                               "group": "", "action": "checked in part", "reason": "; ".join(partial)})
+            _said_in_part(ledger, blocks, partial)
+            _CLEAN[posed_before] = tuple(partial)
             todo.pop(0)
             continue
         # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
@@ -1173,6 +1181,26 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     inert_cells(written).to_csv(previous, index=False)
     out.attrs["newly_withheld"] = newly
     return out
+
+
+#: Populations of the last run audited whose linear program found nothing to withhold, by
+#: :func:`_posed_before`: what it left out. The second audit of a run reads tables the second pass wrote
+#: with the first audit's withholdings, and most of its programs are posed exactly as the first audit's
+#: last ones were. Kept for one run folder at a time.
+_CLEAN: dict[str, tuple] = {}
+_CLEAN_RUN: list[str] = [""]
+
+
+def _posed_before(blocks: list[dict], min_n: int, min_width: float) -> str:
+    """A digest of everything a population's program reads: the same digest, the same program."""
+    return hashlib.sha1(repr((min_n, min_width, blocks)).encode()).hexdigest()
+
+
+def _said_in_part(ledger: list, blocks: list[dict], partial) -> None:
+    """Say what was not checked jointly, so that a reader of the ledger knows."""
+    if partial:
+        ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
+                       "group": "", "action": "checked in part", "reason": "; ".join(partial)})
 
 
 def _withhold(tables: dict, found: dict, marks: list[tuple], *, ledger: list, remembered: list,
