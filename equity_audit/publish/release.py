@@ -1126,41 +1126,20 @@ def audit_release(run_dir: str | Path, *, min_n: int = 10, min_width: float = 1.
     # withholding more only widens every range, so a count once found wide stays wide while the program
     # is posed the same way (the same checks left out): only the others are bounded again
     wide: dict[tuple, set] = {}
-    while todo:
-        population = todo[0]
-        blocks = [b for name in tables if name not in refused for b in found[name]
-                  if b["population"][0] == population]
-        posed_before = _posed_before(blocks, min_n, min_width)
-        if posed_before in _CLEAN:  # the same program found nothing to withhold (the second audit of a run)
-            _said_in_part(ledger, blocks, _CLEAN[posed_before])
-            todo.pop(0)
-            continue
-        try:
-            bounds, cells_of, partial, posed = _bounds_again(blocks, min_n, wide, population, min_width)
-        except ReleaseError:
-            ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "", "group": "",
-                           "action": "not checked",
-                           "reason": "these tables do not add up as one population; checked table by table only"})
-            todo.pop(0)
-            continue
-        exposed = _exposed(bounds, min_width, min_n)
-        wide[posed] |= set(bounds) - set(exposed)
-        if not exposed:
-            _said_in_part(ledger, blocks, partial)
-            _CLEAN[posed_before] = tuple(partial)
-            todo.pop(0)
-            continue
-        # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
-        marks = _link_marks(blocks, exposed, cells_of, min_n, min_width) or _complements(exposed, cells_of, blocks)
+    said: set[tuple] = set()
+    # each round bounds every population (one posed as before that was clean is not solved again), then
+    # withholds what all of them need at once: a table is protected again once a round, not once a population
+    while True:
+        marks, refused_before = [], set(refused)
+        for population in todo:
+            blocks = [b for name in tables if name not in refused for b in found[name]
+                      if b["population"][0] == population]
+            marks += _population_marks(blocks, population, ledger=ledger, said=said, wide=wide, refused=refused,
+                                       min_n=min_n, min_width=min_width)
         if marks:
             _withhold(tables, found, marks, ledger=ledger, remembered=remembered, min_n=min_n)
-            continue
-        var = exposed[0]  # nothing in its blocks, and no n_missing, can be withheld for any exposed count
-        for table_name in sorted({t for t, _b, _i in cells_of[var]}):
-            refused.add(table_name)
-            ledger.append({"table": table_name, "block": "", "group": "", "action": "not published",
-                           "reason": f"the withheld {_WHAT[var[0]]} of {var[-1]} can be worked out from the "
-                                     "released tables whatever else is withheld; moved to confidential/"})
+        elif refused == refused_before:
+            break
     for name, table in tables.items():
         if name in refused:
             target = run_dir / "confidential" / "withheld_tables"
@@ -1196,11 +1175,48 @@ def _posed_before(blocks: list[dict], min_n: int, min_width: float) -> str:
     return hashlib.sha1(repr((min_n, min_width, blocks)).encode()).hexdigest()
 
 
-def _said_in_part(ledger: list, blocks: list[dict], partial) -> None:
-    """Say what was not checked jointly, so that a reader of the ledger knows."""
-    if partial:
-        ledger.append({"table": ", ".join(sorted({b["table"] for b in blocks})), "block": "",
-                       "group": "", "action": "checked in part", "reason": "; ".join(partial)})
+def _population_marks(blocks: list[dict], population, *, ledger: list, said: set, wide: dict, refused: set,
+                      min_n: int, min_width: float) -> list[tuple]:
+    """What one population needs withheld this round (marks for :func:`_withhold`); none when it is safe.
+
+    A population none of whose rows can be withheld to protect an exposed count has the tables of that
+    count refused (added to ``refused``, said in the ledger).
+    """
+    posed_before = _posed_before(blocks, min_n, min_width)
+    if posed_before in _CLEAN:  # the same program found nothing to withhold
+        _say_once(ledger, said, blocks, "checked in part", "; ".join(_CLEAN[posed_before]))
+        return []
+    try:
+        bounds, cells_of, partial, posed = _bounds_again(blocks, min_n, wide, population, min_width)
+    except ReleaseError:
+        _say_once(ledger, said, blocks, "not checked",
+                  "these tables do not add up as one population; checked table by table only")
+        return []
+    exposed = _exposed(bounds, min_width, min_n)
+    wide[posed] |= set(bounds) - set(exposed)
+    if not exposed:
+        _say_once(ledger, said, blocks, "checked in part", "; ".join(partial))
+        _CLEAN[posed_before] = tuple(partial)
+        return []
+    # a count pinned only through other tables' n + n_missing: withholding those n_missing keeps every row
+    marks = _link_marks(blocks, exposed, cells_of, min_n, min_width) or _complements(exposed, cells_of, blocks)
+    if marks:
+        return marks
+    var = exposed[0]  # nothing in its blocks, and no n_missing, can be withheld for any exposed count
+    for table_name in sorted({t for t, _b, _i in cells_of[var]}):
+        refused.add(table_name)
+        ledger.append({"table": table_name, "block": "", "group": "", "action": "not published",
+                       "reason": f"the withheld {_WHAT[var[0]]} of {var[-1]} can be worked out from the "
+                                 "released tables whatever else is withheld; moved to confidential/"})
+    return []
+
+
+def _say_once(ledger: list, said: set, blocks: list[dict], action: str, reason: str) -> None:
+    """A ledger row about a population's tables, once per audit (nothing when there is nothing to say)."""
+    row = (", ".join(sorted({b["table"] for b in blocks})), action, reason)
+    if reason and row not in said:
+        said.add(row)
+        ledger.append({"table": row[0], "block": "", "group": "", "action": action, "reason": reason})
 
 
 def _withhold(tables: dict, found: dict, marks: list[tuple], *, ledger: list, remembered: list,
