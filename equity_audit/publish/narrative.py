@@ -18,9 +18,11 @@ import pandas as pd
 
 from equity_audit.data.contract import UNKNOWN
 from equity_audit.data.dictionary import display_name, display_value
+from equity_audit.data.problems import plural
 from equity_audit.data.text import inert_markdown
 from equity_audit.privacy import top_bottom_code
 from equity_audit.publish.release import STATUS_COLUMN, audited_codes, protect
+from equity_audit.scans import COLLEAGUE_COLUMN
 
 __all__ = ["fmt_value", "label", "shown_groups", "forest_alt", "findings", "pace_headline",
            "heatmap_alt", "display_table", "below_pace_words", "boxes_alt", "quadrant_alt", "intersection_table",
@@ -688,12 +690,11 @@ def funnel_alt(scan: pd.DataFrame, *, unit: str, units: str, measure: str, named
     if outside.empty:
         return text + f"No {one} is outside the limits beyond what chance and ordinary variation explain."
     names = f": {', '.join(outside[unit].astype(str))}" if named else ""
-    alike = int(outside["vs_school_colleagues"].eq("similar").sum()) if "vs_school_colleagues" in outside else 0
-    like_school = (f" {alike} of them fare{'s' if alike == 1 else ''} like the other {units} of "
-                   f"{'its' if alike == 1 else 'their'} school (drawn as open diamonds)." if alike else "")
-    many = len(outside) != 1
-    return (text + f"{len(outside)} {units if many else one} warrant{'' if many else 's'} a closer look{names}."
-            + like_school)
+    alike = int(outside[COLLEAGUE_COLUMN].eq("similar").sum()) if COLLEAGUE_COLUMN in outside else 0
+    like_school = (f" {alike} of them {plural(alike, 'fares', 'fare')} like the other {units} of "
+                   f"{plural(alike, 'its', 'their')} school (drawn as open diamonds)." if alike else "")
+    return (text + f"{len(outside)} {plural(len(outside), f'{one} warrants', f'{units} warrant')} a closer look"
+            f"{names}.{like_school}")
 
 
 def gap_scan_display(scan: pd.DataFrame, *, unit: str, min_n: int = 10, only_flagged: bool = True) -> pd.DataFrame:
@@ -830,7 +831,7 @@ def colleagues_sentence(scan: pd.DataFrame, colleagues: pd.DataFrame, *, units: 
     out = (f"Set against the other {units} of their own school, {differing} of {int(compared.sum())} {units} differ "
            "from them" + (" (named only in the run's confidential folder, for a conversation with the PLC)."
                           if differing else "."))
-    words = scan["vs_school_colleagues"].fillna("").astype(str)
+    words = scan[COLLEAGUE_COLUMN].fillna("").astype(str)
     marked = scan["closer_look"].astype(bool)
     differ, alike = words.isin(["higher", "lower"]), words.eq("similar")
     if marked.any():
@@ -951,10 +952,9 @@ def count_finding(scan: pd.DataFrame, *, section: str, measure: str, units: str)
     return pd.DataFrame([{
         "section": section, "measure": measure, "subgroup": "", "group": "", "n": flagged,
         "qvalue": np.nan, "students_affected": np.nan,
-        "statement": (f"{flagged} {units if flagged != 1 else units.removesuffix('s')} "
-                      f"warrant{'s' if flagged == 1 else ''} a closer look for {measure}. "
-                      f"{'The names are' if flagged != 1 else 'The name is'} in the run's "
-                      "confidential folder, for a professional conversation in their PLC."),
+        "statement": (f"{flagged} {plural(flagged, units.removesuffix('s') + ' warrants', units + ' warrant')} "
+                      f"a closer look for {measure}. {plural(flagged, 'The name is', 'The names are')} in the "
+                      "run's confidential folder, for a professional conversation in their PLC."),
     }], columns=FINDING_COLUMNS)
 
 
