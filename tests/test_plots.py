@@ -476,3 +476,29 @@ def test_a_funnel_of_another_target_is_drawn_anew(reusing, tmp_path):
 def test_charts_are_drawn_anew_unless_reuse_is_switched_on(tmp_path):
     _show(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), tmp_path / "first.png")
     assert isinstance(plots.forest(rates(), group="group", facet="subgroup", xlabel="x"), Figure)
+
+
+# --------------------------------------------------------------------------- laid out once
+
+
+def test_a_chart_is_laid_out_once_and_saved_with_its_tight_box():
+    """Saving a chart does not lay it out again: the PNG crops to what it draws, as ``bbox_inches="tight"`` does."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from equity_audit.publish.report import _png
+
+    fig = plots.forest(rates(), group="group", facet="subgroup", xlabel="Share", percent=True, reference=0.25)
+    assert fig.get_layout_engine() is None and getattr(fig, plots.LAID_OUT)
+    positions = [ax.get_position().bounds for ax in fig.axes]
+    saved = Image.open(io.BytesIO(_png(fig)))
+    assert [ax.get_position().bounds for ax in fig.axes] == positions  # saving moved nothing
+    again = plots.forest(rates(), group="group", facet="subgroup", xlabel="Share", percent=True, reference=0.25)
+    again.set_layout_engine("constrained")  # the usual way: laid out again as it is saved
+    buffer = io.BytesIO()
+    again.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    usual = Image.open(io.BytesIO(buffer.getvalue()))
+    assert abs(saved.width - usual.width) <= 15 and abs(saved.height - usual.height) <= 15
+    plt.close("all")

@@ -6,6 +6,7 @@ of its contents, its running header and footer, and that no two lines of text ov
 """
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -116,6 +117,46 @@ def test_contents_page_numbers_come_from_the_printed_pdf(tmp_path):
     assert [span.get_text() for span in soup.select("span.toc-page")] == ["2", "3", "4"]  # cover and contents: 1
     assert render.destination_pages(pdf.read_bytes()) == {"s0": 2, "s1": 3, "s2": 4}
     assert "Oak & Elm <District>" in _page_text(pdf, 3) and "Page 3 of 4" in _page_text(pdf, 3)
+
+
+
+def _png_of(width: int, height: int, colour=(200, 30, 30)) -> str:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_blank_figures_keep_every_figure_size_and_nothing_else_changes():
+    sources = [_png_of(640, 480), _png_of(300, 1200), _png_of(17, 3)]
+    page = "".join(f'<figure><img src="{src}" alt="a &lt;b&gt;"></figure><p>src="{i}"</p>'
+                   for i, src in enumerate(sources))
+    blank = render.blank_figures(page)
+    after = [img["src"] for img in BeautifulSoup(blank, "html.parser").select("img")]
+    assert [render._png_size(src) for src in after] == [(640, 480), (300, 1200), (17, 3)]
+    assert all(new != old and len(new) < len(old) for new, old in zip(after, sources[:2]))
+    assert re.sub(r'src="data:[^"]*"', "", blank) == re.sub(r'src="data:[^"]*"', "", page)
+    assert render.blank_figures('<img src="data:image/png;base64,bm90IGEgcG5n">') == \
+        '<img src="data:image/png;base64,bm90IGEgcG5n">'  # not a PNG: left as it is
+
+
+def test_a_page_with_blank_figures_breaks_where_the_real_page_does(tmp_path):
+    if render.find_chromium() is None:
+        pytest.skip("needs Chromium")
+    sizes = [(900, 700), (500, 1400), (1000, 300), (800, 900), (600, 1700)]
+    body = "".join(f'<h2 id="s{i}">Part {i}</h2><img src="{_png_of(*size)}" style="max-width: 100%">'
+                   f'<p>{"words " * 80}</p>' for i, size in enumerate(sizes))
+    real = tmp_path / "real.html"
+    links = "".join(f'<a href="#s{i}">Part {i}</a> ' for i in range(len(sizes)))  # a link makes a destination
+    real.write_text(f"<html><body><nav>{links}</nav>{body}</body></html>")
+    blank = tmp_path / "blank.html"
+    blank.write_text(render.blank_figures(real.read_text()))
+    printed = render.print_pdfs([(real, None, ""), (blank, None, "")])
+    pages = [render.destination_pages(path.read_bytes()) for path in printed]
+    assert pages[0] == pages[1] and len(set(pages[0].values())) >= 3
 
 
 # --- the bundled district's PDF ------------------------------------------------------------------------

@@ -82,6 +82,9 @@ def _literal_text(function):
 
     Tick labels made later, when the figure is drawn, follow the rcParams then:
     :func:`equity_audit.publish.report.show_figure` draws under :data:`LITERAL_TEXT` too.
+    The figure is laid out once, here (:data:`LAID_OUT`): its layout engine is then
+    removed, so saving it draws it once more instead of laying it out twice again
+    (resize it and lay it out yourself if you change its size).
     With :func:`reuse_drawn` on, a chart asked for again with the same arguments is a
     :class:`DrawnFigure` of the PNG shown the first time.
     """
@@ -95,6 +98,8 @@ def _literal_text(function):
             fig.draw_without_rendering()  # makes the lazily created tick labels while parse_math is off
         for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
             text.set_parse_math(False)
+        fig.set_layout_engine(None)  # the layout just computed stays: a constrained layout costs a draw each time
+        setattr(fig, LAID_OUT, True)
         if key is not None:
             fig.equity_audit_drawn_from = key
         return fig
@@ -102,6 +107,9 @@ def _literal_text(function):
 
 
 # --------------------------------------------------------------------------- charts drawn again
+
+#: Set on a figure this module made: laid out already, so its tight box can be measured without drawing it.
+LAID_OUT = "equity_audit_laid_out"
 
 #: PNGs of the charts shown so far, by :func:`_drawing_key`; None while :func:`reuse_drawn` is off.
 _DRAWN: dict[str, bytes] | None = None

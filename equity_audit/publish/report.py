@@ -30,7 +30,7 @@ from IPython.display import HTML, Markdown, display
 
 from equity_audit.data.dictionary import display_name
 from equity_audit.privacy import top_bottom_code
-from equity_audit.publish.plots import LITERAL_TEXT, DrawnFigure, remember_drawn
+from equity_audit.publish.plots import LAID_OUT, LITERAL_TEXT, DrawnFigure, remember_drawn
 from equity_audit.publish.release import NOT_GATED, STATUS_COLUMN, protect, shown_min_n
 
 __all__ = ["show_figure", "show_table", "show_text", "save_figure", "released_view"]
@@ -47,11 +47,8 @@ def show_figure(fig: "plt.Figure | DrawnFigure", *, alt: str, caption: str, save
     if isinstance(fig, DrawnFigure):  # the same chart as one shown before (plots.reuse_drawn)
         drawn = fig.png
     else:
-        buffer = io.BytesIO()
-        with plt.rc_context(LITERAL_TEXT):  # a "$" in a label drawn now prints as a dollar sign
-            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        drawn = _png(fig)
         plt.close(fig)
-        drawn = buffer.getvalue()
         remember_drawn(fig, drawn)
     if save_to is not None:  # the PNG just drawn: drawing a figure again costs as much as the first time
         _write_png(drawn, save_to)
@@ -62,10 +59,22 @@ def show_figure(fig: "plt.Figure | DrawnFigure", *, alt: str, caption: str, save
 
 def save_figure(fig: plt.Figure, path) -> None:
     """Write ``fig`` as a PNG, creating the folder."""
+    _write_png(_png(fig), path)
+
+
+def _png(fig: plt.Figure) -> bytes:
+    """``fig`` as a PNG at the report's resolution, cropped to what it draws.
+
+    A figure of :mod:`~equity_audit.publish.plots` is laid out already: its box is
+    measured without drawing it, so saving draws it once.
+    """
     buffer = io.BytesIO()
-    with plt.rc_context(LITERAL_TEXT):
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _write_png(buffer.getvalue(), path)
+    with plt.rc_context(LITERAL_TEXT):  # a "$" in a label drawn now prints as a dollar sign
+        crop = "tight"
+        if getattr(fig, LAID_OUT, False) and fig.get_layout_engine() is None:
+            crop = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches=crop)
+    return buffer.getvalue()
 
 
 def _write_png(png: bytes, path) -> None:
