@@ -99,6 +99,16 @@ def test_a_shortened_plan_still_prints_its_priorities_with_confidential_details(
     assert "the first 10 of its 20 rows and the 2 whose details are confidential" in soup.select_one("p.print-only").get_text()
 
 
+def test_only_a_table_of_many_printed_rows_may_break_across_pages():
+    def output(rows, flagged=()):
+        return f'<div class="jp-OutputArea-child">{_table(rows, flagged)}</div>'
+
+    page = output(render.PRINT_KEPT_ROWS) + output(render.PRINT_KEPT_ROWS + 1) + output(40, flagged=(1, 2))
+    soup = BeautifulSoup(print_tables(page, {}), "html.parser")
+    breakable = ["print-breakable" in div["class"] for div in soup.select("div.jp-OutputArea-child")]
+    assert breakable == [False, True, False]  # the long one prints only its 2 flagged rows
+
+
 def test_short_table_is_printed_whole():
     soup = BeautifulSoup(print_tables(_table(render.PRINT_MAX_ROWS), {}), "html.parser")
     assert not soup.select(".print-hidden") and not soup.select("p.print-only")

@@ -301,10 +301,26 @@ def _lay_out_tables(soup: BeautifulSoup, sheets: dict[str, str]) -> None:
         rows = table.select("tbody tr") or table.find_all("tr")
         if len(rows) > PRINT_MAX_ROWS and "settings-table" not in table.get("class", []):
             _shorten(soup, table, rows, sheets)
+        _may_break(table)
     for image in soup.select("figure.audit-figure img"):
         if _aspect(image.get("src", "")) > TALL_FIGURE:
             figure = image.find_parent("figure")
             figure["class"] = [*figure.get("class", []), "tall"]
+
+
+#: A printed table of more rows than this may start at the foot of a page and go on over the next
+#: (JupyterLab's print style keeps every output on one page: a long table left most of a page blank).
+PRINT_KEPT_ROWS = 8
+
+
+def _may_break(table) -> None:
+    """Let a long table break across pages in print; a short one stays on one page."""
+    printed = [row for row in table.select("tbody tr") if "print-hidden" not in row.get("class", [])]
+    if len(printed) <= PRINT_KEPT_ROWS:
+        return
+    output = table.find_parent("div", class_="jp-OutputArea-child")
+    if output is not None:
+        output["class"] = [*output.get("class", []), "print-breakable"]
 
 
 #: A figure higher than this many times its width (a chart of many groups) may take a whole page in print.
