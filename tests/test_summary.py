@@ -105,10 +105,10 @@ def test_sentence_says_number_n_comparison_and_direction():
 
 def test_sentence_of_an_intersection_and_of_a_group_in_a_school():
     crossed = finding("x", subgroups=("disability", "english_learner"), groups=("Yes", "Yes"), estimate=0.5,
-                      comparator_estimate=1.3, comparator="what the main effects of its groups predict")
+                      comparator_estimate=1.3, comparator="what the groups' separate differences predict")
     assert summary.sentence(crossed).startswith(
         "Students with disabilities who are also English learners: average pace (levels a year) is 0.50 (n = 100) "
-        "against the 1.30 that the main effects of its groups predict")
+        "against the 1.30 that the groups' separate differences predict")
     in_school = finding("s", unit_name="West High", measure="access_level4", label="access to Level-4 work",
                         estimate=0.05, comparator_estimate=0.2, comparator="other students of the same school")
     assert summary.sentence(in_school).startswith("West High, English learners: access to Level-4 work is 5.0%")

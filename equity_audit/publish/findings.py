@@ -717,9 +717,9 @@ def _intersection(source: Source, rows: pd.DataFrame) -> list[Finding]:
         values = dict(n=_num(row["n"]), estimate=estimate, comparator_estimate=predicted, difference=difference,
                       interval=[_num(row["low"]), _num(row["high"])],
                       qvalue=_num(row.get("interaction_qvalue", row.get("qvalue"))))
-        comparator = "what the main effects of its groups predict"
+        comparator = narrative.PREDICTED_COMPARATOR
         statement = narrative.finding_sentence(
-            subject="students in all of: " + "; ".join(narrative.group_words(s, g) for s, g in zip(subgroups, groups)),
+            subject=narrative.intersection_words(subgroups, groups),
             measure=MEASURES[source.measure][0], percent=percent, comparator=comparator, direction=dir_, **values)
         statement = _say_coded(statement, row, values["n"])
         out.append(_finding(source, key=str(row["intersection"]), direction_=dir_, unit_id=None, unit_name=None,

@@ -94,6 +94,33 @@ def group_words(subgroup: str, group: str) -> str:
     return _group_name({"subgroup": subgroup, "group": group})
 
 
+def intersection_words(subgroups, groups) -> str:
+    """How a sentence names the students in several groups at once.
+
+    >>> intersection_words(["disability", "low_income"], ["Yes", "Yes"])
+    'students with disabilities who are also students from low-income families'
+    """
+    words = [group_words(str(s), str(g)) for s, g in zip(subgroups, groups)]
+    return words[0] if len(words) == 1 else f"{words[0]} who are also {' and '.join(words[1:])}"
+
+
+#: What an intersection is compared with: the value its groups' own differences add up to, not other students.
+PREDICTED_COMPARATOR = "what the groups' separate differences predict"
+
+
+def against_words(comparator: str, comparator_value: str | None) -> str:
+    """" against ..." of a finding: a group of students, or a prediction ("what ... predict") as a clause.
+
+    >>> against_words("all other students", "0.98"), against_words(PREDICTED_COMPARATOR, "1.36")
+    (' against 0.98 for all other students', " against the 1.36 that the groups' separate differences predict")
+    """
+    if comparator_value is None:
+        return f" against {comparator}"
+    if comparator.startswith("what "):
+        return f" against the {comparator_value} that {comparator[5:]}"
+    return f" against {comparator_value} for {comparator}"
+
+
 #: How a finding says which way the group fares, and what the team might do with it.
 DIRECTION_WORDS = {
     "worse": ("they fare worse", "Worth asking why."),
@@ -152,8 +179,8 @@ def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, 
     shown = f" ({'; '.join(details)})" if details else ""
     name = subject[:1].upper() + subject[1:]
     prefix = f"{unit_name}: {measure} of {subject}" if unit_name else f"{name}: {measure}"
-    against = (f" against {value(comparator_estimate)} for {comparator}"
-               if comparator_estimate is not None and not pd.isna(comparator_estimate) else f" against {comparator}")
+    known = comparator_estimate is not None and not pd.isna(comparator_estimate)
+    against = against_words(comparator, value(comparator_estimate) if known else None)
     return f"{prefix} is {value(estimate)}{shown}{against}: {fares}.{extra} {action}"
 
 

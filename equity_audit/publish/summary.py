@@ -141,11 +141,9 @@ def _percent(measure: str) -> bool:
 
 def _subject(finding: dict) -> str | None:
     """Who a finding is about, in words: a group, an intersection, a school, a group in a school, or None."""
-    words = [narrative.group_words(str(s), str(g)) for s, g in
-             zip(finding.get("subgroups") or [], finding.get("groups") or [])]
+    subgroups, groups = finding.get("subgroups") or [], finding.get("groups") or []
+    words = [narrative.intersection_words(subgroups, groups)] if len(subgroups) and len(groups) else []
     unit = finding.get("unit_name")
-    if len(words) > 1:
-        words = [f"{words[0]} who are also {' and '.join(words[1:])}"]
     if unit and words:
         return f"{unit}, {words[0]}"
     return str(unit) if unit else (words[0] if words else None)
@@ -160,9 +158,7 @@ def sentence(finding: dict) -> str:
     shown_n = f" (n = {int(n):,})" if n is not None and not pd.isna(n) else ""
     other = finding.get("comparator_estimate")
     comparator = str(finding.get("comparator") or "all other students")
-    against = "" if other is None or pd.isna(other) else (  # "what ... predict" reads as a clause
-        f" against the {value(other)} that {comparator[5:]}" if comparator.startswith("what ")
-        else f" against {value(other)} for {comparator}")
+    against = "" if other is None or pd.isna(other) else narrative.against_words(comparator, value(other))
     direction = finding.get("direction", "neutral")
     if subject is None:  # about no group or school: the measure itself falls short or does well
         return (f"{_capital(str(finding.get('measure_label', '')))} is {value(finding.get('estimate'))}{shown_n}"
