@@ -52,6 +52,9 @@ def test_workbook_has_contents_and_one_sheet_per_published_table(demo_run):
     assert set(contents["Sheet"]) == set(sheets) - {"Contents", "README"}
     assert contents["Description"].str.len().gt(5).all()
     assert all(len(name) <= 31 for name in sheets)
+    # each table is described in words of its own, not only its file name
+    assert {path[:-4] for path in tables} <= set(render.TABLE_DESCRIPTIONS)
+    assert not [name for name in sheets if "level4" in name.lower()], "Level-4, as the report writes it"
 
 
 def _same_cell(csv_value: str, cell) -> bool:

@@ -863,7 +863,8 @@ TABLE_DESCRIPTIONS = {
     "findings_unmet_need": "Findings of the unmet-need section, one statement per row.",
     "exclusion_by_subgroup": "Exclusionary discipline rates by subgroup.",
     "removals_by_subgroup": "Removals from class by subgroup.",
-    "days_removed_by_subgroup": "Days removed by subgroup.",
+    "days_removed_by_subgroup": "Days removed from instruction per student (suspension, expulsion, removal), by "
+                                "subgroup, latest school year.",
     "idea_oss_all_students": "IDEA risk ratios for out-of-school suspension, all students (34 CFR 300.647).",
     "idea_oss_students_with_disabilities": "IDEA risk ratios for out-of-school suspension, students with disabilities.",
     "oss_gaps_by_school": "Within-school gaps in out-of-school suspension.",
@@ -884,13 +885,25 @@ TABLE_DESCRIPTIONS = {
     "climate_by_subgroup": "Survey climate constructs by subgroup.",
     "workforce": "Staff compared with students by race and ethnicity.",
     "findings_bias": "Findings of the bias section, one statement per row.",
+    "action_plan": "Every finding ranked for the team: how it reads (concern, strength, ...), the area of the "
+                   "equity framework it concerns, a suggested strategy and a question to start the discussion.",
+    "analyses_available": "Each analysis of the audit: whether it ran on the data provided, what it shows and "
+                          "which tables it would need.",
+    "chronic_absence_by_school": "Chronic absence (absent 10% or more of enrolled days) by school against the "
+                                 "district rate, latest school year (funnel-plot data).",
+    "chronic_absence_by_subgroup": "Chronic absence (absent 10% or more of enrolled days) by subgroup, latest "
+                                   "school year.",
+    "composition_by_school": "Students of each school by subgroup, latest school year, for the school profiles "
+                             "(small groups withheld).",
+    "disclosure_audit": "What the joint disclosure audit withheld across the published tables, and why (the "
+                        "withheld numbers are not in it).",
 }
 
 _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-_SHEET_WORDS = {"idea": "IDEA", "oss": "OSS", "plc": "PLC", "dok34": "DOK 3-4",
+_SHEET_WORDS = {"idea": "IDEA", "oss": "OSS", "plc": "PLC", "dok34": "DOK 3-4", "level4": "Level-4",
                 "students with disabilities": "SWD"}
-_ACRONYMS = re.compile(r"\b(students with disabilities|idea|oss|plc|dok34)\b", re.IGNORECASE)
+_ACRONYMS = re.compile(r"\b(students with disabilities|idea|oss|plc|dok34|level4)\b", re.IGNORECASE)
 
 
 def published_tables(run_dir: str | Path) -> dict[str, Path]:
