@@ -25,7 +25,8 @@ def test_intersection_table_names_subgroups_by_display_name_and_keeps_the_key():
 def test_coded_yes_no_reads_as_the_group_and_labels_come_from_the_dictionary():
     assert narrative.group_words("low_income", "Y") == "students from low-income families"
     assert narrative.group_words("english_learner", "False") == "students not identified as English learners"
-    assert narrative.group_words("group_newcomer", "Y") == "Newcomer: Yes"
+    assert narrative.group_words("group_newcomer", "Y") == "students marked “Newcomer”"
+    assert narrative.group_words("group_newcomer", "N") == "students not marked “Newcomer”"
     assert narrative.label("race_ethnicity") == display_name("race_ethnicity") == "Race/ethnicity"
     table = pd.DataFrame({"subgroup": ["low_income"], "group": ["Yes"], "n": [20], "estimate": [0.5]})
     assert narrative.chart_table(table).loc[0, "subgroup"] == "Low income"

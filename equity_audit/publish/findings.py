@@ -926,7 +926,8 @@ def _agreement(source: Source, rows: pd.DataFrame) -> list[Finding]:
         statement = (f"Calibration: {MEASURE_WORDS[source.measure]} is {alpha:.2f} over {int(works or 0)} pieces of "
                      f"work scored by {int(scorers or 0)} scorers, below {ALPHA_TENTATIVE}, the least for "
                      "tentative conclusions (0.800 to rely on). Whether a student's work is called proficient "
-                     "may depend on who scores it. Worth asking why.")
+                     "may depend on who scores it: students whose work meets a harsher scorer fare worse. "
+                     "Worth asking why.")
         out.append(_finding(source, key=str(row["standard_id"]), direction_="worse", unit_id=None, unit_name=None,
                             subgroups=[], groups=[], n=works, estimate=alpha, comparator="the threshold for "
                             "tentative conclusions", comparator_estimate=ALPHA_TENTATIVE, difference=difference,

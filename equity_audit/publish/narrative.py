@@ -80,8 +80,8 @@ def _group_name(row) -> str:
         return f"students whose {label(subgroup).lower()} is not recorded"
     if group in ("Yes", "No") and subgroup in GROUP_WORDS:
         return GROUP_WORDS[subgroup][group == "No"]
-    if group in ("Yes", "No"):
-        return f"{label(subgroup)}: {group}"
+    if group in ("Yes", "No"):  # a flag of the district's own: its name as the district wrote it
+        return f"students {'not ' if group == 'No' else ''}marked “{label(subgroup)}”"
     return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
 
 
