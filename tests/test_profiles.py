@@ -133,4 +133,7 @@ def test_bundled_run_has_one_single_page_pdf_per_school(demo_run):
     for pdf in pdfs:
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert re.search(r"^Pages:\s+1$", info, re.MULTILINE), pdf.name
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        district = json.loads((demo_run / "findings.json").read_text(encoding="utf-8"))["district"]
+        assert f"Equity audit: {district}" in text and f"{district} · Page 1 of 1" in text, pdf.name
     assert "Appendix E: school profiles" in (demo_run / "report.html").read_text(encoding="utf-8")

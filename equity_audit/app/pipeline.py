@@ -585,7 +585,7 @@ def _publish(run_dir: Path, config, cover: dict, executed: list[Path], *, log) -
     """
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
     profiles = write_profiles(run_dir, log=log, pdfs=False)  # school profiles: pages and the report's last appendix
-    pages = [(page, page.with_suffix(".pdf"), "") for page in profile_pages(run_dir)]
+    pages = [(page, page.with_suffix(".pdf"), cover["district_name"]) for page in profile_pages(run_dir)]
     report_ready: queue.SimpleQueue = queue.SimpleQueue()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-pdf") as printer:

@@ -401,6 +401,15 @@ def appendix_notebook(run_dir: str | Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[heading, profiles])
 
 
+def _district_name(run_dir: str | Path) -> str:
+    """The district's name as ``findings.json`` gives it ("" before it is written): every printed page carries it."""
+    path = Path(run_dir) / FINDINGS_NAME
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("district", ""))
+    except (OSError, ValueError):
+        return ""
+
+
 def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = None, pdfs: bool = True) -> Path:
     """Write ``schools/<slug>.html`` and ``.pdf`` for every school, ``schools/index.html``, and the appendix.
 
@@ -423,7 +432,7 @@ def write_profiles(run_dir: str | Path, *, log: Callable[[str], None] | None = N
         page = folder / f"{profile.slug}.html"
         page.write_text(_page(f"School profile: {profile.name}", profile_html(profile)), encoding="utf-8")
     if pdfs:
-        print_pdfs([(page, None, "") for page in profile_pages(run_dir)])
+        print_pdfs([(page, None, _district_name(run_dir)) for page in profile_pages(run_dir)])
         write_index(run_dir, profiles)
     if log:
         log(f"{len(profiles)} school profiles written (schools/index.html)")

@@ -589,7 +589,8 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     PdfError
         When Chromium is installed but fails, prints nothing or runs out of time.
     """
-    printed = print_pdfs([*((html, pdf, "") for html, pdf in also), (html_path, pdf_path, district)], timeout=timeout)
+    printed = print_pdfs([*((html, pdf, district) for html, pdf in also), (html_path, pdf_path, district)],
+                         timeout=timeout)
     return printed[-1] if printed else None
 
 
