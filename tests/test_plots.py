@@ -502,3 +502,14 @@ def test_a_chart_is_laid_out_once_and_saved_with_its_tight_box():
     usual = Image.open(io.BytesIO(buffer.getvalue()))
     assert abs(saved.width - usual.width) <= 15 and abs(saved.height - usual.height) <= 15
     plt.close("all")
+
+
+def test_grouped_bars_legend_stands_beside_the_bars():
+    counts = pd.DataFrame({f"20{y}-{y + 1}": [190, 200, 180, 199] for y in range(22, 26)}, index=["K", "1", "2", "3"])
+    counts.columns.name = "School year"
+    fig = plots.grouped_bars(counts, xlabel="Grade", ylabel="Students")
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend, box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.x0 >= box.x1 and fig.bbox.x1 >= legend.x1  # right of the bars, inside the figure
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(counts.columns)

@@ -291,7 +291,8 @@ def grouped_bars(counts: pd.DataFrame, *, xlabel: str, ylabel: str, title: str =
             ax.bar_label(bars, labels=labels, padding=2, fontsize="x-small")
     ax.set_xticks(positions, labels=[str(r) for r in counts.index])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(title=counts.columns.name or "", frameon=False, ncols=min(4, len(counts.columns)))
+    # beside the bars, not over them: the tallest bars reach the top whatever the counts
+    ax.legend(title=counts.columns.name or "", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
