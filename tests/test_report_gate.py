@@ -148,7 +148,7 @@ def test_funnel_draws_coded_units_at_their_bound_and_leaves_withheld_ones_off():
     offsets = np.concatenate([c.get_offsets() for c in fig.axes[0].collections if c.get_gid() == "coded"])
     assert offsets.tolist() == [[40.0, 0.05]], "the coded school is drawn at its code, 5%"
     note = fig.texts[0].get_text()
-    assert "1 unit with fewer than 10 students" in note and "1 more unit withheld" in note
+    assert "1 school with fewer than 10 students" in note and "1 more school withheld" in note
     plt.close(fig)
 
 

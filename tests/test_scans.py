@@ -447,7 +447,7 @@ def test_funnel_plot_draws_limits_marks_the_outlier_and_notes_suppressed():
     assert sorted(seg[0, 0] for seg in ranges.get_segments()) == [60, 90]
     assert [t.get_text() for t in ax.texts] == ["Planted"]
     text = drawn(fig)
-    assert any("1 unit with fewer than 10 students not shown" in t for t in text)
+    assert any("1 school with fewer than 10 students not shown" in t for t in text)
     assert any("overdispersion" in t for t in text)
     assert "outside the 99.8% limits" in text and "Tiny" not in " ".join(text)
     assert any(t.endswith("%") for t in text)                        # percent axis
@@ -458,7 +458,7 @@ def test_funnel_plot_draws_limits_marks_the_outlier_and_notes_suppressed():
     # and, with every count of suspended under 100, the 11 larger units are drawn as ranges
     assert len(by_gid(fig.axes[0], "inside")[0].get_offsets()) == 0
     assert len(by_gid(fig.axes[0], "range")[0].get_segments()) == 11
-    assert any("3 units with fewer than 100 students not shown" in t for t in drawn(fig))
+    assert any("3 schools with fewer than 100 students not shown" in t for t in drawn(fig))
 
 
 def test_funnel_plot_without_labels_names_nobody():

@@ -1084,6 +1084,10 @@ def rate_heatmap(table: pd.DataFrame, *, rows: str, columns: str, value: str = "
 # --------------------------------------------------------------------------- funnel
 
 
+#: What a funnel's dot is, by the column that names it.
+_UNIT_WORDS = {"school": "school", "school_name": "school", "plc_id": "PLC", "plc": "PLC"}
+
+
 @_literal_text
 def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Students", ylabel: str,
            percent: bool = True, min_n: int = 10, title: str = "", target: float | None = None,
@@ -1110,7 +1114,9 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
         draws each unit at its effective size, ``n`` over its design effect,
         where its limits were judged.
     label : str, optional
-        Column naming the units outside the 99.8 % limits, e.g. "school_name".
+        Column naming the units outside the 99.8 % limits, e.g. "school_name";
+        ``school`` and ``plc_id`` also name what a dot is in the legend and notes
+        ("school", "PLC"; else "unit").
     xlabel, ylabel : str
         Axis labels in plain words.
     percent : bool, default True
@@ -1141,12 +1147,13 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     >>> [t.get_text() for t in fig.axes[0].texts]
     ['C']
     >>> fig.texts[0].get_text().split(". ")[0]
-    '1 unit with fewer than 10 students not shown'
+    '1 school with fewer than 10 students not shown'
     >>> plt.close(fig)
     """
     from equity_audit import stats
 
     _require(scan, ["n", "rate"])
+    unit = _UNIT_WORDS.get(label, "unit")
     attrs = scan.attrs
     target = attrs.get("target") if target is None else target
     tau2 = attrs.get("tau2_used") if tau2 is None else tau2
@@ -1214,13 +1221,13 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
         handles.append(Line2D([], [], color="0.3", linewidth=2.2,
                               label=f"rate range (fewer than {min_n} students counted)"))
     handles += [Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
-                       markeredgecolor=colours[0], markeredgewidth=1.4, label="unit"),
+                       markeredgecolor=colours[0], markeredgewidth=1.4, label=unit),
                 Line2D([], [], linestyle="none", marker="D", color=colours[3],
                        markeredgecolor="black", label="outside the 99.8% limits")]
     if (outside & like_school).any():
         handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white",
                               markeredgecolor=colours[3], markeredgewidth=1.8,
-                              label="outside, like the other units\nof its school"))
+                              label=f"outside, like the other {unit}s\nof its school"))
     if label is not None:
         names = data.loc[~withheld, label].astype(str).to_numpy()
         for x, y, name in zip(n[outside], rate[outside], names[outside]):
@@ -1233,13 +1240,13 @@ def funnel(scan: pd.DataFrame, *, label: str | None = None, xlabel: str = "Stude
     notes = []
     left_off = int(small.sum())
     if left_off:
-        notes.append(f"{left_off} unit{'s' if left_off != 1 else ''} with fewer than {min_n} "
+        notes.append(f"{left_off} {unit}{'s' if left_off != 1 else ''} with fewer than {min_n} "
                      "students not shown.")
     if protecting:
-        notes.append(f"{protecting} more unit{'s' if protecting != 1 else ''} withheld so that "
+        notes.append(f"{protecting} more {unit}{'s' if protecting != 1 else ''} withheld so that "
                      "small ones cannot be worked out, not shown.")
     if len(ranges):
-        notes.append(f"{len(ranges)} unit{'s' if len(ranges) != 1 else ''} with fewer than {min_n} students "
+        notes.append(f"{len(ranges)} {unit}{'s' if len(ranges) != 1 else ''} with fewer than {min_n} students "
                      "with (or without) the outcome drawn as the range of rates that count allows.")
     if tau2 > 0:
         notes.append("Limits widened for the spread between units that chance does not explain "
