@@ -179,3 +179,14 @@ def test_pace_headline_defines_below_pace_once_as_the_flag_is_computed():
     assert "**33%** of those with a pace are below pace: gaining under 1 level a year even at the top" in text
     assert narrative.below_pace_words(1.25, True).startswith("below pace: gaining under 1.25 levels a year by their")
     assert "below pace:" not in narrative.pace_headline(summary.drop(columns="below_pace"))
+
+
+def test_groups_named_by_their_races_and_heat_map_rows_read_as_words():
+    assert narrative.group_words("race_ethnicity", "Two or more races") == "students of two or more races"
+    assert narrative.group_words("race_ethnicity", "Asian") == "Asian students"
+    access = pd.DataFrame({"subgroup": ["race_ethnicity", "disability"], "group": ["Two or more races", "Yes"],
+                           "opportunity": ["level4_work"] * 2, "n": [40, 30], "estimate": [0.2, 0.1],
+                           "suppressed": [False] * 2, "access_gap": [False, True]})
+    rows = narrative.access_heatmap_table(access)["group_name"].tolist()
+    assert rows == ["Students of two or more races", "Students with disabilities"]
+    assert display_name("group_name") == "Group"  # the axis of those rows, not "Name"

@@ -32,6 +32,7 @@ _NAMED = {
     "section_504": "Section 504 plan",
     "student_id": "Student", "school_id": "School", "school_name": "School", "staff_id": "Staff member",
     "section_id": "Section", "teacher_id": "Teacher", "plc_id": "PLC", "scorer_id": "Scorer",
+    "group_name": "Group",  # a chart's groups in words (not the district's own group "name")
     "work_id": "Piece of work", "standard_id": "Standard", "item_id": "Survey item", "course_id": "Course",
     "dok": "Depth of knowledge (DOK)", "grade_level": "Grade", "as_of": "Date recorded",
     "base": "Students in the population", "outcome": "Students with the outcome",

@@ -11,6 +11,7 @@ Examples
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -82,7 +83,10 @@ def _group_name(row) -> str:
         return GROUP_WORDS[subgroup][group == "No"]
     if group in ("Yes", "No"):  # a flag of the district's own: its name as the district wrote it
         return f"students {'not ' if group == 'No' else ''}marked “{label(subgroup)}”"
-    return f"{group} students" if subgroup in ("race_ethnicity", "gender") else group
+    if subgroup in ("race_ethnicity", "gender"):
+        # "Two or more races students" reads as a typo: a group named by its races is "students of" them
+        return f"students of {group[:1].lower()}{group[1:]}" if re.search(r"\braces?\b", group, re.I) else f"{group} students"
+    return group
 
 
 def group_words(subgroup: str, group: str) -> str:
@@ -772,10 +776,14 @@ def _adjusted(adjusted_for) -> bool:
     return isinstance(adjusted_for, str) and adjusted_for != ""
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
     """The access table in the shape of a crossed table for :func:`plots.rate_heatmap`:
     rows are groups, columns opportunities, ``estimate`` the rate, ``flagged`` the access gaps."""
-    names = [_group_name(r) for _, r in table.iterrows()]
+    names = [_capital(_group_name(r)) for _, r in table.iterrows()]  # row labels start with a capital
     order = list(dict.fromkeys(names))
     return table.assign(
         group_name=pd.Categorical(names, categories=order),
