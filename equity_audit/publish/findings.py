@@ -227,6 +227,8 @@ class Source:
     unit_column: str | None = None
     confidential: bool = False
     flag: Callable[[pd.DataFrame], pd.Series] | None = None
+    #: The years a table covers, when two tables of one measure differ only by them ("over all school years").
+    period: str = ""
 
     def flagged(self, table: pd.DataFrame) -> pd.Series:
         """The rows to report, never a withheld one."""
@@ -291,8 +293,10 @@ REGISTRY = {source.table: source for source in [
            flag=lambda t: pd.to_numeric(t["Years above threshold"], errors="coerce") > 0),
     Source("oss_gaps_by_school", "patterns", "suspension gaps within schools", "oss", "unit_gap", unit="school",
            unit_column="school"),
-    _by("access_by_subgroup", "patterns", "access", analysis="access (latest year)"),
-    _by("access_by_subgroup_all_years", "patterns", "access", analysis="access (all years)"),
+    _by("access_by_subgroup", "patterns", "access", analysis="access (latest year)",
+        period="in the latest school year"),
+    _by("access_by_subgroup_all_years", "patterns", "access", analysis="access (all years)",
+        period="over all school years"),
     Source("level4_gaps_by_school", "patterns", "Level-4 access gaps within schools", "level4_access", "unit_gap",
            unit="school", unit_column="school"),
     Source("below_pace_by_school", "patterns", "below pace by school", "below_pace", "funnel", kind="outlier",
@@ -503,7 +507,8 @@ def _rate_affected(row, measure: str):
 
 def _group_measure(source: Source, row) -> tuple[str, str]:
     if source.measure == "access" and "measure" in row and pd.notna(row.get("measure")):
-        return f"access_{row['measure']}", f"access to {row.get('opportunity', row['measure'])}"
+        words = f"access to {row.get('opportunity', row['measure'])} {source.period}".strip()
+        return f"access_{row['measure']}", words
     if source.measure == "climate" and pd.notna(row.get("construct")):
         return f"climate_{row['construct']}", f"climate survey score: {row['construct']}"
     return source.measure, MEASURES[source.measure][0]
