@@ -89,6 +89,15 @@ def _group_name(row) -> str:
     return group
 
 
+def capital(text: str) -> str:
+    """``text`` with its first letter a capital, the rest as written ("students of ..." starts a sentence).
+
+    >>> capital("students with disabilities")
+    'Students with disabilities'
+    """
+    return text[:1].upper() + text[1:]
+
+
 def group_words(subgroup: str, group: str) -> str:
     """How a sentence names a group, person-first for yes/no subgroups.
 
@@ -181,7 +190,7 @@ def finding_sentence(*, subject: str, measure: str, percent: bool, n, estimate, 
         else:
             details.append(f"95% interval {value(low)} to {value(high)}")
     shown = f" ({'; '.join(details)})" if details else ""
-    name = subject[:1].upper() + subject[1:]
+    name = capital(subject)
     prefix = f"{unit_name}: {measure} of {subject}" if unit_name else f"{name}: {measure}"
     known = comparator_estimate is not None and not pd.isna(comparator_estimate)
     against = against_words(comparator, value(comparator_estimate) if known else None)
@@ -338,7 +347,7 @@ def _fares(measure: str, difference, mirror_of: str | None = None) -> str:
 def _statement(row, measure: str, percent: bool, mirror_of: str | None = None) -> str:
     value = lambda v: fmt_value(min(max(v, 0), 1) if percent else v, percent=percent)  # noqa: E731
     name = _group_name(row)
-    return (f"{name[:1].upper() + name[1:]}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
+    return (f"{capital(name)}: {measure} is {value(row['estimate'])} (n={int(row['n'])}; 95% interval "
             f"{value(row['low'])} to {value(row['high'])}) against {value(row['comparator_estimate'])} "
             f"for all other students{_fares(measure, row['difference'], mirror_of)}")
 
@@ -686,7 +695,7 @@ def access_findings(table: pd.DataFrame, *, period: str) -> pd.DataFrame:
              "high": row["high"], "comparator_estimate": row["comparator_estimate"],
              "difference": row["difference"], "qvalue": row["qvalue"],
              "students_affected": row["n"] - round(row["estimate"] * row["n"]),
-             "statement": (f"{_group_name(row)[:1].upper() + _group_name(row)[1:]} had {row['opportunity']} "
+             "statement": (f"{capital(_group_name(row))} had {row['opportunity']} "
                            f"at {fmt_value(row['estimate'], percent=True)} (n={int(row['n'])}; 95% interval "
                            f"{fmt_value(row['low'], percent=True)} to {fmt_value(row['high'], percent=True)}) "
                            f"against {fmt_value(row['comparator_estimate'], percent=True)} for other students "
@@ -776,14 +785,10 @@ def _adjusted(adjusted_for) -> bool:
     return isinstance(adjusted_for, str) and adjusted_for != ""
 
 
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def access_heatmap_table(table: pd.DataFrame) -> pd.DataFrame:
     """The access table in the shape of a crossed table for :func:`plots.rate_heatmap`:
     rows are groups, columns opportunities, ``estimate`` the rate, ``flagged`` the access gaps."""
-    names = [_capital(_group_name(r)) for _, r in table.iterrows()]  # row labels start with a capital
+    names = [capital(_group_name(r)) for _, r in table.iterrows()]  # row labels start with a capital
     order = list(dict.fromkeys(names))
     return table.assign(
         group_name=pd.Categorical(names, categories=order),

@@ -161,10 +161,10 @@ def sentence(finding: dict) -> str:
     against = "" if other is None or pd.isna(other) else narrative.against_words(comparator, value(other))
     direction = finding.get("direction", "neutral")
     if subject is None:  # about no group or school: the measure itself falls short or does well
-        return (f"{_capital(str(finding.get('measure_label', '')))} is {value(finding.get('estimate'))}{shown_n}"
+        return (f"{narrative.capital(str(finding.get('measure_label', '')))} is {value(finding.get('estimate'))}{shown_n}"
                 f"{against}; {NO_SUBJECT_WORDS.get(direction, NO_SUBJECT_WORDS['neutral'])}.")
     fares = narrative.DIRECTION_WORDS[direction][0]
-    return (f"{_capital(subject)}: {finding.get('measure_label', '')} is "
+    return (f"{narrative.capital(subject)}: {finding.get('measure_label', '')} is "
             f"{value(finding.get('estimate'))}{shown_n}{against}; {fares}{_colleagues(finding)}.")
 
 
@@ -189,10 +189,6 @@ def _colleagues(finding: dict) -> str:
 
 #: How a finding about no group or school (the scorers' agreement, say) ends, by direction.
 NO_SUBJECT_WORDS = {"worse": "it falls short", "better": "it does better", "neutral": "a difference to understand"}
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def data_provided(run_dir: str | Path) -> dict:
@@ -255,7 +251,7 @@ def _affected(finding: dict) -> float:
 def _label(finding: dict) -> str:
     """Who and what, as a chart label: "English learners: average pace ..." (the measure alone if about no one)."""
     subject, measure = _subject(finding), str(finding.get("measure_label", ""))
-    return f"{_capital(subject)}: {measure}" if subject else _capital(measure)
+    return f"{narrative.capital(subject)}: {measure}" if subject else narrative.capital(measure)
 
 
 def _wrap(text: str, width: int = 48) -> str:
