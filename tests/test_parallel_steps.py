@@ -1,6 +1,7 @@
 """Notebooks that do not depend on each other run at the same time, with the output of a sequential run."""
 import re
 
+import nbformat
 import pytest
 
 from districts import write_district as write_tiny_district
@@ -154,3 +155,25 @@ def test_a_late_table_with_margins_is_audited_and_its_notebook_runs_again(tmp_pa
     run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None)
     assert (out / "late_runs.txt").read_text() == "ran\nran\n"
     assert [("late" in tables) for tables in calls] == [False, True, True, True]
+
+
+def test_the_overview_kernel_runs_the_next_notebook_as_a_fresh_kernel_would(tmp_path, monkeypatch):
+    """One kernel start fewer (issue 16): the first notebook of the side-by-side group runs in the
+    overview's kernel, its modules loaded, and meets none of the overview's names; the others get their own."""
+    def pid(name):
+        return f"import os\nopen('pid_{name}.txt', 'w').write(str(os.getpid()))"
+
+    written = [notebook(tmp_path / "00_first.ipynb", f"{WRITE_TABLE}\nleftover = 1\n{pid('00')}"),
+               notebook(tmp_path / "01_side.ipynb",
+                        f"{pid('01')}\nopen('seen.txt', 'w').write(str(sorted({{'leftover', 'pd'}} & set(globals()))))"),
+               notebook(tmp_path / "02_side.ipynb", pid("02")),
+               notebook(tmp_path / "03_last.ipynb", "x = 2")]
+    monkeypatch.setattr(pipeline, "steps", lambda: written)
+    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    out = tmp_path / "out"
+    run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None)
+    pids = {name: (out / f"pid_{name}.txt").read_text() for name in ("00", "01", "02")}
+    assert pids["00"] == pids["01"] != pids["02"]
+    assert (out / "seen.txt").read_text() == "[]"
+    executed = nbformat.read(out / "confidential" / "notebooks" / "01_side.ipynb", as_version=4)
+    assert [c.execution_count for c in executed.cells if c.cell_type == "code"] == [1, 2, 3]

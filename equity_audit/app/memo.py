@@ -35,7 +35,7 @@ import ast
 import functools
 import sys
 
-__all__ = ["install", "next_pass", "Memo"]
+__all__ = ["install", "next_pass", "new_notebook", "Memo"]
 
 #: The name the rewritten cells call the memo by, in the kernel's namespace.
 MEMO_NAME = "__equity_audit_memo__"
@@ -78,6 +78,10 @@ class Memo:
         else:
             self._kept.pop(key, None)
         return value
+
+    def forget(self) -> None:
+        """Keep nothing from before: another notebook runs in this kernel next."""
+        self._kept.clear()
 
     def reading(self, function):
         """``function`` counting its calls: what it returns depends on the audit's withheld cells."""
@@ -165,4 +169,19 @@ def install(shell=None) -> Memo:
 def next_pass(shell=None) -> None:
     """Number the cells of the notebook's next pass from 1 again, as a fresh kernel would."""
     shell = shell or get_ipython()  # noqa: F821 - run inside an IPython kernel
+    shell.execution_count = 1
+
+
+def new_notebook(shell=None) -> None:
+    """Ready this kernel for another notebook, as a fresh kernel with its imports loaded would be.
+
+    The notebook's names are cleared, the memo keeps nothing and cells are numbered
+    from 1; the modules stay loaded (with the memo's counting wrappers of
+    :func:`install`), so the next notebook's imports cost nothing.
+    """
+    shell = shell or get_ipython()  # noqa: F821 - run inside an IPython kernel
+    memo = shell.user_ns[MEMO_NAME]
+    shell.reset(new_session=False)
+    memo.forget()
+    shell.user_ns[MEMO_NAME] = memo
     shell.execution_count = 1

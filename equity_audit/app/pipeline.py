@@ -284,6 +284,7 @@ class Kernels:
         self.threads = threads
         self._starting: dict[str, Future] = {}
         self._kept: dict[str, WarmKernel] = {}
+        self._handing_over: dict[str, tuple[Step, Future]] = {}
         self._lock = threading.Lock()
         # two at a time: while the first kernels start, this process still loads its own imports and validates
         # the district on one core; the kernels are started in order, so the first is ready first
@@ -295,6 +296,23 @@ class Kernels:
             for step in upcoming:
                 if step.name not in self._starting and step.name not in self._kept:
                     self._starting[step.name] = self._starter.submit(self._start, step)
+
+    def hand_over(self, finished: Step, upcoming: Step) -> None:
+        """Run ``upcoming`` on ``finished``'s kernel once ``finished`` ran, instead of starting one for it.
+
+        The kernel is readied as a fresh one would be (:func:`equity_audit.app.memo.new_notebook`)
+        with its modules loaded: a kernel's start and imports are about two CPU-seconds, and the
+        kernels of the steps that run side by side start while the first step runs, on the
+        same cores. ``finished`` gets a new kernel if it runs again. Call it before
+        :meth:`prepare` of ``upcoming``, and only for a ``finished`` step that will run (it
+        must be handed back with :meth:`done`).
+        """
+        with self._lock:
+            if upcoming.name in self._starting or upcoming.name in self._kept or finished.reads_results:
+                return
+            handed = Future()
+            self._starting[upcoming.name] = handed
+            self._handing_over[finished.name] = (upcoming, handed)
 
     def take(self, step: Step) -> WarmKernel:
         """The kernel for ``step``'s run: kept from its previous pass, started ahead, or started now."""
@@ -312,7 +330,30 @@ class Kernels:
             kernel.shutdown()
             return
         with self._lock:
-            self._kept[step.name] = kernel
+            upcoming, handed = self._handing_over.pop(step.name, (None, None))
+            if upcoming is None:
+                self._kept[step.name] = kernel
+        if upcoming is None:
+            return
+        if not handed.set_running_or_notify_cancel():  # the run was stopped meanwhile
+            kernel.shutdown()
+            return
+        try:
+            handed.set_result(self._readied(kernel, upcoming))
+        except BaseException as error:
+            handed.set_exception(error)
+            raise
+
+    def _readied(self, kernel: WarmKernel, step: Step) -> WarmKernel:
+        """``kernel``, its last notebook's names cleared and ``step``'s imports loaded; a new one if it cannot be."""
+        try:
+            if kernel.run("__import__('equity_audit.app.memo', fromlist=['new_notebook']).new_notebook()"):
+                kernel.run(self._imports(step))
+                return kernel
+        except Exception:  # a kernel that died with its notebook: the next step starts its own
+            pass
+        kernel.shutdown()
+        return self._start(step)
 
     def close(self) -> None:
         """End every kernel, started or kept."""
@@ -328,11 +369,15 @@ class Kernels:
             list(pool.map(WarmKernel.shutdown, ended))  # each stops its kernel and waits for it to end: all at once
 
     def _start(self, step: Step) -> WarmKernel:
-        # the imports run in a throwaway namespace: the notebook's own names stay for its cells
-        setup = f"exec(compile({step.imports!r}, '<imports>', 'exec'), {{}})"
+        setup = self._imports(step)
         if not step.reads_results:
             setup += "\n__import__('equity_audit.app.memo', fromlist=['install']).install()"
         return WarmKernel(self.run_dir, setup, threads=self.threads)
+
+    @staticmethod
+    def _imports(step: Step) -> str:
+        # the imports run in a throwaway namespace: the notebook's own names stay for its cells
+        return f"exec(compile({step.imports!r}, '<imports>', 'exec'), {{}})"
 
 
 def _run_group(group: list[tuple[int, Step]], total: int, district, *, data_dir: Path, run_dir: Path,
@@ -527,7 +572,10 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     district = open_district(data_dir, run_dir, config)
     log(f"  {len(district['students']):,} students; {len(district.tables)} tables provided.")
     runnable = [step for step in steps() if not step.missing(district.tables)]
-    kernels.prepare([step for step in runnable if not step.runs_after_audit])
+    early = [step for step in runnable if not step.runs_after_audit]
+    if len(early) > 1 and early[0] == steps()[0]:
+        kernels.hand_over(early[0], early[1])  # the overview's kernel, its modules loaded, runs the next notebook
+    kernels.prepare(early)
     cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
