@@ -64,3 +64,20 @@ def test_skipped_section_explains_what_is_missing(tmp_path):
     text = written.cells[0].source
     assert text.startswith("# Unmet need") and "needs the levels table(s)" in text
     assert written.cells[0].id == "section-not-run"  # fixed: the same district gives the same report
+
+
+def test_a_notebook_is_written_when_it_ends_not_at_every_cell(tmp_path, monkeypatch):
+    """papermill wrote the whole notebook at the start and end of every cell (issue 16: about a CPU-second
+    a notebook of charts); now when it starts and when it ends, and a failed one still shows its error."""
+    from papermill import engines
+
+    writes, original = [], engines.write_ipynb
+    monkeypatch.setattr(engines, "write_ipynb", lambda nb, path, **kw: writes.append(path) or original(nb, path, **kw))
+    path = tmp_path / "03_many.ipynb"
+    write_notebook(path, *(f"x{i} = {i}" for i in range(12)), "raise ValueError('no such column: pace')")
+    with pytest.raises(StepFailedError):
+        run_step(Step("03_many", path), data_dir=tmp_path, run_dir=tmp_path)
+    assert len(writes) == 2
+    saved = nbformat.read(tmp_path / "confidential" / "notebooks" / "03_many.ipynb", as_version=4)
+    assert [cell.execution_count for cell in saved.cells if cell.cell_type == "code"][-2:] == [14, 15]
+    assert saved.cells[-1].outputs[-1]["ename"] == "ValueError"

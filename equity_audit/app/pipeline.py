@@ -26,6 +26,7 @@ from typing import Callable
 import nbformat
 import papermill as pm
 from nbclient.exceptions import DeadKernelError
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
 from equity_audit._version import __version__
 from equity_audit.app.kernels import IPCKernelManager, WarmKernel
@@ -197,12 +198,64 @@ def run_step(step: Step, *, data_dir: Path, run_dir: Path, config_path: str = ""
                         kernel=kernel)
 
 
+class _SavedWhenItEnds(NotebookExecutionManager):
+    """papermill's record of a running notebook, written when the notebook ends (run or failed).
+
+    papermill writes the whole executed notebook at the start and at the end of every
+    cell: about 80 writes of a notebook growing to a megabyte of charts, a CPU-second
+    of this process for each notebook the audit runs side by side. The record is
+    still written during a long cell (every ``autosave_cell_every`` seconds), and at
+    the end whatever stopped it, so a failed run shows the cell that failed.
+    """
+
+    _quiet = False
+
+    def cell_start(self, cell, cell_index=None, **kwargs):
+        self._without_saving(super().cell_start, cell, cell_index, **kwargs)
+
+    def cell_complete(self, cell, cell_index=None, **kwargs):
+        self._without_saving(super().cell_complete, cell, cell_index, **kwargs)
+
+    def save(self, **kwargs):
+        if not self._quiet:
+            super().save(**kwargs)
+
+    def _without_saving(self, method, *args, **kwargs):
+        self._quiet = True
+        try:
+            method(*args, **kwargs)
+        finally:
+            self._quiet = False
+
+
+class _Engine(NBClientEngine):
+    """papermill's nbclient engine with the notebook written when it ends (:class:`_SavedWhenItEnds`)."""
+
+    @classmethod
+    def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                         autosave_cell_every=30, **kwargs):
+        # papermill's Engine.execute_notebook with the manager above
+        nb_man = _SavedWhenItEnds(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                  autosave_cell_every=autosave_cell_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
+
+
+ENGINE_NAME = "equity-audit"
+papermill_engines.register(ENGINE_NAME, _Engine)
+
+
 def _execute(step: Step, source: Path, out: Path, parameters: dict, *, run_dir: Path, progress: bool,
              timeout: int, kernel: WarmKernel | None = None) -> Path:
     started = {"km": kernel.manager} if kernel is not None else {}  # papermill leaves a given kernel running
     try:
         pm.execute_notebook(
-            str(source), str(out), parameters=parameters, kernel_name="python3",
+            str(source), str(out), parameters=parameters, kernel_name="python3", engine_name=ENGINE_NAME,
             # the kernel starts in the run folder; papermill's own cwd= would chdir this whole process,
             # which notebooks running side by side in threads would leave in a wrong (later moved) folder
             language="python", resources={"metadata": {"path": str(run_dir)}}, progress_bar=progress,
