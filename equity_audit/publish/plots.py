@@ -95,7 +95,7 @@ def _literal_text(function):
             return DrawnFigure(_DRAWN[key])
         with plt.rc_context(LITERAL_TEXT):
             fig = function(*args, **kwargs)
-            fig.draw_without_rendering()  # makes the lazily created tick labels while parse_math is off
+            _lay_out(fig)
         for text in fig.findobj(lambda artist: hasattr(artist, "set_parse_math")):
             text.set_parse_math(False)
         fig.set_layout_engine(None)  # the layout just computed stays: a constrained layout costs a draw each time
@@ -104,6 +104,19 @@ def _literal_text(function):
             fig.equity_audit_drawn_from = key
         return fig
     return wrapper
+
+
+def _lay_out(fig) -> None:
+    """Lay ``fig`` out, making the lazily created tick labels (under the caller's rcParams: parse_math off).
+
+    A layout engine measures every text it places, which makes them; drawing the
+    figure as well (``draw_without_rendering``) would only render it to nothing.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None:
+        fig.draw_without_rendering()
+    else:
+        engine.execute(fig)
 
 
 # --------------------------------------------------------------------------- charts drawn again
