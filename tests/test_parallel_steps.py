@@ -9,6 +9,7 @@ from equity_audit.app import pipeline
 from equity_audit.app.pipeline import Step, run_audit, step_groups
 from equity_audit.data.synthetic import write_district
 from equity_audit.exceptions import StepFailedError
+from equity_audit.publish import render
 from test_run_folder import WRITE_TABLE, notebook
 
 
@@ -27,7 +28,7 @@ def test_a_failing_step_of_the_parallel_group_is_named(tmp_path, monkeypatch):
                notebook(tmp_path / "02_broken.ipynb", "raise ValueError('no such column: pace')"),
                notebook(tmp_path / "03_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     lines = []
     with pytest.raises(StepFailedError) as caught:
         run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append, workers=2)
@@ -49,7 +50,7 @@ def test_notebooks_side_by_side_leave_the_working_folder_alone(tmp_path, monkeyp
                  for i in (1, 2, 3)),
                notebook(tmp_path / "04_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     out = tmp_path / "out"
     run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None, workers=3)
     assert os.getcwd() == here
@@ -62,7 +63,7 @@ def test_the_whole_group_runs_at_once_by_default_whatever_the_cores(tmp_path, mo
                *(notebook(tmp_path / f"0{i}_side.ipynb", "import time\ntime.sleep(1)") for i in (1, 2, 3)),
                notebook(tmp_path / "04_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
     lines = []
     run_audit(write_tiny_district(tmp_path / "data"), tmp_path / "out", log=lines.append)
@@ -93,7 +94,7 @@ def test_parallel_run_writes_what_a_sequential_run_writes(tmp_path):
     for workers in (1, 3):
         out = tmp_path / f"workers_{workers}"
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+            patch.setattr(render, "print_pdfs", lambda *a, **k: None)
             run_audit(data, out, log=lambda _: None, progress=False, workers=workers)
         runs[workers] = _published(out)
     sequential, parallel = runs[1], runs[3]
@@ -132,7 +133,7 @@ def test_strategies_runs_once_after_the_audit_however_many_passes(tmp_path, monk
     assert [step.runs_after_audit for step in written] == [False, False, True]
     calls = []
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     monkeypatch.setattr(pipeline, "audit_release", _audits([(3, "side"), (0, None)], calls))
     lines = []
     out = tmp_path / "out"
@@ -149,7 +150,7 @@ def test_a_late_table_with_margins_is_audited_and_its_notebook_runs_again(tmp_pa
     written = [notebook(tmp_path / "00_first.ipynb", WRITE_TABLE), notebook(tmp_path / "01_plan.ipynb", late)]
     calls = []
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     monkeypatch.setattr(pipeline, "audit_release", _audits([(0, None), (2, "late"), (0, None), (0, None)], calls))
     out = tmp_path / "out"
     run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None)
@@ -169,7 +170,7 @@ def test_the_overview_kernel_runs_the_next_notebook_as_a_fresh_kernel_would(tmp_
                notebook(tmp_path / "02_side.ipynb", pid("02")),
                notebook(tmp_path / "03_last.ipynb", "x = 2")]
     monkeypatch.setattr(pipeline, "steps", lambda: written)
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     out = tmp_path / "out"
     run_audit(write_tiny_district(tmp_path / "data"), out, log=lambda line: None)
     pids = {name: (out / f"pid_{name}.txt").read_text() for name in ("00", "01", "02")}

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from equity_audit.app import pipeline
+from equity_audit.publish import render
 from equity_audit.config import district_label
 from equity_audit.data.contract import ALIASES, RACE_ETHNICITY, UNKNOWN
 from equity_audit.data.requirements import ANALYSES, analyses_for, availability, missing_tables
@@ -80,7 +81,7 @@ PRINTED: dict = {}
 def _run(folder: Path, out: Path) -> Path:
     """The whole audit (no PDF: it adds time and nothing these tests look at)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "print_pdfs", lambda pages, **kwargs: PRINTED.update(district=list(pages)[-1][2]))
+        patch.setattr(render, "print_pdfs", lambda pages, **kwargs: PRINTED.update(district=list(pages)[-1][2]))
         pipeline.run_audit(folder, out, log=lambda message: None, progress=False)
     return out
 

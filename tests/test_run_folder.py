@@ -8,6 +8,7 @@ from districts import write_district
 from equity_audit.app import pipeline
 from equity_audit.app.pipeline import Step, run_audit
 from equity_audit.exceptions import ConfigError, StepFailedError
+from equity_audit.publish import render
 
 
 def notebook(path, source):
@@ -28,7 +29,7 @@ def one_step(tmp_path, monkeypatch):
     """The pipeline with a single quick notebook instead of the audit's, and no PDF."""
     step = notebook(tmp_path / "00_quick.ipynb", WRITE_TABLE)
     monkeypatch.setattr(pipeline, "steps", lambda: [step])
-    monkeypatch.setattr(pipeline, "print_pdfs", lambda *a, **k: None)
+    monkeypatch.setattr(render, "print_pdfs", lambda *a, **k: None)
     return step
 
 

@@ -36,13 +36,10 @@ from equity_audit.data.requirements import analysis, missing_tables
 from equity_audit.exceptions import ConfigError, StepFailedError
 from equity_audit.paths import notebook_dir
 from equity_audit.publish.findings import write_findings
-from equity_audit.publish.profiles import profile_pages, write_index, write_profiles, write_school_composition
-from equity_audit.publish.render import (NO_PDF_MESSAGE, REPORT_NAME, find_chromium, print_pdfs,
-                                         render_report, write_workbook)
 from equity_audit.publish import audit_wide
 from equity_audit.publish.release import audit_release, links_tables
 from equity_audit.questions.overview import data_period
-from equity_audit.publish.rundir import confidential_dir, open_district
+from equity_audit.publish.rundir import REPORT_NAME, confidential_dir, open_district
 
 __all__ = ["Step", "steps", "step_groups", "run_step", "run_audit", "skipped_notebook", "prepared_notebook"]
 
@@ -629,12 +626,13 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     if len(early) > 1 and early[0] == steps()[0]:
         kernels.hand_over(early[0], early[1])  # the overview's kernel, its modules loaded, runs the next notebook
     kernels.prepare(early)
+    profiles, _ = _report_modules()
     cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
     executed = _run_notebooks(district, data_dir, run_dir, config_path, cover, log=log, progress=progress,
                               workers=workers, kernels=kernels, only=lambda step: not step.runs_after_audit)
-    write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
+    profiles.write_school_composition(run_dir, district, min_n=config.min_n)  # school profiles: audited with the rest
     # One false-discovery family for the whole audit: every p-value is known now, so the flags each table's
     # own control raised are weighed against every test of the run; a notebook whose table loses one runs again
     unflagged = audit_wide.compute(run_dir, config.fdr)
@@ -684,28 +682,41 @@ def _publish(run_dir: Path, config, cover: dict, executed: list[Path], *, log) -
     the report, then the report while this one writes the workbook (Chromium works
     in its own processes).
     """
+    profiles, render = _report_modules()
     findings_json = write_findings(run_dir, cover=cover, with_tables=True).name
-    profiles = write_profiles(run_dir, log=log, pdfs=False)  # school profiles: pages and the report's last appendix
-    pages = [(page, page.with_suffix(".pdf"), cover["district_name"]) for page in profile_pages(run_dir)]
+    appendix = profiles.write_profiles(run_dir, log=log, pdfs=False)  # school pages and the report's last appendix
+    pages = [(page, page.with_suffix(".pdf"), cover["district_name"]) for page in profiles.profile_pages(run_dir)]
     report_ready: queue.SimpleQueue = queue.SimpleQueue()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="equity-audit-pdf") as printer:
-        printing = printer.submit(print_pdfs, _then(pages, report_ready))
+        printing = printer.submit(render.print_pdfs, _then(pages, report_ready))
         try:
-            report = render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[profiles])
+            report = render.render_report(executed, run_dir / REPORT_NAME, cover=cover, appendices=[appendix])
             report_ready.put((report, report.with_suffix(".pdf"), cover["district_name"]))
         finally:
             report_ready.put(None)  # the printer ends after the report, or after the profiles if it failed
-        written = [("Report", report.name), ("Workbook", write_workbook(run_dir).name),
+        written = [("Report", report.name), ("Workbook", render.write_workbook(run_dir).name),
                    ("Findings (JSON)", findings_json)]
         printed = printing.result()
-    write_index(run_dir)  # links each school's PDF when it was printed
+    profiles.write_index(run_dir)  # links each school's PDF when it was printed
     if printed:
         log(f"PDF printed in {time.perf_counter() - started:.1f} s (with the {len(pages)} school profiles' PDFs)")
         written.append(("PDF", printed[-1].name))
-    elif find_chromium() is None:
-        log(NO_PDF_MESSAGE)
+    elif render.find_chromium() is None:
+        log(render.NO_PDF_MESSAGE)
     return written
+
+
+def _report_modules():
+    """The modules that write the school profiles and the report: ``(profiles, render)``.
+
+    They load matplotlib, nbconvert and openpyxl, about 0.7 s: imported once the
+    first kernels are starting, not before, so that the data overview's kernel
+    starts that much sooner.
+    """
+    from equity_audit.publish import profiles, render
+
+    return profiles, render
 
 
 def _then(pages: list, more: queue.SimpleQueue):

@@ -54,13 +54,13 @@ from equity_audit.data.text import FORMULA_START, restore_cells
 from equity_audit.exceptions import EquityAuditError
 from equity_audit.paths import template_dir
 from equity_audit.publish.summary import summary_html
+from equity_audit.publish.rundir import REPORT_NAME
 
 __all__ = ["render_report", "combine_notebooks", "print_pdf", "print_pdfs", "find_chromium", "write_workbook",
            "REPORT_NAME", "PDF_NAME", "WORKBOOK_NAME", "JSON_NAME",
            "NO_PDF_MESSAGE", "TABLE_DESCRIPTIONS", "CONTENT_SECURITY_POLICY", "clean_report_html",
            "PdfError", "chromium_command", "CHROMIUM_FLAGS"]
 
-REPORT_NAME = "report.html"
 PDF_NAME = "report.pdf"
 WORKBOOK_NAME = "findings.xlsx"
 JSON_NAME = "findings.json"

@@ -34,7 +34,10 @@ from equity_audit.publish import audit_wide
 from equity_audit.publish.release import protect, remember_audited, shown_min_n
 
 __all__ = ["open_district", "write_table", "read_table", "write_confidential", "confidential_dir",
-           "CONFIDENTIAL_README"]
+           "CONFIDENTIAL_README", "REPORT_NAME"]
+
+#: The report's file in a run folder.
+REPORT_NAME = "report.html"
 
 CONFIDENTIAL_README = """CONFIDENTIAL: student-level data
 
