@@ -199,10 +199,10 @@ class _SavedWhenItEnds(NotebookExecutionManager):
     """papermill's record of a running notebook, written when the notebook ends (run or failed).
 
     papermill writes the whole executed notebook at the start and at the end of every
-    cell: about 80 writes of a notebook growing to a megabyte of charts, a CPU-second
-    of this process for each notebook the audit runs side by side. The record is
-    still written during a long cell (every ``autosave_cell_every`` seconds), and at
-    the end whatever stopped it, so a failed run shows the cell that failed.
+    cell: 414 writes of notebooks growing to a megabyte or more of charts in a run of
+    the bundled district, 16 now. The record is still written during a long cell
+    (every ``autosave_cell_every`` seconds), and at the end whatever stopped it, so a
+    failed run shows the cell that failed.
     """
 
     _quiet = False
@@ -626,7 +626,7 @@ def _run_passes(data_dir: Path, run_dir: Path, config, config_path: str, *, log,
     if len(early) > 1 and early[0] == steps()[0]:
         kernels.hand_over(early[0], early[1])  # the overview's kernel, its modules loaded, runs the next notebook
     kernels.prepare(early)
-    profiles, _ = _report_modules()
+    profiles, _ = _report_modules()  # imported while the kernels start
     cover = {"district_name": district_label(config.district_name, data_dir), "version": __version__,
              "period": data_period(student_years(district["enrollments"])),
              "settings": config.as_dict(), "generated": date.today().isoformat()}
